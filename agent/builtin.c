@@ -1,0 +1,114 @@
+#include "builtin.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+struct sleeper {
+	pd_timer *timer;
+	pd_result_msg r;
+	uint64_t start_us;
+	pd_builtin_done_cb cb;
+	void *arg;
+};
+
+static void sleep_done(pd_loop *l, void *arg)
+{
+	struct sleeper *s = arg;
+
+	(void)l;
+	s->r.wall_us = pd_now_us() - s->start_us;
+	s->cb(&s->r, s->arg);
+	pd_timer_free(s->timer);
+	free(s);
+}
+
+static void result_init(pd_result_msg *r, const pd_task_msg *t)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = t->id;
+	r->attempt = t->attempt;
+	r->status = PD_ST_OK;
+	r->out = r->err = r->error = "";
+}
+
+static int run_echo(const pd_task_msg *t, pd_builtin_done_cb cb, void *arg)
+{
+	pd_result_msg r;
+	pd_buf b = {0};
+	int rv = 0;
+
+	result_init(&r, t);
+	for (uint32_t i = 0; i < t->argc && rv == 0; i++) {
+		if (i)
+			rv = pd_buf_append(&b, " ", 1);
+		if (rv == 0)
+			rv = pd_buf_append(&b, t->argv[i], strlen(t->argv[i]));
+	}
+	if (rv == 0)
+		rv = pd_buf_append(&b, "\n", 1);
+	if (rv < 0) {
+		pd_buf_free(&b);
+		return rv;
+	}
+	if (t->out_limit && b.len > t->out_limit) {
+		b.len = t->out_limit;
+		r.flags |= PD_RF_OUT_TRUNC;
+	}
+	r.out = (char *)b.data;
+	r.out_len = (uint32_t)b.len;
+	cb(&r, arg);
+	pd_buf_free(&b);
+	return 0;
+}
+
+static int run_sleep(pd_loop *l, const pd_task_msg *t, pd_builtin_done_cb cb, void *arg)
+{
+	struct sleeper *s;
+	double secs = -1;
+	char *end = NULL;
+	uint64_t ms;
+
+	if (t->argc >= 1)
+		secs = strtod(t->argv[0], &end);
+	if (t->argc != 1 || !end || *end || !(secs >= 0 && secs <= 86400)) {
+		pd_result_msg r;
+		result_init(&r, t);
+		r.status = PD_ST_FAILED;
+		r.exit_code = 2;
+		r.error = "sleep: expected one duration in seconds (0 to 86400)";
+		cb(&r, arg);
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->timer = pd_timer_new(l, sleep_done, s);
+	if (!s->timer) {
+		free(s);
+		return -ENOMEM;
+	}
+	result_init(&s->r, t);
+	s->cb = cb;
+	s->arg = arg;
+	s->start_us = pd_now_us();
+	ms = (uint64_t)llround(secs * 1000.0);
+	if (t->timeout_ms && ms > t->timeout_ms) {
+		ms = t->timeout_ms;
+		s->r.status = PD_ST_TIMEOUT;
+		s->r.exit_code = -1;
+		s->r.error = "timed out";
+	}
+	pd_timer_start(s->timer, ms);
+	return 0;
+}
+
+int pd_builtin_run(pd_loop *l, const pd_task_msg *t, pd_builtin_done_cb cb, void *arg)
+{
+	if (t->kind == PD_TASK_ECHO)
+		return run_echo(t, cb, arg);
+	return run_sleep(l, t, cb, arg);
+}

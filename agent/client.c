@@ -1,0 +1,425 @@
+#include "client.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "builtin.h"
+#include "codec.h"
+#include "log.h"
+#include "net.h"
+#include "proc.h"
+#include "session.h"
+
+#define HELLO_DEADLINE_MS 10000
+#define DEFAULT_HEARTBEAT_MS 1000
+#define MISSED_HEARTBEATS 5
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+typedef struct agent {
+	pd_loop *loop;
+	const pd_agent_opts *o;
+	pd_conn *conn;
+	int welcomed;
+	int exit_code;
+	int stopping; /* drain: take no new tasks, exit when idle */
+	/* tasks received and not started, FIFO */
+	pd_task_msg **queue;
+	size_t qhead, qlen, qcap;
+	uint32_t running;
+	uint64_t done;
+	/* results not yet sent: one RESULTS frame being built, nunsent entries */
+	pd_buf unsent;
+	uint32_t nunsent;
+	int flush_queued;
+	uint64_t hb_ms;
+	uint64_t last_heard;  /* loop ms of the last frame from the controller */
+	uint64_t lost_since;  /* loop ms when the controller became unreachable */
+	uint64_t idle_since;
+	uint64_t backoff_ms;
+	pd_timer *hb_timer, *retry_timer;
+	char host[256];
+} agent;
+
+static void agent_connect(agent *a);
+static void pump(agent *a);
+
+static void finish(agent *a, int code)
+{
+	a->exit_code = code;
+	pd_loop_stop(a->loop);
+}
+
+/* ---- results ---- */
+
+static void send_results(pd_loop *l, void *arg)
+{
+	agent *a = arg;
+
+	(void)l;
+	a->flush_queued = 0;
+	if (!a->nunsent || !a->conn || !a->welcomed)
+		return;
+	if (pd_results_end(&a->unsent, 0) < 0 ||
+	    pd_buf_append(pd_conn_out(a->conn), pd_buf_head(&a->unsent),
+			  pd_buf_size(&a->unsent)) < 0) {
+		pd_err("out of memory sending results");
+		return;
+	}
+	pd_buf_reset(&a->unsent);
+	a->nunsent = 0;
+	pd_conn_flush(a->conn);
+}
+
+static void on_result(agent *a, const pd_result_msg *r)
+{
+	size_t mark;
+
+	/* `unsent` holds one RESULTS frame under construction, starting at 0 */
+	if ((a->nunsent == 0 && pd_results_begin(&a->unsent, &mark) < 0) ||
+	    pd_results_add(&a->unsent, 0, r) < 0) {
+		pd_err("out of memory keeping a result");
+		return;
+	}
+	a->nunsent++;
+	a->running--;
+	a->done++;
+	a->idle_since = pd_loop_now(a->loop);
+	if (!a->flush_queued && pd_loop_defer(a->loop, send_results, a) == 0)
+		a->flush_queued = 1;
+	pump(a);
+}
+
+static void proc_done(pd_proc *p, const pd_result_msg *r, void *arg)
+{
+	(void)p;
+	on_result(arg, r);
+}
+
+static void builtin_done(const pd_result_msg *r, void *arg)
+{
+	on_result(arg, r);
+}
+
+/* Starts queued tasks while slots are free; applies the exit rules. */
+static void pump(agent *a)
+{
+	const pd_agent_opts *o = a->o;
+
+	while (a->qlen && a->running < o->slots) {
+		pd_task_msg *t = a->queue[a->qhead];
+		int rv;
+
+		a->qhead = (a->qhead + 1) % a->qcap;
+		a->qlen--;
+		a->running++;
+		if (t->kind == PD_TASK_PROCESS) {
+			pd_proc *p;
+			rv = pd_proc_start(a->loop, t, proc_done, a, &p);
+			if (rv < 0) {
+				pd_result_msg r;
+				memset(&r, 0, sizeof(r));
+				r.id = t->id;
+				r.attempt = t->attempt;
+				r.status = PD_ST_FAILED;
+				r.exit_code = -1;
+				r.out = r.err = "";
+				r.error = "agent could not start a process";
+				on_result(a, &r);
+			}
+		} else {
+			rv = pd_builtin_run(a->loop, t, builtin_done, a);
+			if (rv < 0)
+				a->running--;
+		}
+		free(t);
+	}
+	if (o->max_tasks && a->done >= o->max_tasks && !a->stopping) {
+		pd_info("ran %llu tasks (--max-tasks), leaving", (unsigned long long)a->done);
+		a->stopping = 1;
+	}
+	if (a->stopping && a->running == 0) {
+		send_results(a->loop, a);
+		if (a->conn) {
+			pd_frame_empty(pd_conn_out(a->conn), PD_MSG_BYE);
+			pd_conn_close(a->conn, "agent leaving");
+		}
+		finish(a, 0);
+	}
+}
+
+static int enqueue(agent *a, pd_task_msg *t)
+{
+	if (a->qlen == a->qcap) {
+		size_t n = a->qcap ? a->qcap * 2 : 64;
+		pd_task_msg **q = malloc(n * sizeof(*q));
+		if (!q)
+			return -ENOMEM;
+		for (size_t i = 0; i < a->qlen; i++)
+			q[i] = a->queue[(a->qhead + i) % a->qcap];
+		free(a->queue);
+		a->queue = q;
+		a->qhead = 0;
+		a->qcap = n;
+	}
+	a->queue[(a->qhead + a->qlen) % a->qcap] = t;
+	a->qlen++;
+	return 0;
+}
+
+/* ---- the connection ---- */
+
+static void send_hello(agent *a)
+{
+	pd_hello h;
+	char pid_step[64] = "";
+	const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID");
+
+	memset(&h, 0, sizeof(h));
+	h.agent_id = a->o->id;
+	h.host = a->host;
+	h.pid = (uint32_t)getpid();
+	h.slots = a->o->slots;
+	h.mode = a->o->mode;
+	h.slurm_job = job ? job : "";
+	if (step)
+		snprintf(pid_step, sizeof(pid_step), "%s", step);
+	h.slurm_step = pid_step;
+	pd_hello_encode(pd_conn_out(a->conn), &h);
+	pd_conn_flush(a->conn);
+}
+
+static void on_ready(pd_conn *c, void *arg)
+{
+	agent *a = arg;
+
+	(void)c;
+	send_hello(a);
+}
+
+static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void *arg)
+{
+	agent *a = arg;
+
+	a->last_heard = pd_loop_now(a->loop);
+	switch (type) {
+	case PD_MSG_WELCOME: {
+		pd_welcome w;
+		if (pd_welcome_decode(p, n, &w) < 0) {
+			pd_conn_close(c, "protocol error: bad WELCOME");
+			return;
+		}
+		a->welcomed = 1;
+		a->lost_since = 0;
+		a->backoff_ms = 0;
+		a->hb_ms = w.heartbeat_ms ? w.heartbeat_ms : DEFAULT_HEARTBEAT_MS;
+		pd_conn_deadline(c, 0, NULL);
+		pd_timer_start(a->hb_timer, a->hb_ms);
+		pd_debug("welcomed as %s (heartbeat %llu ms)", w.name,
+			 (unsigned long long)a->hb_ms);
+		if (a->nunsent)
+			send_results(a->loop, a);
+		return;
+	}
+	case PD_MSG_REJECT: {
+		const char *why = "?";
+		pd_reject_decode(p, n, &why);
+		pd_err("controller refused this agent: %s", why);
+		pd_conn_close(c, "refused");
+		finish(a, 3);
+		return;
+	}
+	case PD_MSG_TASKS: {
+		pd_task_msg **tasks = NULL;
+		uint32_t count = 0;
+		if (!a->welcomed || pd_tasks_decode(p, n, &tasks, &count) < 0) {
+			pd_conn_close(c, "protocol error: bad TASKS");
+			return;
+		}
+		for (uint32_t i = 0; i < count; i++) {
+			if (enqueue(a, tasks[i]) < 0) {
+				free(tasks[i]);
+				pd_err("out of memory queueing a task");
+			}
+		}
+		free(tasks);
+		pump(a);
+		return;
+	}
+	case PD_MSG_PING: {
+		uint64_t stamp = 0;
+		pd_ping_decode(p, n, &stamp);
+		pd_ping_encode(pd_conn_out(c), PD_MSG_PONG, stamp);
+		pd_conn_flush(c);
+		return;
+	}
+	case PD_MSG_PONG:
+		return;
+	case PD_MSG_DRAIN:
+		pd_info("controller asked to drain");
+		a->stopping = 1;
+		a->qlen = 0; /* queued tasks go back with the controller's bookkeeping */
+		pump(a);
+		return;
+	case PD_MSG_BYE:
+		pd_debug("controller said goodbye");
+		pd_conn_close(c, "controller finished");
+		finish(a, 0);
+		return;
+	default:
+		pd_conn_close(c, "protocol error: unexpected message");
+	}
+}
+
+static void schedule_retry(agent *a)
+{
+	uint64_t now = pd_loop_now(a->loop), delay;
+	uint8_t r[2];
+
+	if (!a->lost_since)
+		a->lost_since = now;
+	if (now - a->lost_since >= a->o->grace_ms) {
+		pd_err("controller unreachable for %llu s, exiting",
+		       (unsigned long long)(a->o->grace_ms / 1000));
+		finish(a, 1);
+		return;
+	}
+	a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (a->backoff_ms > BACKOFF_MAX_MS)
+		a->backoff_ms = BACKOFF_MAX_MS;
+	pd_random(r, sizeof(r));
+	/* jitter: 50% to 150% of the backoff, so a crowd of agents spreads out */
+	delay = a->backoff_ms / 2 + (a->backoff_ms * ((uint64_t)r[0] << 8 | r[1])) / 65536;
+	pd_timer_start(a->retry_timer, delay);
+}
+
+static void on_close(pd_conn *c, const char *why, void *arg)
+{
+	agent *a = arg;
+	int was_welcomed = a->welcomed;
+
+	(void)c;
+	a->conn = NULL;
+	a->welcomed = 0;
+	pd_timer_stop(a->hb_timer);
+	if (a->exit_code >= 0)
+		return; /* leaving anyway */
+	if (strstr(why, "TLS handshake failed")) {
+		pd_err("cannot join the controller: %s", why);
+		finish(a, 3);
+		return;
+	}
+	if (was_welcomed)
+		pd_warn("lost the controller: %s; reconnecting", why);
+	else
+		pd_debug("connection attempt failed: %s", why);
+	schedule_retry(a);
+}
+
+static const pd_conn_ops agent_conn_ops = {on_ready, on_frame, on_close};
+
+static void agent_connect(agent *a)
+{
+	char err[512];
+	int inprog, fd;
+
+	fd = pd_net_connect(&a->o->ep, &inprog, err, sizeof(err));
+	if (fd < 0) {
+		pd_debug("%s", err);
+		schedule_retry(a);
+		return;
+	}
+	a->conn = pd_conn_new(a->loop, fd, a->o->tls, inprog ? PD_CONN_CONNECTING : 0,
+			      &agent_conn_ops, a, a->o->max_frame);
+	if (!a->conn) {
+		close(fd);
+		schedule_retry(a);
+		return;
+	}
+	pd_conn_deadline(a->conn, HELLO_DEADLINE_MS, "no WELCOME from the controller");
+}
+
+static void retry_cb(pd_loop *l, void *arg)
+{
+	(void)l;
+	agent_connect(arg);
+}
+
+static void hb_cb(pd_loop *l, void *arg)
+{
+	agent *a = arg;
+	uint64_t now = pd_loop_now(l);
+
+	if (a->conn && a->welcomed) {
+		if (now - a->last_heard > MISSED_HEARTBEATS * a->hb_ms) {
+			pd_conn_close(a->conn, "controller missed its heartbeats");
+			return;
+		}
+		pd_ping_encode(pd_conn_out(a->conn), PD_MSG_PING, pd_now_us());
+		pd_conn_flush(a->conn);
+	}
+	if (a->o->idle_exit_ms && a->running == 0 && a->qlen == 0 &&
+	    now - a->idle_since >= a->o->idle_exit_ms && !a->stopping) {
+		pd_info("idle for %llu s (--idle-exit), leaving",
+			(unsigned long long)(a->o->idle_exit_ms / 1000));
+		a->stopping = 1;
+		pump(a);
+		return;
+	}
+	pd_timer_start(a->hb_timer, a->hb_ms);
+}
+
+static void on_signal(pd_loop *l, int signo, void *arg)
+{
+	agent *a = arg;
+
+	(void)l;
+	pd_debug("signal %d: stopping tasks and leaving", signo);
+	finish(a, 0);
+}
+
+int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
+{
+	agent a;
+	struct utsname un;
+
+	memset(&a, 0, sizeof(a));
+	a.loop = l;
+	a.o = o;
+	a.exit_code = -1;
+	a.hb_ms = DEFAULT_HEARTBEAT_MS;
+	a.idle_since = pd_loop_now(l);
+	if (uname(&un) == 0)
+		snprintf(a.host, sizeof(a.host), "%s", un.nodename);
+	a.hb_timer = pd_timer_new(l, hb_cb, &a);
+	a.retry_timer = pd_timer_new(l, retry_cb, &a);
+	if (!a.hb_timer || !a.retry_timer)
+		return 1;
+	pd_loop_signal(l, SIGTERM, on_signal, &a);
+	pd_loop_signal(l, SIGINT, on_signal, &a);
+	pd_loop_signal(l, SIGHUP, on_signal, &a);
+	signal(SIGPIPE, SIG_IGN);
+	agent_connect(&a);
+	if (o->idle_exit_ms)
+		pd_timer_start(a.hb_timer, a.hb_ms);
+	pd_loop_run(l);
+	pd_proc_kill_all();
+	if (a.conn) {
+		pd_conn_close(a.conn, "agent exiting");
+		pd_loop_run_deferred(l);
+	}
+	pd_timer_free(a.hb_timer);
+	pd_timer_free(a.retry_timer);
+	while (a.qlen) {
+		free(a.queue[a.qhead]);
+		a.qhead = (a.qhead + 1) % a.qcap;
+		a.qlen--;
+	}
+	free(a.queue);
+	pd_buf_free(&a.unsent);
+	return a.exit_code < 0 ? 0 : a.exit_code;
+}

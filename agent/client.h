@@ -1,0 +1,30 @@
+/* client.h - the agent runtime: one connection to a controller, the tasks
+ * it sends, reconnection, heartbeats and the exit rules.
+ */
+#ifndef PD_CLIENT_H
+#define PD_CLIENT_H
+
+#include <stdint.h>
+
+#include "conn.h"
+#include "endpoint.h"
+#include "loop.h"
+
+typedef struct pd_agent_opts {
+	pd_endpoint ep;
+	pd_tls *tls;		/* NULL for ipc:// and --insecure tcp:// */
+	char id[128];		/* agent id sent in HELLO */
+	char mode[16];		/* "local", "ssh", "slurm", "manual" */
+	uint32_t slots;		/* concurrent tasks, >= 1 */
+	uint64_t grace_ms;	/* exit after the controller is unreachable this long */
+	uint64_t idle_exit_ms;	/* 0: never; exit after this long without tasks */
+	uint64_t max_tasks;	/* 0: unlimited; exit after this many tasks */
+	size_t max_frame;
+} pd_agent_opts;
+
+/* Runs the agent until it should exit; returns the process exit status:
+ * 0 told to stop / idle / max tasks, 1 controller unreachable past the
+ * grace period, 3 refused by the controller (wrong secret or version). */
+int pd_agent_run(pd_loop *l, const pd_agent_opts *o);
+
+#endif

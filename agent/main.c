@@ -1,0 +1,268 @@
+/* parade-agent: a worker that connects to a parade controller and runs the
+ * tasks it is sent. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "codec.h"
+#include "config.h"
+#include "log.h"
+#include "session.h"
+
+extern char **environ;
+
+static const char usage[] =
+	"usage: parade-agent --connect FILE [options]\n"
+	"       parade-agent --url URL [--secret-file FILE] [options]\n"
+	"\n"
+	"Connects to a parade controller and runs the tasks it sends.\n"
+	"\n"
+	"  --connect FILE      connection file of a session (or PARADE_CONNECT)\n"
+	"  --local             dial the file's local (ipc://) endpoint\n"
+	"  --url URL           tls+tcp://HOST:PORT, ipc:///PATH, or tcp:// (--insecure)\n"
+	"  --secret-file FILE  64 hex digits: the session secret (for --url tls+tcp://)\n"
+	"  --insecure          allow a plain tcp:// controller\n"
+	"  --slots K           tasks run at once (default 1)\n"
+	"  --grace SEC         exit when the controller is unreachable this long (default 30)\n"
+	"  --idle-exit SEC     exit after SEC seconds without a task (default: never)\n"
+	"  --max-tasks N       exit after N tasks (default: no limit)\n"
+	"  --id NAME           agent name in results (default HOST:PID)\n"
+	"  --max-frame BYTES   largest frame accepted (default 64 MiB)\n"
+	"  --log FILE          append log lines to FILE instead of stderr\n"
+	"  -v, --verbose       debug log lines (or PARADE_DEBUG=1)\n"
+	"  -h, --help          this help\n"
+	"  --version           print the version\n"
+	"\n"
+	"Exit status: 0 told to stop, idle or done; 1 controller unreachable past the\n"
+	"grace period; 2 usage error; 3 refused by the controller (wrong secret or version).\n";
+
+enum { O_CONNECT = 256, O_LOCAL, O_URL, O_SECRET, O_INSECURE, O_SLOTS, O_GRACE, O_IDLE,
+       O_MAXTASKS, O_ID, O_MODE, O_MAXFRAME, O_LOG, O_VERSION };
+
+static const struct option longopts[] = {
+	{"connect", required_argument, 0, O_CONNECT},
+	{"local", no_argument, 0, O_LOCAL},
+	{"url", required_argument, 0, O_URL},
+	{"secret-file", required_argument, 0, O_SECRET},
+	{"insecure", no_argument, 0, O_INSECURE},
+	{"slots", required_argument, 0, O_SLOTS},
+	{"grace", required_argument, 0, O_GRACE},
+	{"idle-exit", required_argument, 0, O_IDLE},
+	{"max-tasks", required_argument, 0, O_MAXTASKS},
+	{"id", required_argument, 0, O_ID},
+	{"mode", required_argument, 0, O_MODE},
+	{"max-frame", required_argument, 0, O_MAXFRAME},
+	{"log", required_argument, 0, O_LOG},
+	{"verbose", no_argument, 0, 'v'},
+	{"help", no_argument, 0, 'h'},
+	{"version", no_argument, 0, O_VERSION},
+	{0, 0, 0, 0}};
+
+/* Parses a positive decimal number of seconds (fractions allowed) into ms. */
+static int parse_seconds(const char *opt, const char *s, uint64_t *ms)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (!*s || *end || !(v > 0 && v < 1e9)) {
+		fprintf(stderr, "parade-agent: %s '%s': expected a positive number of seconds\n",
+			opt, s);
+		return -EINVAL;
+	}
+	*ms = (uint64_t)(v * 1000.0 + 0.5);
+	return 0;
+}
+
+static int parse_count(const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || v == 0 || v > max || s[0] == '-') {
+		fprintf(stderr, "parade-agent: %s '%s': expected a whole number from 1 to %llu\n",
+			opt, s, (unsigned long long)max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Tasks inherit the agent's environment: nothing secret may be in it. */
+static void scrub_environment(void)
+{
+	for (size_t i = 0; environ[i];) {
+		if (strncmp(environ[i], "PARADE_SECRET", 13) == 0) {
+			char name[256];
+			size_t n = strcspn(environ[i], "=");
+			if (n >= sizeof(name))
+				n = sizeof(name) - 1;
+			memcpy(name, environ[i], n);
+			name[n] = 0;
+			unsetenv(name);
+			continue;
+		}
+		i++;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	pd_agent_opts o;
+	const char *connect = getenv("PARADE_CONNECT"), *url = NULL, *secret_file = NULL;
+	int use_local = 0, insecure = 0, c, rv = 2;
+	uint64_t v;
+	pd_connfile cf;
+	char err[1024];
+	uint8_t secret[PD_SECRET_LEN];
+	int have_secret = 0;
+	pd_loop *loop = NULL;
+	FILE *logf = NULL;
+
+	pd_log_init("parade-agent");
+	memset(&o, 0, sizeof(o));
+	memset(&cf, 0, sizeof(cf));
+	o.slots = 1;
+	o.grace_ms = 30000;
+	snprintf(o.mode, sizeof(o.mode), "manual");
+	snprintf(o.id, sizeof(o.id), "%s", "");
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_CONNECT: connect = optarg; break;
+		case O_LOCAL: use_local = 1; break;
+		case O_URL: url = optarg; break;
+		case O_SECRET: secret_file = optarg; break;
+		case O_INSECURE: insecure = 1; break;
+		case O_SLOTS:
+			if (parse_count("--slots", optarg, 4096, &v) < 0)
+				return 2;
+			o.slots = (uint32_t)v;
+			break;
+		case O_GRACE:
+			if (parse_seconds("--grace", optarg, &o.grace_ms) < 0)
+				return 2;
+			break;
+		case O_IDLE:
+			if (parse_seconds("--idle-exit", optarg, &o.idle_exit_ms) < 0)
+				return 2;
+			break;
+		case O_MAXTASKS:
+			if (parse_count("--max-tasks", optarg, UINT64_MAX / 2, &o.max_tasks) < 0)
+				return 2;
+			break;
+		case O_ID:
+			if (!*optarg || strlen(optarg) >= sizeof(o.id)) {
+				fprintf(stderr, "parade-agent: --id must be 1 to %zu bytes\n",
+					sizeof(o.id) - 1);
+				return 2;
+			}
+			snprintf(o.id, sizeof(o.id), "%s", optarg);
+			break;
+		case O_MODE: snprintf(o.mode, sizeof(o.mode), "%s", optarg); break;
+		case O_MAXFRAME:
+			if (parse_count("--max-frame", optarg, 0xFFFFFFFFu, &v) < 0)
+				return 2;
+			o.max_frame = (size_t)v;
+			break;
+		case O_LOG:
+			logf = fopen(optarg, "ae");
+			if (!logf) {
+				fprintf(stderr, "parade-agent: --log %s: %s\n", optarg, strerror(errno));
+				return 2;
+			}
+			pd_log_set_file(logf);
+			break;
+		case 'v': pd_log_set_level(PD_LOG_DEBUG); break;
+		case 'h': fputs(usage, stdout); return 0;
+		case O_VERSION: printf("parade-agent %s (protocol %u)\n", PACKAGE_VERSION, PD_PROTO_VERSION); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "parade-agent: unexpected argument '%s'\n%s", argv[optind], usage);
+		return 2;
+	}
+	if (!connect && !url) {
+		fprintf(stderr, "parade-agent: give --connect FILE or --url URL\n%s", usage);
+		return 2;
+	}
+	if (connect) {
+		rv = pd_connfile_read(connect, &cf, err, sizeof(err));
+		if (rv == -EPERM) {
+			pd_warn("%s", err);
+		} else if (rv < 0) {
+			pd_err("%s", err);
+			return 2;
+		}
+		memcpy(secret, cf.secret, sizeof(secret));
+		have_secret = 1;
+		if (cf.version != PD_PROTO_VERSION) {
+			pd_err("%s is for protocol version %u, this agent speaks version %u", connect,
+			       cf.version, PD_PROTO_VERSION);
+			return 3;
+		}
+		if (!url)
+			url = (use_local && cf.local[0]) ? cf.local : cf.endpoint;
+	}
+	if (secret_file) {
+		if (pd_secret_read(secret_file, secret, err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			return 2;
+		}
+		have_secret = 1;
+	}
+	if (pd_endpoint_parse(url, &o.ep, err, sizeof(err)) < 0) {
+		pd_err("%s", err);
+		return 2;
+	}
+	if (o.ep.kind == PD_EP_TCP && !insecure) {
+		pd_err("%s is plain TCP without TLS: pass --insecure to allow it", url);
+		return 2;
+	}
+	if (o.ep.kind == PD_EP_TLS_TCP) {
+		if (!have_secret) {
+			pd_err("%s needs the session secret: --connect FILE or --secret-file FILE", url);
+			return 2;
+		}
+		if (pd_tls_global_init() < 0 ||
+		    pd_tls_new_psk(0, cf.identity[0] ? cf.identity : PD_PSK_IDENTITY, secret,
+				   sizeof(secret), &o.tls, err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			return 2;
+		}
+	}
+	memset(secret, 0, sizeof(secret));
+	memset(cf.secret, 0, sizeof(cf.secret));
+	scrub_environment();
+	if (!o.id[0]) {
+		char host[200] = "host";
+		gethostname(host, sizeof(host) - 1);
+		snprintf(o.id, sizeof(o.id), "%s:%d", host, (int)getpid());
+	}
+	/* a task must never read the agent's stdin */
+	{
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			if (fd != 0)
+				close(fd);
+		}
+	}
+	loop = pd_loop_new();
+	if (!loop) {
+		pd_err("cannot create the event loop");
+		return 1;
+	}
+	rv = pd_agent_run(loop, &o);
+	pd_loop_free(loop);
+	pd_tls_free(o.tls);
+	if (logf)
+		fclose(logf);
+	return rv;
+}

@@ -1,0 +1,257 @@
+#include "launch_local.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define MAX_ARGS 32
+
+typedef struct child {
+	pd_local *owner;
+	pid_t pid;
+	int pidfd;
+} child;
+
+struct pd_local {
+	pd_loop *loop;
+	char agent[PATH_MAX];
+	const char *argv[MAX_ARGS];
+	child *kids;
+	unsigned n;
+	unsigned restarts, max_restarts;
+	int stopping;
+};
+
+static int exists_exec(const char *p)
+{
+	return access(p, X_OK) == 0;
+}
+
+void pd_local_agent_path(char *out, size_t outlen)
+{
+	const char *env = getenv("PARADE_AGENT");
+	char self[PATH_MAX], dir[PATH_MAX], cand[PATH_MAX + 32];
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(out, outlen, "%s", env);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		char *slash;
+		self[n] = 0;
+		snprintf(dir, sizeof(dir), "%s", self);
+		slash = strrchr(dir, '/');
+		if (slash) {
+			*slash = 0;
+			snprintf(cand, sizeof(cand), "%s/parade-agent", dir);
+			if (exists_exec(cand)) {
+				snprintf(out, outlen, "%s", cand);
+				return;
+			}
+			snprintf(cand, sizeof(cand), "%s/../agent/parade-agent", dir);
+			if (exists_exec(cand)) {
+				snprintf(out, outlen, "%s", cand);
+				return;
+			}
+		}
+	}
+	snprintf(cand, sizeof(cand), "%s/parade-agent", PD_BINDIR);
+	if (exists_exec(cand)) {
+		snprintf(out, outlen, "%s", cand);
+		return;
+	}
+	snprintf(out, outlen, "parade-agent");
+}
+
+static void on_child_exit(pd_loop *l, int fd, uint32_t ev, void *arg);
+
+static int spawn(pd_local *p, child *c)
+{
+	pid_t parent = getpid(), pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		setpgid(0, 0);
+		pd_loop_child_sigmask();
+		execvp(p->agent, (char *const *)p->argv);
+		fprintf(stderr, "parade: cannot execute %s: %s\n", p->agent, strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	c->owner = p;
+	c->pid = pid;
+	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (c->pidfd >= 0 && pd_loop_add(p->loop, c->pidfd, PD_EV_IN, on_child_exit, c) < 0) {
+		close(c->pidfd);
+		c->pidfd = -1;
+	}
+	return 0;
+}
+
+static void on_child_exit(pd_loop *l, int fd, uint32_t ev, void *arg)
+{
+	child *c = arg;
+	pd_local *p = c->owner;
+	int st = 0;
+	pid_t r;
+
+	(void)ev;
+	r = waitpid(c->pid, &st, WNOHANG);
+	if (r == 0)
+		return;
+	pd_loop_del(l, fd);
+	close(fd);
+	c->pidfd = -1;
+	c->pid = 0;
+	if (p->stopping)
+		return;
+	if (WIFEXITED(st) && (WEXITSTATUS(st) == 2 || WEXITSTATUS(st) == 3 ||
+			      WEXITSTATUS(st) == 127)) {
+		pd_err("local agent exited with status %d; not restarting it", WEXITSTATUS(st));
+		return;
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return; /* it was told to leave */
+	if (p->restarts >= p->max_restarts) {
+		pd_err("local agent died (%s %d); restart limit (%u) reached",
+		       WIFSIGNALED(st) ? "signal" : "status",
+		       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), p->max_restarts);
+		return;
+	}
+	p->restarts++;
+	pd_warn("local agent died (%s %d); starting a new one",
+		WIFSIGNALED(st) ? "signal" : "status",
+		WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	if (spawn(p, c) < 0)
+		pd_err("cannot start a local agent: %s", strerror(errno));
+}
+
+pd_local *pd_local_start(pd_loop *l, const char *connfile, unsigned n, const char *const *extra,
+			 char *err, size_t errlen)
+{
+	pd_local *p = calloc(1, sizeof(*p));
+	size_t k = 0;
+
+	if (!p || !(p->kids = calloc(n ? n : 1, sizeof(child)))) {
+		free(p);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->loop = l;
+	p->n = n;
+	p->max_restarts = 2 * n + 4;
+	pd_local_agent_path(p->agent, sizeof(p->agent));
+	p->argv[k++] = p->agent;
+	p->argv[k++] = "--connect";
+	p->argv[k++] = connfile;
+	p->argv[k++] = "--local";
+	p->argv[k++] = "--mode";
+	p->argv[k++] = "local";
+	for (; extra && *extra && k < MAX_ARGS - 1; extra++)
+		p->argv[k++] = *extra;
+	p->argv[k] = NULL;
+	for (unsigned i = 0; i < n; i++) {
+		p->kids[i].pidfd = -1;
+		if (spawn(p, &p->kids[i]) < 0) {
+			snprintf(err, errlen, "cannot start local agent %s: %s", p->agent,
+				 strerror(errno));
+			pd_local_stop(p, 0);
+			pd_local_free(p);
+			return NULL;
+		}
+	}
+	pd_debug("started %u local agent(s): %s", n, p->agent);
+	return p;
+}
+
+unsigned pd_local_alive(const pd_local *p)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < p->n; i++)
+		k += p->kids[i].pid > 0;
+	return k;
+}
+
+/* Reaps what has exited; returns how many are still alive. */
+static unsigned reap(pd_local *p)
+{
+	unsigned alive = 0;
+
+	for (unsigned i = 0; i < p->n; i++) {
+		child *c = &p->kids[i];
+		if (c->pid <= 0)
+			continue;
+		if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
+			c->pid = 0;
+			continue;
+		}
+		alive++;
+	}
+	return alive;
+}
+
+static void wait_for(pd_local *p, unsigned ms)
+{
+	for (unsigned t = 0; reap(p) && t < ms; t += 10)
+		usleep(10000);
+}
+
+static void signal_all(pd_local *p, int sig)
+{
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->kids[i].pid > 0)
+			kill(-p->kids[i].pid, sig);
+}
+
+void pd_local_stop(pd_local *p, unsigned grace_ms)
+{
+	if (!p)
+		return;
+	p->stopping = 1;
+	for (unsigned i = 0; i < p->n; i++) {
+		if (p->kids[i].pidfd >= 0) {
+			pd_loop_del(p->loop, p->kids[i].pidfd);
+			close(p->kids[i].pidfd);
+			p->kids[i].pidfd = -1;
+		}
+	}
+	wait_for(p, grace_ms);
+	if (reap(p)) {
+		signal_all(p, SIGTERM);
+		wait_for(p, 2000);
+	}
+	if (reap(p)) {
+		signal_all(p, SIGKILL);
+		for (unsigned i = 0; i < p->n; i++) {
+			if (p->kids[i].pid > 0) {
+				waitpid(p->kids[i].pid, NULL, 0);
+				p->kids[i].pid = 0;
+			}
+		}
+	}
+}
+
+void pd_local_free(pd_local *p)
+{
+	if (!p)
+		return;
+	free(p->kids);
+	free(p);
+}

@@ -1,0 +1,37 @@
+/* launch_local.h - N parade-agent processes on this machine, supervised.
+ *
+ * Each agent runs in its own process group (a terminal's Ctrl-C reaches
+ * only the controller, which then stops them in order), gets
+ * PR_SET_PDEATHSIG(SIGTERM) so it never outlives the controller, and
+ * dials the session's local endpoint. An agent that dies while the run
+ * goes on is restarted (at most `max_restarts` times in all); one that
+ * exits with status 2 or 3 (usage error, refused) is not.
+ */
+#ifndef PD_LAUNCH_LOCAL_H
+#define PD_LAUNCH_LOCAL_H
+
+#include <stddef.h>
+
+#include "loop.h"
+
+typedef struct pd_local pd_local;
+
+/* Finds the parade-agent program: $PARADE_AGENT, next to this program,
+ * ../agent/ (build tree), the install bindir, else "parade-agent" on PATH.
+ * Writes it to out. */
+void pd_local_agent_path(char *out, size_t outlen);
+
+/* Starts n agents for the connection file connfile (borrowed string, must
+ * outlive the launcher). extra_args: NULL-terminated extra agent options
+ * (borrowed) or NULL. NULL with err on failure. */
+pd_local *pd_local_start(pd_loop *l, const char *connfile, unsigned n, const char *const *extra,
+			 char *err, size_t errlen);
+/* Agents currently alive. */
+unsigned pd_local_alive(const pd_local *p);
+/* Stops every agent: waits up to grace_ms for those told to leave (BYE)
+ * to exit, then SIGTERM, then SIGKILL to each agent's process group, and
+ * reaps them all. Blocks (does not need the loop). */
+void pd_local_stop(pd_local *p, unsigned grace_ms);
+void pd_local_free(pd_local *p);
+
+#endif

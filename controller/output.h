@@ -1,0 +1,71 @@
+/* output.h - the result table: one row per task, written as CSV, TSV or
+ * JSON lines, in grid order or in completion order.
+ *
+ * Columns: the grid's columns, then status, exit_code, seconds, agent,
+ * then either stdout or the schema's fields, then error.
+ * CSV: RFC 4180 (fields with ',', '"', CR or LF are quoted, quotes
+ * doubled), header line first, LF line ends.
+ * TSV: header line first; TAB, LF, CR and backslash inside values are
+ * written as \t \n \r \\.
+ * JSONL: one object per row; grid values and chr fields as strings, dbl and
+ * int fields as numbers (NA, NaN, Inf as null), lgl as true/false/null,
+ * exit_code a number or null, seconds a number; bytes that are not valid
+ * UTF-8 become U+FFFD. No header.
+ * An empty schema value (row failed) is an empty CSV/TSV field, JSON null.
+ */
+#ifndef PD_OUTPUT_H
+#define PD_OUTPUT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "csv.h"
+#include "schema.h"
+
+enum pd_format { PD_FMT_CSV = 0, PD_FMT_TSV, PD_FMT_JSONL };
+
+/* One finished task, as the table shows it. All pointers are borrowed for
+ * the duration of pd_output_row. */
+typedef struct pd_row_result {
+	int status;        /* enum pd_status (codec.h) */
+	int exit_code;     /* -1: none (signal, lost, not started) */
+	double seconds;    /* wall time */
+	const char *agent; /* agent name, "" if none */
+	const char *out;   /* stdout bytes (when no schema) */
+	size_t out_len;
+	char *const *values; /* schema values (schema->n of them; NULL entries or
+			      * values == NULL mean empty) */
+	const char *error; /* "" when none */
+} pd_row_result;
+
+typedef struct pd_output pd_output;
+
+/* Returns "csv", "tsv", "jsonl" -> format, or -EINVAL. */
+int pd_format_parse(const char *s);
+
+/* Fails with -EINVAL and err if a grid column has the name of a result
+ * column (status, exit_code, seconds, agent, stdout or a schema field,
+ * error), e.g. "grid column 'status' collides with a result column of the
+ * same name; rename it in the grid". */
+int pd_output_check_columns(const pd_table *grid, const pd_schema *schema, char *err,
+			    size_t errlen);
+
+/* f, grid and schema (NULL: a stdout column) are borrowed and must outlive
+ * the output. ordered != 0 keeps grid order (rows are buffered until all
+ * earlier rows are written); else rows are written as they come.
+ * The header (CSV/TSV) is written at once. NULL on allocation failure. */
+pd_output *pd_output_new(FILE *f, int format, const pd_table *grid, const pd_schema *schema,
+			 int ordered);
+/* Records the result of grid row `row` (0-based, < grid->nrows; each row at
+ * most once: a second call for the same row is ignored and returns
+ * -EALREADY). 0, -EALREADY, -EIO (write failed) or -ENOMEM. */
+int pd_output_row(pd_output *o, uint64_t row, const pd_row_result *r);
+/* Writes buffered rows still waiting for an earlier row (used when a run
+ * is interrupted: finished rows are printed in grid order, gaps skipped),
+ * flushes f. 0 or -EIO. */
+int pd_output_finish(pd_output *o);
+/* Rows written so far. */
+uint64_t pd_output_written(const pd_output *o);
+void pd_output_free(pd_output *o);
+
+#endif

@@ -1,0 +1,44 @@
+/* run.h - `parade run`: options, and the run itself. */
+#ifndef PD_RUN_H
+#define PD_RUN_H
+
+#include <stdint.h>
+
+typedef struct pd_run_opts {
+	unsigned workers;        /* local agents (0: one per online core) */
+	const char *grid;        /* NULL: one input per line from stdin */
+	int grid_format;         /* -1: from the file name */
+	uint64_t limit;          /* 0: all rows */
+	uint32_t chunk;
+	int no_dispatcher;
+	uint32_t retries;
+	uint32_t crash_limit;
+	uint32_t timeout_ms;
+	uint32_t out_limit;
+	const char *schema;
+	int format;
+	const char *output;      /* NULL: stdout */
+	const char *listen;      /* extra endpoint for remote agents */
+	int launch_none;         /* --launch none */
+	int insecure;
+	const char *shell;       /* --shell STRING */
+	int unordered;
+	const char *name;        /* session name */
+	int keep_session;
+	int kind;                /* --handler: enum pd_task_kind */
+	uint64_t max_frame;
+	uint32_t agent_slots;    /* --slots for local agents */
+	int progress;            /* -1 auto, 0 off, 1 on */
+	char **words;            /* template words after -- */
+	int nwords;
+} pd_run_opts;
+
+/* Parses `parade run` arguments (argv[0] is "run"). Returns 0, 1 when help
+ * was printed (exit 0), or -EINVAL after printing a message (exit 2). */
+int pd_run_parse(int argc, char **argv, pd_run_opts *o);
+/* Runs; returns the process exit status (0, 1, 2, 130). */
+int pd_run(const pd_run_opts *o);
+
+extern const char pd_run_usage[];
+
+#endif

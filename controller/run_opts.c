@@ -1,0 +1,259 @@
+/* run_opts.c - command-line parsing for `parade run`. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "csv.h"
+#include "output.h"
+#include "run.h"
+
+const char pd_run_usage[] =
+	"usage: parade run [options] -- COMMAND [ARG...]\n"
+	"       parade run [options] --shell 'SCRIPT'\n"
+	"\n"
+	"Runs COMMAND once per row of a grid (or per line of stdin) on persistent\n"
+	"agents and prints one result row per task.\n"
+	"\n"
+	"Input and command:\n"
+	"  --grid FILE          CSV grid with a header (TSV for .tsv/.tab names)\n"
+	"  --grid-format F      csv or tsv, whatever the file name says\n"
+	"  --limit N            run only the first N rows\n"
+	"  -- COMMAND ARG...    argv of each task, word for word; {col} is a grid\n"
+	"                       value, {#} the row number, {} the stdin line\n"
+	"  --shell 'SCRIPT'     run SCRIPT with /bin/sh -c; values are shell-quoted\n"
+	"  --handler H          process (default), or the built-ins echo / sleep\n"
+	"Results:\n"
+	"  --schema SPEC        parse name=value lines of stdout: name:type,...\n"
+	"                       with types dbl, int, chr, lgl\n"
+	"  --format F           csv (default), tsv or jsonl\n"
+	"  -o, --output FILE    write the table to FILE instead of stdout\n"
+	"  --unordered          write rows as they finish, not in grid order\n"
+	"Execution:\n"
+	"  --workers N          local agents (default: one per online core)\n"
+	"  --launch local[:N]   start N local agents (default); none: only wait\n"
+	"  --slots K            tasks each local agent runs at once (default 1)\n"
+	"  --timeout SEC        end a task's process group after SEC seconds\n"
+	"  --retries R          re-run a failed task up to R times (default 0)\n"
+	"  --crash-limit N      a task whose agent is lost N times is 'lost' (3)\n"
+	"  --chunk K            send up to K tasks per frame (default 1)\n"
+	"  --no-dispatcher      assign tasks round-robin up front\n"
+	"  --output-limit BYTES keep at most BYTES of stdout and stderr (1 MiB)\n"
+	"Session and network:\n"
+	"  --name NAME          session name (default: generated)\n"
+	"  --keep-session       keep the session folder after the run\n"
+	"  --listen URL         also accept agents on tls+tcp://HOST:PORT\n"
+	"                       (port 0: any), or tcp:// with --insecure\n"
+	"  --insecure           allow a plain tcp:// listener\n"
+	"  --max-frame BYTES    largest frame accepted (default 64 MiB)\n"
+	"  --progress / --no-progress  progress line on stderr (default: if a tty)\n"
+	"  -v, --verbose        debug log lines (or PARADE_DEBUG=1)\n"
+	"  -h, --help           this help\n"
+	"\n"
+	"Exit status: 0 every task ok, 1 some task not ok, 2 usage or input error,\n"
+	"130 interrupted (SIGINT).\n";
+
+enum {
+	O_WORKERS = 256, O_GRID, O_GRID_FORMAT, O_LIMIT, O_CHUNK, O_NODISP, O_RETRIES, O_CRASH,
+	O_TIMEOUT, O_SCHEMA, O_FORMAT, O_LISTEN, O_LAUNCH, O_INSECURE, O_SHELL, O_UNORDERED,
+	O_NAME, O_KEEP, O_HANDLER, O_MAXFRAME, O_OUTLIMIT, O_SLOTS, O_PROGRESS, O_NOPROGRESS
+};
+
+static const struct option longopts[] = {
+	{"workers", required_argument, 0, O_WORKERS},
+	{"grid", required_argument, 0, O_GRID},
+	{"grid-format", required_argument, 0, O_GRID_FORMAT},
+	{"limit", required_argument, 0, O_LIMIT},
+	{"chunk", required_argument, 0, O_CHUNK},
+	{"no-dispatcher", no_argument, 0, O_NODISP},
+	{"retries", required_argument, 0, O_RETRIES},
+	{"crash-limit", required_argument, 0, O_CRASH},
+	{"timeout", required_argument, 0, O_TIMEOUT},
+	{"schema", required_argument, 0, O_SCHEMA},
+	{"format", required_argument, 0, O_FORMAT},
+	{"output", required_argument, 0, 'o'},
+	{"listen", required_argument, 0, O_LISTEN},
+	{"launch", required_argument, 0, O_LAUNCH},
+	{"insecure", no_argument, 0, O_INSECURE},
+	{"shell", required_argument, 0, O_SHELL},
+	{"unordered", no_argument, 0, O_UNORDERED},
+	{"name", required_argument, 0, O_NAME},
+	{"keep-session", no_argument, 0, O_KEEP},
+	{"handler", required_argument, 0, O_HANDLER},
+	{"max-frame", required_argument, 0, O_MAXFRAME},
+	{"output-limit", required_argument, 0, O_OUTLIMIT},
+	{"slots", required_argument, 0, O_SLOTS},
+	{"progress", no_argument, 0, O_PROGRESS},
+	{"no-progress", no_argument, 0, O_NOPROGRESS},
+	{"verbose", no_argument, 0, 'v'},
+	{"help", no_argument, 0, 'h'},
+	{0, 0, 0, 0}};
+
+static int bad(const char *opt, const char *val, const char *what)
+{
+	fprintf(stderr, "parade run: %s '%s': %s\n", opt, val, what);
+	return -EINVAL;
+}
+
+static int count_arg(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
+		char what[96];
+		snprintf(what, sizeof(what), "expected a whole number from %llu to %llu",
+			 (unsigned long long)min, (unsigned long long)max);
+		return bad(opt, s, what);
+	}
+	*out = v;
+	return 0;
+}
+
+int pd_run_parse(int argc, char **argv, pd_run_opts *o)
+{
+	uint64_t v;
+	int c;
+	double secs;
+	char *end;
+
+	memset(o, 0, sizeof(*o));
+	o->grid_format = -1;
+	o->chunk = 1;
+	o->crash_limit = 3;
+	o->out_limit = 1u << 20;
+	o->format = PD_FMT_CSV;
+	o->kind = PD_TASK_PROCESS;
+	o->max_frame = PD_MAX_FRAME_DEFAULT;
+	o->agent_slots = 1;
+	o->progress = -1;
+	optind = 1;
+	/* '+': stop at the first word that is not an option, like `--` */
+	while ((c = getopt_long(argc, argv, "+o:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_WORKERS:
+			if (count_arg("--workers", optarg, 1, 100000, &v) < 0)
+				return -EINVAL;
+			o->workers = (unsigned)v;
+			break;
+		case O_GRID: o->grid = optarg; break;
+		case O_GRID_FORMAT:
+			if (!strcmp(optarg, "csv"))
+				o->grid_format = PD_CSV;
+			else if (!strcmp(optarg, "tsv"))
+				o->grid_format = PD_TSV;
+			else
+				return bad("--grid-format", optarg, "use csv or tsv");
+			break;
+		case O_LIMIT:
+			if (count_arg("--limit", optarg, 1, UINT64_MAX / 2, &o->limit) < 0)
+				return -EINVAL;
+			break;
+		case O_CHUNK:
+			if (count_arg("--chunk", optarg, 1, 4096, &v) < 0)
+				return -EINVAL;
+			o->chunk = (uint32_t)v;
+			break;
+		case O_NODISP: o->no_dispatcher = 1; break;
+		case O_RETRIES:
+			if (!strcmp(optarg, "0"))
+				o->retries = 0;
+			else if (count_arg("--retries", optarg, 0, 1000, &v) < 0)
+				return -EINVAL;
+			else
+				o->retries = (uint32_t)v;
+			break;
+		case O_CRASH:
+			if (count_arg("--crash-limit", optarg, 1, 1000, &v) < 0)
+				return -EINVAL;
+			o->crash_limit = (uint32_t)v;
+			break;
+		case O_TIMEOUT:
+			secs = strtod(optarg, &end);
+			if (!*optarg || *end || !(secs > 0 && secs <= 4000000))
+				return bad("--timeout", optarg,
+					   "expected a positive number of seconds");
+			o->timeout_ms = (uint32_t)(secs * 1000.0 + 0.5);
+			if (!o->timeout_ms)
+				o->timeout_ms = 1;
+			break;
+		case O_SCHEMA: o->schema = optarg; break;
+		case O_FORMAT:
+			o->format = pd_format_parse(optarg);
+			if (o->format < 0)
+				return bad("--format", optarg, "use csv, tsv or jsonl");
+			break;
+		case 'o': o->output = optarg; break;
+		case O_LISTEN: o->listen = optarg; break;
+		case O_LAUNCH:
+			if (!strcmp(optarg, "none")) {
+				o->launch_none = 1;
+			} else if (!strcmp(optarg, "local")) {
+				o->launch_none = 0;
+			} else if (!strncmp(optarg, "local:", 6)) {
+				if (count_arg("--launch local:N", optarg + 6, 1, 100000, &v) < 0)
+					return -EINVAL;
+				o->workers = (unsigned)v;
+			} else {
+				return bad("--launch", optarg,
+					   "use local, local:N or none (ssh and slurm come later)");
+			}
+			break;
+		case O_INSECURE: o->insecure = 1; break;
+		case O_SHELL: o->shell = optarg; break;
+		case O_UNORDERED: o->unordered = 1; break;
+		case O_NAME: o->name = optarg; break;
+		case O_KEEP: o->keep_session = 1; break;
+		case O_HANDLER:
+			if (!strcmp(optarg, "process"))
+				o->kind = PD_TASK_PROCESS;
+			else if (!strcmp(optarg, "echo"))
+				o->kind = PD_TASK_ECHO;
+			else if (!strcmp(optarg, "sleep"))
+				o->kind = PD_TASK_SLEEP;
+			else
+				return bad("--handler", optarg, "use process, echo or sleep");
+			break;
+		case O_MAXFRAME:
+			if (count_arg("--max-frame", optarg, 4096, 0xFFFFFFFFu, &o->max_frame) < 0)
+				return -EINVAL;
+			break;
+		case O_OUTLIMIT:
+			if (count_arg("--output-limit", optarg, 1, 1u << 30, &v) < 0)
+				return -EINVAL;
+			o->out_limit = (uint32_t)v;
+			break;
+		case O_SLOTS:
+			if (count_arg("--slots", optarg, 1, 4096, &v) < 0)
+				return -EINVAL;
+			o->agent_slots = (uint32_t)v;
+			break;
+		case O_PROGRESS: o->progress = 1; break;
+		case O_NOPROGRESS: o->progress = 0; break;
+		case 'v': o->progress = o->progress; /* handled by the caller */ break;
+		case 'h': fputs(pd_run_usage, stdout); return 1;
+		default:
+			fprintf(stderr, "parade run: see 'parade run --help'\n");
+			return -EINVAL;
+		}
+	}
+	o->words = argv + optind;
+	o->nwords = argc - optind;
+	if (o->shell && o->nwords > 0) {
+		fprintf(stderr, "parade run: give either --shell 'SCRIPT' or -- COMMAND, not both\n");
+		return -EINVAL;
+	}
+	if (!o->shell && o->nwords == 0) {
+		fprintf(stderr, "parade run: no command: put it after -- (see 'parade run --help')\n");
+		return -EINVAL;
+	}
+	if (o->shell && o->kind != PD_TASK_PROCESS) {
+		fprintf(stderr, "parade run: --shell needs the process handler\n");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,539 @@
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+
+#define MAX_BATCH 4096
+
+typedef struct srv_agent {
+	pd_server *srv;
+	pd_conn *conn;
+	uint32_t id;
+	int welcomed;
+	uint64_t last_heard;
+	char name[160];
+} srv_agent;
+
+typedef struct listener {
+	int fd;
+	pd_tls *tls;
+	char url[300];
+} listener;
+
+struct pd_server {
+	pd_loop *loop;
+	pd_server_opts o;
+	pd_server_cbs cb;
+	void *arg;
+	pd_disp *disp;
+	srv_agent **agents; /* indexed by id; NULL when free */
+	size_t nagents_cap;
+	uint32_t next_id;
+	size_t nconns, nwelcomed;
+	listener ls[4];
+	size_t nls;
+	pd_timer *hb;
+	pd_timer *accept_retry;
+	int dispatch_queued;
+	int shutting_down;
+	pd_ratelimit rl;
+	uint64_t *ids;
+};
+
+void pd_server_opts_default(pd_server_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	pd_disp_opts_default(&o->disp);
+	o->heartbeat_ms = 1000;
+	o->missed = 5;
+	o->handshake_ms = 5000;
+	o->max_frame = PD_MAX_FRAME_DEFAULT;
+	o->kind = PD_TASK_PROCESS;
+	o->out_limit = 1u << 20;
+}
+
+/* ---- sending work ---- */
+
+static void send_batch(pd_server *s, srv_agent *a, const uint64_t *ids, size_t n)
+{
+	pd_buf *out = pd_conn_out(a->conn);
+	size_t mark;
+
+	if (pd_tasks_begin(out, &mark) < 0)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		pd_task_msg t;
+		char **argv = NULL;
+		size_t argc = 0;
+		int rv = s->cb.task_argv(s->arg, ids[i], &argv, &argc);
+
+		memset(&t, 0, sizeof(t));
+		t.id = ids[i];
+		t.attempt = pd_disp_attempt(s->disp, ids[i]);
+		t.kind = s->o.kind;
+		t.timeout_ms = s->o.timeout_ms;
+		t.out_limit = s->o.out_limit;
+		if (rv == 0) {
+			t.argc = (uint32_t)argc;
+			t.argv = argv;
+		}
+		rv = pd_tasks_add(out, mark, &t);
+		free(argv);
+		if (rv < 0)
+			goto oom;
+	}
+	if (pd_tasks_end(out, mark) < 0)
+		goto oom;
+	pd_conn_flush(a->conn);
+	return;
+oom:
+	pd_conn_close(a->conn, "out of memory encoding tasks");
+}
+
+static void dispatch_now(pd_loop *l, void *arg)
+{
+	pd_server *s = arg;
+	uint32_t agent;
+	size_t n;
+
+	(void)l;
+	s->dispatch_queued = 0;
+	if (s->shutting_down)
+		return;
+	while ((n = pd_disp_next(s->disp, &agent, s->ids, MAX_BATCH)) > 0) {
+		srv_agent *a = agent < s->nagents_cap ? s->agents[agent] : NULL;
+		if (!a || !a->conn) {
+			/* cannot happen: agents leave the dispatcher when they close */
+			pd_err("internal: dispatcher chose a missing agent %u", agent);
+			break;
+		}
+		send_batch(s, a, s->ids, n);
+	}
+}
+
+static void dispatch_later(pd_server *s)
+{
+	if (!s->dispatch_queued && pd_loop_defer(s->loop, dispatch_now, s) == 0)
+		s->dispatch_queued = 1;
+}
+
+/* ---- agents ---- */
+
+static void report_lost(pd_server *s, const uint64_t *lost, size_t n, const char *agent)
+{
+	for (size_t i = 0; i < n; i++) {
+		pd_result_msg r;
+		char msg[200];
+		memset(&r, 0, sizeof(r));
+		r.id = lost[i];
+		r.attempt = pd_disp_attempt(s->disp, lost[i]);
+		r.status = PD_ST_LOST;
+		r.exit_code = -1;
+		r.out = r.err = "";
+		snprintf(msg, sizeof(msg), "its agent was lost %u times (crash limit)",
+			 s->o.disp.crash_limit);
+		r.error = msg;
+		s->cb.on_result(s->arg, &r, agent);
+	}
+}
+
+static void agent_free(srv_agent *a)
+{
+	pd_server *s = a->srv;
+
+	if (a->id < s->nagents_cap && s->agents[a->id] == a)
+		s->agents[a->id] = NULL;
+	free(a);
+}
+
+static void on_close(pd_conn *c, const char *why, void *arg)
+{
+	srv_agent *a = arg;
+	pd_server *s = a->srv;
+
+	(void)c;
+	s->nconns--;
+	if (a->welcomed) {
+		uint64_t *lost = NULL;
+		size_t nlost = 0, had = pd_disp_agent_outstanding(s->disp, a->id);
+		s->nwelcomed--;
+		pd_disp_agent_remove(s->disp, a->id, &lost, &nlost);
+		if (had && !s->shutting_down)
+			pd_warn("agent %s lost (%s); %zu running task(s) requeued or lost", a->name,
+				why, had);
+		else
+			pd_debug("agent %s left (%s)", a->name, why);
+		if (s->cb.on_agent)
+			s->cb.on_agent(s->arg, 0, a->name);
+		report_lost(s, lost, nlost, a->name);
+		free(lost);
+		dispatch_later(s);
+	} else if (!s->shutting_down && pd_ratelimit_ok(&s->rl, 10)) {
+		pd_warn("refused connection from %s: %s", pd_conn_peer(c), why);
+	}
+	agent_free(a);
+}
+
+static int unique_name(pd_server *s, const char *want, char *out, size_t outlen)
+{
+	/* names label results; a clash (two agents claiming one id) gets a suffix */
+	snprintf(out, outlen, "%s", want[0] ? want : "agent");
+	for (uint32_t n = 2;; n++) {
+		int clash = 0;
+		for (size_t i = 0; i < s->nagents_cap && !clash; i++) {
+			srv_agent *b = s->agents[i];
+			clash = b && b->welcomed && strcmp(b->name, out) == 0;
+		}
+		if (!clash)
+			return 0;
+		snprintf(out, outlen, "%s#%u", want[0] ? want : "agent", n);
+	}
+}
+
+static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
+{
+	pd_server *s = a->srv;
+	pd_hello h;
+	pd_welcome w;
+	int rv = pd_hello_decode(p, n, &h);
+
+	if (rv == -EPROTONOSUPPORT) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+			 "protocol version %u is not supported: this controller speaks version %u",
+			 h.version, PD_PROTO_VERSION);
+		pd_reject_encode(pd_conn_out(a->conn), msg);
+		pd_conn_close(a->conn, msg);
+		return;
+	}
+	if (rv < 0) {
+		pd_conn_close(a->conn, "protocol error: malformed HELLO");
+		return;
+	}
+	if (h.slots == 0 || h.slots > 4096) {
+		pd_reject_encode(pd_conn_out(a->conn), "slots must be 1 to 4096");
+		pd_conn_close(a->conn, "bad slot count in HELLO");
+		return;
+	}
+	unique_name(s, h.agent_id, a->name, sizeof(a->name));
+	if (pd_disp_agent_add(s->disp, a->id, h.slots) < 0) {
+		pd_conn_close(a->conn, "out of memory");
+		return;
+	}
+	a->welcomed = 1;
+	s->nwelcomed++;
+	pd_conn_deadline(a->conn, 0, NULL);
+	memset(&w, 0, sizeof(w));
+	w.version = PD_PROTO_VERSION;
+	w.heartbeat_ms = s->o.heartbeat_ms;
+	w.max_frame = (uint32_t)s->o.max_frame;
+	w.name = a->name;
+	pd_welcome_encode(pd_conn_out(a->conn), &w);
+	pd_conn_flush(a->conn);
+	pd_debug("agent %s joined from %s (host %s, pid %u, %u slot(s), %s%s%s%s%s)", a->name,
+		 pd_conn_peer(a->conn), h.host, h.pid, h.slots, h.mode,
+		 h.slurm_job[0] ? ", slurm job " : "", h.slurm_job,
+		 h.slurm_step[0] ? " step " : "", h.slurm_step);
+	if (s->cb.on_agent)
+		s->cb.on_agent(s->arg, 1, a->name);
+	dispatch_later(s);
+}
+
+static void on_results(srv_agent *a, const uint8_t *p, size_t n)
+{
+	pd_server *s = a->srv;
+	pd_result_msg **rs = NULL;
+	uint32_t count = 0;
+
+	if (pd_results_decode(p, n, &rs, &count) < 0) {
+		pd_conn_close(a->conn, "protocol error: malformed RESULTS");
+		return;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		pd_result_msg *r = rs[i];
+		int failed = r->status != PD_ST_OK;
+		int out = pd_disp_complete(s->disp, a->id, r->id, r->attempt, failed);
+
+		if (out == PD_DISP_DONE)
+			s->cb.on_result(s->arg, r, a->name);
+		else if (out == PD_DISP_RETRY)
+			pd_debug("task %llu attempt %u %s; retrying", (unsigned long long)r->id,
+				 r->attempt, pd_status_name(r->status));
+		free(r);
+	}
+	free(rs);
+	dispatch_later(s);
+}
+
+static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void *arg)
+{
+	srv_agent *a = arg;
+
+	a->last_heard = pd_loop_now(a->srv->loop);
+	if (!a->welcomed && type != PD_MSG_HELLO) {
+		pd_conn_close(c, "protocol error: expected HELLO");
+		return;
+	}
+	switch (type) {
+	case PD_MSG_HELLO:
+		if (a->welcomed)
+			pd_conn_close(c, "protocol error: second HELLO");
+		else
+			on_hello(a, p, n);
+		break;
+	case PD_MSG_RESULTS:
+		on_results(a, p, n);
+		break;
+	case PD_MSG_PING: {
+		uint64_t stamp = 0;
+		if (pd_ping_decode(p, n, &stamp) < 0) {
+			pd_conn_close(c, "protocol error: malformed PING");
+			return;
+		}
+		pd_ping_encode(pd_conn_out(c), PD_MSG_PONG, stamp);
+		pd_conn_flush(c);
+		break;
+	}
+	case PD_MSG_PONG:
+		break;
+	case PD_MSG_BYE:
+		pd_conn_close(c, "agent said goodbye");
+		break;
+	default: {
+		char why[80];
+		snprintf(why, sizeof(why), "protocol error: unexpected %s from an agent",
+			 pd_msg_name(type));
+		pd_conn_close(c, why);
+	}
+	}
+}
+
+static const pd_conn_ops server_conn_ops = {NULL, on_frame, on_close};
+
+static int agent_slot(pd_server *s, srv_agent *a)
+{
+	/* ids are reused lowest-first so the table stays as small as the crowd */
+	for (uint32_t i = 0; i < s->nagents_cap; i++) {
+		uint32_t id = (s->next_id + i) % (uint32_t)s->nagents_cap;
+		if (!s->agents[id]) {
+			a->id = id;
+			s->agents[id] = a;
+			s->next_id = id + 1;
+			return 0;
+		}
+	}
+	{
+		size_t n = s->nagents_cap ? s->nagents_cap * 2 : 64;
+		srv_agent **t = realloc(s->agents, n * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		memset(t + s->nagents_cap, 0, (n - s->nagents_cap) * sizeof(*t));
+		a->id = (uint32_t)s->nagents_cap;
+		s->agents = t;
+		s->nagents_cap = n;
+		s->agents[a->id] = a;
+		s->next_id = a->id + 1;
+	}
+	return 0;
+}
+
+static void accept_retry_cb(pd_loop *l, void *arg);
+
+static void on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
+{
+	pd_server *s = arg;
+	listener *ls = NULL;
+
+	(void)ev;
+	for (size_t i = 0; i < s->nls; i++)
+		if (s->ls[i].fd == fd)
+			ls = &s->ls[i];
+	if (!ls)
+		return;
+	for (int k = 0; k < 256; k++) {
+		char peer[64];
+		int cfd = pd_net_accept(fd, peer, sizeof(peer));
+		srv_agent *a;
+
+		if (cfd == -EAGAIN)
+			return;
+		if (cfd == -EINTR || cfd == -ECONNABORTED)
+			continue;
+		if (cfd < 0) {
+			/* out of descriptors or memory: say so, then give the
+			 * system a moment instead of spinning */
+			if (pd_ratelimit_ok(&s->rl, 10))
+				pd_warn("cannot accept a connection on %s: %s (open-file limit "
+					"RLIMIT_NOFILE or memory); retrying shortly",
+					ls->url, strerror(-cfd));
+			pd_loop_del(l, fd);
+			pd_timer_start(s->accept_retry, 100);
+			return;
+		}
+		if (s->o.max_conns && s->nconns >= s->o.max_conns) {
+			if (pd_ratelimit_ok(&s->rl, 10))
+				pd_warn("refusing %s: %zu connections held (limit)", peer,
+					s->nconns);
+			close(cfd);
+			continue;
+		}
+		a = calloc(1, sizeof(*a));
+		if (!a || agent_slot(s, a) < 0) {
+			free(a);
+			close(cfd);
+			continue;
+		}
+		a->srv = s;
+		a->conn = pd_conn_new(l, cfd, ls->tls, PD_CONN_SERVER, &server_conn_ops, a,
+				      s->o.max_frame);
+		if (!a->conn) {
+			agent_free(a);
+			close(cfd);
+			continue;
+		}
+		s->nconns++;
+		pd_conn_set_peer(a->conn, peer);
+		pd_conn_deadline(a->conn, s->o.handshake_ms,
+				 ls->tls ? "no TLS handshake and HELLO in time" : "no HELLO in time");
+	}
+}
+
+static void accept_retry_cb(pd_loop *l, void *arg)
+{
+	pd_server *s = arg;
+
+	for (size_t i = 0; i < s->nls; i++)
+		pd_loop_add(l, s->ls[i].fd, PD_EV_IN, on_accept, s);
+}
+
+static void hb_cb(pd_loop *l, void *arg)
+{
+	pd_server *s = arg;
+	uint64_t now = pd_loop_now(l), limit = (uint64_t)s->o.missed * s->o.heartbeat_ms;
+
+	for (size_t i = 0; i < s->nagents_cap; i++) {
+		srv_agent *a = s->agents[i];
+		if (!a || !a->welcomed || !a->conn)
+			continue;
+		if (now - a->last_heard > limit) {
+			pd_conn_close(a->conn, "missed heartbeats");
+			continue;
+		}
+		pd_ping_encode(pd_conn_out(a->conn), PD_MSG_PING, pd_now_us());
+		pd_conn_flush(a->conn);
+	}
+	pd_timer_start(s->hb, s->o.heartbeat_ms);
+}
+
+pd_server *pd_server_new(pd_loop *l, const pd_server_opts *opts, const pd_server_cbs *cbs,
+			 void *arg)
+{
+	pd_server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->loop = l;
+	s->o = *opts;
+	s->cb = *cbs;
+	s->arg = arg;
+	s->disp = pd_disp_new(&s->o.disp);
+	s->hb = pd_timer_new(l, hb_cb, s);
+	s->accept_retry = pd_timer_new(l, accept_retry_cb, s);
+	s->ids = malloc(MAX_BATCH * sizeof(*s->ids));
+	if (!s->disp || !s->hb || !s->accept_retry || !s->ids) {
+		pd_server_free(s);
+		return NULL;
+	}
+	pd_timer_start(s->hb, s->o.heartbeat_ms);
+	return s;
+}
+
+int pd_server_listen(pd_server *s, const pd_endpoint *ep, pd_tls *tls, pd_endpoint *bound,
+		     char *err, size_t errlen)
+{
+	listener *ls;
+	int fd, rv;
+
+	if (s->nls == sizeof(s->ls) / sizeof(s->ls[0])) {
+		snprintf(err, errlen, "too many listeners");
+		return -ENOSPC;
+	}
+	fd = pd_net_listen(ep, bound, err, errlen);
+	if (fd < 0)
+		return fd;
+	rv = pd_loop_add(s->loop, fd, PD_EV_IN, on_accept, s);
+	if (rv < 0) {
+		close(fd);
+		snprintf(err, errlen, "cannot watch the listener: %s", strerror(-rv));
+		return rv;
+	}
+	ls = &s->ls[s->nls++];
+	ls->fd = fd;
+	ls->tls = tls;
+	pd_endpoint_format(bound, ls->url, sizeof(ls->url));
+	return 0;
+}
+
+int pd_server_add_tasks(pd_server *s, uint64_t n)
+{
+	int rv = pd_disp_add_tasks(s->disp, pd_disp_total(s->disp), n);
+
+	if (rv == 0)
+		dispatch_later(s);
+	return rv;
+}
+
+uint64_t pd_server_finished(const pd_server *s)
+{
+	return pd_disp_finished(s->disp);
+}
+
+uint64_t pd_server_total(const pd_server *s)
+{
+	return pd_disp_total(s->disp);
+}
+
+size_t pd_server_agents(const pd_server *s)
+{
+	return s->nwelcomed;
+}
+
+void pd_server_shutdown(pd_server *s)
+{
+	s->shutting_down = 1;
+	pd_timer_stop(s->hb);
+	pd_timer_stop(s->accept_retry);
+	for (size_t i = 0; i < s->nls; i++) {
+		pd_loop_del(s->loop, s->ls[i].fd);
+		close(s->ls[i].fd);
+	}
+	s->nls = 0;
+	for (size_t i = 0; i < s->nagents_cap; i++) {
+		srv_agent *a = s->agents[i];
+		if (!a || !a->conn)
+			continue;
+		if (a->welcomed)
+			pd_frame_empty(pd_conn_out(a->conn), PD_MSG_BYE);
+		pd_conn_close(a->conn, "controller finished");
+	}
+}
+
+void pd_server_free(pd_server *s)
+{
+	if (!s)
+		return;
+	pd_disp_free(s->disp);
+	pd_timer_free(s->hb);
+	pd_timer_free(s->accept_retry);
+	for (size_t i = 0; i < s->nls; i++)
+		close(s->ls[i].fd);
+	free(s->agents);
+	free(s->ids);
+	free(s);
+}

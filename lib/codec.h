@@ -1,0 +1,200 @@
+/* codec.h - the controller <-> agent wire format (pure, no I/O).
+ *
+ * A frame is an 8-byte header followed by a payload:
+ *   u32 payload length (big endian) | u8 type | u8[3] reserved, zero
+ * Payload integers are little endian. A string is u32 length, the bytes,
+ * then one NUL byte that the decoder checks (so decoded strings are C
+ * strings that may still hold inner NULs; use the lengths for bytes).
+ * Every decoder is bounds-checked: any truncation, overrun, bad NUL,
+ * count too large for the bytes present, or trailing garbage is -EPROTO.
+ *
+ * Message payloads:
+ *   HELLO    u32 magic 'PRDE', u32 version, str agent_id, str host, u32 pid,
+ *            u32 slots, str mode ("local","ssh","slurm","manual"),
+ *            str slurm_job, str slurm_step
+ *   WELCOME  u32 version, u32 heartbeat_ms, u32 max_frame, str name
+ *   REJECT   str reason
+ *   TASKS    u32 count, count x task:
+ *            u64 id, u32 attempt, u8 kind, u32 timeout_ms, u32 out_limit,
+ *            u32 argc, argc x str
+ *   RESULTS  u32 count, count x result:
+ *            u64 id, u32 attempt, u8 status, u8 flags, i32 exit_code,
+ *            i32 signal, u64 wall_us, u64 cpu_us, u64 maxrss_kb,
+ *            str out, str err, str error
+ *   PING, PONG  u64 stamp
+ *   CANCEL   u32 count, count x u64 id
+ *   DRAIN, BYE  empty
+ */
+#ifndef PD_CODEC_H
+#define PD_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define PD_PROTO_VERSION 1u
+#define PD_HELLO_MAGIC 0x45445250u /* "PRDE" read little endian */
+#define PD_FRAME_HDR 8u
+#define PD_MAX_FRAME_DEFAULT (64u << 20)
+#define PD_MAX_ARGC 65536u
+
+enum pd_msg_type {
+	PD_MSG_HELLO = 1,
+	PD_MSG_WELCOME,
+	PD_MSG_REJECT,
+	PD_MSG_TASKS,
+	PD_MSG_RESULTS,
+	PD_MSG_PING,
+	PD_MSG_PONG,
+	PD_MSG_CANCEL,
+	PD_MSG_DRAIN,
+	PD_MSG_BYE,
+	PD_MSG_MAX_ /* one past the last valid type */
+};
+
+/* task kinds */
+enum pd_task_kind { PD_TASK_PROCESS = 0, PD_TASK_ECHO = 1, PD_TASK_SLEEP = 2 };
+
+/* result status */
+enum pd_status { PD_ST_OK = 0, PD_ST_FAILED, PD_ST_TIMEOUT, PD_ST_LOST };
+
+/* result flags */
+#define PD_RF_OUT_TRUNC 0x1u
+#define PD_RF_ERR_TRUNC 0x2u
+
+/* Returns the name of a message type ("HELLO"...) or "?" */
+const char *pd_msg_name(unsigned type);
+/* Returns "ok", "failed", "timeout", "lost" or "?" */
+const char *pd_status_name(unsigned st);
+
+/* Looks for one complete frame at the start of p[0, n).
+ * 0: a frame is there; *type, *payload (points into p), *plen and
+ *    *consumed (header + payload) are set.
+ * -EAGAIN: more bytes are needed (nothing is set).
+ * -EMSGSIZE: the declared length exceeds max_frame.
+ * -EPROTO: unknown type or non-zero reserved bytes. */
+int pd_frame_parse(const uint8_t *p, size_t n, size_t max_frame, uint8_t *type,
+		   const uint8_t **payload, size_t *plen, size_t *consumed);
+
+/* Starts a frame of `type` at the end of out; *mark remembers where.
+ * Append the payload with the pd_put_* helpers, then pd_frame_end().
+ * 0 or -ENOMEM. */
+int pd_frame_begin(pd_buf *out, uint8_t type, size_t *mark);
+/* Patches the length of the frame started at mark. 0, or -EMSGSIZE if
+ * the payload is over 4 GiB - 1 (the frame is then removed). */
+int pd_frame_end(pd_buf *out, size_t mark);
+/* Appends a whole frame with an empty payload (DRAIN, BYE). */
+int pd_frame_empty(pd_buf *out, uint8_t type);
+
+/* Low-level payload writers (little endian; strings as described above).
+ * Each returns 0 or -ENOMEM. */
+int pd_put_u8(pd_buf *b, uint8_t v);
+int pd_put_u32(pd_buf *b, uint32_t v);
+int pd_put_u64(pd_buf *b, uint64_t v);
+int pd_put_str(pd_buf *b, const char *s, size_t len);
+
+/* Bounds-checked payload reader. All getters return 0 or -EPROTO and
+ * leave the output untouched on error. pd_get_str gives a pointer into the
+ * payload (valid while the payload is) and its length. */
+typedef struct pd_reader {
+	const uint8_t *p;
+	size_t n;
+	size_t off;
+} pd_reader;
+void pd_reader_init(pd_reader *r, const uint8_t *p, size_t n);
+int pd_get_u8(pd_reader *r, uint8_t *v);
+int pd_get_u32(pd_reader *r, uint32_t *v);
+int pd_get_u64(pd_reader *r, uint64_t *v);
+int pd_get_str(pd_reader *r, const char **s, uint32_t *len);
+/* 0 if every byte was read, else -EPROTO */
+int pd_reader_end(const pd_reader *r);
+
+/* ---- messages ---- */
+
+/* In decoded messages, string pointers point into the payload. */
+typedef struct pd_hello {
+	uint32_t version;
+	const char *agent_id;
+	const char *host;
+	uint32_t pid;
+	uint32_t slots;
+	const char *mode;
+	const char *slurm_job;
+	const char *slurm_step;
+} pd_hello;
+
+/* Appends a HELLO frame (version is always PD_PROTO_VERSION; h->version is
+ * ignored). NULL strings are sent as "". */
+int pd_hello_encode(pd_buf *out, const pd_hello *h);
+/* -EPROTO on malformed input or wrong magic. A different version decodes as
+ * far as the version field and returns -EPROTONOSUPPORT with h->version set
+ * so the caller can name both versions. */
+int pd_hello_decode(const uint8_t *p, size_t n, pd_hello *h);
+
+typedef struct pd_welcome {
+	uint32_t version;
+	uint32_t heartbeat_ms;
+	uint32_t max_frame;
+	const char *name;
+} pd_welcome;
+int pd_welcome_encode(pd_buf *out, const pd_welcome *w);
+int pd_welcome_decode(const uint8_t *p, size_t n, pd_welcome *w);
+
+int pd_reject_encode(pd_buf *out, const char *reason);
+int pd_reject_decode(const uint8_t *p, size_t n, const char **reason);
+
+int pd_ping_encode(pd_buf *out, uint8_t type /* PING or PONG */, uint64_t stamp);
+int pd_ping_decode(const uint8_t *p, size_t n, uint64_t *stamp);
+
+/* A task as sent to an agent. Decoded tasks are one malloc block owning
+ * argv and its strings: release with free(). */
+typedef struct pd_task_msg {
+	uint64_t id;
+	uint32_t attempt;
+	uint8_t kind;
+	uint32_t timeout_ms; /* 0: none */
+	uint32_t out_limit;  /* per stream, bytes */
+	uint32_t argc;
+	char **argv; /* argc entries + NULL */
+} pd_task_msg;
+
+/* Batch encoding: begin, add each task, end. On error the partial frame is
+ * removed from out. */
+int pd_tasks_begin(pd_buf *out, size_t *mark);
+int pd_tasks_add(pd_buf *out, size_t mark, const pd_task_msg *t);
+int pd_tasks_end(pd_buf *out, size_t mark);
+
+/* Decodes a TASKS payload: *tasks is a malloc'd array of *count owned
+ * task pointers (free each, then the array). -EPROTO leaves nothing. */
+int pd_tasks_decode(const uint8_t *p, size_t n, pd_task_msg ***tasks, uint32_t *count);
+
+/* A result. Decoded results are one malloc block owning out/err/error
+ * (each NUL-terminated after its length): release with free(). */
+typedef struct pd_result_msg {
+	uint64_t id;
+	uint32_t attempt;
+	uint8_t status;
+	uint8_t flags;
+	int32_t exit_code; /* -1 when none */
+	int32_t signal;    /* 0 when none */
+	uint64_t wall_us;
+	uint64_t cpu_us;
+	uint64_t maxrss_kb;
+	uint32_t out_len;
+	uint32_t err_len;
+	char *out;
+	char *err;
+	char *error; /* agent-side message ("cannot execute ...") or "" */
+} pd_result_msg;
+
+int pd_results_begin(pd_buf *out, size_t *mark);
+int pd_results_add(pd_buf *out, size_t mark, const pd_result_msg *r);
+int pd_results_end(pd_buf *out, size_t mark);
+int pd_results_decode(const uint8_t *p, size_t n, pd_result_msg ***results, uint32_t *count);
+
+int pd_cancel_encode(pd_buf *out, const uint64_t *ids, uint32_t count);
+/* *ids is malloc'd (free it). */
+int pd_cancel_decode(const uint8_t *p, size_t n, uint64_t **ids, uint32_t *count);
+
+#endif

@@ -1,0 +1,83 @@
+/* dispatch.h - which task goes to which agent (pure logic: no I/O, no clock).
+ *
+ * Tasks are dense ids 0, 1, 2, ... added in order; the queue is FIFO
+ * (requeued tasks go to the front so they are not starved). Agents are
+ * small integer ids chosen by the caller, each with a number of slots.
+ *
+ * Default mode ("dispatcher"): an agent may hold at most slots + prefetch
+ * outstanding tasks; pd_disp_next() serves the agent with credit that is
+ * least loaded (outstanding / slots, ties to the lowest agent id).
+ * Round-robin mode (--no-dispatcher): agents are served in strict rotation
+ * regardless of load, each may hold up to slots * rr_window tasks, so the
+ * queue is pushed out up front in large shares.
+ * A batch handed out is at most `chunk` tasks (one frame).
+ *
+ * Attempts start at 1. A task whose agent is lost is requeued with
+ * attempt + 1 until it has been lost crash_limit times, then it is reported
+ * lost. A task that fails on its own is retried (attempt + 1, back of the
+ * queue) up to `retries` times.
+ */
+#ifndef PD_DISPATCH_H
+#define PD_DISPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pd_disp pd_disp;
+
+typedef struct pd_disp_opts {
+	int round_robin;      /* 0: dispatcher mode, 1: round-robin */
+	uint32_t chunk;       /* tasks per batch, >= 1 (default 1) */
+	uint32_t prefetch;    /* extra outstanding per agent in dispatcher mode */
+	uint32_t rr_window;   /* outstanding per slot in round-robin mode */
+	uint32_t crash_limit; /* losses before a task is lost (default 3) */
+	uint32_t retries;     /* re-runs of a task that failed by itself */
+} pd_disp_opts;
+
+/* Fills defaults: dispatcher mode, chunk 1, prefetch 2, rr_window 64,
+ * crash_limit 3, retries 0. */
+void pd_disp_opts_default(pd_disp_opts *o);
+
+/* NULL on allocation failure. Zero fields of o are replaced by defaults
+ * except round_robin and retries. */
+pd_disp *pd_disp_new(const pd_disp_opts *o);
+void pd_disp_free(pd_disp *d);
+
+/* Adds tasks [first, first + n) to the back of the queue; first must be
+ * the number of tasks added so far. 0, -EINVAL or -ENOMEM. */
+int pd_disp_add_tasks(pd_disp *d, uint64_t first, uint64_t n);
+
+/* Registers an agent (id unused so far, slots >= 1). 0, -EEXIST, -ENOMEM. */
+int pd_disp_agent_add(pd_disp *d, uint32_t agent, uint32_t slots);
+/* The agent takes no new tasks (drain); its outstanding ones stay. */
+int pd_disp_agent_drain(pd_disp *d, uint32_t agent);
+/* Removes an agent that is gone. Its outstanding tasks are requeued at the
+ * front (attempt + 1) or, at the crash limit, become lost: their ids are
+ * stored in a malloc'd *lost array (*nlost of them; NULL when none),
+ * which the caller frees. 0, -ENOENT, -ENOMEM. */
+int pd_disp_agent_remove(pd_disp *d, uint32_t agent, uint64_t **lost, size_t *nlost);
+
+/* Picks the next agent to serve and up to min(max, chunk, its credit)
+ * tasks for it, taking them off the queue. Returns the number of tasks
+ * written to ids[] (0: nothing to do now) and sets *agent. */
+size_t pd_disp_next(pd_disp *d, uint32_t *agent, uint64_t *ids, size_t max);
+
+enum pd_disp_outcome { PD_DISP_DONE = 0, PD_DISP_RETRY = 1, PD_DISP_STALE = 2 };
+/* Reports that `agent` finished `task` at `attempt`, with failed = 1 if it
+ * did not succeed. DONE: record it. RETRY: it went back to the queue with
+ * attempt + 1 (only when failed and retries remain). STALE: the report
+ * does not match an outstanding (agent, task, attempt): ignore it. */
+int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt, int failed);
+
+/* Current attempt number of a task (1 for a task never requeued). */
+uint32_t pd_disp_attempt(const pd_disp *d, uint64_t task);
+/* Counts */
+size_t pd_disp_queued(const pd_disp *d);
+size_t pd_disp_outstanding(const pd_disp *d); /* handed out, not complete */
+size_t pd_disp_agent_outstanding(const pd_disp *d, uint32_t agent);
+size_t pd_disp_agents(const pd_disp *d);
+/* Number of tasks done or lost (terminal). */
+uint64_t pd_disp_finished(const pd_disp *d);
+uint64_t pd_disp_total(const pd_disp *d);
+
+#endif

@@ -1,0 +1,24 @@
+/* net.h - sockets for endpoints: listen, accept, non-blocking connect. */
+#ifndef PD_NET_H
+#define PD_NET_H
+
+#include <stddef.h>
+
+#include "endpoint.h"
+
+/* Binds and listens on ep (ipc: an existing socket file is replaced).
+ * *bound gets the actual endpoint (the chosen port for port 0).
+ * Returns the listening fd (non-blocking, close-on-exec) or -errno with err
+ * naming the endpoint and the reason. */
+int pd_net_listen(const pd_endpoint *ep, pd_endpoint *bound, char *err, size_t errlen);
+/* Accepts one connection: fd (non-blocking, close-on-exec) or -errno;
+ * -EAGAIN when none is waiting. peer gets "ADDR:PORT" or "unix". */
+int pd_net_accept(int lfd, char *peer, size_t peerlen);
+/* Starts a non-blocking connect to ep. Returns fd or -errno with err.
+ * *in_progress is 1 when completion must be awaited (PD_CONN_CONNECTING). */
+int pd_net_connect(const pd_endpoint *ep, int *in_progress, char *err, size_t errlen);
+/* Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the new
+ * soft limit. */
+long pd_net_raise_nofile(void);
+
+#endif

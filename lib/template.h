@@ -1,0 +1,41 @@
+/* template.h - command templates and shell quoting (pure).
+ *
+ * A template is a list of words. Inside a word, "{name}" is replaced by the
+ * value of column `name` (letters, digits, '_', '.', '-'), "{#}" by the
+ * 1-based row number and "{}" by the whole input line (stdin mode, which is
+ * a table with one column named ""). "{{" and "}}" stand for literal braces.
+ * A '{' not starting one of those forms is kept literally.
+ * Argv mode: each word becomes one argv entry with values inserted as they
+ * are, byte for byte. Shell mode: one word (the script); each value is
+ * inserted shell-quoted so /bin/sh sees it as one literal word.
+ */
+#ifndef PD_TEMPLATE_H
+#define PD_TEMPLATE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "csv.h"
+
+typedef struct pd_template pd_template;
+
+/* Compiles words against a table's header. Column names are resolved now:
+ * an unknown one fails with -EINVAL and err naming it and the header, e.g.
+ * "template names column 'gama', grid has: alpha, beta, n_sim".
+ * "{}" with a table whose columns are not exactly one unnamed column fails
+ * the same way. shell != 0 selects shell mode (then nwords must be 1). */
+int pd_template_compile(const char *const *words, size_t nwords, const pd_table *t, int shell,
+			pd_template **out, char *err, size_t errlen);
+void pd_template_free(pd_template *tp);
+
+/* Expands for table row `row` (0-based). *argv is one malloc block
+ * (pointer array + strings, NULL-terminated; free(*argv) releases all),
+ * *argc its count. Shell mode gives {"/bin/sh", "-c", script}.
+ * 0 or -ENOMEM. */
+int pd_template_expand(const pd_template *tp, const pd_table *t, size_t row, char ***argv,
+		       size_t *argc);
+
+/* Appends s shell-quoted ('...' with ' written as '\'') to out. 0/-ENOMEM */
+int pd_shell_quote(pd_buf *out, const char *s, size_t len);
+
+#endif
