@@ -171,16 +171,16 @@ static int tls_handshake(pd_transport *tr, char *err, size_t errlen)
 		return -EAGAIN;
 	if (!gnutls_error_is_fatal(g))
 		return -EAGAIN;
-	if (g == GNUTLS_E_DECRYPTION_FAILED || g == GNUTLS_E_USER_ERROR ||
-	    g == GNUTLS_E_KEYFILE_ERROR || g == GNUTLS_E_ERROR_IN_FINISHED_PACKET ||
-	    g == GNUTLS_E_WARNING_ALERT_RECEIVED || g == GNUTLS_E_FATAL_ALERT_RECEIVED) {
-		const char *alert = "";
+	/* tell the peer why, best effort, so both sides can log one clear line */
+	gnutls_alert_send_appropriate(t->s, g);
+	{
+		const char *alert = NULL;
 		if (g == GNUTLS_E_FATAL_ALERT_RECEIVED || g == GNUTLS_E_WARNING_ALERT_RECEIVED)
 			alert = gnutls_alert_get_name(gnutls_alert_get(t->s));
-		snprintf(err, errlen, "TLS handshake failed (wrong session secret?): %s%s%s",
-			 gnutls_strerror(g), alert && *alert ? ": " : "", alert ? alert : "");
-	} else {
-		snprintf(err, errlen, "TLS handshake failed: %s", gnutls_strerror(g));
+		/* with PSK, a wrong secret shows up as a bad binder, a bad MAC or an
+		 * alert from the other side: name the likely cause once */
+		snprintf(err, errlen, "TLS handshake failed: %s%s%s (wrong session secret?)",
+			 gnutls_strerror(g), alert ? ": " : "", alert ? alert : "");
 	}
 	return -EPROTO;
 }
