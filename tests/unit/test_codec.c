@@ -339,8 +339,8 @@ static void test_frame_layout(void)
 {
 	static const uint8_t want[] = {
 		0, 0, 0, 4, PD_MSG_REJECT, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef,
-		0, 0, 0, 0, PD_MSG_DRAIN,  0, 0, 0, 0,	  0,	0,    0,
-		0, 0, 0, 0, PD_MSG_BYE,	   0, 0, 0,
+		0, 0, 0, 0, PD_MSG_DRAIN, 0, 0, 0,
+		0, 0, 0, 0, PD_MSG_BYE, 0, 0, 0,
 	};
 	pd_buf b = {0};
 	const uint8_t *p;

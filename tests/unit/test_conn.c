@@ -1,0 +1,322 @@
+/* test_conn.c - loop + conn + TLS + net over real loopback sockets. */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "conn.h"
+#include "log.h"
+#include "loop.h"
+#include "net.h"
+#include "session.h"
+
+typedef struct side {
+	int ready;
+	int frames;
+	size_t bytes;
+	int closed;
+	char why[256];
+	pd_conn *conn;
+} side;
+
+typedef struct world {
+	pd_loop *loop;
+	side srv, cli;
+	int lfd;
+	pd_tls *stls, *ctls;
+	size_t max_frame;
+	uint64_t handshake_ms;
+	pd_timer *guard;
+} world;
+
+static world W;
+
+static void on_ready(pd_conn *c, void *arg)
+{
+	side *s = arg;
+
+	(void)c;
+	s->ready = 1;
+}
+
+static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void *arg)
+{
+	side *s = arg;
+
+	(void)c;
+	(void)p;
+	CU_ASSERT_EQUAL(type, PD_MSG_PING);
+	s->frames++;
+	s->bytes += n;
+}
+
+static void on_close(pd_conn *c, const char *why, void *arg)
+{
+	side *s = arg;
+
+	(void)c;
+	s->closed = 1;
+	s->conn = NULL;
+	snprintf(s->why, sizeof(s->why), "%s", why);
+}
+
+static const pd_conn_ops ops = {on_ready, on_frame, on_close};
+
+static void on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
+{
+	char peer[64];
+	int cfd = pd_net_accept(fd, peer, sizeof(peer));
+
+	(void)ev;
+	(void)arg;
+	if (cfd < 0)
+		return;
+	W.srv.conn = pd_conn_new(l, cfd, W.stls, PD_CONN_SERVER, &ops, &W.srv, W.max_frame);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(W.srv.conn);
+	pd_conn_deadline(W.srv.conn, W.handshake_ms, "handshake");
+}
+
+static void guard_cb(pd_loop *l, void *arg)
+{
+	(void)arg;
+	pd_loop_stop(l);
+}
+
+/* Runs the loop until cond() holds or ms pass. */
+static void spin(int (*cond)(void), uint64_t ms)
+{
+	uint64_t end = pd_now_us() / 1000 + ms;
+
+	while (!cond() && pd_now_us() / 1000 < end) {
+		pd_timer_start(W.guard, 10);
+		pd_loop_run(W.loop);
+	}
+}
+
+static int both_ready(void)
+{
+	return (W.srv.ready && W.cli.ready) || W.srv.closed || W.cli.closed;
+}
+
+static int both_closed(void)
+{
+	return W.srv.closed && W.cli.closed;
+}
+
+static int srv_closed(void)
+{
+	return W.srv.closed;
+}
+
+static int got_frames;
+static int srv_got(void)
+{
+	return W.srv.frames >= got_frames || W.srv.closed;
+}
+
+static void setup(const uint8_t *skey, const uint8_t *ckey, size_t max_frame, uint64_t hs_ms)
+{
+	pd_endpoint ep, bound;
+	char err[256];
+
+	memset(&W, 0, sizeof(W));
+	W.loop = pd_loop_new();
+	W.max_frame = max_frame;
+	W.handshake_ms = hs_ms;
+	W.guard = pd_timer_new(W.loop, guard_cb, NULL);
+	CU_ASSERT_EQUAL_FATAL(pd_endpoint_parse("tls+tcp://127.0.0.1:0", &ep, err, sizeof(err)), 0);
+	W.lfd = pd_net_listen(&ep, &bound, err, sizeof(err));
+	CU_ASSERT_FATAL(W.lfd >= 0);
+	CU_ASSERT(bound.port != 0);
+	CU_ASSERT_EQUAL(pd_loop_add(W.loop, W.lfd, PD_EV_IN, on_accept, NULL), 0);
+	if (skey)
+		CU_ASSERT_EQUAL(pd_tls_new_psk(1, "parade", skey, 32, &W.stls, err, sizeof(err)), 0);
+	if (ckey) {
+		int inprog, fd;
+		CU_ASSERT_EQUAL(pd_tls_new_psk(0, "parade", ckey, 32, &W.ctls, err, sizeof(err)), 0);
+		fd = pd_net_connect(&bound, &inprog, err, sizeof(err));
+		CU_ASSERT_FATAL(fd >= 0);
+		W.cli.conn = pd_conn_new(W.loop, fd, W.ctls, inprog ? PD_CONN_CONNECTING : 0, &ops,
+					 &W.cli, 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(W.cli.conn);
+	}
+	/* remember the port for raw peers */
+	W.srv.bytes = bound.port;
+}
+
+static void teardown(void)
+{
+	if (W.cli.conn)
+		pd_conn_close(W.cli.conn, "test over");
+	if (W.srv.conn)
+		pd_conn_close(W.srv.conn, "test over");
+	pd_loop_run_deferred(W.loop);
+	pd_loop_del(W.loop, W.lfd);
+	close(W.lfd);
+	pd_timer_free(W.guard);
+	pd_tls_free(W.stls);
+	pd_tls_free(W.ctls);
+	pd_loop_free(W.loop);
+}
+
+static uint8_t key_a[32], key_b[32];
+
+static void test_handshake_and_frames(void)
+{
+	setup(key_a, key_a, 0, 5000);
+	spin(both_ready, 5000);
+	CU_ASSERT(W.srv.ready && W.cli.ready);
+	CU_ASSERT(!W.srv.closed && !W.cli.closed);
+	/* many frames in one flush: they arrive in few TLS records, so the
+	 * server must drain what GnuTLS already decrypted (pending rule) */
+	for (int i = 0; i < 5000; i++)
+		pd_ping_encode(pd_conn_out(W.cli.conn), PD_MSG_PING, (uint64_t)i);
+	pd_conn_flush(W.cli.conn);
+	got_frames = 5000;
+	spin(srv_got, 5000);
+	CU_ASSERT_EQUAL(W.srv.frames, 5000);
+	CU_ASSERT(!W.srv.closed);
+	teardown();
+}
+
+static void test_wrong_secret(void)
+{
+	setup(key_a, key_b, 0, 5000);
+	spin(both_closed, 5000);
+	CU_ASSERT(W.srv.closed);
+	CU_ASSERT(W.cli.closed);
+	CU_ASSERT(!W.srv.ready);
+	CU_ASSERT_PTR_NOT_NULL(strstr(W.srv.why, "TLS handshake failed"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(W.cli.why, "TLS handshake failed"));
+	teardown();
+}
+
+static void test_oversized_frame(void)
+{
+	uint8_t big[5000];
+
+	setup(key_a, key_a, 4096, 5000);
+	spin(both_ready, 5000);
+	CU_ASSERT_FATAL(W.srv.ready && W.cli.ready);
+	memset(big, 'x', sizeof(big));
+	{
+		size_t mark;
+		pd_buf *out = pd_conn_out(W.cli.conn);
+		CU_ASSERT_EQUAL(pd_frame_begin(out, PD_MSG_PING, &mark), 0);
+		pd_buf_append(out, big, sizeof(big));
+		CU_ASSERT_EQUAL(pd_frame_end(out, mark), 0);
+	}
+	pd_conn_flush(W.cli.conn);
+	spin(srv_closed, 5000);
+	CU_ASSERT(W.srv.closed);
+	CU_ASSERT_PTR_NOT_NULL(strstr(W.srv.why, "over the 4096-byte limit"));
+	CU_ASSERT_EQUAL(W.srv.frames, 0);
+	teardown();
+}
+
+static int raw_connect(unsigned port)
+{
+	pd_endpoint ep;
+	char err[128], url[64];
+	int inprog, fd;
+
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", port);
+	pd_endpoint_parse(url, &ep, err, sizeof(err));
+	fd = pd_net_connect(&ep, &inprog, err, sizeof(err));
+	return fd;
+}
+
+static void test_stalled_peer_deadline(void)
+{
+	int fd;
+	uint64_t t0;
+
+	setup(key_a, NULL, 0, 300);
+	fd = raw_connect((unsigned)W.srv.bytes);
+	CU_ASSERT_FATAL(fd >= 0);
+	t0 = pd_now_us();
+	spin(srv_closed, 5000);
+	CU_ASSERT(W.srv.closed);
+	CU_ASSERT_PTR_NOT_NULL(strstr(W.srv.why, "timed out"));
+	CU_ASSERT(pd_now_us() - t0 < 3000000);
+	close(fd);
+	teardown();
+}
+
+static void test_plain_garbage(void)
+{
+	int fd;
+	const char junk[] = "GET / HTTP/1.0\r\n\r\n";
+
+	setup(key_a, NULL, 0, 5000);
+	fd = raw_connect((unsigned)W.srv.bytes);
+	CU_ASSERT_FATAL(fd >= 0);
+	usleep(50000);
+	CU_ASSERT(write(fd, junk, sizeof(junk) - 1) > 0);
+	spin(srv_closed, 5000);
+	CU_ASSERT(W.srv.closed);
+	CU_ASSERT(!W.srv.ready);
+	CU_ASSERT_PTR_NOT_NULL(strstr(W.srv.why, "TLS handshake failed"));
+	close(fd);
+	teardown();
+}
+
+static void test_plain_transport_frames(void)
+{
+	int sv[2];
+	pd_loop *l = pd_loop_new();
+	pd_timer *g = pd_timer_new(l, guard_cb, NULL);
+
+	memset(&W, 0, sizeof(W));
+	W.loop = l;
+	W.guard = g;
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	W.srv.conn = pd_conn_new(l, sv[0], NULL, PD_CONN_SERVER, &ops, &W.srv, 0);
+	W.cli.conn = pd_conn_new(l, sv[1], NULL, 0, &ops, &W.cli, 0);
+	spin(both_ready, 2000);
+	CU_ASSERT(W.srv.ready && W.cli.ready);
+	for (int i = 0; i < 100; i++)
+		pd_ping_encode(pd_conn_out(W.cli.conn), PD_MSG_PING, (uint64_t)i);
+	pd_conn_flush(W.cli.conn);
+	got_frames = 100;
+	spin(srv_got, 2000);
+	CU_ASSERT_EQUAL(W.srv.frames, 100);
+	/* a malformed header (bad type) drops that peer */
+	CU_ASSERT_EQUAL(pd_buf_append(pd_conn_out(W.cli.conn), "\0\0\0\0\xff\0\0\0", 8), 0);
+	pd_conn_flush(W.cli.conn);
+	spin(srv_closed, 2000);
+	CU_ASSERT(W.srv.closed);
+	CU_ASSERT_PTR_NOT_NULL(strstr(W.srv.why, "protocol error"));
+	if (W.cli.conn)
+		pd_conn_close(W.cli.conn, "over");
+	pd_loop_run_deferred(l);
+	pd_timer_free(g);
+	pd_loop_free(l);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned fails;
+
+	pd_log_init("test_conn");
+	pd_tls_global_init();
+	pd_random(key_a, sizeof(key_a));
+	pd_random(key_b, sizeof(key_b));
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("conn", NULL, NULL);
+	CU_add_test(s, "TLS handshake and 5000 frames", test_handshake_and_frames);
+	CU_add_test(s, "wrong secret refused on both sides", test_wrong_secret);
+	CU_add_test(s, "oversized frame drops the peer", test_oversized_frame);
+	CU_add_test(s, "stalled peer hits the deadline", test_stalled_peer_deadline);
+	CU_add_test(s, "plain bytes to a TLS port", test_plain_garbage);
+	CU_add_test(s, "plain transport and a bad header", test_plain_transport_frames);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return fails ? 1 : 0;
+}
