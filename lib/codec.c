@@ -151,27 +151,27 @@ static inline void frame_drop(pd_buf *out, size_t mark)
 	out->len = out->off + mark;
 }
 
-static int frame_header(pd_buf *out, uint8_t type, uint32_t len, size_t *mark)
+/* Appends a frame header; the caller has reserved the room. */
+static size_t put_header(pd_buf *out, uint8_t type, uint32_t len)
 {
-	uint8_t *w;
-	int rv;
+	uint8_t *w = out->data + out->len;
+	size_t mark = out->len - out->off;
 
-	rv = pd_buf_reserve(out, PD_FRAME_HDR);
-	if (rv < 0)
-		return rv;
-	if (mark)
-		*mark = out->len - out->off;
-	w = out->data + out->len;
 	w_be32(w, len);
 	w[4] = type;
 	w[5] = w[6] = w[7] = 0;
 	out->len += PD_FRAME_HDR;
-	return 0;
+	return mark;
 }
 
 int pd_frame_begin(pd_buf *out, uint8_t type, size_t *mark)
 {
-	return frame_header(out, type, 0, mark);
+	int rv = pd_buf_reserve(out, PD_FRAME_HDR);
+
+	if (rv < 0)
+		return rv;
+	*mark = put_header(out, type, 0);
+	return 0;
 }
 
 int pd_frame_end(pd_buf *out, size_t mark)
@@ -188,7 +188,12 @@ int pd_frame_end(pd_buf *out, size_t mark)
 
 int pd_frame_empty(pd_buf *out, uint8_t type)
 {
-	return frame_header(out, type, 0, NULL);
+	int rv = pd_buf_reserve(out, PD_FRAME_HDR);
+
+	if (rv < 0)
+		return rv;
+	put_header(out, type, 0);
+	return 0;
 }
 
 /* ---- payload writers ---- */
@@ -426,7 +431,7 @@ int pd_ping_encode(pd_buf *out, uint8_t type, uint64_t stamp)
 	rv = pd_buf_reserve(out, PD_FRAME_HDR + 8);
 	if (rv < 0)
 		return rv;
-	frame_header(out, type, 8, NULL);
+	put_header(out, type, 8);
 	w_u64(out->data + out->len, stamp);
 	out->len += 8;
 	return 0;
@@ -449,7 +454,7 @@ static int batch_begin(pd_buf *out, uint8_t type, size_t *mark)
 	rv = pd_buf_reserve(out, PD_FRAME_HDR + 4);
 	if (rv < 0)
 		return rv;
-	frame_header(out, type, 0, mark);
+	*mark = put_header(out, type, 0);
 	w_u32(out->data + out->len, 0);
 	out->len += 4;
 	return 0;
@@ -752,7 +757,7 @@ int pd_cancel_encode(pd_buf *out, const uint64_t *ids, uint32_t count)
 	rv = pd_buf_reserve(out, PD_FRAME_HDR + need);
 	if (rv < 0)
 		return rv;
-	frame_header(out, PD_MSG_CANCEL, (uint32_t)need, NULL);
+	put_header(out, PD_MSG_CANCEL, (uint32_t)need);
 	w = w_u32(out->data + out->len, count);
 	for (i = 0; i < count; i++)
 		w = w_u64(w, ids[i]);

@@ -77,9 +77,10 @@ const char *pd_status_name(unsigned st);
 int pd_frame_parse(const uint8_t *p, size_t n, size_t max_frame, uint8_t *type,
 		   const uint8_t **payload, size_t *plen, size_t *consumed);
 
-/* Starts a frame of `type` at the end of out; *mark remembers where.
- * Append the payload with the pd_put_* helpers, then pd_frame_end().
- * 0 or -ENOMEM. */
+/* Starts a frame of `type` at the end of out; *mark remembers where (an
+ * opaque offset from out's first unread byte, so it survives the buffer
+ * growing; do not consume from out until the frame is ended). Append the
+ * payload with the pd_put_* helpers, then pd_frame_end(). 0 or -ENOMEM. */
 int pd_frame_begin(pd_buf *out, uint8_t type, size_t *mark);
 /* Patches the length of the frame started at mark. 0, or -EMSGSIZE if
  * the payload is over 4 GiB - 1 (the frame is then removed). */

@@ -713,9 +713,11 @@ static void test_empty_frames(void)
 static void test_cancel(void)
 {
 	static const uint64_t ids[] = {5, 0xaabb};
-	static const uint8_t want[] = {0,    0,	   0,	 0x14, PD_MSG_CANCEL, 0, 0, 0, 2, 0, 0, 0,
-				       5,    0,	   0,	 0,    0,	      0, 0, 0, 0xbb, 0xaa, 0, 0,
-				       0,    0,	   0,	 0};
+	static const uint8_t want[] = {
+		0, 0, 0, 0x14, PD_MSG_CANCEL, 0, 0, 0, 2, 0, 0, 0, /* header, count */
+		5, 0, 0, 0, 0, 0, 0, 0,				   /* 5 */
+		0xbb, 0xaa, 0, 0, 0, 0, 0, 0,			   /* 0xaabb */
+	};
 	pd_buf b = {0};
 	const uint8_t *p;
 	uint64_t *out;
