@@ -24,6 +24,8 @@ static const char usage[] =
 	"\n"
 	"  --connect FILE      connection file of a session (or PARADE_CONNECT)\n"
 	"  --local             dial the file's local (ipc://) endpoint\n"
+	"  --wait-connect      wait (up to the grace period) for the connection file\n"
+	"                      to appear, e.g. while the controller starts\n"
 	"  --url URL           tls+tcp://HOST:PORT, ipc:///PATH, or tcp:// (--insecure)\n"
 	"  --secret-file FILE  64 hex digits: the session secret (for --url tls+tcp://)\n"
 	"  --insecure          allow a plain tcp:// controller\n"
@@ -41,12 +43,13 @@ static const char usage[] =
 	"Exit status: 0 told to stop, idle or done; 1 controller unreachable past the\n"
 	"grace period; 2 usage error; 3 refused by the controller (wrong secret or version).\n";
 
-enum { O_CONNECT = 256, O_LOCAL, O_URL, O_SECRET, O_INSECURE, O_SLOTS, O_GRACE, O_IDLE,
+enum { O_CONNECT = 256, O_LOCAL, O_WAIT, O_URL, O_SECRET, O_INSECURE, O_SLOTS, O_GRACE, O_IDLE,
        O_MAXTASKS, O_ID, O_MODE, O_MAXFRAME, O_LOG, O_VERSION };
 
 static const struct option longopts[] = {
 	{"connect", required_argument, 0, O_CONNECT},
 	{"local", no_argument, 0, O_LOCAL},
+	{"wait-connect", no_argument, 0, O_WAIT},
 	{"url", required_argument, 0, O_URL},
 	{"secret-file", required_argument, 0, O_SECRET},
 	{"insecure", no_argument, 0, O_INSECURE},
@@ -112,11 +115,23 @@ static void scrub_environment(void)
 	}
 }
 
+/* Polls for path until it exists or grace_ms pass. 0 or -ETIMEDOUT. */
+static int wait_for_file(const char *path, uint64_t grace_ms)
+{
+	for (uint64_t waited = 0;; waited += 100) {
+		if (access(path, R_OK) == 0)
+			return 0;
+		if (waited >= grace_ms)
+			return -ETIMEDOUT;
+		usleep(100000);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	pd_agent_opts o;
 	const char *connect = getenv("PARADE_CONNECT"), *url = NULL, *secret_file = NULL;
-	int use_local = 0, insecure = 0, c, rv = 2;
+	int use_local = 0, insecure = 0, wait_connect = 0, c, rv = 2;
 	uint64_t v;
 	pd_connfile cf;
 	char err[1024];
@@ -136,6 +151,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case O_CONNECT: connect = optarg; break;
 		case O_LOCAL: use_local = 1; break;
+		case O_WAIT: wait_connect = 1; break;
 		case O_URL: url = optarg; break;
 		case O_SECRET: secret_file = optarg; break;
 		case O_INSECURE: insecure = 1; break;
@@ -191,6 +207,11 @@ int main(int argc, char **argv)
 	if (!connect && !url) {
 		fprintf(stderr, "parade-agent: give --connect FILE or --url URL\n%s", usage);
 		return 2;
+	}
+	if (connect && wait_connect && wait_for_file(connect, o.grace_ms) < 0) {
+		pd_err("no connection file %s after %llu s, exiting", connect,
+		       (unsigned long long)(o.grace_ms / 1000));
+		return 1;
 	}
 	if (connect) {
 		rv = pd_connfile_read(connect, &cf, err, sizeof(err));

@@ -17,12 +17,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +44,7 @@
 
 static const char usage[] =
 	"usage: rtt [--transport ipc|tls] [--n N] [--warmup W] [--agent PATH]\n"
+	"           [--cpu C] [--agent-cpu C]\n"
 	"\n"
 	"Measures the sequential round trip of an echo task through one real\n"
 	"parade-agent and prints p50/p90/p99/mean/max in microseconds.\n"
@@ -54,6 +55,8 @@ static const char usage[] =
 	"  --warmup W     untimed round trips first (default 200)\n"
 	"  --agent PATH   the parade-agent to start (default: ../agent/parade-agent\n"
 	"                 next to this program, else parade-agent from PATH)\n"
+	"  --cpu C        pin this process (the controller side) to CPU C\n"
+	"  --agent-cpu C  pin the agent to CPU C (default: both unpinned)\n"
 	"  -h, --help     this help\n";
 
 typedef struct bench {
@@ -71,7 +74,6 @@ typedef struct bench {
 	pd_timer *watchdog;
 	int failed;
 	int finished;
-	int conn_closed;
 } bench;
 
 static void fail(bench *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -233,7 +235,6 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 
 	(void)c;
 	b->conn = NULL;
-	b->conn_closed = 1;
 	if (!b->finished)
 		fail(b, "agent connection closed: %s", why);
 }
@@ -306,16 +307,32 @@ static void on_signal(pd_loop *l, int signo, void *arg)
 
 /* ---- set-up and tear-down ---- */
 
-static int spawn_agent(bench *b, const char *agent, const char *connfile)
+static int pin_cpu(pid_t pid, int cpu)
 {
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(pid, sizeof(set), &set) < 0 ? -errno : 0;
+}
+
+static int spawn_agent(bench *b, const char *agent, const char *connfile, int cpu)
+{
+	/* --grace: if this program dies, the agent gives up within seconds */
 	char *argv[] = {(char *)agent, "--connect", (char *)connfile, "--id", "rtt-bench",
-			"--grace",     "5",	   NULL};
+			"--grace", "5", NULL};
 	pid_t pid = fork();
+	int e;
 
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
 		pd_loop_child_sigmask();
+		e = cpu >= 0 ? pin_cpu(0, cpu) : 0;
+		if (e < 0) {
+			fprintf(stderr, "rtt: cannot pin the agent to CPU %d: %s\n", cpu, strerror(-e));
+			_exit(127);
+		}
 		execvp(agent, argv);
 		fprintf(stderr, "rtt: cannot execute %s: %s\n", agent, strerror(errno));
 		_exit(127);
@@ -431,12 +448,14 @@ static const char *default_agent(char *buf, size_t len)
 	return "parade-agent";
 }
 
-enum { O_TRANSPORT = 256, O_N, O_WARMUP, O_AGENT };
+enum { O_TRANSPORT = 256, O_N, O_WARMUP, O_AGENT, O_CPU, O_AGENT_CPU };
 
 static const struct option longopts[] = {{"transport", required_argument, 0, O_TRANSPORT},
 					 {"n", required_argument, 0, O_N},
 					 {"warmup", required_argument, 0, O_WARMUP},
 					 {"agent", required_argument, 0, O_AGENT},
+					 {"cpu", required_argument, 0, O_CPU},
+					 {"agent-cpu", required_argument, 0, O_AGENT_CPU},
 					 {"help", no_argument, 0, 'h'},
 					 {0, 0, 0, 0}};
 
@@ -448,7 +467,8 @@ int main(int argc, char **argv)
 	char url[512], err[512];
 	pd_endpoint ep, bound;
 	pd_connfile cf;
-	int c, rv = 1, have_dir = 0;
+	int c, rv = 1, have_dir = 0, cpu = -1, agent_cpu = -1;
+	uint64_t v;
 
 	pd_log_init("rtt");
 	memset(&b, 0, sizeof(b));
@@ -470,12 +490,20 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case O_WARMUP:
-			if (!strcmp(optarg, "0"))
-				b.warmup = 0;
-			else if (parse_u64("--warmup", optarg, 0, 100000000, &b.warmup) < 0)
+			if (parse_u64("--warmup", optarg, 0, 100000000, &b.warmup) < 0)
 				return 2;
 			break;
 		case O_AGENT: agent = optarg; break;
+		case O_CPU:
+		case O_AGENT_CPU:
+			if (parse_u64(c == O_CPU ? "--cpu" : "--agent-cpu", optarg, 0,
+				      CPU_SETSIZE - 1, &v) < 0)
+				return 2;
+			if (c == O_CPU)
+				cpu = (int)v;
+			else
+				agent_cpu = (int)v;
+			break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -486,6 +514,14 @@ int main(int argc, char **argv)
 	}
 	if (!agent)
 		agent = default_agent(agentbuf, sizeof(agentbuf));
+	if (cpu >= 0) {
+		int e = pin_cpu(0, cpu);
+
+		if (e < 0) {
+			fprintf(stderr, "rtt: cannot pin to CPU %d: %s\n", cpu, strerror(-e));
+			return 1;
+		}
+	}
 	b.total = b.warmup + b.n;
 	b.rtt = calloc(b.n, sizeof(*b.rtt));
 	b.loop = pd_loop_new();
@@ -546,8 +582,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	memset(cf.secret, 0, sizeof(cf.secret));
-	if (spawn_agent(&b, agent, connfile) < 0) {
-		fprintf(stderr, "rtt: cannot start %s: %s\n", agent, strerror(errno));
+	c = spawn_agent(&b, agent, connfile, agent_cpu);
+	if (c < 0) {
+		fprintf(stderr, "rtt: cannot start %s: %s\n", agent, strerror(-c));
 		goto out;
 	}
 	b.last_progress_ms = pd_loop_now(b.loop);

@@ -61,7 +61,8 @@ void pd_local_agent_path(char *out, size_t outlen)
 			}
 			snprintf(cand, sizeof(cand), "%s/../agent/parade-agent", dir);
 			if (exists_exec(cand)) {
-				snprintf(out, outlen, "%s", cand);
+				char real[PATH_MAX];
+				snprintf(out, outlen, "%s", realpath(cand, real) ? real : cand);
 				return;
 			}
 		}

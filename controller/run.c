@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "csv.h"
 #include "launch_local.h"
+#include "launch_slurm.h"
 #include "log.h"
 #include "net.h"
 #include "output.h"
@@ -234,6 +235,107 @@ static int copy_str(char *dst, size_t len, const char *src)
 	return 0;
 }
 
+/* Writes and submits (or, for --dry-run, prints) the sbatch script.
+ * 0 submitted, 1 dry run done, -errno failed (reported). */
+static int submit_slurm(run *r, const char *name, const char *dir, const char *connpath,
+			char *jobid, size_t idlen)
+{
+	char agent[4096], job[160], path[4200], err[2048];
+	pd_buf script = {0};
+	int rv;
+
+	pd_local_agent_path(agent, sizeof(agent));
+	snprintf(job, sizeof(job), "parade-%s", name);
+	snprintf(path, sizeof(path), "%s/agents.sbatch", dir);
+	rv = pd_slurm_script(&r->o->slurm, job, agent, connpath, dir, &script, err, sizeof(err));
+	if (rv == 0 && r->o->slurm.dry_run) {
+		fwrite(pd_buf_head(&script), 1, pd_buf_size(&script), stdout);
+		fflush(stdout);
+		rv = 1;
+	} else if (rv == 0) {
+		rv = pd_slurm_submit(&r->o->slurm, path, &script, jobid, idlen, err, sizeof(err));
+		if (rv == 0)
+			pd_info("submitted Slurm job %s: %u agent(s) (script %s)", jobid,
+				r->o->slurm.n, path);
+	}
+	if (rv < 0)
+		pd_err("%s", err);
+	pd_buf_free(&script);
+	return rv;
+}
+
+/* The session a Slurm step prepared (the SPANK plugin started agents that
+ * wait for it), or NULL: only task 0 of such a step takes it, and only when
+ * no launcher was asked for. */
+static const char *step_session(const pd_run_opts *o)
+{
+	const char *s = getenv("PARADE_STEP_SESSION"), *rank = getenv("SLURM_PROCID");
+
+	if (!s || !*s || o->launch_set || o->name)
+		return NULL;
+	if (rank && strcmp(rank, "0") != 0)
+		return NULL;
+	return s;
+}
+
+/* Binds a TCP listener for url. A wildcard host (0.0.0.0, ::, *) is
+ * advertised as this host's name; port 0 takes a free port from
+ * PARADE_PORT_RANGE=LO-HI when set. The advertised URL goes to cf. */
+static int listen_tcp(run *r, const char *url, pd_connfile *cf, pd_tls **tls, char *err,
+		      size_t errlen)
+{
+	const char *range = getenv("PARADE_PORT_RANGE");
+	unsigned lo = 0, hi = 0, start = 0;
+	pd_endpoint ep, bound;
+	char adv[600];
+	int rv = -EINVAL, wildcard;
+
+	if (pd_endpoint_parse(url, &ep, err, errlen) < 0)
+		return -EINVAL;
+	if (ep.kind == PD_EP_TCP && !r->o->insecure) {
+		snprintf(err, errlen,
+			 "--listen %s is plain TCP without TLS: add --insecure to allow it, or use "
+			 "tls+tcp://",
+			 url);
+		return -EINVAL;
+	}
+	wildcard = !strcmp(ep.host, "*") || !strcmp(ep.host, "0.0.0.0") || !strcmp(ep.host, "::");
+	if (!strcmp(ep.host, "*"))
+		snprintf(ep.host, sizeof(ep.host), "0.0.0.0");
+	if (ep.kind == PD_EP_TLS_TCP && !*tls &&
+	    (pd_tls_global_init() < 0 ||
+	     pd_tls_new_psk(1, PD_PSK_IDENTITY, cf->secret, sizeof(cf->secret), tls, err, errlen) <
+		     0))
+		return -EINVAL;
+	if (ep.port == 0 && range && sscanf(range, "%u-%u", &lo, &hi) == 2 && lo > 0 &&
+	    lo <= hi && hi < 65536) {
+		uint8_t rnd[2];
+		pd_random(rnd, sizeof(rnd));
+		start = ((unsigned)rnd[0] << 8 | rnd[1]) % (hi - lo + 1);
+		for (unsigned i = 0; i <= hi - lo && rv < 0; i++) {
+			ep.port = lo + (start + i) % (hi - lo + 1);
+			rv = pd_server_listen(r->srv, &ep, ep.kind == PD_EP_TLS_TCP ? *tls : NULL,
+					      &bound, err, errlen);
+		}
+	} else {
+		rv = pd_server_listen(r->srv, &ep, ep.kind == PD_EP_TLS_TCP ? *tls : NULL, &bound,
+				      err, errlen);
+	}
+	if (rv < 0)
+		return rv;
+	if (wildcard) {
+		char host[256] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		snprintf(bound.host, sizeof(bound.host), "%s", host);
+	}
+	pd_endpoint_format(&bound, adv, sizeof(adv));
+	if (copy_str(cf->endpoint, sizeof(cf->endpoint), adv) < 0) {
+		snprintf(err, errlen, "listen URL too long");
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
 static unsigned online_cores(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -243,7 +345,7 @@ static unsigned online_cores(void)
 int pd_run(const pd_run_opts *o)
 {
 	run r;
-	char err[1024], dir[4096], name[128], connpath[4200], sockpath[4200], url[600];
+	char err[1024], dir[4096], name[128], connpath[4200], sockpath[4200];
 	pd_connfile cf;
 	pd_endpoint ep, bound;
 	pd_tls *tls = NULL;
@@ -255,10 +357,16 @@ int pd_run(const pd_run_opts *o)
 	unsigned workers = o->workers ? o->workers : online_cores();
 	const char *const *words;
 	const char *shellword[1];
+	const char *step = step_session(o), *listen_url = o->listen;
+	char jobid[64] = "";
 
 	memset(&r, 0, sizeof(r));
 	memset(&cf, 0, sizeof(cf));
 	r.o = o;
+	connpath[0] = 0;
+	/* agents on other nodes need a TCP listener */
+	if (!listen_url && (step || o->launch == PD_LAUNCH_SLURM))
+		listen_url = "tls+tcp://0.0.0.0:0";
 
 	/* input, template and schema are checked before anything starts */
 	if (o->grid) {
@@ -300,19 +408,28 @@ int pd_run(const pd_run_opts *o)
 		outf = stdout;
 		goto out;
 	}
-	r.out = pd_output_new(outf, o->format, r.grid, r.schema, !o->unordered);
-	if (!r.out) {
-		pd_err("out of memory");
-		goto out;
-	}
 	if (r.total == 0) {
-		pd_output_finish(r.out);
-		rv = 0;
+		r.out = pd_output_new(outf, o->format, r.grid, r.schema, !o->unordered);
+		rv = r.out ? 0 : 2;
 		goto out;
 	}
 
 	/* the session: folder, secret, connection file, listeners */
-	if (pd_session_create(o->name, dir, sizeof(dir), name, sizeof(name), err, sizeof(err)) < 0) {
+	if (step) {
+		const char *e = getenv("PARADE_SPANK_ERROR");
+		if (e && *e) {
+			pd_err("the Slurm plugin could not start this step's agents: %s", e);
+			goto out;
+		}
+		snprintf(name, sizeof(name), "%s", step);
+		if (pd_session_open(step, dir, sizeof(dir), err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			goto out;
+		}
+		pd_info("using the %s agents Slurm started for this step (session %s)",
+			getenv("PARADE_STEP_WORKERS") ? getenv("PARADE_STEP_WORKERS") : "?", step);
+	} else if (pd_session_create(o->name, dir, sizeof(dir), name, sizeof(name), err,
+				     sizeof(err)) < 0) {
 		pd_err("%s", err);
 		goto out;
 	}
@@ -352,33 +469,9 @@ int pd_run(const pd_run_opts *o)
 		pd_err("session path too long: %s", dir);
 		goto out;
 	}
-	if (o->listen) {
-		if (pd_endpoint_parse(o->listen, &ep, err, sizeof(err)) < 0) {
-			pd_err("--listen: %s", err);
-			goto out;
-		}
-		if (ep.kind == PD_EP_TCP && !o->insecure) {
-			pd_err("--listen %s is plain TCP without TLS: add --insecure to allow it, or "
-			       "use tls+tcp://",
-			       o->listen);
-			goto out;
-		}
-		if (ep.kind == PD_EP_TLS_TCP &&
-		    (pd_tls_global_init() < 0 ||
-		     pd_tls_new_psk(1, PD_PSK_IDENTITY, cf.secret, sizeof(cf.secret), &tls, err,
-				    sizeof(err)) < 0)) {
-			pd_err("%s", err);
-			goto out;
-		}
-		if (pd_server_listen(r.srv, &ep, tls, &bound, err, sizeof(err)) < 0) {
-			pd_err("%s", err);
-			goto out;
-		}
-		pd_endpoint_format(&bound, url, sizeof(url));
-		if (copy_str(cf.endpoint, sizeof(cf.endpoint), url) < 0) {
-			pd_err("--listen URL too long");
-			goto out;
-		}
+	if (listen_url && listen_tcp(&r, listen_url, &cf, &tls, err, sizeof(err)) < 0) {
+		pd_err("%s", err);
+		goto out;
 	}
 	snprintf(connpath, sizeof(connpath), "%s/connection", dir);
 	if (pd_connfile_write(connpath, &cf, err, sizeof(err)) < 0) {
@@ -389,6 +482,19 @@ int pd_run(const pd_run_opts *o)
 		pd_info("session %s: agents may join at %s with the connection file %s", name,
 			cf.endpoint, connpath);
 	memset(cf.secret, 0, sizeof(cf.secret));
+	if (o->launch == PD_LAUNCH_SLURM && !step) {
+		rv = submit_slurm(&r, name, dir, connpath, jobid, sizeof(jobid));
+		if (rv != 0) {
+			rv = rv > 0 ? 0 : 2; /* a dry run ends here */
+			goto out;
+		}
+		rv = 2;
+	}
+	r.out = pd_output_new(outf, o->format, r.grid, r.schema, !o->unordered);
+	if (!r.out) {
+		pd_err("out of memory");
+		goto out;
+	}
 
 	if (pd_server_add_tasks(r.srv, r.total) < 0) {
 		pd_err("out of memory queueing %llu tasks", (unsigned long long)r.total);
@@ -398,7 +504,7 @@ int pd_run(const pd_run_opts *o)
 	pd_loop_signal(r.loop, SIGINT, on_signal, &r);
 	pd_loop_signal(r.loop, SIGTERM, on_signal, &r);
 	pd_loop_signal(r.loop, SIGHUP, on_signal, &r);
-	if (!o->launch_none) {
+	if (o->launch == PD_LAUNCH_LOCAL && !step) {
 		char slots[16];
 		const char *extra[4] = {NULL};
 		int k = 0;
@@ -453,6 +559,8 @@ out:
 	}
 	pd_local_stop(local, 0);
 	pd_local_free(local);
+	if (jobid[0])
+		pd_slurm_cancel(jobid);
 	pd_progress_free(r.prog);
 	pd_server_free(r.srv);
 	pd_tls_free(tls);
@@ -464,8 +572,14 @@ out:
 		pd_err("cannot write %s: %s", o->output, strerror(errno));
 		rv = 2;
 	}
-	if (have_session && !o->keep_session)
+	if (have_session && step) {
+		/* the agents' logs stay; the secret and the socket go */
+		unlink(connpath);
+		snprintf(sockpath, sizeof(sockpath), "%s/agents.sock", dir);
+		unlink(sockpath);
+	} else if (have_session && !o->keep_session) {
 		pd_session_remove(dir);
+	}
 	pd_template_free(r.tpl);
 	pd_schema_free(r.schema);
 	if (stdin_table)

@@ -4,6 +4,10 @@
 
 #include <stdint.h>
 
+#include "launch_slurm.h"
+
+enum pd_launch { PD_LAUNCH_LOCAL = 0, PD_LAUNCH_NONE, PD_LAUNCH_SLURM };
+
 typedef struct pd_run_opts {
 	unsigned workers;        /* local agents (0: one per online core) */
 	const char *grid;        /* NULL: one input per line from stdin */
@@ -19,7 +23,9 @@ typedef struct pd_run_opts {
 	int format;
 	const char *output;      /* NULL: stdout */
 	const char *listen;      /* extra endpoint for remote agents */
-	int launch_none;         /* --launch none */
+	int launch;              /* enum pd_launch */
+	int launch_set;          /* --launch was given */
+	pd_slurm_opts slurm;     /* --launch slurm:N and its options */
 	int insecure;
 	const char *shell;       /* --shell STRING */
 	int unordered;

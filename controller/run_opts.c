@@ -34,6 +34,10 @@ const char pd_run_usage[] =
 	"Execution:\n"
 	"  --workers N          local agents (default: one per online core)\n"
 	"  --launch local[:N]   start N local agents (default); none: only wait\n"
+	"  --launch slurm:N     submit an sbatch job running N agents as one step;\n"
+	"                       with --partition P --time T --mem M --cpus C\n"
+	"                       --account A --sbatch-arg ARG (repeatable), --dry-run\n"
+	"                       prints the script\n"
 	"  --slots K            tasks each local agent runs at once (default 1)\n"
 	"  --timeout SEC        end a task's process group after SEC seconds\n"
 	"  --retries R          re-run a failed task up to R times (default 0)\n"
@@ -58,7 +62,8 @@ const char pd_run_usage[] =
 enum {
 	O_WORKERS = 256, O_GRID, O_GRID_FORMAT, O_LIMIT, O_CHUNK, O_NODISP, O_RETRIES, O_CRASH,
 	O_TIMEOUT, O_SCHEMA, O_FORMAT, O_LISTEN, O_LAUNCH, O_INSECURE, O_SHELL, O_UNORDERED,
-	O_NAME, O_KEEP, O_HANDLER, O_MAXFRAME, O_OUTLIMIT, O_SLOTS, O_PROGRESS, O_NOPROGRESS
+	O_NAME, O_KEEP, O_HANDLER, O_MAXFRAME, O_OUTLIMIT, O_SLOTS, O_PROGRESS, O_NOPROGRESS,
+	O_SLURM_OPT, O_DRYRUN
 };
 
 static const struct option longopts[] = {
@@ -87,6 +92,13 @@ static const struct option longopts[] = {
 	{"slots", required_argument, 0, O_SLOTS},
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"no-progress", no_argument, 0, O_NOPROGRESS},
+	{"partition", required_argument, 0, O_SLURM_OPT},
+	{"time", required_argument, 0, O_SLURM_OPT},
+	{"mem", required_argument, 0, O_SLURM_OPT},
+	{"cpus", required_argument, 0, O_SLURM_OPT},
+	{"account", required_argument, 0, O_SLURM_OPT},
+	{"sbatch-arg", required_argument, 0, O_SLURM_OPT},
+	{"dry-run", no_argument, 0, O_DRYRUN},
 	{"verbose", no_argument, 0, 'v'},
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0}};
@@ -117,7 +129,7 @@ static int count_arg(const char *opt, const char *s, uint64_t min, uint64_t max,
 int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 {
 	uint64_t v;
-	int c;
+	int c, li = 0, slurm_opts = 0;
 	double secs;
 	char *end;
 
@@ -133,8 +145,14 @@ int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 	o->progress = -1;
 	optind = 1;
 	/* '+': stop at the first word that is not an option, like `--` */
-	while ((c = getopt_long(argc, argv, "+o:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:vh", longopts, &li)) != -1) {
 		switch (c) {
+		case O_SLURM_OPT:
+			if (pd_slurm_opt(&o->slurm, longopts[li].name, optarg) < 0)
+				return -EINVAL;
+			slurm_opts = 1;
+			break;
+		case O_DRYRUN: o->slurm.dry_run = 1; slurm_opts = 1; break;
 		case O_WORKERS:
 			if (count_arg("--workers", optarg, 1, 100000, &v) < 0)
 				return -EINVAL;
@@ -190,17 +208,24 @@ int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 		case 'o': o->output = optarg; break;
 		case O_LISTEN: o->listen = optarg; break;
 		case O_LAUNCH:
+			o->launch_set = 1;
 			if (!strcmp(optarg, "none")) {
-				o->launch_none = 1;
+				o->launch = PD_LAUNCH_NONE;
 			} else if (!strcmp(optarg, "local")) {
-				o->launch_none = 0;
+				o->launch = PD_LAUNCH_LOCAL;
 			} else if (!strncmp(optarg, "local:", 6)) {
 				if (count_arg("--launch local:N", optarg + 6, 1, 100000, &v) < 0)
 					return -EINVAL;
+				o->launch = PD_LAUNCH_LOCAL;
 				o->workers = (unsigned)v;
+			} else if (!strncmp(optarg, "slurm:", 6)) {
+				if (count_arg("--launch slurm:N", optarg + 6, 1, 100000, &v) < 0)
+					return -EINVAL;
+				o->launch = PD_LAUNCH_SLURM;
+				o->slurm.n = (unsigned)v;
 			} else {
 				return bad("--launch", optarg,
-					   "use local, local:N or none (ssh and slurm come later)");
+					   "use local, local:N, slurm:N or none");
 			}
 			break;
 		case O_INSECURE: o->insecure = 1; break;
@@ -240,6 +265,11 @@ int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 			fprintf(stderr, "parade run: see 'parade run --help'\n");
 			return -EINVAL;
 		}
+	}
+	if (slurm_opts && o->launch != PD_LAUNCH_SLURM) {
+		fprintf(stderr, "parade run: --partition, --time, --mem, --cpus, --account, "
+				"--sbatch-arg and --dry-run go with --launch slurm:N\n");
+		return -EINVAL;
 	}
 	o->words = argv + optind;
 	o->nwords = argc - optind;

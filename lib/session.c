@@ -120,16 +120,18 @@ static int name_ok(const char *s)
 	return 1;
 }
 
-int pd_session_create(const char *name, char *dir, size_t dirlen, char *name_out, size_t namelen,
-		      char *err, size_t errlen)
+/* The sessions folder (created if missing) after checking name. */
+static int sessions_dir(const char *name, char *sessions, size_t len, char *err, size_t errlen)
 {
-	char home[4096], sessions[4200], gen[16];
-	int rv, tries = 0;
+	char home[4096];
+	int rv = pd_home_dir(home, sizeof(home), err, errlen);
 
-	rv = pd_home_dir(home, sizeof(home), err, errlen);
 	if (rv < 0)
 		return rv;
-	snprintf(sessions, sizeof(sessions), "%s/sessions", home);
+	if ((size_t)snprintf(sessions, len, "%s/sessions", home) >= len) {
+		snprintf(err, errlen, "parade home path too long");
+		return -ENAMETOOLONG;
+	}
 	rv = mkdir_private(sessions, err, errlen);
 	if (rv < 0)
 		return rv;
@@ -140,6 +142,40 @@ int pd_session_create(const char *name, char *dir, size_t dirlen, char *name_out
 			 name);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int pd_session_open(const char *name, char *dir, size_t dirlen, char *err, size_t errlen)
+{
+	char sessions[4200];
+	struct stat st;
+	int rv = sessions_dir(name, sessions, sizeof(sessions), err, errlen);
+
+	if (rv < 0)
+		return rv;
+	if ((size_t)snprintf(dir, dirlen, "%s/%s", sessions, name) >= dirlen) {
+		snprintf(err, errlen, "session path too long");
+		return -ENAMETOOLONG;
+	}
+	rv = mkdir_private(dir, err, errlen);
+	if (rv < 0)
+		return rv;
+	if (stat(dir, &st) < 0 || st.st_uid != getuid()) {
+		snprintf(err, errlen, "session folder %s is not owned by this user", dir);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int pd_session_create(const char *name, char *dir, size_t dirlen, char *name_out, size_t namelen,
+		      char *err, size_t errlen)
+{
+	char sessions[4200], gen[16];
+	int rv, tries = 0;
+
+	rv = sessions_dir(name, sessions, sizeof(sessions), err, errlen);
+	if (rv < 0)
+		return rv;
 	for (;;) {
 		const char *nm = name;
 		int n;

@@ -35,6 +35,10 @@ int pd_home_dir(char *out, size_t outlen, char *err, size_t errlen);
  * dir gets the path, name_out the name. 0, -EEXIST, -EINVAL or -errno. */
 int pd_session_create(const char *name, char *dir, size_t dirlen, char *name_out, size_t namelen,
 		      char *err, size_t errlen);
+/* Opens the folder of a named session that may already exist (made by the
+ * Slurm plugin for a step, say): creates it 0700 if missing; an existing one
+ * must be a folder owned by this user. 0, -EINVAL, -EPERM or -errno. */
+int pd_session_open(const char *name, char *dir, size_t dirlen, char *err, size_t errlen);
 /* Removes a session folder and its files (not recursive beyond one level). */
 int pd_session_remove(const char *dir);
 

@@ -281,3 +281,9 @@ csv_flat() {
 	END { if (inq) { print "csv_flat: unterminated quote at the end" > "/dev/stderr"; exit 1 } }
 	' "$1"
 }
+
+# E2E_TRACE=1: trace the test with time stamps (debugging aid)
+if [ -n "${E2E_TRACE:-}" ]; then
+	PS4='+ $(date +%s.%N) '
+	set -x
+fi

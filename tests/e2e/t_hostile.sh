@@ -64,7 +64,8 @@ BEGIN {
 		if (i == 1) v = ""
 		else if (i == 2) v = "-n"
 		else if (i == 3) v = "\n"
-		else if (i - 3 <= nf) v = f[i - 3]
+		else if (i == 4) v = ""
+		else if (i - 4 <= nf) v = f[i - 4]
 		else if (i % 500 == 0) {
 			v = "-"
 			while (length(v) < 3000) v = v f[1 + (length(v) * 7 + i) % nf]
@@ -74,7 +75,7 @@ BEGIN {
 			for (j = 0; j < k; j++) v = v f[1 + rnd() % nf]
 		}
 		# quote when needed, and sometimes when not needed
-		if (v ~ /[",\r\n]/ || (v != "" && i % 3 == 0)) {
+		if (v ~ /[",\r\n]/ || i % 3 == 0 || i == 4) {
 			q = v
 			gsub(/"/, "\"\"", q)
 			q = "\"" q "\""
