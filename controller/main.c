@@ -5,6 +5,7 @@
 #include "codec.h"
 #include "config.h"
 #include "log.h"
+#include "commands.h"
 #include "run.h"
 
 static const char usage[] =
@@ -14,6 +15,7 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  run        run a command over a parameter grid and print a result table\n"
+	"  launch     start more agents for a running controller (slurm)\n"
 	"  help       this help ('parade run --help' for the run options)\n"
 	"  version    print the version\n"
 	"\n"
@@ -49,6 +51,8 @@ int main(int argc, char **argv)
 			return 2;
 		return pd_run(&o);
 	}
+	if (!strcmp(cmd, "launch"))
+		return pd_launch_main(argc - 1, argv + 1);
 	fprintf(stderr, "parade: unknown command '%s'\n%s", cmd, usage);
 	return 2;
 }

@@ -1,0 +1,139 @@
+/* launch_cmd.c - `parade launch slurm`: more agents for a running
+ * controller, as an sbatch job. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "endpoint.h"
+#include "launch_local.h"
+#include "launch_slurm.h"
+#include "log.h"
+#include "session.h"
+
+const char pd_launch_usage[] =
+	"usage: parade launch slurm -n N (--connect FILE | --session NAME) [options]\n"
+	"\n"
+	"Submits an sbatch job whose single step runs N agents that join the running\n"
+	"controller of a connection file, and prints the job id. The controller must\n"
+	"listen on tls+tcp:// (parade run --listen) and the file must be readable on\n"
+	"the compute nodes.\n"
+	"\n"
+	"  -n, --agents N       agents (tasks of the job)\n"
+	"  --connect FILE       the controller's connection file\n"
+	"  --session NAME       the session's file: $PARADE_HOME/sessions/NAME/connection\n"
+	"  --partition P, --time T, --mem M, --cpus C, --account A\n"
+	"                       the job's resources (sbatch's meaning)\n"
+	"  --sbatch-arg ARG     any other sbatch argument (repeatable)\n"
+	"  --dry-run            print the script instead of submitting it\n"
+	"  -h, --help           this help\n";
+
+enum { L_CONNECT = 256, L_SESSION, L_SLURM, L_DRY };
+
+static const struct option longopts[] = {
+	{"agents", required_argument, 0, 'n'},
+	{"connect", required_argument, 0, L_CONNECT},
+	{"session", required_argument, 0, L_SESSION},
+	{"partition", required_argument, 0, L_SLURM},
+	{"time", required_argument, 0, L_SLURM},
+	{"mem", required_argument, 0, L_SLURM},
+	{"cpus", required_argument, 0, L_SLURM},
+	{"account", required_argument, 0, L_SLURM},
+	{"sbatch-arg", required_argument, 0, L_SLURM},
+	{"dry-run", no_argument, 0, L_DRY},
+	{"help", no_argument, 0, 'h'},
+	{0, 0, 0, 0}};
+
+int pd_launch_main(int argc, char **argv)
+{
+	pd_slurm_opts so;
+	const char *connect = NULL, *session = NULL;
+	char path[4200], dir[4200], agent[4096], err[2048], jobid[64], home[4096], job[200];
+	pd_connfile cf;
+	pd_endpoint ep;
+	pd_buf script = {0};
+	int c, li = 0, rv;
+
+	memset(&so, 0, sizeof(so));
+	if (argc < 2 || strcmp(argv[1], "slurm") != 0) {
+		if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+			fputs(pd_launch_usage, stdout);
+			return 0;
+		}
+		fprintf(stderr, "parade launch: only 'slurm' is available\n%s", pd_launch_usage);
+		return 2;
+	}
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "n:h", longopts, &li)) != -1) {
+		switch (c) {
+		case 'n': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || v == 0 || v > 100000 || optarg[0] == '-') {
+				fprintf(stderr, "parade launch: -n '%s': expected a whole number from "
+						"1 to 100000\n", optarg);
+				return 2;
+			}
+			so.n = (unsigned)v;
+			break;
+		}
+		case L_CONNECT: connect = optarg; break;
+		case L_SESSION: session = optarg; break;
+		case L_SLURM:
+			if (pd_slurm_opt(&so, longopts[li].name, optarg) < 0)
+				return 2;
+			break;
+		case L_DRY: so.dry_run = 1; break;
+		case 'h': fputs(pd_launch_usage, stdout); return 0;
+		default: fputs(pd_launch_usage, stderr); return 2;
+		}
+	}
+	if (optind < argc || !so.n || (!connect == !session)) {
+		fprintf(stderr, "parade launch: give -n N and one of --connect or --session\n%s",
+			pd_launch_usage);
+		return 2;
+	}
+	if (session) {
+		if (pd_home_dir(home, sizeof(home), err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			return 2;
+		}
+		snprintf(path, sizeof(path), "%s/sessions/%s/connection", home, session);
+		connect = path;
+	}
+	rv = pd_connfile_read(connect, &cf, err, sizeof(err));
+	memset(cf.secret, 0, sizeof(cf.secret));
+	if (rv < 0 && rv != -EPERM) {
+		pd_err("%s", err);
+		return 2;
+	}
+	if (pd_endpoint_parse(cf.endpoint, &ep, err, sizeof(err)) < 0 || ep.kind == PD_EP_IPC) {
+		pd_err("%s: the controller listens on %s only; agents on other nodes need "
+		       "tls+tcp:// (parade run --listen tls+tcp://0.0.0.0:0)",
+		       connect, cf.endpoint);
+		return 2;
+	}
+	snprintf(dir, sizeof(dir), "%s", connect);
+	*strrchr(dir, '/') = 0;
+	pd_local_agent_path(agent, sizeof(agent));
+	snprintf(job, sizeof(job), "parade-%s", cf.session[0] ? cf.session : "agents");
+	rv = pd_slurm_script(&so, job, agent, connect, dir, &script, err, sizeof(err));
+	if (rv == 0 && so.dry_run) {
+		fwrite(pd_buf_head(&script), 1, pd_buf_size(&script), stdout);
+	} else if (rv == 0) {
+		char spath[4300];
+		snprintf(spath, sizeof(spath), "%s/agents-%u.sbatch", dir, (unsigned)getpid());
+		rv = pd_slurm_submit(&so, spath, &script, jobid, sizeof(jobid), err, sizeof(err));
+		if (rv == 0)
+			printf("%s\n", jobid);
+	}
+	pd_buf_free(&script);
+	if (rv < 0) {
+		pd_err("%s", err);
+		return 2;
+	}
+	return 0;
+}
