@@ -37,6 +37,7 @@ typedef struct agent {
 	uint32_t nunsent;
 	int flush_queued;
 	uint64_t hb_ms;
+	size_t max_frame; /* the controller's frame limit, from WELCOME */
 	uint64_t last_heard;  /* loop ms of the last frame from the controller */
 	uint64_t lost_since;  /* loop ms when the controller became unreachable */
 	uint64_t idle_since;
@@ -86,6 +87,9 @@ static void on_result(agent *a, const pd_result_msg *r)
 		return;
 	}
 	a->nunsent++;
+	/* keep frames well under the controller's limit */
+	if (pd_buf_size(&a->unsent) > a->max_frame / 4)
+		send_results(a->loop, a);
 	a->running--;
 	a->done++;
 	a->idle_since = pd_loop_now(a->loop);
@@ -103,6 +107,16 @@ static void proc_done(pd_proc *p, const pd_result_msg *r, void *arg)
 static void builtin_done(const pd_result_msg *r, void *arg)
 {
 	on_result(arg, r);
+}
+
+/* Takes no new work from now on and tells the controller so. */
+static void start_drain(agent *a)
+{
+	a->stopping = 1;
+	if (a->conn && a->welcomed) {
+		pd_frame_empty(pd_conn_out(a->conn), PD_MSG_DRAIN);
+		pd_conn_flush(a->conn);
+	}
 }
 
 /* Starts queued tasks while slots are free; applies the exit rules. */
@@ -138,11 +152,14 @@ static void pump(agent *a)
 		}
 		free(t);
 	}
-	if (o->max_tasks && a->done >= o->max_tasks && !a->stopping) {
-		pd_info("ran %llu tasks (--max-tasks), leaving", (unsigned long long)a->done);
-		a->stopping = 1;
+	if (o->max_tasks && !a->stopping && a->done + a->running + a->qlen >= o->max_tasks) {
+		/* ask for no more work, finish what is held, then leave: leaving
+		 * with tasks in hand would charge them as lost */
+		pd_info("reached --max-tasks %llu: finishing held tasks, then leaving",
+			(unsigned long long)o->max_tasks);
+		start_drain(a);
 	}
-	if (a->stopping && a->running == 0) {
+	if (a->stopping && a->running == 0 && a->qlen == 0) {
 		send_results(a->loop, a);
 		if (a->conn) {
 			pd_frame_empty(pd_conn_out(a->conn), PD_MSG_BYE);
@@ -217,6 +234,8 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 		a->lost_since = 0;
 		a->backoff_ms = 0;
 		a->hb_ms = w.heartbeat_ms ? w.heartbeat_ms : DEFAULT_HEARTBEAT_MS;
+		if (w.max_frame >= 4096 && w.max_frame < a->max_frame)
+			a->max_frame = w.max_frame;
 		pd_conn_deadline(c, 0, NULL);
 		pd_timer_start(a->hb_timer, a->hb_ms);
 		pd_debug("welcomed as %s (heartbeat %llu ms)", w.name,
@@ -259,10 +278,12 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 	}
 	case PD_MSG_PONG:
 		return;
+	case PD_MSG_CANCEL:
+		/* not sent by this controller version; harmless to ignore */
+		return;
 	case PD_MSG_DRAIN:
-		pd_info("controller asked to drain");
+		pd_info("controller asked to drain: finishing held tasks, then leaving");
 		a->stopping = 1;
-		a->qlen = 0; /* queued tasks go back with the controller's bookkeeping */
 		pump(a);
 		return;
 	case PD_MSG_BYE:
@@ -283,8 +304,7 @@ static void schedule_retry(agent *a)
 	if (!a->lost_since)
 		a->lost_since = now;
 	if (now - a->lost_since >= a->o->grace_ms) {
-		pd_err("controller unreachable for %llu s, exiting",
-		       (unsigned long long)(a->o->grace_ms / 1000));
+		pd_err("controller unreachable for %.1f s, exiting", (double)a->o->grace_ms / 1000.0);
 		finish(a, 1);
 		return;
 	}
@@ -364,9 +384,8 @@ static void hb_cb(pd_loop *l, void *arg)
 	}
 	if (a->o->idle_exit_ms && a->running == 0 && a->qlen == 0 &&
 	    now - a->idle_since >= a->o->idle_exit_ms && !a->stopping) {
-		pd_info("idle for %llu s (--idle-exit), leaving",
-			(unsigned long long)(a->o->idle_exit_ms / 1000));
-		a->stopping = 1;
+		pd_info("idle for %.1f s (--idle-exit), leaving", (double)a->o->idle_exit_ms / 1000.0);
+		start_drain(a);
 		pump(a);
 		return;
 	}
@@ -392,6 +411,7 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 	a.o = o;
 	a.exit_code = -1;
 	a.hb_ms = DEFAULT_HEARTBEAT_MS;
+	a.max_frame = o->max_frame ? o->max_frame : PD_MAX_FRAME_DEFAULT;
 	a.idle_since = pd_loop_now(l);
 	if (uname(&un) == 0)
 		snprintf(a.host, sizeof(a.host), "%s", un.nodename);

@@ -41,9 +41,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "run")) {
 		pd_run_opts o;
 		int rv;
-		for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
-			if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
-				pd_log_set_level(PD_LOG_DEBUG);
+		/* getopt names the command in its messages */
+		argv[1] = "parade run";
 		rv = pd_run_parse(argc - 1, argv + 1, &o);
 		if (rv == 1)
 			return 0;
@@ -52,7 +51,7 @@ int main(int argc, char **argv)
 		return pd_run(&o);
 	}
 	if (!strcmp(cmd, "launch"))
-		return pd_launch_main(argc - 1, argv + 1);
+		return argv[1] = "parade launch", pd_launch_main(argc - 1, argv + 1);
 	fprintf(stderr, "parade: unknown command '%s'\n%s", cmd, usage);
 	return 2;
 }

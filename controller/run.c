@@ -34,6 +34,9 @@ typedef struct run {
 	uint64_t ok, failed, timeout, lost, output_errors;
 	int interrupted;
 	int write_failed;
+	int no_agents;
+	pd_local *local;
+	pd_timer *watch;
 } run;
 
 /* ---- input ---- */
@@ -153,8 +156,12 @@ static void error_text(const pd_result_msg *m, const char *schema_err, char *out
 	}
 	if (n >= len)
 		n = len - 1;
-	if (m->flags & PD_RF_OUT_TRUNC)
+	if (m->flags & PD_RF_OUT_TRUNC) {
 		snprintf(out + n, len - n, "%sstdout truncated", n ? "; " : "");
+		n += strlen(out + n);
+	}
+	if (m->flags & PD_RF_ERR_TRUNC)
+		snprintf(out + n, len - n, "%sstderr truncated", n ? "; " : "");
 }
 
 static void on_result(void *arg, const pd_result_msg *m, const char *agent)
@@ -212,6 +219,20 @@ static void on_result(void *arg, const pd_result_msg *m, const char *agent)
 			   r->failed + r->timeout + r->lost, pd_now_us() / 1000);
 	if (r->ok + r->failed + r->timeout + r->lost >= r->total)
 		pd_loop_stop(r->loop);
+}
+
+/* A run whose local agents are all gone for good would wait forever. */
+static void watch_agents(pd_loop *l, void *arg)
+{
+	run *r = arg;
+
+	if (r->local && pd_local_alive(r->local) == 0 && pd_server_agents(r->srv) == 0) {
+		pd_err("no local agent is left (see the messages above); giving up");
+		r->no_agents = 1;
+		pd_loop_stop(l);
+		return;
+	}
+	pd_timer_start(r->watch, 1000);
 }
 
 static void on_signal(pd_loop *l, int signo, void *arg)
@@ -278,7 +299,7 @@ static const char *step_session(const pd_run_opts *o)
 	return s;
 }
 
-/* Binds a TCP listener for url. A wildcard host (0.0.0.0, ::, *) is
+/* Binds a listener for url. A wildcard host (0.0.0.0, ::) is
  * advertised as this host's name; port 0 takes a free port from
  * PARADE_PORT_RANGE=LO-HI when set. The advertised URL goes to cf. */
 static int listen_tcp(run *r, const char *url, pd_connfile *cf, pd_tls **tls, char *err,
@@ -299,9 +320,14 @@ static int listen_tcp(run *r, const char *url, pd_connfile *cf, pd_tls **tls, ch
 			 url);
 		return -EINVAL;
 	}
-	wildcard = !strcmp(ep.host, "*") || !strcmp(ep.host, "0.0.0.0") || !strcmp(ep.host, "::");
-	if (!strcmp(ep.host, "*"))
-		snprintf(ep.host, sizeof(ep.host), "0.0.0.0");
+	if (ep.kind == PD_EP_IPC && !r->o->insecure) {
+		snprintf(err, errlen,
+			 "--listen %s has no authentication: add --insecure to allow it (local "
+			 "agents already have a socket in the session folder)",
+			 url);
+		return -EINVAL;
+	}
+	wildcard = !strcmp(ep.host, "0.0.0.0") || !strcmp(ep.host, "::");
 	if (ep.kind == PD_EP_TLS_TCP && !*tls &&
 	    (pd_tls_global_init() < 0 ||
 	     pd_tls_new_psk(1, PD_PSK_IDENTITY, cf->secret, sizeof(cf->secret), tls, err, errlen) <
@@ -402,6 +428,14 @@ int pd_run(const pd_run_opts *o)
 				&r.tpl, err, sizeof(err)) < 0) {
 		pd_err("%s", err);
 		goto out;
+	}
+	if (stdin_table) {
+		/* the template is compiled: give the input column a name for the table */
+		char *nm = strdup("input");
+		if (nm) {
+			free(r.grid->header[0]);
+			r.grid->header[0] = nm;
+		}
 	}
 	if (o->output && !(outf = fopen(o->output, "we"))) {
 		pd_err("cannot write %s: %s", o->output, strerror(errno));
@@ -518,6 +552,10 @@ int pd_run(const pd_run_opts *o)
 			pd_err("%s", err);
 			goto out;
 		}
+		r.local = local;
+		r.watch = pd_timer_new(r.loop, watch_agents, &r);
+		if (r.watch)
+			pd_timer_start(r.watch, 1000);
 	}
 	r.prog = pd_progress_new(stderr, o->progress < 0 ? isatty(2) : o->progress, r.total);
 	pd_loop_run(r.loop);
@@ -540,7 +578,7 @@ int pd_run(const pd_run_opts *o)
 			       (unsigned long long)done, (unsigned long long)r.total,
 			       (unsigned long long)(r.total - done));
 			rv = r.interrupted == SIGINT ? 130 : 128 + r.interrupted;
-		} else if (r.write_failed) {
+		} else if (r.write_failed || r.no_agents) {
 			rv = 2;
 		} else if (bad) {
 			pd_err("%llu of %llu tasks not ok: %llu failed, %llu timed out, %llu lost",
@@ -557,6 +595,7 @@ out:
 		pd_server_shutdown(r.srv);
 		pd_loop_run_deferred(r.loop);
 	}
+	pd_timer_free(r.watch);
 	pd_local_stop(local, 0);
 	pd_local_free(local);
 	if (jobid[0])

@@ -7,6 +7,7 @@
 
 #include "codec.h"
 #include "csv.h"
+#include "log.h"
 #include "output.h"
 #include "run.h"
 
@@ -259,7 +260,7 @@ int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 			break;
 		case O_PROGRESS: o->progress = 1; break;
 		case O_NOPROGRESS: o->progress = 0; break;
-		case 'v': o->progress = o->progress; /* handled by the caller */ break;
+		case 'v': pd_log_set_level(PD_LOG_DEBUG); break;
 		case 'h': fputs(pd_run_usage, stdout); return 1;
 		default:
 			fprintf(stderr, "parade run: see 'parade run --help'\n");
@@ -269,6 +270,13 @@ int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 	if (slurm_opts && o->launch != PD_LAUNCH_SLURM) {
 		fprintf(stderr, "parade run: --partition, --time, --mem, --cpus, --account, "
 				"--sbatch-arg and --dry-run go with --launch slurm:N\n");
+		return -EINVAL;
+	}
+	if ((uint64_t)o->out_limit * 2 + 65536 > o->max_frame) {
+		fprintf(stderr,
+			"parade run: --output-limit %u needs --max-frame of at least %llu (two "
+			"streams and headers fit one frame)\n",
+			o->out_limit, (unsigned long long)o->out_limit * 2 + 65536);
 		return -EINVAL;
 	}
 	o->words = argv + optind;

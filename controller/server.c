@@ -136,8 +136,8 @@ static void report_lost(pd_server *s, const uint64_t *lost, size_t n, const char
 		r.status = PD_ST_LOST;
 		r.exit_code = -1;
 		r.out = r.err = "";
-		snprintf(msg, sizeof(msg), "its agent was lost %u times (crash limit)",
-			 s->o.disp.crash_limit);
+		snprintf(msg, sizeof(msg), "its agent was lost %u time%s (the crash limit)",
+			 s->o.disp.crash_limit, s->o.disp.crash_limit == 1 ? "" : "s");
 		r.error = msg;
 		s->cb.on_result(s->arg, &r, agent);
 	}
@@ -165,7 +165,7 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 		s->nwelcomed--;
 		pd_disp_agent_remove(s->disp, a->id, &lost, &nlost);
 		if (had && !s->shutting_down)
-			pd_warn("agent %s lost (%s); %zu running task(s) requeued or lost", a->name,
+			pd_warn("agent %s lost (%s); its %zu task(s) requeued or lost", a->name,
 				why, had);
 		else
 			pd_debug("agent %s left (%s)", a->name, why);
@@ -236,10 +236,12 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 	w.name = a->name;
 	pd_welcome_encode(pd_conn_out(a->conn), &w);
 	pd_conn_flush(a->conn);
-	pd_debug("agent %s joined from %s (host %s, pid %u, %u slot(s), %s%s%s%s%s)", a->name,
-		 pd_conn_peer(a->conn), h.host, h.pid, h.slots, h.mode,
-		 h.slurm_job[0] ? ", slurm job " : "", h.slurm_job,
-		 h.slurm_step[0] ? " step " : "", h.slurm_step);
+	/* agents from elsewhere are worth a line; local ones only in debug */
+	pd_log(strcmp(h.mode, "local") ? PD_LOG_INFO : PD_LOG_DEBUG,
+	       "agent %s joined from %s (host %s, pid %u, %u slot(s), %s%s%s%s%s)", a->name,
+	       pd_conn_peer(a->conn), h.host, h.pid, h.slots, h.mode,
+	       h.slurm_job[0] ? ", slurm job " : "", h.slurm_job, h.slurm_step[0] ? " step " : "",
+	       h.slurm_step);
 	if (s->cb.on_agent)
 		s->cb.on_agent(s->arg, 1, a->name);
 	dispatch_later(s);
@@ -301,6 +303,10 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 		break;
 	}
 	case PD_MSG_PONG:
+		break;
+	case PD_MSG_DRAIN:
+		/* the agent wants no more work (--max-tasks, --idle-exit) */
+		pd_disp_agent_drain(a->srv->disp, a->id);
 		break;
 	case PD_MSG_BYE:
 		pd_conn_close(c, "agent said goodbye");

@@ -84,6 +84,5 @@ IFS=$'\037' read -r kind st code secs agent x err <<<"$(sed -n 4p "$T/flat2")"
 [ "$st,$x,$err" = "ok,3," ] || fail "schema run row 3: status $st x '$x' error '$err', expected ok 3"
 grep -q '1 of 3 tasks not ok' "$T/err2" || fail "schema run: no summary line '1 of 3 tasks not ok'"
 
-[ -n "${E2E_KEEP:-}" ] && cat "$T"/out*.csv && cat "$T"/err*
 assert_no_procs
 info "exit 3, SIGKILL, timeout, truncation and schema mismatch reported"

@@ -81,6 +81,5 @@ bad=$(tail -n +2 "$T/out.retry1" | awk -F, '$1 != NR || $2 != "failed" || $7 != 
 	END { if (NR != 10) print NR " rows" }')
 [ -z "$bad" ] || fail "--retries 1: bad row $bad"
 
-[ -n "${E2E_KEEP:-}" ] && head -n 3 "$T"/out* && cat "$T"/err*
 assert_no_procs
 info "stdin, formats, chunking, round-robin and retries"

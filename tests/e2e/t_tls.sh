@@ -146,6 +146,5 @@ grep -q '^endpoint=ipc://' "$pconn" || fail "plain session endpoint is not ipc:/
 [ "$(stat -c %a "$T/sessions/P")" = 700 ] || fail "plain session folder mode $(stat -c %a "$T/sessions/P"), expected 700"
 [ "$(stat -c %a "$pconn")" = 600 ] || fail "plain connection file mode $(stat -c %a "$pconn"), expected 600"
 
-[ -n "${E2E_KEEP:-}" ] && cat "$T"/err "$T"/wrongagent.err "$T"/agent.err "$T"/garbage.err
 assert_no_procs
 info "TLS handshake, refusals, garbage, stall and a full run"
