@@ -43,6 +43,11 @@ bad_run() {
 		show_file "$T/agents-started"
 		fail "parade run $*: started an agent"
 	fi
+	# an input or usage error prints no table, not even a header
+	if [ -s "$T/out.$n" ]; then
+		show_file "$T/out.$n"
+		fail "parade run $*: wrote to stdout"
+	fi
 	find_procs_cmd parade-agent
 	[ ${#PIDS[@]} -eq 0 ] || fail "parade run $*: parade-agent processes running: ${PIDS[*]}"
 	if [ -d "$T/sessions" ] && [ -n "$(ls -A "$T/sessions")" ]; then

@@ -33,7 +33,7 @@ expect_rc 0 "parade run after an agent was killed" "$T/err"
 is_alive "$victim" && fail "killed agent $victim still alive"
 
 csv_flat "$T/out.csv" >"$T/flat" || fail "output is not valid CSV"
-[ "$(head -n 1 "$T/flat")" = "$(printf '\037status\037exit_code\037seconds\037agent\037stdout\037error')" ] ||
+[ "$(head -n 1 "$T/flat")" = "$(printf 'input\037status\037exit_code\037seconds\037agent\037stdout\037error')" ] ||
 	fail "unexpected header $(head -n 1 "$T/out.csv")"
 rows=$(($(wc -l <"$T/flat") - 1))
 [ "$rows" -eq $N ] || fail "$rows rows, expected $N"

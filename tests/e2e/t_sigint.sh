@@ -36,7 +36,7 @@ fi
 [ "$took" -lt 6000 ] || fail "parade took $took ms to exit after SIGINT"
 info "exited 130 after $took ms"
 
-printf ',status,exit_code,seconds,agent,stdout,error\n' >"$T/want"
+printf 'input,status,exit_code,seconds,agent,stdout,error\n' >"$T/want"
 for i in 1 2 3; do echo "$i,ok,0,done $i"; done >>"$T/want"
 head -n 1 "$T/out.csv" >"$T/got"
 tail -n +2 "$T/out.csv" | cut -d, -f1-3,6 >>"$T/got"

@@ -13,13 +13,13 @@ bad=$(awk '!/^\{.*\}$/ || !/,"status":"ok",/ { print NR ": " $0; exit }' "$T/out
 [ -z "$bad" ] || fail "jsonl: bad line $bad"
 sed -n 's/.*"stdout":"n=\([0-9]*\)".*/\1/p' "$T/out.jsonl" | sort -n >"$T/seen"
 cmp -s "$T/seen" "$T/in50" || fail "jsonl: the stdout values are not n=1..n=50 once each"
-sed -n 's/^{"":"\([0-9]*\)",.*/\1/p' "$T/out.jsonl" | sort -n >"$T/seen"
+sed -n 's/^{"input":"\([0-9]*\)",.*/\1/p' "$T/out.jsonl" | sort -n >"$T/seen"
 cmp -s "$T/seen" "$T/in50" || fail "jsonl: the input values are not 1..50 once each"
 
 # 2. csv, ordered: rows 1..50 in order
 prun "$T/out.csv" "$T/err" -- echo n={} <"$T/in50"
 expect_rc 0 "csv run" "$T/err"
-[ "$(head -n 1 "$T/out.csv")" = ",status,exit_code,seconds,agent,stdout,error" ] ||
+[ "$(head -n 1 "$T/out.csv")" = "input,status,exit_code,seconds,agent,stdout,error" ] ||
 	fail "csv: header is '$(head -n 1 "$T/out.csv")'"
 bad=$(tail -n +2 "$T/out.csv" | awk -F, '$1 != NR || $2 != "ok" || $6 != "n=" NR || NF != 7 { print NR ": " $0; exit }
 	END { if (NR != 50) print NR " rows" }')
@@ -28,7 +28,7 @@ bad=$(tail -n +2 "$T/out.csv" | awk -F, '$1 != NR || $2 != "ok" || $6 != "n=" NR
 # 3. tsv
 prun "$T/out.tsv" "$T/err" --format tsv -- echo n={} <"$T/in50"
 expect_rc 0 "tsv run" "$T/err"
-[ "$(head -n 1 "$T/out.tsv")" = "$(printf '\tstatus\texit_code\tseconds\tagent\tstdout\terror')" ] ||
+[ "$(head -n 1 "$T/out.tsv")" = "$(printf 'input\tstatus\texit_code\tseconds\tagent\tstdout\terror')" ] ||
 	fail "tsv: header is '$(head -n 1 "$T/out.tsv")'"
 bad=$(tail -n +2 "$T/out.tsv" | awk -F'\t' '$1 != NR || $2 != "ok" || $6 != "n=" NR || NF != 7 { print NR ": " $0; exit }
 	END { if (NR != 50) print NR " rows" }')
