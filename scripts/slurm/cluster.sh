@@ -1,0 +1,498 @@
+#!/bin/bash
+# cluster.sh - a throwaway single-node Slurm cluster for tests (Debian 12,
+# Slurm 22.05, no systemd needed). Everything lives in one state folder.
+#
+#   cluster.sh start DIR [--plugstack FILE] [--timeout SECONDS]
+#       Installs missing packages, starts munged, slurmctld and slurmd with
+#       all their files in DIR, waits until the node is idle and writes
+#       DIR/env.sh (source it: exports SLURM_CONF and PARADE_SLURM_*).
+#       FILE, if given, is included from DIR/plugstack.conf; files dropped
+#       into DIR/plugstack.conf.d/*.conf are included as well.
+#   cluster.sh stop DIR [--rm]
+#       Cancels all jobs, stops the daemons by their PID files, checks they
+#       are gone; --rm then removes DIR. Safe to call twice or after a
+#       partial start.
+#   cluster.sh status DIR
+#       Prints sinfo and squeue.
+#   cluster.sh ensure-user NAME
+#       Creates a non-root test user (useradd -m) unless it exists.
+#
+# start, stop and ensure-user need root. Clients, root or not, only need
+#   SLURM_CONF=DIR/slurm.conf srun ...
+# DIR is made world-readable (0755) so that non-root test users can read the
+# configuration and reach the munge socket.
+set -u
+
+prog=cluster.sh
+NODE_CPUS=16
+PACKAGES="slurmctld slurmd slurm-client munge libslurm-dev"
+
+say() { printf '%s: %s\n' "$prog" "$*" >&2; }
+die() {
+	say "error: $*"
+	exit 1
+}
+
+now_ms() {
+	local s
+	s=$(date +%s%N)
+	echo $((s / 1000000))
+}
+
+# pid_alive PID: true if PID exists and is not a zombie. kill -0 is not
+# enough here: zombies are reaped lazily on these machines.
+pid_alive() {
+	local stat state
+	[ -n "${1:-}" ] || return 1
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	state=${stat##*) }
+	state=${state%% *}
+	case $state in
+	Z | X | x | '') return 1 ;;
+	esac
+	return 0
+}
+
+# pid_ours PID: true if PID is alive and its command line mentions $dir
+# (guards against a PID file naming a recycled PID).
+pid_ours() {
+	local cmd
+	pid_alive "$1" || return 1
+	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+	case $cmd in
+	*"$dir"*) return 0 ;;
+	esac
+	return 1
+}
+
+read_pidfile() {
+	local pid
+	[ -f "$1" ] || return 1
+	pid=$(head -n1 "$1" 2>/dev/null) || return 1
+	case $pid in
+	'' | *[!0-9]*) return 1 ;;
+	esac
+	echo "$pid"
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || die "$1 needs root"
+}
+
+set_dir() {
+	[ -n "${1:-}" ] || usage
+	case $1 in
+	/*) dir=$1 ;;
+	*) dir=$(pwd)/$1 ;;
+	esac
+	dir=${dir%/}
+	[ -n "$dir" ] || die "refusing to use / as the state folder"
+	conf=$dir/slurm.conf
+}
+
+usage() {
+	sed -n '2,24s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+tail_log() {
+	local f
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		echo "----- last lines of $f" >&2
+		tail -n 25 "$f" >&2
+	done
+}
+
+# ---------------------------------------------------------------- packages
+
+install_packages() {
+	local p missing="" apt_opts
+	for p in $PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	say "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt_opts="-y -q --no-install-recommends -o DPkg::Lock::Timeout=300"
+	# shellcheck disable=SC2086
+	if ! apt-get install $apt_opts $missing >"/tmp/parade-apt.$$.log" 2>&1; then
+		say "apt-get install failed; running apt-get update and retrying"
+		apt-get update -q -o DPkg::Lock::Timeout=300 >>"/tmp/parade-apt.$$.log" 2>&1 ||
+			say "apt-get update failed; retrying with the cached lists"
+		# shellcheck disable=SC2086
+		if ! apt-get install $apt_opts $missing >>"/tmp/parade-apt.$$.log" 2>&1; then
+			tail -n 30 "/tmp/parade-apt.$$.log" >&2
+			rm -f "/tmp/parade-apt.$$.log"
+			die "could not install:$missing"
+		fi
+	fi
+	rm -f "/tmp/parade-apt.$$.log"
+}
+
+# ------------------------------------------------------------------- ports
+
+# port_used PORT: true if any TCP socket (v4 or v6) uses PORT locally.
+port_used() {
+	local hex
+	hex=$(printf ':%04X ' "$1")
+	grep -qs -- "$hex" /proc/net/tcp /proc/net/tcp6 && return 0
+	# a listener could hide in another network namespace view; probe too
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+	return 1
+}
+
+pick_port() {
+	local p tries=0
+	while [ $tries -lt 200 ]; do
+		tries=$((tries + 1))
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
+		case " $* " in
+		*" $p "*) continue ;;
+		esac
+		port_used "$p" || {
+			echo "$p"
+			return 0
+		}
+	done
+	return 1
+}
+
+# ------------------------------------------------------------------- start
+
+write_conf() {
+	local node=$1 ctld_port=$2 slurmd_port=$3 mem
+	mem=$(slurmd -C 2>/dev/null | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' | head -n1)
+	[ -n "$mem" ] || mem=1000
+	cat >"$conf" <<EOF
+# Written by $prog for a throwaway test cluster; do not edit.
+ClusterName=parade
+SlurmctldHost=localhost
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$dir/munge/munge.socket
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$dir/run/slurmctld.pid
+SlurmdPidFile=$dir/run/slurmd.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+PlugStackConfig=$dir/plugstack.conf
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+SchedulerType=sched/backfill
+SchedulerParameters=batch_sched_delay=0
+SlurmdParameters=config_overrides
+ReturnToService=2
+KillWait=2
+MinJobAge=10
+InactiveLimit=0
+MessageTimeout=10
+SlurmdTimeout=300
+MailProg=/bin/true
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$NODE_CPUS RealMemory=$mem State=UNKNOWN
+PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
+EOF
+	chmod 0644 "$conf"
+}
+
+start_munged() {
+	local m=$dir/munge t
+	mkdir -p "$m"
+	chmod 0755 "$m"
+	if [ ! -s "$m/munge.key" ]; then
+		if command -v mungekey >/dev/null 2>&1; then
+			mungekey -c -k "$m/munge.key" >/dev/null 2>&1 ||
+				dd if=/dev/urandom of="$m/munge.key" bs=1024 count=1 2>/dev/null
+		else
+			dd if=/dev/urandom of="$m/munge.key" bs=1024 count=1 2>/dev/null
+		fi
+	fi
+	chmod 0400 "$m/munge.key"
+	munged -F --key-file="$m/munge.key" --socket="$m/munge.socket" \
+		--pid-file="$m/munged.pid" --log-file="$m/munged.log" \
+		--seed-file="$m/munged.seed" --num-threads=2 \
+		</dev/null >"$m/munged.out" 2>&1 &
+	echo $! >"$dir/run/munged.pid"
+	t=$(($(now_ms) + 10000))
+	while [ ! -S "$m/munge.socket" ]; do
+		if ! pid_alive "$(cat "$dir/run/munged.pid")" || [ "$(now_ms)" -gt $t ]; then
+			tail_log "$m/munged.out" "$m/munged.log"
+			return 1
+		fi
+		sleep 0.05
+	done
+	chmod 0777 "$m/munge.socket" 2>/dev/null
+	return 0
+}
+
+start_daemon() { # name command...
+	local name=$1
+	shift
+	"$@" </dev/null >"$dir/log/$name.out" 2>&1 &
+	echo $! >"$dir/run/$name.pid"
+}
+
+node_state() {
+	SLURM_CONF=$conf timeout 10 sinfo -h -N -n "$1" -o '%t' 2>/dev/null | head -n1
+}
+
+start_failed() {
+	say "error: $*"
+	tail_log "$dir/log/slurmctld.out" "$dir/log/slurmctld.log" \
+		"$dir/log/slurmd.out" "$dir/log/slurmd.log" \
+		"$dir/munge/munged.out" "$dir/munge/munged.log"
+	say "stopping what was started"
+	do_stop >/dev/null 2>&1
+	exit 1
+}
+
+do_start() {
+	local plugstack="" timeout=30 node ctld_port slurmd_port t0 deadline state resumed=0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--plugstack)
+			[ $# -ge 2 ] || usage
+			plugstack=$2
+			shift 2
+			;;
+		--plugstack=*)
+			plugstack=${1#--plugstack=}
+			shift
+			;;
+		--timeout)
+			[ $# -ge 2 ] || usage
+			timeout=$2
+			shift 2
+			;;
+		*) usage ;;
+		esac
+	done
+	need_root start
+	if [ -n "$plugstack" ]; then
+		[ -f "$plugstack" ] || die "plugstack file $plugstack not found"
+		case $plugstack in
+		/*) ;;
+		*) plugstack=$(pwd)/$plugstack ;;
+		esac
+	fi
+	t0=$(now_ms)
+	install_packages
+	for cmd in munged slurmctld slurmd sinfo scontrol srun; do
+		command -v $cmd >/dev/null 2>&1 || die "$cmd not found after installing packages"
+	done
+
+	if [ -f "$dir/run/slurmctld.pid" ] || [ -f "$dir/run/munged.pid" ] ||
+		[ -f "$dir/run/slurmd.pid" ]; then
+		pid_ours "$(read_pidfile "$dir/run/slurmctld.pid")" &&
+			die "a cluster already runs in $dir (stop it first)"
+		do_stop >/dev/null 2>&1
+	fi
+	# the munge socket path must fit in sun_path (108 bytes)
+	[ ${#dir} -le 80 ] || die "state folder path too long for unix sockets: $dir"
+	mkdir -p "$dir" || die "cannot create $dir"
+	chmod 0755 "$dir"
+	mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/run" "$dir/plugstack.conf.d" ||
+		die "cannot create folders in $dir"
+	chmod 0755 "$dir/log" "$dir/run" "$dir/plugstack.conf.d"
+	chmod 0700 "$dir/state"
+	chmod 0755 "$dir/spool"
+	rm -f "$dir/env.sh" "$dir"/log/*.out
+
+	{
+		echo "# Written by $prog. Add plugins with 'required /path/x.so args'"
+		echo "# lines, here or in $dir/plugstack.conf.d/*.conf."
+		[ -n "$plugstack" ] && echo "include $plugstack"
+		echo "include $dir/plugstack.conf.d/*.conf"
+	} >"$dir/plugstack.conf"
+	chmod 0644 "$dir/plugstack.conf"
+
+	node=$(hostname -s)
+	[ -n "$node" ] || die "hostname -s is empty"
+	ctld_port=$(pick_port) || die "no free TCP port"
+	slurmd_port=$(pick_port "$ctld_port") || die "no free TCP port"
+	write_conf "$node" "$ctld_port" "$slurmd_port"
+
+	start_munged || start_failed "munged did not start"
+	start_daemon slurmctld slurmctld -D -i -f "$conf"
+	start_daemon slurmd slurmd -D -N "$node" -f "$conf"
+
+	deadline=$(($(now_ms) + timeout * 1000))
+	while :; do
+		pid_alive "$(read_pidfile "$dir/run/slurmctld.pid")" ||
+			start_failed "slurmctld exited"
+		pid_alive "$(read_pidfile "$dir/run/slurmd.pid")" ||
+			start_failed "slurmd exited"
+		state=$(node_state "$node")
+		case $state in
+		idle) break ;;
+		*'*' | '' | unk*) ;; # not responding yet / controller not up yet
+		drain* | drng | down | fail* | inval | *drain*)
+			if [ $resumed -lt 3 ]; then
+				SLURM_CONF=$conf timeout 10 scontrol update NodeName="$node" \
+					State=RESUME >/dev/null 2>&1
+				resumed=$((resumed + 1))
+			fi
+			;;
+		esac
+		[ "$(now_ms)" -lt $deadline ] ||
+			start_failed "node $node not idle after ${timeout}s (state: ${state:-none})"
+		sleep 0.1
+	done
+
+	cat >"$dir/env.sh" <<EOF
+# Written by $prog: source this to use the test cluster in $dir.
+export SLURM_CONF='$conf'
+export PARADE_SLURM_DIR='$dir'
+export PARADE_SLURM_NODE='$node'
+export PARADE_SLURM_CPUS='$NODE_CPUS'
+export PARADE_SLURM_PLUGSTACK='$dir/plugstack.conf'
+export PARADE_SLURM_PLUGSTACK_DIR='$dir/plugstack.conf.d'
+export PARADE_MUNGE_SOCKET='$dir/munge/munge.socket'
+EOF
+	chmod 0644 "$dir/env.sh"
+	say "cluster up in $dir (node $node, ports $ctld_port/$slurmd_port, $(($(now_ms) - t0)) ms)"
+	echo "$dir/env.sh"
+}
+
+# -------------------------------------------------------------------- stop
+
+# stop_pid NAME PIDFILE: SIGTERM, wait, SIGKILL; fails if it survives.
+stop_pid() {
+	local name=$1 pidfile=$2 pid t
+	pid=$(read_pidfile "$pidfile") || {
+		rm -f "$pidfile"
+		return 0
+	}
+	if ! pid_ours "$pid"; then
+		rm -f "$pidfile"
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	t=$(($(now_ms) + 5000))
+	while pid_alive "$pid" && [ "$(now_ms)" -lt $t ]; do
+		sleep 0.05
+	done
+	if pid_alive "$pid"; then
+		say "$name (pid $pid) ignored SIGTERM; sending SIGKILL"
+		kill -KILL "$pid" 2>/dev/null
+		t=$(($(now_ms) + 3000))
+		while pid_alive "$pid" && [ "$(now_ms)" -lt $t ]; do
+			sleep 0.05
+		done
+	fi
+	if pid_alive "$pid"; then
+		say "error: $name (pid $pid) is still running"
+		return 1
+	fi
+	rm -f "$pidfile"
+	return 0
+}
+
+do_stop() {
+	local rc=0 ids t
+	if [ -f "$conf" ] && pid_ours "$(read_pidfile "$dir/run/slurmctld.pid")"; then
+		ids=$(SLURM_CONF=$conf timeout 10 squeue -h -o '%i' 2>/dev/null)
+		if [ -n "$ids" ]; then
+			# shellcheck disable=SC2086
+			SLURM_CONF=$conf timeout 10 scancel $ids >/dev/null 2>&1
+			t=$(($(now_ms) + 8000))
+			while [ "$(now_ms)" -lt $t ]; do
+				ids=$(SLURM_CONF=$conf timeout 5 squeue -h -o '%i' 2>/dev/null)
+				[ -z "$ids" ] && break
+				sleep 0.1
+			done
+			[ -z "$ids" ] || say "warning: jobs still listed:" $ids
+		fi
+	fi
+	stop_pid slurmd "$dir/run/slurmd.pid" || rc=1
+	stop_pid slurmctld "$dir/run/slurmctld.pid" || rc=1
+	stop_pid munged "$dir/run/munged.pid" || rc=1
+	# munged's own PID file (same process; covers a start from elsewhere)
+	stop_pid munged "$dir/munge/munged.pid" || rc=1
+	rm -f "$dir/env.sh" "$dir/munge/munge.socket" "$dir/munge/munge.socket.lock" 2>/dev/null
+	return $rc
+}
+
+cmd_stop() {
+	local rm_dir=0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--rm) rm_dir=1 ;;
+		*) usage ;;
+		esac
+		shift
+	done
+	[ -d "$dir" ] || {
+		say "$dir does not exist; nothing to stop"
+		return 0
+	}
+	need_root stop
+	do_stop || die "some daemons in $dir could not be stopped"
+	if [ $rm_dir -eq 1 ]; then
+		# only remove a folder this script set up
+		if [ -f "$conf" ] || [ -d "$dir/run" ] || [ -d "$dir/munge" ]; then
+			rm -rf -- "$dir"
+		else
+			say "warning: $dir does not look like a cluster folder; not removing it"
+		fi
+	fi
+	say "cluster in $dir stopped"
+}
+
+cmd_status() {
+	[ -f "$conf" ] || die "no cluster configuration in $dir"
+	echo "== sinfo"
+	SLURM_CONF=$conf timeout 10 sinfo -N -l
+	echo "== squeue"
+	SLURM_CONF=$conf timeout 10 squeue
+}
+
+cmd_ensure_user() {
+	local name=${1:-}
+	[ -n "$name" ] || usage
+	id -u "$name" >/dev/null 2>&1 && return 0
+	need_root ensure-user
+	# ignore a failure caused by a concurrent creation; check again
+	useradd -m -s /bin/sh "$name" >/dev/null 2>&1
+	id -u "$name" >/dev/null 2>&1 || die "could not create user $name"
+	say "created user $name"
+}
+
+main() {
+	local sub=${1:-}
+	[ $# -gt 0 ] && shift
+	case $sub in
+	start)
+		set_dir "${1:-}"
+		shift
+		do_start "$@"
+		;;
+	stop)
+		set_dir "${1:-}"
+		shift
+		cmd_stop "$@"
+		;;
+	status)
+		set_dir "${1:-}"
+		cmd_status
+		;;
+	ensure-user) cmd_ensure_user "${1:-}" ;;
+	*) usage ;;
+	esac
+}
+
+main "$@"
