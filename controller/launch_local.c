@@ -210,8 +210,8 @@ static unsigned reap(pd_local *p)
 
 static void wait_for(pd_local *p, unsigned ms)
 {
-	for (unsigned t = 0; reap(p) && t < ms; t += 10)
-		usleep(10000);
+	for (unsigned t = 0; reap(p) && t < ms * 10; t++)
+		usleep(100);
 }
 
 static void signal_all(pd_local *p, int sig)

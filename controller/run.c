@@ -563,7 +563,9 @@ int pd_run(const pd_run_opts *o)
 	/* the end: stop agents (and with them every task), then report */
 	pd_server_shutdown(r.srv);
 	pd_loop_run_deferred(r.loop);
-	pd_local_stop(local, 3000);
+	/* agents that got BYE are leaving already; one that never joined
+	 * would not hear it, so do not wait: SIGTERM makes each end its tasks */
+	pd_local_stop(local, 0);
 	pd_progress_free(r.prog);
 	r.prog = NULL;
 	if (pd_output_finish(r.out) < 0 && !r.write_failed) {

@@ -247,6 +247,11 @@ static void conn_read(pd_conn *c)
 		c->in.len += (size_t)r;
 		budget = (size_t)r >= budget ? 0 : budget - (size_t)r;
 		conn_frames(c);
+		/* a short read drained the socket: the (level-triggered) loop
+		 * calls again when more comes, so skip the read that would only
+		 * say EAGAIN */
+		if ((size_t)r < CONN_READ_CHUNK && !c->closing && !c->tr->ops->has_pending(c->tr))
+			break;
 	}
 	if (!c->closing)
 		pd_loop_set_pending(c->loop, c->fd, budget == 0 || c->tr->ops->has_pending(c->tr));

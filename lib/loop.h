@@ -51,8 +51,10 @@ void pd_timer_free(pd_timer *t);
  * the process. Children must unblock it (see pd_loop_child_sigmask).
  * 0 or -errno. */
 int pd_loop_signal(pd_loop *l, int signo, pd_signal_cb cb, void *arg);
-/* Resets the signal mask and dispositions a child inherited from a process
- * that uses pd_loop_signal; call between fork and exec. */
+/* Resets the signal mask, and the dispositions of the signals parade or
+ * nohup may ignore (PIPE, HUP, INT, QUIT, TERM, CHLD, USR1, USR2, ALRM),
+ * that a child inherited; call between fork and exec (exec resets caught
+ * signals itself). */
 void pd_loop_child_sigmask(void);
 
 /* Runs cb once, after the current iteration's events (before sleeping).
