@@ -392,6 +392,23 @@ static void hb_cb(pd_loop *l, void *arg)
 	pd_timer_start(a->hb_timer, a->hb_ms);
 }
 
+/* In ssh mode stdin is the ssh session: nothing more comes after the
+ * connection text, and its end means the session (or the controller) is
+ * gone. Tasks never read it: they get /dev/null. */
+static void on_stdin(pd_loop *l, int fd, uint32_t ev, void *arg)
+{
+	agent *a = arg;
+	char buf[256];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	(void)ev;
+	if (n > 0 || (n < 0 && (errno == EINTR || errno == EAGAIN)))
+		return;
+	pd_loop_del(l, fd);
+	pd_info("stdin closed (the ssh session ended): stopping tasks and leaving");
+	finish(a, 0);
+}
+
 static void on_signal(pd_loop *l, int signo, void *arg)
 {
 	agent *a = arg;
@@ -419,6 +436,13 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 	a.retry_timer = pd_timer_new(l, retry_cb, &a);
 	if (!a.hb_timer || !a.retry_timer)
 		return 1;
+	if (o->exit_on_stdin_eof && pd_loop_add(l, 0, PD_EV_IN, on_stdin, &a) < 0) {
+		pd_err("cannot watch stdin for the end of the ssh session (a pipe or terminal "
+		       "is needed)");
+		pd_timer_free(a.hb_timer);
+		pd_timer_free(a.retry_timer);
+		return 2;
+	}
 	pd_loop_signal(l, SIGTERM, on_signal, &a);
 	pd_loop_signal(l, SIGINT, on_signal, &a);
 	pd_loop_signal(l, SIGHUP, on_signal, &a);
@@ -427,6 +451,8 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 	if (o->idle_exit_ms)
 		pd_timer_start(a.hb_timer, a.hb_ms);
 	pd_loop_run(l);
+	if (o->exit_on_stdin_eof)
+		pd_loop_del(l, 0);
 	pd_proc_kill_all();
 	if (a.conn) {
 		pd_conn_close(a.conn, "agent exiting");

@@ -11,18 +11,24 @@
 #include "client.h"
 #include "codec.h"
 #include "config.h"
+#include "launch_ssh.h"
 #include "log.h"
 #include "session.h"
+#include "ssh.h"
 
 extern char **environ;
 
 static const char usage[] =
 	"usage: parade-agent --connect FILE [options]\n"
 	"       parade-agent --url URL [--secret-file FILE] [options]\n"
+	"       parade-agent ssh [user@]host[:port] --connect FILE [options]\n"
+	"                    (see 'parade-agent ssh --help')\n"
 	"\n"
 	"Connects to a parade controller and runs the tasks it sends.\n"
 	"\n"
-	"  --connect FILE      connection file of a session (or PARADE_CONNECT)\n"
+	"  --connect FILE      connection file of a session (or PARADE_CONNECT);\n"
+	"                      '-': read its text from stdin up to a line 'end',\n"
+	"                      then exit when stdin closes (how ssh starts agents)\n"
 	"  --local             dial the file's local (ipc://) endpoint\n"
 	"  --wait-connect      wait (up to the grace period) for the connection file\n"
 	"                      to appear, e.g. while the controller starts\n"
@@ -36,6 +42,7 @@ static const char usage[] =
 	"  --id NAME           agent name in results (default HOST:PID)\n"
 	"  --max-frame BYTES   largest frame accepted (default 64 MiB)\n"
 	"  --log FILE          append log lines to FILE instead of stderr\n"
+	"  --exit-on-eof       exit (ending the tasks) when stdin closes\n"
 	"  -v, --verbose       debug log lines (or PARADE_DEBUG=1)\n"
 	"  -h, --help          this help\n"
 	"  --version           print the version\n"
@@ -44,7 +51,7 @@ static const char usage[] =
 	"grace period; 2 usage error; 3 refused by the controller (wrong secret or version).\n";
 
 enum { O_CONNECT = 256, O_LOCAL, O_WAIT, O_URL, O_SECRET, O_INSECURE, O_SLOTS, O_GRACE, O_IDLE,
-       O_MAXTASKS, O_ID, O_MODE, O_MAXFRAME, O_LOG, O_VERSION };
+       O_MAXTASKS, O_ID, O_MODE, O_MAXFRAME, O_LOG, O_VERSION, O_EXIT_EOF };
 
 static const struct option longopts[] = {
 	{"connect", required_argument, 0, O_CONNECT},
@@ -61,6 +68,7 @@ static const struct option longopts[] = {
 	{"mode", required_argument, 0, O_MODE},
 	{"max-frame", required_argument, 0, O_MAXFRAME},
 	{"log", required_argument, 0, O_LOG},
+	{"exit-on-eof", no_argument, 0, O_EXIT_EOF},
 	{"verbose", no_argument, 0, 'v'},
 	{"help", no_argument, 0, 'h'},
 	{"version", no_argument, 0, O_VERSION},
@@ -141,6 +149,8 @@ int main(int argc, char **argv)
 	FILE *logf = NULL;
 
 	pd_log_init("parade-agent");
+	if (argc > 1 && !strcmp(argv[1], "ssh"))
+		return pd_ssh_main("parade-agent", argc - 1, argv + 1);
 	memset(&o, 0, sizeof(o));
 	memset(&cf, 0, sizeof(cf));
 	o.slots = 1;
@@ -194,6 +204,7 @@ int main(int argc, char **argv)
 			}
 			pd_log_set_file(logf);
 			break;
+		case O_EXIT_EOF: o.exit_on_stdin_eof = 1; break;
 		case 'v': pd_log_set_level(PD_LOG_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		case O_VERSION: printf("parade-agent %s (protocol %u)\n", PACKAGE_VERSION, PD_PROTO_VERSION); return 0;
@@ -208,13 +219,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "parade-agent: give --connect FILE or --url URL\n%s", usage);
 		return 2;
 	}
-	if (connect && wait_connect && wait_for_file(connect, o.grace_ms) < 0) {
+	if (connect && !strcmp(connect, "-")) {
+		/* ssh mode: the text comes down stdin, which then stays open */
+		if (pd_conntext_read(0, o.grace_ms, &cf, err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			return 2;
+		}
+		o.exit_on_stdin_eof = 1;
+	} else if (connect && wait_connect && wait_for_file(connect, o.grace_ms) < 0) {
 		pd_err("no connection file %s after %llu s, exiting", connect,
 		       (unsigned long long)(o.grace_ms / 1000));
 		return 1;
 	}
 	if (connect) {
-		rv = pd_connfile_read(connect, &cf, err, sizeof(err));
+		rv = strcmp(connect, "-") ? pd_connfile_read(connect, &cf, err, sizeof(err)) : 0;
 		if (rv == -EPERM) {
 			pd_warn("%s", err);
 		} else if (rv < 0) {
@@ -224,7 +242,8 @@ int main(int argc, char **argv)
 		memcpy(secret, cf.secret, sizeof(secret));
 		have_secret = 1;
 		if (cf.version != PD_PROTO_VERSION) {
-			pd_err("%s is for protocol version %u, this agent speaks version %u", connect,
+			pd_err("%s is for protocol version %u, this agent speaks version %u",
+			       strcmp(connect, "-") ? connect : "the connection text on stdin",
 			       cf.version, PD_PROTO_VERSION);
 			return 3;
 		}
@@ -266,8 +285,9 @@ int main(int argc, char **argv)
 		gethostname(host, sizeof(host) - 1);
 		snprintf(o.id, sizeof(o.id), "%s:%d", host, (int)getpid());
 	}
-	/* a task must never read the agent's stdin */
-	{
+	/* a task must never read the agent's stdin (tasks get /dev/null
+	 * anyway); in ssh mode stdin stays: its end ends the agent */
+	if (!o.exit_on_stdin_eof) {
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			dup2(fd, 0);

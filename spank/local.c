@@ -23,8 +23,8 @@ const char *pd_local_cmdline_path = "/proc/self/cmdline";
 static struct {
 	int explicit_known;
 	int explicit;
-	int reported;     /* a bad --parade-workers value was reported... */
-	char value[64];   /* ...this one */
+	int reported;   /* a bad --parade-workers value was reported... */
+	char value[64]; /* ...this one */
 } L;
 
 void pd_local_reset(void)
@@ -65,7 +65,7 @@ int pd_local_explicit(void)
 		 * nothing: there (and in salloc) every value counts. In srun a
 		 * value can only be inherited when the job environment has one. */
 		L.explicit = spank_context() != S_CTX_LOCAL || !getenv(PD_INHERITED_WORKERS) ||
-			     cmdline_names_workers();
+		             cmdline_names_workers();
 		L.explicit_known = 1;
 	}
 	return L.explicit;
@@ -104,13 +104,14 @@ int pd_local_workers(void)
 /* what names the source (an option or PARADE_CONNECT). 0 or -1. */
 static int check_controller(const char *what, const char *path)
 {
-	const char *also = strcmp(what, "PARADE_CONNECT") ? "" : " (the controller for --parade-workers)";
+	const char *also =
+	    strcmp(what, "PARADE_CONNECT") ? "" : " (the controller for --parade-workers)";
 	struct stat st;
 	int fd;
 
 	if (pd_sp.controller_long && !strcmp(what, "--parade-controller")) {
 		pd_sp_error("--parade-controller: the path is longer than %d bytes",
-			    PD_SPANK_PATH_MAX - 1);
+		            PD_SPANK_PATH_MAX - 1);
 		return -1;
 	}
 	if (!*path) {
@@ -124,7 +125,7 @@ static int check_controller(const char *what, const char *path)
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		pd_sp_error("%s=%s%s: not a regular file (expected a parade connection file)", what,
-			    path, also);
+		            path, also);
 		close(fd);
 		return -1;
 	}
@@ -138,9 +139,10 @@ int pd_local_init_post_opt(void)
 
 	if (!pd_sp.workers_seen) {
 		if (pd_sp.controller_seen) {
-			pd_sp_error("--parade-controller=%s: give --parade-workers=N too (the number "
-				    "of agents to start)",
-				    pd_sp.controller);
+			pd_sp_error(
+			    "--parade-controller=%s: give --parade-workers=N too (the number "
+			    "of agents to start)",
+			    pd_sp.controller);
 			return -1;
 		}
 		return 0;
@@ -163,9 +165,11 @@ int pd_local_user_init(spank_t sp)
 {
 	const char *v;
 
-	if (!pd_sp.workers_seen)
+	/* not named here: a "1" inherited from an outer step must not make
+	 * this step act on an option that reaches it some other way */
+	if (!pd_sp.workers_seen && !getenv(PD_EXPLICIT_ENV))
 		return 0;
-	v = pd_local_explicit() ? "1" : "0";
+	v = pd_sp.workers_seen && pd_local_explicit() ? "1" : "0";
 	/* Slurm 22.05 allows spank_setenv in slurmstepd only; srun copies its
 	 * own environment into the tasks' after this callback, so setenv(3)
 	 * reaches them too */

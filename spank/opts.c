@@ -22,11 +22,13 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	if (!s || !*s)
 		return -EINVAL;
 	for (; *s; s++) {
+		unsigned long d = (unsigned long)(*s - '0');
+
 		if (*s < '0' || *s > '9')
 			return -EINVAL;
-		if (v > (max - (unsigned long)(*s - '0')) / 10)
+		if (v > max / 10 || d > max - v * 10)
 			return -ERANGE;
-		v = v * 10 + (unsigned long)(*s - '0');
+		v = v * 10 + d;
 	}
 	*out = v;
 	return 0;
@@ -44,12 +46,12 @@ int pd_spank_parse_workers(const char *s, unsigned max, unsigned *out, char *err
 	}
 	if (rv == -ERANGE)
 		snprintf(err, errlen,
-			 "--parade-workers=%s: expected a whole number from 1 to %u "
-			 "(max_workers=%u in plugstack.conf)",
-			 s, max, max);
+		         "--parade-workers=%s: expected a whole number from 1 to %u "
+		         "(max_workers=%u in plugstack.conf)",
+		         s, max, max);
 	else
 		snprintf(err, errlen, "--parade-workers=%s: expected a whole number from 1 to %u",
-			 s ? s : "", max);
+		         s ? s : "", max);
 	return -EINVAL;
 }
 
@@ -81,14 +83,13 @@ static const struct {
 	const char *name;
 	int bit;
 } keys[] = {{"agent", K_AGENT},
-	    {"max_workers", K_MAX},
-	    {"port_range", K_PORTS},
-	    {"debug", K_DEBUG},
-	    {"agent_log", K_LOG}};
+            {"max_workers", K_MAX},
+            {"port_range", K_PORTS},
+            {"debug", K_DEBUG},
+            {"agent_log", K_LOG}};
 
 /* Applies one known key's value. 0 or -EINVAL with the problem in err. */
-static int apply(pd_spank_cfg *c, int bit, const char *arg, const char *v, char *err,
-		 size_t errlen)
+static int apply(pd_spank_cfg *c, int bit, const char *arg, const char *v, char *err, size_t errlen)
 {
 	unsigned long n;
 
@@ -96,9 +97,9 @@ static int apply(pd_spank_cfg *c, int bit, const char *arg, const char *v, char 
 	case K_AGENT:
 		if (v[0] != '/' || strlen(v) >= sizeof(c->agent)) {
 			snprintf(err, errlen,
-				 "plugstack argument '%s': expected the absolute path of "
-				 "parade-agent",
-				 arg);
+			         "plugstack argument '%s': expected the absolute path of "
+			         "parade-agent",
+			         arg);
 			return -EINVAL;
 		}
 		snprintf(c->agent, sizeof(c->agent), "%s", v);
@@ -106,8 +107,8 @@ static int apply(pd_spank_cfg *c, int bit, const char *arg, const char *v, char 
 	case K_MAX:
 		if (parse_uint(v, PD_SPANK_MAX_WORKERS_LIMIT, &n) < 0 || n < 1) {
 			snprintf(err, errlen,
-				 "plugstack argument '%s': expected a whole number from 1 to %u",
-				 arg, PD_SPANK_MAX_WORKERS_LIMIT);
+			         "plugstack argument '%s': expected a whole number from 1 to %u",
+			         arg, PD_SPANK_MAX_WORKERS_LIMIT);
 			return -EINVAL;
 		}
 		c->max_workers = (unsigned)n;
@@ -115,16 +116,16 @@ static int apply(pd_spank_cfg *c, int bit, const char *arg, const char *v, char 
 	case K_PORTS:
 		if (pd_spank_parse_ports(v, &c->port_lo, &c->port_hi) < 0) {
 			snprintf(err, errlen,
-				 "plugstack argument '%s': expected LO-HI with 1 <= LO <= HI <= "
-				 "65535",
-				 arg);
+			         "plugstack argument '%s': expected LO-HI with 1 <= LO <= HI <= "
+			         "65535",
+			         arg);
 			return -EINVAL;
 		}
 		return 0;
 	case K_DEBUG:
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
-			snprintf(err, errlen, "plugstack argument '%s': expected debug=0 or debug=1",
-				 arg);
+			snprintf(err, errlen,
+			         "plugstack argument '%s': expected debug=0 or debug=1", arg);
 			return -EINVAL;
 		}
 		c->debug = v[0] == '1';
@@ -136,9 +137,9 @@ static int apply(pd_spank_cfg *c, int bit, const char *arg, const char *v, char 
 			c->agent_log = PD_LOG_NONE;
 		} else {
 			snprintf(err, errlen,
-				 "plugstack argument '%s': expected agent_log=session or "
-				 "agent_log=none",
-				 arg);
+			         "plugstack argument '%s': expected agent_log=session or "
+			         "agent_log=none",
+			         arg);
 			return -EINVAL;
 		}
 		return 0;
@@ -161,18 +162,19 @@ int pd_spank_parse_args(pd_spank_cfg *c, int ac, char **av, char *err, size_t er
 				bit = keys[k].bit;
 		if (!bit) {
 			snprintf(err, errlen,
-				 "plugstack argument '%s': unknown key '%.*s' (known: agent, "
-				 "max_workers, port_range, debug, agent_log)",
-				 arg, (int)klen, arg);
+			         "plugstack argument '%s': unknown key '%.*s' (known: agent, "
+			         "max_workers, port_range, debug, agent_log)",
+			         arg, (int)klen, arg);
 			goto fail;
 		}
 		if (!eq) {
-			snprintf(err, errlen, "plugstack argument '%s': expected %s=VALUE", arg, arg);
+			snprintf(err, errlen, "plugstack argument '%s': expected %s=VALUE", arg,
+			         arg);
 			goto fail;
 		}
 		if (seen & bit) {
 			snprintf(err, errlen, "plugstack argument '%s': %.*s is given twice", arg,
-				 (int)klen, arg);
+			         (int)klen, arg);
 			goto fail;
 		}
 		seen |= bit;

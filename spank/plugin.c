@@ -15,15 +15,15 @@ static int opt_workers(int val, const char *optarg, int remote);
 static int opt_controller(int val, const char *optarg, int remote);
 
 static struct spank_option options[] = {
-	{"parade-workers", "N",
-	 "Start N parade agents for this step (spread over its nodes) that wait for a "
-	 "parade controller; task 0 finds the session in PARADE_STEP_SESSION.",
-	 1, 0, opt_workers},
-	{"parade-controller", "FILE",
-	 "With --parade-workers: the agents join the controller of this connection file "
-	 "instead (default: $PARADE_CONNECT if set).",
-	 1, 0, opt_controller},
-	SPANK_OPTIONS_TABLE_END,
+    {"parade-workers", "N",
+     "Start N parade agents for this step (spread over its nodes) that wait for a "
+     "parade controller; task 0 finds the session in PARADE_STEP_SESSION.",
+     1, 0, opt_workers},
+    {"parade-controller", "FILE",
+     "With --parade-workers: the agents join the controller of this connection file "
+     "instead (default: $PARADE_CONNECT if set).",
+     1, 0, opt_controller},
+    SPANK_OPTIONS_TABLE_END,
 };
 
 static int local_context(void)
@@ -42,9 +42,9 @@ static int opt_workers(int val, const char *optarg, int remote)
 	pd_sp.workers_seen = 1;
 	pd_sp.workers_calls++;
 	snprintf(pd_sp.workers_arg, sizeof(pd_sp.workers_arg), "%s", optarg ? optarg : "");
-	pd_sp.workers_bad = pd_spank_parse_workers(optarg, pd_sp.cfg.max_workers, &pd_sp.workers,
-						   pd_sp.workers_err,
-						   sizeof(pd_sp.workers_err)) < 0;
+	pd_sp.workers_bad =
+	    pd_spank_parse_workers(optarg, pd_sp.cfg.max_workers, &pd_sp.workers, pd_sp.workers_err,
+	                           sizeof(pd_sp.workers_err)) < 0;
 	if (!remote && local_context())
 		return pd_local_workers();
 	return 0;
@@ -56,7 +56,7 @@ static int opt_controller(int val, const char *optarg, int remote)
 	(void)remote;
 	pd_sp.controller_seen = 1;
 	pd_sp.controller_long = snprintf(pd_sp.controller, sizeof(pd_sp.controller), "%s",
-					 optarg ? optarg : "") >= (int)sizeof(pd_sp.controller);
+	                                 optarg ? optarg : "") >= (int)sizeof(pd_sp.controller);
 	return 0;
 }
 
@@ -65,8 +65,8 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 	spank_context_t ctx = spank_context();
 	int rv = 0;
 
-	pd_sp.cfg_ok = pd_spank_parse_args(&pd_sp.cfg, ac, av, pd_sp.cfg_err,
-					   sizeof(pd_sp.cfg_err)) == 0;
+	pd_sp.cfg_ok =
+	    pd_spank_parse_args(&pd_sp.cfg, ac, av, pd_sp.cfg_err, sizeof(pd_sp.cfg_err)) == 0;
 	if (!pd_sp.cfg_ok) {
 		pd_sp_error("%s", pd_sp.cfg_err);
 		/* srun/sbatch/salloc refuse to run; slurmstepd goes on (failing

@@ -7,7 +7,10 @@
 #       all their files in DIR, waits until the node is idle and writes
 #       DIR/env.sh (source it: exports SLURM_CONF and PARADE_SLURM_*).
 #       FILE, if given, is included from DIR/plugstack.conf; files dropped
-#       into DIR/plugstack.conf.d/*.conf are included as well.
+#       into DIR/plugstack.conf.d/*.conf are included as well (srun and
+#       slurmstepd read them at once; slurmd only when it starts).
+#       Batch jobs start within about 1 s of sbatch (slurmctld's background
+#       tick); sruns start at once.
 #   cluster.sh stop DIR [--rm]
 #       Cancels all jobs, stops the daemons by their PID files, checks they
 #       are gone; --rm then removes DIR. Safe to call twice or after a
@@ -53,14 +56,14 @@ pid_alive() {
 	return 0
 }
 
-# pid_ours PID: true if PID is alive and its command line mentions $dir
-# (guards against a PID file naming a recycled PID).
+# pid_ours PID: true if PID is alive and its command line names a file in
+# $dir (guards against a PID file naming a recycled PID).
 pid_ours() {
 	local cmd
 	pid_alive "$1" || return 1
 	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
 	case $cmd in
-	*"$dir"*) return 0 ;;
+	*"$dir/"*) return 0 ;;
 	esac
 	return 1
 }
@@ -87,20 +90,25 @@ set_dir() {
 	esac
 	dir=${dir%/}
 	[ -n "$dir" ] || die "refusing to use / as the state folder"
+	case $dir in
+	*[[:space:]\'\"\\\$\`]*) die "the state folder path must not contain blanks or quotes: $dir" ;;
+	esac
 	conf=$dir/slurm.conf
 }
 
 usage() {
-	sed -n '2,24s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,26s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
+# tail_log FILE...: the last lines of each non-empty FILE, without the
+# harmless pmix noise.
 tail_log() {
 	local f
 	for f in "$@"; do
 		[ -s "$f" ] || continue
 		echo "----- last lines of $f" >&2
-		tail -n 25 "$f" >&2
+		grep -v 'pmix\|MPI: Cannot create context' "$f" | tail -n 15 >&2
 	done
 }
 
@@ -143,6 +151,24 @@ port_used() {
 	return 1
 }
 
+# port_listening PORT [PID]: true if a TCP socket listens on PORT (and, if
+# PID is given, belongs to process PID). Asking the controller before it
+# listens costs a 1 s retry inside the Slurm clients.
+port_listening() {
+	local hex inodes ino fd
+	hex=$(printf ':%04X' "$1")
+	inodes=$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk -v p="$hex" 'substr($2, length($2) - 4) == p && $4 == "0A" { print $10 }')
+	[ -n "$inodes" ] || return 1
+	[ -n "${2:-}" ] || return 0
+	for fd in /proc/"$2"/fd/*; do
+		for ino in $inodes; do
+			[ "$(readlink "$fd" 2>/dev/null)" = "socket:[$ino]" ] && return 0
+		done
+	done
+	return 1
+}
+
 pick_port() {
 	local p tries=0
 	while [ $tries -lt 200 ]; do
@@ -182,8 +208,8 @@ SlurmctldPidFile=$dir/run/slurmctld.pid
 SlurmdPidFile=$dir/run/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
-SlurmctldDebug=info
-SlurmdDebug=info
+SlurmctldDebug=${PARADE_SLURM_DEBUG:-info}
+SlurmdDebug=${PARADE_SLURM_DEBUG:-info}
 PlugStackConfig=$dir/plugstack.conf
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -198,11 +224,14 @@ SchedulerParameters=batch_sched_delay=0
 SlurmdParameters=config_overrides
 ReturnToService=2
 KillWait=2
-MinJobAge=10
+MinJobAge=30
 InactiveLimit=0
 MessageTimeout=10
 SlurmdTimeout=300
 MailProg=/bin/true
+# With an Epilog, slurmd reports each job's end and slurmctld schedules at
+# once; without one, pending jobs wait for its 1 s background tick.
+Epilog=/bin/true
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$NODE_CPUS RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
@@ -230,13 +259,28 @@ start_munged() {
 	t=$(($(now_ms) + 10000))
 	while [ ! -S "$m/munge.socket" ]; do
 		if ! pid_alive "$(cat "$dir/run/munged.pid")" || [ "$(now_ms)" -gt $t ]; then
-			tail_log "$m/munged.out" "$m/munged.log"
 			return 1
 		fi
 		sleep 0.05
 	done
 	chmod 0777 "$m/munge.socket" 2>/dev/null
 	return 0
+}
+
+# check_reachable: munged refuses a socket below a folder that others
+# cannot search, and non-root test users need to reach DIR too.
+check_reachable() {
+	local p=$dir perm
+	while [ -n "$p" ] && [ "$p" != / ]; do
+		p=$(dirname "$p")
+		perm=$(stat -c %A "$p" 2>/dev/null) || continue
+		case $perm in
+		*x | *t) ;;
+		*)
+			die "$p is not searchable by others (chmod o+x); munged and non-root users need that"
+			;;
+		esac
+	done
 }
 
 start_daemon() { # name command...
@@ -252,16 +296,99 @@ node_state() {
 
 start_failed() {
 	say "error: $*"
-	tail_log "$dir/log/slurmctld.out" "$dir/log/slurmctld.log" \
-		"$dir/log/slurmd.out" "$dir/log/slurmd.log" \
-		"$dir/munge/munged.out" "$dir/munge/munged.log"
+	# the daemons run in the foreground (-D, -F): their stderr (*.out)
+	# has all their log lines, including errors from before the log opens
+	tail_log "$dir/munge/munged.out" "$dir/log/slurmctld.out" "$dir/log/slurmd.out"
 	say "stopping what was started"
 	do_stop >/dev/null 2>&1
 	exit 1
 }
 
+# daemon_failed NAME: sets start_error for an exited daemon; true if it
+# died of a port conflict (worth a retry).
+daemon_failed() {
+	start_error="$1 exited"
+	if grep -qi 'address already in use\|unable to bind' "$dir/log/$1.out" 2>/dev/null; then
+		start_error="$1 could not bind its port"
+		return 0
+	fi
+	return 1
+}
+
+# start_slurm NODE CTLD_PORT: starts slurmctld, then slurmd, and waits until
+# the node is idle (until $deadline). Returns 0 when up, 2 on a port
+# conflict; exits through start_failed on anything else.
+start_slurm() {
+	local node=$1 ctld_port=$2 state resumed=0
+	start_error=
+	start_daemon slurmctld slurmctld -D -i -f "$conf"
+	# slurmd retries a failed registration only after a while, and a client
+	# asking the controller before it listens sleeps 1 s: wait for the port
+	until port_listening "$ctld_port" "$(read_pidfile "$dir/run/slurmctld.pid")"; do
+		if ! pid_alive "$(read_pidfile "$dir/run/slurmctld.pid")"; then
+			daemon_failed slurmctld && return 2
+			start_failed "$start_error"
+		fi
+		[ "$(now_ms)" -lt $deadline ] ||
+			start_failed "slurmctld does not listen on port $ctld_port after ${timeout}s"
+		sleep 0.02
+	done
+	start_daemon slurmd slurmd -D -N "$node" -f "$conf"
+	while :; do
+		if ! pid_alive "$(read_pidfile "$dir/run/slurmctld.pid")"; then
+			daemon_failed slurmctld && return 2
+			start_failed "$start_error"
+		fi
+		if ! pid_alive "$(read_pidfile "$dir/run/slurmd.pid")"; then
+			daemon_failed slurmd && return 2
+			start_failed "$start_error"
+		fi
+		state=$(node_state "$node")
+		case $state in
+		idle) return 0 ;;
+		*'*' | '' | unk*) ;; # not registered or not responding yet
+		*drain* | drng | down | fail* | inval)
+			if [ $resumed -lt 3 ]; then
+				SLURM_CONF=$conf timeout 10 scontrol update NodeName="$node" \
+					State=RESUME >/dev/null 2>&1
+				resumed=$((resumed + 1))
+			fi
+			;;
+		esac
+		[ "$(now_ms)" -lt $deadline ] ||
+			start_failed "node $node not idle after ${timeout}s (state: ${state:-none})"
+		sleep 0.05
+	done
+}
+
+# warm_up: slurmctld applies SchedulerParameters (batch_sched_delay=0)
+# only in its first scheduling pass, which otherwise comes ~3 s after it
+# starts; until then batch jobs stay pending, and sruns queue behind them.
+# A job's end (epilog complete) triggers that pass at once: allocate and
+# cancel a job, without any plugin (an empty plugstack, no step launched).
+warm_up() {
+	local wconf=$dir/run/warmup.conf cycles
+	: >"$dir/run/warmup-plugstack.conf"
+	sed "s|^PlugStackConfig=.*|PlugStackConfig=$dir/run/warmup-plugstack.conf|" \
+		"$conf" >"$wconf"
+	SLURM_CONF=$wconf timeout 10 salloc --no-shell -Q -J parade-warmup -n1 \
+		>"$dir/log/warmup.out" 2>&1 ||
+		start_failed "cannot allocate a job: $(tail -n 3 "$dir/log/warmup.out")"
+	SLURM_CONF=$wconf timeout 10 scancel -n parade-warmup >>"$dir/log/warmup.out" 2>&1
+	while :; do
+		cycles=$(SLURM_CONF=$conf timeout 10 sdiag 2>/dev/null |
+			sed -n '/Main schedule/,/^$/s/.*Total cycles: *\([0-9]*\).*/\1/p')
+		[ "${cycles:-0}" -ge 1 ] &&
+			[ -z "$(SLURM_CONF=$conf timeout 10 squeue -h -o %i 2>/dev/null)" ] && break
+		[ "$(now_ms)" -lt $deadline ] ||
+			start_failed "no scheduling pass after ${timeout}s"
+		sleep 0.02
+	done
+	rm -f "$wconf" "$dir/run/warmup-plugstack.conf" "$dir/log/warmup.out"
+}
+
 do_start() {
-	local plugstack="" timeout=30 node ctld_port slurmd_port t0 deadline state resumed=0
+	local plugstack="" timeout=30 node ctld_port slurmd_port t0 attempt
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--plugstack)
@@ -275,6 +402,7 @@ do_start() {
 			;;
 		--timeout)
 			[ $# -ge 2 ] || usage
+			case $2 in '' | *[!0-9]*) die "--timeout wants whole seconds" ;; esac
 			timeout=$2
 			shift 2
 			;;
@@ -303,6 +431,7 @@ do_start() {
 	fi
 	# the munge socket path must fit in sun_path (108 bytes)
 	[ ${#dir} -le 80 ] || die "state folder path too long for unix sockets: $dir"
+	check_reachable
 	mkdir -p "$dir" || die "cannot create $dir"
 	chmod 0755 "$dir"
 	mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/run" "$dir/plugstack.conf.d" ||
@@ -322,36 +451,24 @@ do_start() {
 
 	node=$(hostname -s)
 	[ -n "$node" ] || die "hostname -s is empty"
-	ctld_port=$(pick_port) || die "no free TCP port"
-	slurmd_port=$(pick_port "$ctld_port") || die "no free TCP port"
-	write_conf "$node" "$ctld_port" "$slurmd_port"
-
 	start_munged || start_failed "munged did not start"
-	start_daemon slurmctld slurmctld -D -i -f "$conf"
-	start_daemon slurmd slurmd -D -N "$node" -f "$conf"
-
 	deadline=$(($(now_ms) + timeout * 1000))
+	# another process may grab a port between the check and the bind:
+	# then try again with other ports
+	attempt=1
 	while :; do
-		pid_alive "$(read_pidfile "$dir/run/slurmctld.pid")" ||
-			start_failed "slurmctld exited"
-		pid_alive "$(read_pidfile "$dir/run/slurmd.pid")" ||
-			start_failed "slurmd exited"
-		state=$(node_state "$node")
-		case $state in
-		idle) break ;;
-		*'*' | '' | unk*) ;; # not responding yet / controller not up yet
-		drain* | drng | down | fail* | inval | *drain*)
-			if [ $resumed -lt 3 ]; then
-				SLURM_CONF=$conf timeout 10 scontrol update NodeName="$node" \
-					State=RESUME >/dev/null 2>&1
-				resumed=$((resumed + 1))
-			fi
-			;;
-		esac
-		[ "$(now_ms)" -lt $deadline ] ||
-			start_failed "node $node not idle after ${timeout}s (state: ${state:-none})"
-		sleep 0.1
+		ctld_port=$(pick_port) || start_failed "no free TCP port"
+		slurmd_port=$(pick_port "$ctld_port") || start_failed "no free TCP port"
+		write_conf "$node" "$ctld_port" "$slurmd_port"
+		start_slurm "$node" "$ctld_port" && break
+		[ $attempt -lt 3 ] || start_failed "$start_error"
+		say "port conflict ($start_error); retrying with other ports"
+		stop_pid slurmd "$dir/run/slurmd.pid"
+		stop_pid slurmctld "$dir/run/slurmctld.pid"
+		attempt=$((attempt + 1))
 	done
+
+	warm_up
 
 	cat >"$dir/env.sh" <<EOF
 # Written by $prog: source this to use the test cluster in $dir.
@@ -415,7 +532,7 @@ do_stop() {
 				[ -z "$ids" ] && break
 				sleep 0.1
 			done
-			[ -z "$ids" ] || say "warning: jobs still listed:" $ids
+			[ -z "$ids" ] || say "warning: jobs still listed:" "$(echo "$ids" | tr '\n' ' ')"
 		fi
 	fi
 	stop_pid slurmd "$dir/run/slurmd.pid" || rc=1
@@ -423,7 +540,8 @@ do_stop() {
 	stop_pid munged "$dir/run/munged.pid" || rc=1
 	# munged's own PID file (same process; covers a start from elsewhere)
 	stop_pid munged "$dir/munge/munged.pid" || rc=1
-	rm -f "$dir/env.sh" "$dir/munge/munge.socket" "$dir/munge/munge.socket.lock" 2>/dev/null
+	rm -f "$dir/env.sh"
+	[ $rc -eq 0 ] && rm -f "$dir/munge/munge.socket" "$dir/munge/munge.socket.lock"
 	return $rc
 }
 
@@ -455,6 +573,8 @@ cmd_stop() {
 
 cmd_status() {
 	[ -f "$conf" ] || die "no cluster configuration in $dir"
+	pid_ours "$(read_pidfile "$dir/run/slurmctld.pid")" ||
+		die "slurmctld of $dir is not running"
 	echo "== sinfo"
 	SLURM_CONF=$conf timeout 10 sinfo -N -l
 	echo "== squeue"

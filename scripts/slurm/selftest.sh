@@ -26,9 +26,10 @@ fail() {
 }
 
 dir=$(mktemp -d /tmp/parade-slurm.XXXXXX) || exit 1
+# shellcheck disable=SC2317,SC2329 # called by the trap
 cleanup() {
 	if [ -n "$dir" ]; then
-		if [ $keep -eq 1 ]; then
+		if [ "$keep" -eq 1 ]; then
 			"$cluster" stop "$dir" >/dev/null 2>&1
 			echo "selftest.sh: kept $dir"
 		else
@@ -40,31 +41,22 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # leftovers DIR: prints live (non-zombie) processes whose command line
-# mentions DIR or that hold a file in DIR open (catches slurmstepd too).
+# mentions DIR, whose working folder is in DIR or that hold a file in DIR
+# open (the last two catch slurmstepd too).
 leftovers() {
-	local p pid stat state cmd fd
-	for p in /proc/[0-9]*; do
-		pid=${p#/proc/}
+	local pids pid stat state
+	pids=$({
+		grep -laF -- "$1/" /proc/[0-9]*/cmdline
+		find /proc/[0-9]*/cwd -maxdepth 0 \( -lname "$1" -o -lname "$1/*" \) -print
+		find /proc/[0-9]*/fd -maxdepth 1 -lname "$1/*" -print
+	} 2>/dev/null | cut -d/ -f3 | sort -un)
+	for pid in $pids; do
 		[ "$pid" = $$ ] && continue
-		stat=$(cat "$p/stat" 2>/dev/null) || continue
+		stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue # the grep, find
 		state=${stat##*) }
 		state=${state%% *}
 		case $state in Z | X | x) continue ;; esac
-		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)
-		case $cmd in
-		*"$1"*)
-			echo "$pid $cmd"
-			continue
-			;;
-		esac
-		for fd in "$p"/fd/*; do
-			case $(readlink "$fd" 2>/dev/null) in
-			"$1"/*)
-				echo "$pid ${cmd:-?} (has $(readlink "$fd") open)"
-				break
-				;;
-			esac
-		done
+		echo "$pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
 	done
 }
 
@@ -90,36 +82,13 @@ else
 	fail "srun -n4 -c1 true: $out"
 fi
 
-if out=$(timeout 30 srun -Q -n4 -c1 sh -c 'echo $SLURM_PROCID' 2>&1) &&
+# shellcheck disable=SC2016 # expanded by the task's shell
+if out=$(timeout 30 srun -Q -n4 -c1 sh -c 'echo "$SLURM_PROCID"' 2>&1) &&
 	[ "$(echo "$out" | sort -n | tr '\n' ' ')" = "0 1 2 3 " ]; then
 	pass "srun -n4 ranks"
 else
 	fail "srun -n4 ranks: got '$out'"
 fi
-
-job=$(sbatch --parsable -n1 -o "$dir/log/batch-%j.out" --wrap 'sleep 1; echo done' 2>&1)
-case $job in
-'' | *[!0-9]*) fail "sbatch: $job" ;;
-*)
-	state=
-	deadline=$(($(date +%s) + 30))
-	while [ "$(date +%s)" -lt $deadline ]; do
-		info=$(scontrol show job "$job" 2>/dev/null)
-		state=$(echo "$info" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
-		case $state in
-		PENDING | RUNNING | COMPLETING | CONFIGURING | '') sleep 0.1 ;;
-		*) break ;;
-		esac
-	done
-	code=$(echo "$info" | sed -n 's/.* ExitCode=\([0-9:]*\).*/\1/p')
-	if [ "$state" = COMPLETED ] && [ "$code" = 0:0 ] &&
-		[ "$(cat "$dir/log/batch-$job.out" 2>/dev/null)" = done ]; then
-		pass "sbatch --wrap 'sleep 1' (job $job $state)"
-	else
-		fail "sbatch job $job: state '$state' exit '$code'"
-	fi
-	;;
-esac
 
 if "$cluster" ensure-user "$user"; then
 	uid=$(id -u "$user")
@@ -155,11 +124,39 @@ else
 fi
 rm -f "$PARADE_SLURM_PLUGSTACK_DIR/x.conf"
 
+# a batch job starts within ~1 s (slurmctld's background tick)
+job=$(sbatch --parsable -n1 -o "$dir/log/batch-%j.out" --wrap 'sleep 1; echo done' 2>&1)
+case $job in
+'' | *[!0-9]*) fail "sbatch: $job" ;;
+*)
+	state=
+	deadline=$(($(date +%s) + 30))
+	while [ "$(date +%s)" -lt $deadline ]; do
+		info=$(scontrol show job "$job" 2>/dev/null)
+		state=$(echo "$info" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+		case $state in
+		PENDING | RUNNING | COMPLETING | CONFIGURING | '') sleep 0.1 ;;
+		*) break ;;
+		esac
+	done
+	code=$(echo "$info" | sed -n 's/.* ExitCode=\([0-9:]*\).*/\1/p')
+	if [ "$state" = COMPLETED ] && [ "$code" = 0:0 ] &&
+		[ "$(cat "$dir/log/batch-$job.out" 2>/dev/null)" = "done" ]; then
+		pass "sbatch --wrap 'sleep 1' (job $job $state)"
+	else
+		fail "sbatch job $job: state '$state' exit '$code'"
+	fi
+	;;
+esac
+
 # a running job must not keep stop from stopping
 sbatch -Q -n1 -o /dev/null --wrap 'sleep 300' >/dev/null 2>&1
 timeout 30 srun -Q -n1 sleep 300 >/dev/null 2>&1 &
 srun_pid=$!
-sleep 0.5
+for _ in $(seq 50); do
+	[ "$(squeue -h -t R 2>/dev/null | wc -l)" -ge 2 ] && break
+	sleep 0.1
+done
 
 if "$cluster" stop "$dir"; then
 	pass "cluster.sh stop"

@@ -1,0 +1,692 @@
+/* ssh.c - the ssh launch mode's pure parts (see ssh.h). */
+#include "ssh.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "template.h"
+
+#define MAX_SLOTS PD_SSH_MAX_SLOTS
+#define TEXT_LINE_MAX 1024
+
+/* ---- options and host files ---- */
+
+static int bad_chars(const char *s, size_t n, int host)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (host ? !(isalnum(c) || strchr("._-:%", c)) : (c <= ' ' || c >= 0x7f || c == '@'))
+			return 1;
+	}
+	return 0;
+}
+
+int pd_ssh_host_parse(const char *s, size_t len, pd_ssh_host *h, char *err, size_t errlen)
+{
+	const char *at = memrchr(s, '@', len), *c;
+	size_t hs = 0, he = len, ps = len; /* host in [hs, he), port in [ps, len) */
+
+	memset(h, 0, sizeof(*h));
+	if (at) {
+		size_t n = (size_t)(at - s);
+		if (n == 0) {
+			snprintf(err, errlen, "empty user name");
+			return -EINVAL;
+		}
+		if (n >= sizeof(h->user) || bad_chars(s, n, 0) || s[0] == '-') {
+			snprintf(err, errlen, "bad user name '%.*s'", (int)n, s);
+			return -EINVAL;
+		}
+		memcpy(h->user, s, n);
+		hs = n + 1;
+	}
+	if (hs < len && s[hs] == '[') {
+		hs++;
+		c = memchr(s + hs, ']', len - hs);
+		if (!c) {
+			snprintf(err, errlen, "missing ']' after the IPv6 address");
+			return -EINVAL;
+		}
+		he = (size_t)(c - s);
+		if (he + 1 < len) {
+			if (s[he + 1] != ':') {
+				snprintf(err, errlen, "unexpected '%.*s' after ']'",
+					 (int)(len - he - 1), s + he + 1);
+				return -EINVAL;
+			}
+			ps = he + 2;
+		}
+	} else if (hs < len && (c = memchr(s + hs, ':', len - hs)) &&
+		   !memchr(c + 1, ':', len - (size_t)(c - s) - 1)) {
+		/* one colon: host:port (two or more: a bare IPv6 address) */
+		he = (size_t)(c - s);
+		ps = he + 1;
+	}
+	if (he == hs) {
+		snprintf(err, errlen, "empty host name");
+		return -EINVAL;
+	}
+	if (he - hs >= sizeof(h->host) || bad_chars(s + hs, he - hs, 1) || s[hs] == '-') {
+		snprintf(err, errlen, "bad host name '%.*s'", (int)(he - hs), s + hs);
+		return -EINVAL;
+	}
+	memcpy(h->host, s + hs, he - hs);
+	if (ps < len || (ps == len && he < len && s[len - 1] == ':')) {
+		unsigned long v = 0;
+		size_t n = len - ps, i;
+		for (i = 0; i < n && i < 6 && isdigit((unsigned char)s[ps + i]); i++)
+			v = v * 10 + (unsigned long)(s[ps + i] - '0');
+		if (n == 0 || i != n || v == 0 || v > 65535) {
+			snprintf(err, errlen, "bad port '%.*s' (expected 1 to 65535)", (int)n, s + ps);
+			return -EINVAL;
+		}
+		h->port = (unsigned)v;
+	}
+	return 0;
+}
+
+void pd_ssh_host_name(const pd_ssh_host *h, char *out, size_t outlen)
+{
+	int v6 = strchr(h->host, ':') != NULL;
+	char port[16] = "";
+
+	if (h->port)
+		snprintf(port, sizeof(port), ":%u", h->port);
+	snprintf(out, outlen, "%s%s%s%s%s%s", h->user, h->user[0] ? "@" : "",
+		 v6 && h->port ? "[" : "", h->host, v6 && h->port ? "]" : "", port);
+}
+
+static int add_host(pd_ssh_opts *o, const pd_ssh_host *h)
+{
+	if (o->nhosts == o->cap) {
+		size_t n = o->cap ? o->cap * 2 : 8;
+		pd_ssh_host *v = realloc(o->hosts, n * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		o->hosts = v;
+		o->cap = n;
+	}
+	o->hosts[o->nhosts++] = *h;
+	return 0;
+}
+
+static int parse_slots(const char *s, size_t n, unsigned *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (n > 6 && !strncmp(s, "slots=", 6)) {
+		s += 6;
+		n -= 6;
+	}
+	for (i = 0; i < n && i < 5 && isdigit((unsigned char)s[i]); i++)
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	if (n == 0 || i != n || v == 0 || v > MAX_SLOTS)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int pd_hostfile_parse(const char *name, const char *text, size_t len, pd_ssh_opts *o, char *err,
+		      size_t errlen)
+{
+	const char *p = text, *end = text + len;
+	unsigned lineno = 0, added = 0;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *le, *f[3];
+		size_t fl[3], nf = 0;
+		pd_ssh_host h;
+		char why[300];
+
+		lineno++;
+		le = eol ? eol : end;
+		if (memchr(p, '#', (size_t)(le - p)))
+			le = memchr(p, '#', (size_t)(le - p));
+		for (const char *q = p; q < le && nf < 3;) {
+			while (q < le && isspace((unsigned char)*q))
+				q++;
+			if (q == le)
+				break;
+			f[nf] = q;
+			while (q < le && !isspace((unsigned char)*q))
+				q++;
+			fl[nf] = (size_t)(q - f[nf]);
+			nf++;
+		}
+		p = eol ? eol + 1 : end;
+		if (nf == 0)
+			continue;
+		if (nf == 3) {
+			snprintf(err, errlen, "%s: line %u: unexpected '%.*s' (expected "
+				 "[user@]host[:port] [slots])", name, lineno, (int)fl[2], f[2]);
+			return -EINVAL;
+		}
+		if (pd_ssh_host_parse(f[0], fl[0], &h, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: line %u: %s", name, lineno, why);
+			return -EINVAL;
+		}
+		if (nf == 2 && parse_slots(f[1], fl[1], &h.slots) < 0) {
+			snprintf(err, errlen, "%s: line %u: bad slots '%.*s' (expected 1 to %d)",
+				 name, lineno, (int)fl[1], f[1], MAX_SLOTS);
+			return -EINVAL;
+		}
+		if (add_host(o, &h) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		added++;
+	}
+	if (!added) {
+		snprintf(err, errlen, "%s: no hosts in it", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int pd_hostfile_load(const char *path, pd_ssh_opts *o, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	pd_buf b = {0};
+	char chunk[4096];
+	size_t n;
+	int rv;
+
+	if (!f) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot read host file %s: %s", path, strerror(-rv));
+		return rv;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (pd_buf_append(&b, chunk, n) < 0) {
+			fclose(f);
+			pd_buf_free(&b);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	if (ferror(f)) {
+		rv = -EIO;
+		snprintf(err, errlen, "cannot read host file %s", path);
+	} else {
+		rv = pd_hostfile_parse(path, (const char *)pd_buf_head(&b), pd_buf_size(&b), o, err,
+				       errlen);
+	}
+	fclose(f);
+	pd_buf_free(&b);
+	return rv;
+}
+
+int pd_ssh_opt(pd_ssh_opts *o, const char *name, const char *value)
+{
+	char err[1024];
+
+	if (!strcmp(name, "tunnel")) {
+		o->tunnel = 1;
+		return 1;
+	}
+	if (!strcmp(name, "remote-connect-file")) {
+		o->remote_connect_file = 1;
+		return 1;
+	}
+	if (strcmp(name, "hosts") && strcmp(name, "hostfile") && strcmp(name, "ssh-opt") &&
+	    strcmp(name, "tunnel-port") && strcmp(name, "remote-agent"))
+		return 0;
+	if (!value || !*value) {
+		pd_err("--%s needs a value", name);
+		return -EINVAL;
+	}
+	if (!strcmp(name, "hosts")) {
+		for (const char *p = value;;) {
+			size_t n = strcspn(p, ",");
+			pd_ssh_host h;
+			if (pd_ssh_host_parse(p, n, &h, err, sizeof(err)) < 0) {
+				pd_err("--launch ssh:%s: host '%.*s': %s", value, (int)n, p, err);
+				return -EINVAL;
+			}
+			if (add_host(o, &h) < 0) {
+				pd_err("out of memory");
+				return -EINVAL;
+			}
+			if (!p[n])
+				break;
+			p += n + 1;
+		}
+	} else if (!strcmp(name, "hostfile")) {
+		if (pd_hostfile_load(value, o, err, sizeof(err)) < 0) {
+			pd_err("--hostfile: %s", err);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "ssh-opt")) {
+		if (o->nopts == PD_SSH_MAX_OPTS) {
+			pd_err("too many --ssh-opt (%d at most)", PD_SSH_MAX_OPTS);
+			return -EINVAL;
+		}
+		if (strpbrk(value, "\n\r")) {
+			pd_err("--ssh-opt '%s' holds a line break", value);
+			return -EINVAL;
+		}
+		o->ssh_opts[o->nopts++] = value;
+	} else if (!strcmp(name, "tunnel-port")) {
+		char *e;
+		unsigned long v = strtoul(value, &e, 10);
+		if (*e || v == 0 || v > 65535 || value[0] == '-') {
+			pd_err("--tunnel-port '%s': expected a port from 1 to 65535", value);
+			return -EINVAL;
+		}
+		o->tunnel_port = (unsigned)v;
+	} else {
+		o->remote_agent = value;
+	}
+	return 1;
+}
+
+void pd_ssh_opts_free(pd_ssh_opts *o)
+{
+	free(o->hosts);
+	o->hosts = NULL;
+	o->nhosts = o->cap = 0;
+}
+
+/* ---- the command line ---- */
+
+int pd_ssh_forward(unsigned rport, const char *target, unsigned cport, char *out, size_t len)
+{
+	int v6 = strchr(target, ':') != NULL;
+	int n = snprintf(out, len, "127.0.0.1:%u:%s%s%s:%u", rport, v6 ? "[" : "", target,
+			 v6 ? "]" : "", cport);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int app(pd_buf *b, const char *s)
+{
+	return pd_buf_append(b, s, strlen(s));
+}
+
+/* A word for the remote shell: as it is when nothing in it is special
+ * (a leading ~/ is kept unquoted so the shell expands it), else quoted. */
+static int shell_word(pd_buf *b, const char *s)
+{
+	const char *p = s;
+
+	if (!strncmp(p, "~/", 2))
+		p += 2;
+	if (*s && strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+			    "_./+,:=@%-") == strlen(p))
+		return app(b, s);
+	return pd_shell_quote(b, s, strlen(s));
+}
+
+int pd_ssh_remote_cmd(const pd_ssh_opts *o, const pd_ssh_host *h, const char *session,
+		      size_t index, pd_buf *out)
+{
+	const char *agent = o->remote_agent ? o->remote_agent : "parade-agent";
+	unsigned slots = h->slots ? h->slots : o->slots ? o->slots : 1;
+	char tail[64], file[200];
+	size_t i, k = 0;
+	int rv = 0;
+
+	snprintf(tail, sizeof(tail), " --mode ssh --slots %u%s", slots, o->verbose ? " -v" : "");
+	if (!o->remote_connect_file) {
+		rv |= app(out, "exec ");
+		rv |= shell_word(out, agent);
+		rv |= app(out, " --connect -");
+		rv |= app(out, tail);
+		return rv < 0 ? -ENOMEM : 0;
+	}
+	/* the session name is [A-Za-z0-9_.-] already; make sure */
+	k = (size_t)snprintf(file, sizeof(file), "remote-");
+	for (i = 0; session[i] && k < 100; i++)
+		file[k++] = isalnum((unsigned char)session[i]) || strchr("_.-", session[i])
+				    ? session[i] : '_';
+	snprintf(file + k, sizeof(file) - k, ".%zu.conn", index);
+	rv |= app(out, "umask 077 && mkdir -p ~/.parade && f=~/.parade/");
+	rv |= app(out, file);
+	rv |= app(out, " && while IFS= read -r l && [ \"$l\" != end ]; do printf '%s\\n' \"$l\"; "
+		       "done > \"$f\" && { ");
+	rv |= shell_word(out, agent);
+	rv |= app(out, " --connect \"$f\" --exit-on-eof");
+	rv |= app(out, tail);
+	rv |= app(out, "; r=$?; rm -f \"$f\"; exit $r; }");
+	return rv < 0 ? -ENOMEM : 0;
+}
+
+void pd_ssh_argv_free(char **argv)
+{
+	if (!argv)
+		return;
+	for (char **p = argv; *p; p++)
+		free(*p);
+	free(argv);
+}
+
+char **pd_ssh_argv(const char *ssh, const pd_ssh_opts *o, const pd_ssh_host *h,
+		   const char *forward, const char *remote_cmd)
+{
+	static const char *const defaults[] = {"BatchMode=yes", "ConnectTimeout=10",
+					       "ServerAliveInterval=5", "ServerAliveCountMax=3"};
+	size_t max = 24 + 2 * o->nopts, k = 0; /* 19 words besides the options */
+	char **v = calloc(max, sizeof(char *)), tmp[400];
+	int fail = 0;
+
+#define ADD(s) (k + 1 < max ? (v[k] = strdup(s), fail |= !v[k++]) : (fail = 1))
+	if (!v)
+		return NULL;
+	ADD(ssh);
+	/* ssh keeps the first value it sees of each option: the user's go
+	 * first so that they win over the defaults */
+	for (size_t i = 0; i < o->nopts; i++) {
+		ADD("-o");
+		ADD(o->ssh_opts[i]);
+	}
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+		ADD("-o");
+		ADD(defaults[i]);
+	}
+	if (h->port) {
+		snprintf(tmp, sizeof(tmp), "%u", h->port);
+		ADD("-p");
+		ADD(tmp);
+	}
+	if (forward) {
+		ADD("-o");
+		ADD("ExitOnForwardFailure=yes");
+		ADD("-R");
+		ADD(forward);
+	}
+	snprintf(tmp, sizeof(tmp), "%s%s%s", h->user, h->user[0] ? "@" : "", h->host);
+	ADD(tmp);
+	ADD("--");
+	ADD(remote_cmd);
+#undef ADD
+	if (fail) {
+		pd_ssh_argv_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+int pd_ssh_conn_text(const pd_connfile *cf, const char *endpoint, pd_buf *out)
+{
+	char hex[2 * PD_SECRET_LEN + 1], head[1400];
+	int n, rv;
+
+	n = snprintf(head, sizeof(head), "version=%u\nsession=%s\nendpoint=%s\npsk_identity=%s\n",
+		     cf->version, cf->session, endpoint,
+		     cf->identity[0] ? cf->identity : PD_PSK_IDENTITY);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return -ENAMETOOLONG;
+	/* room for it all first: no realloc leaves a copy of the secret behind */
+	if (pd_buf_reserve(out, (size_t)n + sizeof(hex) + 16) < 0)
+		return -ENOMEM;
+	pd_hex(cf->secret, PD_SECRET_LEN, hex);
+	rv = pd_buf_append(out, head, (size_t)n);
+	rv |= app(out, "secret=");
+	rv |= app(out, hex);
+	rv |= app(out, "\nend\n");
+	memset(hex, 0, sizeof(hex));
+	return rv < 0 ? -ENOMEM : 0;
+}
+
+int pd_ssh_classify(int st, const char *text, unsigned rport, char *why, size_t whylen)
+{
+	int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+
+	if (code == 0) {
+		snprintf(why, whylen, "the agent left");
+		return PD_SSH_LEFT;
+	}
+	if (strstr(text, "parade: cannot run ssh")) {
+		snprintf(why, whylen, "cannot run the ssh program");
+		return PD_SSH_GIVE_UP;
+	}
+	if (code == 255 || code < 0) {
+		if (strstr(text, "Permission denied") || strstr(text, "Too many authentication")) {
+			snprintf(why, whylen, "authentication refused");
+			return PD_SSH_GIVE_UP;
+		}
+		if (strstr(text, "Host key verification failed") ||
+		    strstr(text, "IDENTIFICATION HAS CHANGED") ||
+		    strstr(text, "host key is known for")) {
+			snprintf(why, whylen, "host key verification failed");
+			return PD_SSH_GIVE_UP;
+		}
+		if (strstr(text, "Could not resolve hostname")) {
+			snprintf(why, whylen, "unknown host");
+			return PD_SSH_GIVE_UP;
+		}
+		if (strstr(text, "remote port forwarding failed")) {
+			snprintf(why, whylen, "the tunnel's remote port %u is taken on that host "
+				 "(choose another with --tunnel-port)", rport);
+			return PD_SSH_GIVE_UP;
+		}
+		if (code < 0)
+			snprintf(why, whylen, "ssh ended by signal %d", WTERMSIG(st));
+		else
+			snprintf(why, whylen, "ssh failed (exit 255)");
+		return PD_SSH_RETRY;
+	}
+	switch (code) {
+	case 127:
+		snprintf(why, whylen, "the agent program was not found there (exit 127; see "
+			 "--remote-agent)");
+		return PD_SSH_GIVE_UP;
+	case 126:
+		snprintf(why, whylen, "the agent program cannot be executed there (exit 126)");
+		return PD_SSH_GIVE_UP;
+	case 3:
+		snprintf(why, whylen, "the controller refused the agent (exit 3: wrong secret or "
+			 "protocol version)");
+		return PD_SSH_GIVE_UP;
+	case 2:
+		snprintf(why, whylen, "the agent reported a usage error (exit 2: too old for "
+			 "--connect -?)");
+		return PD_SSH_GIVE_UP;
+	case 1:
+		snprintf(why, whylen, "the agent could not reach the controller (exit 1)");
+		return PD_SSH_RETRY;
+	default:
+		snprintf(why, whylen, "exit %d", code);
+		return PD_SSH_RETRY;
+	}
+}
+
+/* ---- the connection text, read by the agent ---- */
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+static int set_field(char *dst, size_t len, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= len)
+		return -1;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+/* One key=value line (NUL-terminated, modifiable) into cf. */
+static int text_line(char *line, unsigned lineno, pd_connfile *cf, int *have_secret, char *err,
+		     size_t errlen)
+{
+	char *k = trim(line), *v, *eq;
+	int toolong = 0;
+
+	if (!*k || *k == '#')
+		return 0;
+	eq = strchr(k, '=');
+	if (!eq) {
+		snprintf(err, errlen, "line %u: expected key=value", lineno);
+		return -EINVAL;
+	}
+	*eq = 0;
+	k = trim(k);
+	v = trim(eq + 1);
+	if (!strcmp(k, "version")) {
+		char *end;
+		unsigned long n = strtoul(v, &end, 10);
+		if (!*v || *end || n == 0 || n > 1000 || *v == '-') {
+			snprintf(err, errlen, "line %u: bad version '%s'", lineno, v);
+			return -EINVAL;
+		}
+		cf->version = (unsigned)n;
+	} else if (!strcmp(k, "session")) {
+		toolong = set_field(cf->session, sizeof(cf->session), v);
+	} else if (!strcmp(k, "endpoint")) {
+		toolong = set_field(cf->endpoint, sizeof(cf->endpoint), v);
+	} else if (!strcmp(k, "local")) {
+		toolong = set_field(cf->local, sizeof(cf->local), v);
+	} else if (!strcmp(k, "psk_identity")) {
+		toolong = set_field(cf->identity, sizeof(cf->identity), v);
+	} else if (!strcmp(k, "secret")) {
+		if (pd_unhex(v, strlen(v), cf->secret, PD_SECRET_LEN) < 0) {
+			snprintf(err, errlen, "line %u: secret must be %d hex digits", lineno,
+				 2 * PD_SECRET_LEN);
+			return -EINVAL;
+		}
+		*have_secret = 1;
+	} else {
+		snprintf(err, errlen, "line %u: unknown key '%.64s'", lineno, k);
+		return -EINVAL;
+	}
+	if (toolong) {
+		snprintf(err, errlen, "line %u: value of '%s' too long", lineno, k);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int pd_conntext_parse(const char *text, size_t len, pd_connfile *cf, size_t *used, char *err,
+		      size_t errlen)
+{
+	char line[TEXT_LINE_MAX + 1];
+	const char *p = text, *end = text + len;
+	unsigned lineno = 0;
+	int have_secret = 0, rv = -EAGAIN;
+
+	memset(cf, 0, sizeof(*cf));
+	*used = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		lineno++;
+		if (n > TEXT_LINE_MAX) {
+			snprintf(err, errlen, "line %u: line too long", lineno);
+			rv = -EINVAL;
+			break;
+		}
+		if (!nl)
+			break; /* an incomplete line: wait for the rest */
+		memcpy(line, p, n);
+		line[n] = 0;
+		p = nl + 1;
+		if (!strcmp(trim(line), "end")) {
+			if (!cf->version || !cf->endpoint[0] || !have_secret) {
+				snprintf(err, errlen, "line %u: 'end' before %s", lineno,
+					 !cf->version ? "version" : !cf->endpoint[0] ? "endpoint"
+										      : "secret");
+				rv = -EINVAL;
+				break;
+			}
+			if (!cf->identity[0])
+				snprintf(cf->identity, sizeof(cf->identity), "%s", PD_PSK_IDENTITY);
+			*used = (size_t)(p - text);
+			rv = 0;
+			break;
+		}
+		if ((rv = text_line(line, lineno, cf, &have_secret, err, errlen)) < 0)
+			break;
+		rv = -EAGAIN;
+	}
+	memset(line, 0, sizeof(line));
+	if (rv == -EAGAIN)
+		snprintf(err, errlen, "the connection text ended without its 'end' line");
+	if (rv < 0)
+		memset(cf->secret, 0, sizeof(cf->secret));
+	return rv;
+}
+
+int pd_conntext_read(int fd, uint64_t timeout_ms, pd_connfile *cf, char *err, size_t errlen)
+{
+	char *buf = malloc(PD_CONNTEXT_MAX), why[512];
+	size_t len = 0, used;
+	uint64_t deadline = pd_now_us() / 1000 + timeout_ms;
+	int rv = -EAGAIN;
+
+	memset(cf, 0, sizeof(*cf));
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	while (rv == -EAGAIN) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		uint64_t now = pd_now_us() / 1000;
+		ssize_t n;
+		int pr;
+
+		if (len == PD_CONNTEXT_MAX) {
+			snprintf(err, errlen, "stdin: connection text over %d bytes", PD_CONNTEXT_MAX);
+			rv = -EINVAL;
+			break;
+		}
+		pr = now >= deadline ? 0 : poll(&pfd, 1, (int)(deadline - now));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0) {
+			snprintf(err, errlen, "stdin: no connection text after %llu s",
+				 (unsigned long long)(timeout_ms / 1000));
+			rv = -ETIMEDOUT;
+			break;
+		}
+		n = pr < 0 ? -1 : read(fd, buf + len, 1);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "stdin: %s", strerror(errno));
+			rv = -EIO;
+			break;
+		}
+		if (n == 0) {
+			rv = pd_conntext_parse(buf, len, cf, &used, why, sizeof(why));
+			if (rv == -EAGAIN) {
+				snprintf(err, errlen, "stdin: closed before the connection text's "
+					 "'end' line");
+				rv = -EINVAL;
+			} else if (rv < 0) {
+				snprintf(err, errlen, "stdin: connection text: %s", why);
+			}
+			break;
+		}
+		len++;
+		if (buf[len - 1] != '\n')
+			continue;
+		rv = pd_conntext_parse(buf, len, cf, &used, why, sizeof(why));
+		if (rv < 0 && rv != -EAGAIN)
+			snprintf(err, errlen, "stdin: connection text: %s", why);
+	}
+	memset(buf, 0, len);
+	free(buf);
+	if (rv < 0)
+		memset(cf->secret, 0, sizeof(cf->secret));
+	return rv;
+}

@@ -1,0 +1,685 @@
+/* launch_ssh.c - the supervisor of one ssh per host, and the `ssh`
+ * launch command (see launch_ssh.h; the pure parts are in ssh.c). */
+#include "launch_ssh.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define TAIL_MAX 4096
+#define LINE_MAX_ 512
+#define STOP_GRACE_MS 5000
+
+/* ---- the supervisor ---- */
+
+typedef struct host_run {
+	pd_ssh *owner;
+	pd_ssh_host h;
+	char name[320];
+	char **argv;
+	pid_t pid;
+	int pidfd, in_fd, err_fd;
+	char tail[TAIL_MAX]; /* this session's stderr, the last bytes */
+	size_t tail_len;
+	char part[LINE_MAX_]; /* a line being read */
+	size_t part_len;
+	char last[LINE_MAX_]; /* the last line worth showing */
+	uint64_t started_ms, backoff_ms;
+	unsigned early; /* sessions in a row that ended before PD_SSH_UP_MS */
+	int ever_up, failed, left;
+	char why[320];
+	pd_timer *retry;
+} host_run;
+
+struct pd_ssh {
+	pd_loop *loop;
+	host_run *hosts;
+	size_t n;
+	pd_buf text; /* the connection text: it holds the secret */
+	unsigned rport;
+	int stopping;
+};
+
+static void on_line(host_run *hr)
+{
+	char *s = hr->part;
+
+	hr->part[hr->part_len] = 0;
+	hr->part_len = 0;
+	s[strcspn(s, "\r")] = 0;
+	if (!*s)
+		return;
+	pd_debug("ssh %s: %s", hr->name, s);
+	/* ssh's note on a first connection says nothing about a failure */
+	if (strncmp(s, "Warning: Permanently added", 26) != 0)
+		snprintf(hr->last, sizeof(hr->last), "%s", s);
+}
+
+static void feed(host_run *hr, const char *p, size_t n)
+{
+	if (n >= TAIL_MAX - 1) {
+		memcpy(hr->tail, p + n - (TAIL_MAX - 1), TAIL_MAX - 1);
+		hr->tail_len = TAIL_MAX - 1;
+	} else {
+		if (hr->tail_len + n > TAIL_MAX - 1) {
+			size_t drop = hr->tail_len + n - (TAIL_MAX - 1);
+			memmove(hr->tail, hr->tail + drop, hr->tail_len - drop);
+			hr->tail_len -= drop;
+		}
+		memcpy(hr->tail + hr->tail_len, p, n);
+		hr->tail_len += n;
+	}
+	hr->tail[hr->tail_len] = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n')
+			on_line(hr);
+		else if (hr->part_len < LINE_MAX_ - 1)
+			hr->part[hr->part_len++] = p[i];
+	}
+}
+
+/* Reads what ssh wrote; 1 at end of file (or error), else 0. */
+static int drain(host_run *hr)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = read(hr->err_fd, buf, sizeof(buf));
+		if (n > 0) {
+			feed(hr, buf, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		return !(n < 0 && errno == EAGAIN);
+	}
+}
+
+static void close_err(host_run *hr)
+{
+	if (hr->err_fd < 0)
+		return;
+	pd_loop_del(hr->owner->loop, hr->err_fd);
+	close(hr->err_fd);
+	hr->err_fd = -1;
+	if (hr->part_len)
+		on_line(hr);
+}
+
+static void ended(host_run *hr, int st);
+
+static void on_err(pd_loop *l, int fd, uint32_t ev, void *arg)
+{
+	host_run *hr = arg;
+	int st = 0;
+
+	(void)l;
+	(void)fd;
+	(void)ev;
+	if (!drain(hr))
+		return;
+	close_err(hr);
+	/* without a pidfd, the end of ssh's stderr is the sign it exited */
+	if (hr->pidfd < 0 && hr->pid > 0 && waitpid(hr->pid, &st, 0) == hr->pid)
+		ended(hr, st);
+}
+
+static void on_exit_fd(pd_loop *l, int fd, uint32_t ev, void *arg)
+{
+	host_run *hr = arg;
+	int st = 0;
+
+	(void)ev;
+	if (waitpid(hr->pid, &st, WNOHANG) != hr->pid)
+		return;
+	pd_loop_del(l, fd);
+	close(fd);
+	hr->pidfd = -1;
+	ended(hr, st);
+}
+
+static int spawn(host_run *hr)
+{
+	pd_ssh *p = hr->owner;
+	int in[2] = {-1, -1}, er[2] = {-1, -1}, nullfd = -1, e;
+	pid_t parent = getpid(), pid;
+	const uint8_t *t = pd_buf_head(&p->text);
+	size_t left = pd_buf_size(&p->text);
+
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0 ||
+	    (nullfd = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+		goto fail;
+	pid = fork();
+	if (pid < 0)
+		goto fail;
+	if (pid == 0) {
+		int src[3] = {in[0], nullfd, er[1]}, tmp[3];
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		setpgid(0, 0);
+		pd_loop_child_sigmask();
+		/* above 2 first, so that no dup2 overwrites a source */
+		for (int i = 0; i < 3; i++)
+			if ((tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) < 0)
+				_exit(127);
+		for (int i = 0; i < 3; i++)
+			if (dup2(tmp[i], i) < 0)
+				_exit(127);
+		execvp(hr->argv[0], hr->argv);
+		dprintf(2, "parade: cannot run ssh program '%s': %s\n", hr->argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	close(in[0]);
+	close(er[1]);
+	close(nullfd);
+	hr->pid = pid;
+	hr->in_fd = in[1];
+	hr->err_fd = er[0];
+	hr->tail_len = hr->part_len = 0;
+	hr->tail[0] = hr->last[0] = 0;
+	hr->started_ms = pd_now_us() / 1000;
+	/* the text is far below PIPE_BUF: one write into the empty pipe; if
+	 * ssh is already gone, its exit says why */
+	while (left) {
+		ssize_t n = write(hr->in_fd, t, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		t += n;
+		left -= (size_t)n;
+	}
+	fcntl(hr->err_fd, F_SETFL, O_NONBLOCK);
+	if (pd_loop_add(p->loop, hr->err_fd, PD_EV_IN, on_err, hr) < 0) {
+		close(hr->err_fd);
+		hr->err_fd = -1;
+	}
+	hr->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (hr->pidfd >= 0 && pd_loop_add(p->loop, hr->pidfd, PD_EV_IN, on_exit_fd, hr) < 0) {
+		close(hr->pidfd);
+		hr->pidfd = -1;
+	}
+	pd_debug("ssh %s: started (pid %d)", hr->name, (int)pid);
+	return 0;
+fail:
+	e = -errno;
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (er[i] >= 0)
+			close(er[i]);
+	}
+	if (nullfd >= 0)
+		close(nullfd);
+	return e;
+}
+
+static void retry_later(host_run *hr)
+{
+	hr->backoff_ms = hr->backoff_ms ? hr->backoff_ms * 2 : PD_SSH_BACKOFF_MIN_MS;
+	if (hr->backoff_ms > PD_SSH_BACKOFF_MAX_MS)
+		hr->backoff_ms = PD_SSH_BACKOFF_MAX_MS;
+	pd_timer_start(hr->retry, hr->backoff_ms);
+}
+
+static void retry_cb(pd_loop *l, void *arg)
+{
+	host_run *hr = arg;
+	int rv;
+
+	(void)l;
+	if (hr->owner->stopping)
+		return;
+	rv = spawn(hr);
+	if (rv < 0) {
+		pd_err("ssh %s: cannot start ssh: %s", hr->name, strerror(-rv));
+		retry_later(hr);
+	}
+}
+
+/* One session of hr ended with wait status st. */
+static void ended(host_run *hr, int st)
+{
+	pd_ssh *p = hr->owner;
+	char why[256], code[32];
+	int verdict, up;
+
+	if (hr->err_fd >= 0) {
+		drain(hr);
+		close_err(hr);
+	}
+	if (hr->in_fd >= 0) {
+		close(hr->in_fd);
+		hr->in_fd = -1;
+	}
+	hr->pid = 0;
+	if (p->stopping)
+		return;
+	up = pd_now_us() / 1000 - hr->started_ms >= PD_SSH_UP_MS;
+	if (up) {
+		hr->ever_up = 1;
+		hr->early = 0;
+		hr->backoff_ms = 0;
+	} else {
+		hr->early++;
+	}
+	verdict = pd_ssh_classify(st, hr->tail, p->rport, why, sizeof(why));
+	/* why names the signal already */
+	if (WIFEXITED(st))
+		snprintf(code, sizeof(code), " [exit %d]", WEXITSTATUS(st));
+	else
+		code[0] = 0;
+	if (verdict == PD_SSH_LEFT) {
+		hr->left = 1;
+		pd_debug("ssh %s: the agent left%s", hr->name, code);
+		return;
+	}
+	if (!hr->ever_up && (verdict == PD_SSH_GIVE_UP || hr->early >= PD_SSH_EARLY_LIMIT)) {
+		hr->failed = 1;
+		if (verdict != PD_SSH_GIVE_UP)
+			snprintf(hr->why, sizeof(hr->why), "%s, %u times in a row", why, hr->early);
+		else
+			snprintf(hr->why, sizeof(hr->why), "%s", why);
+		pd_err("ssh %s: giving up: %s%s%s%s", hr->name, hr->why, code,
+		       hr->last[0] ? ": " : "", hr->last);
+		return;
+	}
+	retry_later(hr);
+	pd_warn("ssh %s: %s%s%s%s; starting it again in %llu s", hr->name, why, code,
+		hr->last[0] ? ": " : "", hr->last, (unsigned long long)(hr->backoff_ms / 1000));
+}
+
+static int is_loopback(const char *h)
+{
+	return !strncmp(h, "127.", 4) || !strcmp(h, "::1") || !strcmp(h, "localhost");
+}
+
+pd_ssh *pd_ssh_start(pd_loop *l, const pd_ssh_opts *o, const pd_connfile *cf,
+		     const pd_endpoint *listen_bound, char *err, size_t errlen)
+{
+	pd_ssh *p = NULL;
+	pd_buf cmd = {0};
+	pd_endpoint ep;
+	char endpoint[600], fwd[400], why[600];
+	const char *ssh = o->ssh_program, *target;
+	size_t i;
+
+	if (!ssh)
+		ssh = getenv("PARADE_SSH");
+	if (!ssh || !*ssh)
+		ssh = "ssh";
+	if (!o->nhosts) {
+		snprintf(err, errlen, "no ssh hosts given");
+		return NULL;
+	}
+	if (!listen_bound || listen_bound->kind != PD_EP_TLS_TCP ||
+	    pd_endpoint_parse(cf->endpoint, &ep, why, sizeof(why)) < 0 ||
+	    ep.kind != PD_EP_TLS_TCP) {
+		snprintf(err, errlen, "agents started over ssh dial the controller over TLS: it must "
+			 "listen on tls+tcp:// (--listen tls+tcp://HOST:PORT, or --tunnel)");
+		return NULL;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->hosts = calloc(o->nhosts, sizeof(host_run))))
+		goto nomem;
+	p->loop = l;
+	p->n = o->nhosts;
+	for (i = 0; i < p->n; i++) {
+		p->hosts[i].pidfd = p->hosts[i].in_fd = p->hosts[i].err_fd = -1;
+		p->hosts[i].owner = p;
+	}
+	if (o->tunnel) {
+		p->rport = o->tunnel_port ? o->tunnel_port : listen_bound->port;
+		snprintf(endpoint, sizeof(endpoint), "tls+tcp://127.0.0.1:%u", p->rport);
+		target = listen_bound->host;
+		if (!*target || !strcmp(target, "0.0.0.0"))
+			target = "127.0.0.1";
+		else if (!strcmp(target, "::"))
+			target = "::1";
+		if (pd_ssh_forward(p->rport, target, listen_bound->port, fwd, sizeof(fwd)) < 0)
+			goto nomem;
+	} else {
+		snprintf(endpoint, sizeof(endpoint), "%s", cf->endpoint);
+	}
+	if (pd_ssh_conn_text(cf, endpoint, &p->text) < 0)
+		goto nomem;
+	for (i = 0; i < p->n; i++) {
+		host_run *hr = &p->hosts[i];
+		int rv;
+		hr->h = o->hosts[i];
+		pd_ssh_host_name(&hr->h, hr->name, sizeof(hr->name));
+		if (!o->tunnel && is_loopback(ep.host) && !is_loopback(hr->h.host))
+			pd_warn("ssh %s: the agent there is told to dial %s, a loopback address; "
+				"use --tunnel or --listen tls+tcp://0.0.0.0:0", hr->name,
+				cf->endpoint);
+		pd_buf_reset(&cmd);
+		if (pd_ssh_remote_cmd(o, &hr->h, cf->session, i, &cmd) < 0 ||
+		    pd_buf_append(&cmd, "", 1) < 0 ||
+		    !(hr->argv = pd_ssh_argv(ssh, o, &hr->h, o->tunnel ? fwd : NULL,
+					     (const char *)pd_buf_head(&cmd))) ||
+		    !(hr->retry = pd_timer_new(l, retry_cb, hr)))
+			goto nomem;
+		rv = spawn(hr);
+		if (rv < 0) {
+			snprintf(err, errlen, "cannot start ssh for %s: %s", hr->name, strerror(-rv));
+			goto fail;
+		}
+	}
+	pd_buf_free(&cmd);
+	pd_debug("started ssh to %zu host(s)%s", p->n, o->tunnel ? " with tunnels" : "");
+	return p;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	pd_buf_free(&cmd);
+	pd_ssh_stop(p);
+	pd_ssh_free(p);
+	return NULL;
+}
+
+unsigned pd_ssh_hosts(const pd_ssh *p)
+{
+	return p ? (unsigned)p->n : 0;
+}
+
+unsigned pd_ssh_alive(const pd_ssh *p)
+{
+	unsigned k = 0;
+
+	for (size_t i = 0; p && i < p->n; i++)
+		k += p->hosts[i].pid > 0;
+	return k;
+}
+
+unsigned pd_ssh_failed(const pd_ssh *p)
+{
+	unsigned k = 0;
+
+	for (size_t i = 0; p && i < p->n; i++)
+		k += p->hosts[i].failed;
+	return k;
+}
+
+unsigned pd_ssh_active(const pd_ssh *p)
+{
+	unsigned k = 0;
+
+	for (size_t i = 0; p && i < p->n; i++)
+		k += !p->hosts[i].failed && !p->hosts[i].left;
+	return k;
+}
+
+void pd_ssh_report(const pd_ssh *p)
+{
+	for (size_t i = 0; p && i < p->n; i++) {
+		const host_run *hr = &p->hosts[i];
+		if (hr->failed)
+			pd_err("ssh %s: failed: %s%s%s", hr->name, hr->why,
+			       hr->last[0] ? "; ssh said: " : "", hr->last);
+		else if (!hr->ever_up && !hr->left && hr->last[0])
+			pd_err("ssh %s: not working yet; ssh said: %s", hr->name, hr->last);
+	}
+}
+
+/* Reaps what has exited; returns how many are still running. */
+static unsigned reap(pd_ssh *p)
+{
+	unsigned alive = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		host_run *hr = &p->hosts[i];
+		if (hr->pid <= 0)
+			continue;
+		if (waitpid(hr->pid, NULL, WNOHANG) == hr->pid) {
+			hr->pid = 0;
+			continue;
+		}
+		alive++;
+	}
+	return alive;
+}
+
+static void wait_for(pd_ssh *p, unsigned ms)
+{
+	for (unsigned t = 0; reap(p) && t < ms / 10; t++)
+		usleep(10000);
+}
+
+static void signal_all(pd_ssh *p, int sig)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->hosts[i].pid > 0)
+			kill(-p->hosts[i].pid, sig);
+}
+
+void pd_ssh_stop(pd_ssh *p)
+{
+	if (!p)
+		return;
+	p->stopping = 1;
+	for (size_t i = 0; i < p->n; i++) {
+		host_run *hr = &p->hosts[i];
+		pd_timer_stop(hr->retry);
+		if (hr->pidfd >= 0) {
+			pd_loop_del(p->loop, hr->pidfd);
+			close(hr->pidfd);
+			hr->pidfd = -1;
+		}
+		/* the end of its stdin tells the remote agent to leave */
+		if (hr->in_fd >= 0) {
+			close(hr->in_fd);
+			hr->in_fd = -1;
+		}
+	}
+	wait_for(p, STOP_GRACE_MS);
+	if (reap(p)) {
+		signal_all(p, SIGTERM);
+		wait_for(p, 2000);
+	}
+	if (reap(p)) {
+		signal_all(p, SIGKILL);
+		for (size_t i = 0; i < p->n; i++) {
+			if (p->hosts[i].pid > 0) {
+				waitpid(p->hosts[i].pid, NULL, 0);
+				p->hosts[i].pid = 0;
+			}
+		}
+	}
+	for (size_t i = 0; i < p->n; i++)
+		close_err(&p->hosts[i]);
+}
+
+void pd_ssh_free(pd_ssh *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; p->hosts && i < p->n; i++) {
+		pd_ssh_argv_free(p->hosts[i].argv);
+		pd_timer_free(p->hosts[i].retry);
+	}
+	free(p->hosts);
+	if (p->text.data)
+		memset(p->text.data, 0, p->text.cap);
+	pd_buf_free(&p->text);
+	free(p);
+}
+
+/* ---- the command ---- */
+
+static const char ssh_usage[] =
+	"usage: %s ssh [user@]host[:port][,...] (--connect FILE | --session NAME) [options]\n"
+	"       %s ssh --hostfile FILE (--connect FILE | --session NAME) [options]\n"
+	"\n"
+	"Starts an agent on each host over ssh for a running controller, and keeps\n"
+	"it going (restarting a lost ssh) until the controller lets the agents go.\n"
+	"The secret travels on ssh's stdin, never on a command line.\n"
+	"\n"
+	"  --connect FILE        the controller's connection file\n"
+	"  --session NAME        $PARADE_HOME/sessions/NAME/connection\n"
+	"  --hostfile FILE       hosts, one '[user@]host[:port] [slots]' a line\n"
+	"  --slots K             tasks each agent runs at once (default 1)\n"
+	"  --tunnel              agents dial 127.0.0.1:PORT on their host, forwarded\n"
+	"                        back to the controller by ssh -R\n"
+	"  --tunnel-port PORT    that remote port (default: the controller's)\n"
+	"  --ssh-opt OPT         pass -o OPT to ssh (repeatable)\n"
+	"  --remote-agent PATH   the agent program there (default parade-agent)\n"
+	"  --remote-connect-file copy the connection file to ~/.parade/ there\n"
+	"  -v, --verbose         debug log lines, here and from the agents\n"
+	"  -h, --help            this help\n"
+	"\n"
+	"Exit status: 0 the agents left when told, 1 some host failed, 2 usage error.\n";
+
+enum { S_CONNECT = 256, S_SESSION, S_SLOTS, S_OPT, S_FLAG };
+
+static const struct option ssh_longopts[] = {
+	{"connect", required_argument, 0, S_CONNECT},
+	{"session", required_argument, 0, S_SESSION},
+	{"slots", required_argument, 0, S_SLOTS},
+	{"hostfile", required_argument, 0, S_OPT},
+	{"ssh-opt", required_argument, 0, S_OPT},
+	{"tunnel-port", required_argument, 0, S_OPT},
+	{"remote-agent", required_argument, 0, S_OPT},
+	{"tunnel", no_argument, 0, S_FLAG},
+	{"remote-connect-file", no_argument, 0, S_FLAG},
+	{"verbose", no_argument, 0, 'v'},
+	{"help", no_argument, 0, 'h'},
+	{0, 0, 0, 0}};
+
+typedef struct cmd_state {
+	pd_ssh *ssh;
+	pd_timer *check;
+	int signo;
+} cmd_state;
+
+static void cmd_check(pd_loop *l, void *arg)
+{
+	cmd_state *c = arg;
+
+	if (pd_ssh_active(c->ssh) == 0) {
+		pd_loop_stop(l);
+		return;
+	}
+	pd_timer_start(c->check, 500);
+}
+
+static void cmd_signal(pd_loop *l, int signo, void *arg)
+{
+	((cmd_state *)arg)->signo = signo;
+	pd_loop_stop(l);
+}
+
+int pd_ssh_main(const char *prog, int argc, char **argv)
+{
+	pd_ssh_opts o;
+	pd_connfile cf;
+	pd_endpoint ep;
+	pd_loop *loop = NULL;
+	cmd_state cs = {0};
+	const char *connect = NULL, *session = NULL;
+	char err[2048], home[4096], path[4300];
+	int c, li = 0, rv = 2;
+
+	memset(&o, 0, sizeof(o));
+	memset(&cf, 0, sizeof(cf));
+	o.slots = 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vh", ssh_longopts, &li)) != -1) {
+		switch (c) {
+		case S_CONNECT: connect = optarg; break;
+		case S_SESSION: session = optarg; break;
+		case S_SLOTS: {
+			char *e;
+			unsigned long v = strtoul(optarg, &e, 10);
+			if (*e || v == 0 || v > PD_SSH_MAX_SLOTS || optarg[0] == '-') {
+				pd_err("--slots '%s': expected a whole number from 1 to %d", optarg,
+				       PD_SSH_MAX_SLOTS);
+				goto out;
+			}
+			o.slots = (unsigned)v;
+			break;
+		}
+		case S_OPT:
+		case S_FLAG:
+			if (pd_ssh_opt(&o, ssh_longopts[li].name, c == S_OPT ? optarg : NULL) < 0)
+				goto out;
+			break;
+		case 'v':
+			o.verbose = 1;
+			pd_log_set_level(PD_LOG_DEBUG);
+			break;
+		case 'h': printf(ssh_usage, prog, prog); rv = 0; goto out;
+		default: fprintf(stderr, ssh_usage, prog, prog); goto out;
+		}
+	}
+	for (; optind < argc; optind++)
+		if (pd_ssh_opt(&o, "hosts", argv[optind]) < 0)
+			goto out;
+	if (!o.nhosts || !connect == !session) {
+		fprintf(stderr, "%s ssh: give hosts (or --hostfile) and one of --connect or "
+			"--session\n", prog);
+		fprintf(stderr, ssh_usage, prog, prog);
+		goto out;
+	}
+	if (session) {
+		if (pd_home_dir(home, sizeof(home), err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			goto out;
+		}
+		snprintf(path, sizeof(path), "%s/sessions/%s/connection", home, session);
+		connect = path;
+	}
+	c = pd_connfile_read(connect, &cf, err, sizeof(err));
+	if (c == -EPERM) {
+		pd_warn("%s", err);
+	} else if (c < 0) {
+		pd_err("%s", err);
+		goto out;
+	}
+	if (pd_endpoint_parse(cf.endpoint, &ep, err, sizeof(err)) < 0 ||
+	    ep.kind != PD_EP_TLS_TCP) {
+		pd_err("%s: the controller listens on %s only; agents on other hosts need "
+		       "tls+tcp:// (parade run --listen tls+tcp://127.0.0.1:0 for --tunnel)",
+		       connect, cf.endpoint);
+		goto out;
+	}
+	loop = pd_loop_new();
+	if (!loop || !(cs.check = pd_timer_new(loop, cmd_check, &cs))) {
+		pd_err("cannot create the event loop");
+		goto out;
+	}
+	pd_loop_signal(loop, SIGINT, cmd_signal, &cs);
+	pd_loop_signal(loop, SIGTERM, cmd_signal, &cs);
+	pd_loop_signal(loop, SIGHUP, cmd_signal, &cs);
+	cs.ssh = pd_ssh_start(loop, &o, &cf, &ep, err, sizeof(err));
+	memset(cf.secret, 0, sizeof(cf.secret));
+	if (!cs.ssh) {
+		pd_err("%s", err);
+		goto out;
+	}
+	pd_timer_start(cs.check, 500);
+	pd_loop_run(loop);
+	pd_ssh_stop(cs.ssh);
+	pd_ssh_report(cs.ssh);
+	rv = pd_ssh_failed(cs.ssh) ? 1 : 0;
+out:
+	memset(cf.secret, 0, sizeof(cf.secret));
+	pd_ssh_free(cs.ssh);
+	pd_timer_free(cs.check);
+	pd_loop_free(loop);
+	pd_ssh_opts_free(&o);
+	return rv;
+}

@@ -1,0 +1,62 @@
+/* agents.h - starting agent processes from slurmstepd, and ending them.
+ *
+ * The agents started are remembered in this process (slurmstepd is one
+ * process from user_init to exit). Each runs in its own session, so its
+ * process group can be signalled; before signalling, the pid's start time
+ * is checked so a reused pid is never hit.
+ */
+#ifndef PD_SPANK_AGENTS_H
+#define PD_SPANK_AGENTS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* How to start agents. Everything is prepared by the caller: between fork
+ * and exec the child only makes system calls. */
+typedef struct pd_agent_spec {
+	const char *path;    /* the executable */
+	char *const *argv;   /* NULL-terminated */
+	char *const *envp;   /* the whole environment, NULL-terminated */
+	uid_t uid;           /* the user the agents run as */
+	gid_t gid;           /* and the primary group */
+	const gid_t *groups; /* supplementary groups */
+	int ngroups;
+	mode_t umask;
+	const char *dirs[4]; /* created 0700 in order if missing, as the user;
+	                      * NULL ends the list */
+	const char *stale;   /* removed by the first agent before exec, or NULL */
+	const char *logdir;  /* logs: LOGDIR/agent-<nodeid>-<k>.log (0600,
+	                      * append); NULL: /dev/null */
+	unsigned nodeid;
+	unsigned timeout_ms; /* wait at most this long for the agents to exec */
+} pd_agent_spec;
+
+/* Starts n agents: each resets its signal mask and dispositions, calls
+ * setsid(), drops to uid/gid/groups for good (and checks that root cannot
+ * be regained), creates the dirs, sends stdin to /dev/null and stdout and
+ * stderr to its log, closes every other descriptor and execs. Returns when
+ * each agent has exec'd or failed, or after timeout_ms. Returns how many
+ * are known to have failed to start (0: all started); err then holds the
+ * first problem. */
+unsigned pd_agents_start(const pd_agent_spec *s, unsigned n, char *err, size_t errlen);
+
+/* Agents started and not known to be gone (reaps those that exited;
+ * zombies count as gone). */
+unsigned pd_agents_alive(void);
+
+/* Sends sig to the process group of each live agent. */
+void pd_agents_signal(int sig);
+
+/* Polls until no agent is alive or ms pass. Returns the number alive. */
+unsigned pd_agents_wait(unsigned ms);
+
+/* SIGTERM, up to grace_ms for the agents to leave, then SIGKILL and reap. */
+void pd_agents_stop(unsigned grace_ms);
+
+/* The pid of agent i (in start order) or -1; for tests and logs. */
+pid_t pd_agents_pid(unsigned i);
+
+/* Forgets every agent (frees the list; signals nobody). */
+void pd_agents_forget(void);
+
+#endif
