@@ -14,7 +14,6 @@
 #include "loop.h"
 #include "template.h"
 
-#define MAX_SLOTS PD_SSH_MAX_SLOTS
 #define TEXT_LINE_MAX 1024
 
 /* ---- options and host files ---- */
@@ -129,7 +128,7 @@ static int parse_slots(const char *s, size_t n, unsigned *out)
 	}
 	for (i = 0; i < n && i < 5 && isdigit((unsigned char)s[i]); i++)
 		v = v * 10 + (unsigned long)(s[i] - '0');
-	if (n == 0 || i != n || v == 0 || v > MAX_SLOTS)
+	if (n == 0 || i != n || v == 0 || v > PD_SSH_MAX_SLOTS)
 		return -EINVAL;
 	*out = (unsigned)v;
 	return 0;
@@ -176,7 +175,7 @@ int pd_hostfile_parse(const char *name, const char *text, size_t len, pd_ssh_opt
 		}
 		if (nf == 2 && parse_slots(f[1], fl[1], &h.slots) < 0) {
 			snprintf(err, errlen, "%s: line %u: bad slots '%.*s' (expected 1 to %d)",
-				 name, lineno, (int)fl[1], f[1], MAX_SLOTS);
+				 name, lineno, (int)fl[1], f[1], PD_SSH_MAX_SLOTS);
 			return -EINVAL;
 		}
 		if (add_host(o, &h) < 0) {
@@ -249,7 +248,7 @@ int pd_ssh_opt(pd_ssh_opts *o, const char *name, const char *value)
 			size_t n = strcspn(p, ",");
 			pd_ssh_host h;
 			if (pd_ssh_host_parse(p, n, &h, err, sizeof(err)) < 0) {
-				pd_err("--launch ssh:%s: host '%.*s': %s", value, (int)n, p, err);
+				pd_err("ssh host '%.*s': %s", (int)n, p, err);
 				return -EINVAL;
 			}
 			if (add_host(o, &h) < 0) {
@@ -284,6 +283,10 @@ int pd_ssh_opt(pd_ssh_opts *o, const char *name, const char *value)
 		}
 		o->tunnel_port = (unsigned)v;
 	} else {
+		if (value[0] == '-' || strpbrk(value, "\n\r")) {
+			pd_err("--remote-agent '%s': expected a program path or name", value);
+			return -EINVAL;
+		}
 		o->remote_agent = value;
 	}
 	return 1;
@@ -471,31 +474,32 @@ int pd_ssh_classify(int st, const char *text, unsigned rport, char *why, size_t 
 		}
 		if (code < 0)
 			snprintf(why, whylen, "ssh ended by signal %d", WTERMSIG(st));
+		else if (!*text)
+			/* what ssh reports, silently, for a remote command killed by a signal */
+			snprintf(why, whylen, "the session ended (the agent there was killed?)");
 		else
-			snprintf(why, whylen, "ssh failed (exit 255)");
+			snprintf(why, whylen, "ssh failed");
 		return PD_SSH_RETRY;
 	}
 	switch (code) {
 	case 127:
-		snprintf(why, whylen, "the agent program was not found there (exit 127; see "
-			 "--remote-agent)");
+		snprintf(why, whylen, "the agent program was not found there (see --remote-agent)");
 		return PD_SSH_GIVE_UP;
 	case 126:
-		snprintf(why, whylen, "the agent program cannot be executed there (exit 126)");
+		snprintf(why, whylen, "the agent program cannot be executed there");
 		return PD_SSH_GIVE_UP;
 	case 3:
-		snprintf(why, whylen, "the controller refused the agent (exit 3: wrong secret or "
-			 "protocol version)");
+		snprintf(why, whylen, "the controller refused the agent (wrong secret or protocol "
+			 "version)");
 		return PD_SSH_GIVE_UP;
 	case 2:
-		snprintf(why, whylen, "the agent reported a usage error (exit 2: too old for "
-			 "--connect -?)");
+		snprintf(why, whylen, "the agent reported a usage error (too old for --connect -?)");
 		return PD_SSH_GIVE_UP;
 	case 1:
-		snprintf(why, whylen, "the agent could not reach the controller (exit 1)");
+		snprintf(why, whylen, "the agent could not reach the controller");
 		return PD_SSH_RETRY;
 	default:
-		snprintf(why, whylen, "exit %d", code);
+		snprintf(why, whylen, "the session ended");
 		return PD_SSH_RETRY;
 	}
 }

@@ -49,7 +49,8 @@ typedef struct pd_ssh_opts {
  * (HOST[,HOST...], as in --launch ssh:LIST), "hostfile", "ssh-opt",
  * "tunnel" (value NULL), "tunnel-port", "remote-agent",
  * "remote-connect-file" (value NULL). value is borrowed. 1 if it was one of
- * them, 0 if not, -EINVAL after logging the problem. */
+ * them, 0 if not, -EINVAL after logging the problem. Host names may not
+ * start with '-' (nothing that ssh would take for an option). */
 int pd_ssh_opt(pd_ssh_opts *o, const char *name, const char *value);
 /* Frees the host list. */
 void pd_ssh_opts_free(pd_ssh_opts *o);
@@ -81,11 +82,13 @@ int pd_ssh_forward(unsigned rport, const char *target, unsigned cport, char *out
  * 0 or -ENOMEM. */
 int pd_ssh_remote_cmd(const pd_ssh_opts *o, const pd_ssh_host *h, const char *session,
 		      size_t index, pd_buf *out);
-/* argv of one ssh: ssh -o BatchMode=yes -o ConnectTimeout=10
- * -o ServerAliveInterval=5 -o ServerAliveCountMax=3 [-p PORT] [-o OPT...]
+/* argv of one ssh: ssh [-o OPT...] -o BatchMode=yes -o ConnectTimeout=10
+ * -o ServerAliveInterval=5 -o ServerAliveCountMax=3 [-p PORT]
  * [-o ExitOnForwardFailure=yes -R FORWARD] [user@]host -- REMOTE_CMD.
- * forward NULL: no tunnel. A malloc'd NULL-terminated array of malloc'd
- * strings (pd_ssh_argv_free), or NULL when out of memory. */
+ * The user's options come first because ssh keeps the first value it gets
+ * for each option. forward NULL: no tunnel. A malloc'd NULL-terminated
+ * array of malloc'd strings (pd_ssh_argv_free), or NULL when out of
+ * memory. */
 char **pd_ssh_argv(const char *ssh, const pd_ssh_opts *o, const pd_ssh_host *h,
 		   const char *forward, const char *remote_cmd);
 void pd_ssh_argv_free(char **argv);

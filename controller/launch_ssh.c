@@ -38,6 +38,7 @@ typedef struct host_run {
 	unsigned early; /* sessions in a row that ended before PD_SSH_UP_MS */
 	int ever_up, failed, left;
 	char why[320];
+	char code[32]; /* " [exit N]" of the last session, or "" */
 	pd_timer *retry;
 } host_run;
 
@@ -59,7 +60,12 @@ static void on_line(host_run *hr)
 	s[strcspn(s, "\r")] = 0;
 	if (!*s)
 		return;
-	pd_debug("ssh %s: %s", hr->name, s);
+	/* the remote agent's own log lines are shown as a local agent's are;
+	 * ssh's are kept for when the session ends */
+	if (!strncmp(s, "parade-agent: ", 14))
+		pd_info("ssh %s: %s", hr->name, s);
+	else
+		pd_debug("ssh %s: %s", hr->name, s);
 	/* ssh's note on a first connection says nothing about a failure */
 	if (strncmp(s, "Warning: Permanently added", 26) != 0)
 		snprintf(hr->last, sizeof(hr->last), "%s", s);
@@ -254,7 +260,7 @@ static void retry_cb(pd_loop *l, void *arg)
 static void ended(host_run *hr, int st)
 {
 	pd_ssh *p = hr->owner;
-	char why[256], code[32];
+	char why[256];
 	int verdict, up;
 
 	if (hr->err_fd >= 0) {
@@ -279,12 +285,12 @@ static void ended(host_run *hr, int st)
 	verdict = pd_ssh_classify(st, hr->tail, p->rport, why, sizeof(why));
 	/* why names the signal already */
 	if (WIFEXITED(st))
-		snprintf(code, sizeof(code), " [exit %d]", WEXITSTATUS(st));
+		snprintf(hr->code, sizeof(hr->code), " [exit %d]", WEXITSTATUS(st));
 	else
-		code[0] = 0;
+		hr->code[0] = 0;
 	if (verdict == PD_SSH_LEFT) {
 		hr->left = 1;
-		pd_debug("ssh %s: the agent left%s", hr->name, code);
+		pd_debug("ssh %s: the agent left%s", hr->name, hr->code);
 		return;
 	}
 	if (!hr->ever_up && (verdict == PD_SSH_GIVE_UP || hr->early >= PD_SSH_EARLY_LIMIT)) {
@@ -293,12 +299,12 @@ static void ended(host_run *hr, int st)
 			snprintf(hr->why, sizeof(hr->why), "%s, %u times in a row", why, hr->early);
 		else
 			snprintf(hr->why, sizeof(hr->why), "%s", why);
-		pd_err("ssh %s: giving up: %s%s%s%s", hr->name, hr->why, code,
+		pd_err("ssh %s: giving up: %s%s%s%s", hr->name, hr->why, hr->code,
 		       hr->last[0] ? ": " : "", hr->last);
 		return;
 	}
 	retry_later(hr);
-	pd_warn("ssh %s: %s%s%s%s; starting it again in %llu s", hr->name, why, code,
+	pd_warn("ssh %s: %s%s%s%s; starting it again in %llu s", hr->name, why, hr->code,
 		hr->last[0] ? ": " : "", hr->last, (unsigned long long)(hr->backoff_ms / 1000));
 }
 
@@ -428,8 +434,8 @@ void pd_ssh_report(const pd_ssh *p)
 	for (size_t i = 0; p && i < p->n; i++) {
 		const host_run *hr = &p->hosts[i];
 		if (hr->failed)
-			pd_err("ssh %s: failed: %s%s%s", hr->name, hr->why,
-			       hr->last[0] ? "; ssh said: " : "", hr->last);
+			pd_err("ssh %s: failed: %s%s%s%s", hr->name, hr->why, hr->code,
+			       hr->last[0] ? ": " : "", hr->last);
 		else if (!hr->ever_up && !hr->left && hr->last[0])
 			pd_err("ssh %s: not working yet; ssh said: %s", hr->name, hr->last);
 	}
@@ -562,6 +568,7 @@ static const struct option ssh_longopts[] = {
 typedef struct cmd_state {
 	pd_ssh *ssh;
 	pd_timer *check;
+	const char *connfile;
 	int signo;
 } cmd_state;
 
@@ -570,6 +577,12 @@ static void cmd_check(pd_loop *l, void *arg)
 	cmd_state *c = arg;
 
 	if (pd_ssh_active(c->ssh) == 0) {
+		pd_loop_stop(l);
+		return;
+	}
+	/* the controller removes it when the run ends */
+	if (access(c->connfile, F_OK) != 0) {
+		pd_info("%s is gone: the controller has finished", c->connfile);
 		pd_loop_stop(l);
 		return;
 	}
@@ -661,6 +674,7 @@ int pd_ssh_main(const char *prog, int argc, char **argv)
 		pd_err("cannot create the event loop");
 		goto out;
 	}
+	cs.connfile = connect;
 	pd_loop_signal(loop, SIGINT, cmd_signal, &cs);
 	pd_loop_signal(loop, SIGTERM, cmd_signal, &cs);
 	pd_loop_signal(loop, SIGHUP, cmd_signal, &cs);

@@ -11,7 +11,9 @@
  *
  * Each ssh runs in its own process group with PR_SET_PDEATHSIG(SIGTERM),
  * stdout to /dev/null and stderr collected, so that when a session ends
- * its host's line in the log says what ssh (or the remote agent) said.
+ * its host's line in the log says what ssh (or the remote agent) said;
+ * the remote agent's own log lines are passed on at once, ssh's only with
+ * debug logging.
  * A session that ends with status 0 (the agent was told to leave) is not
  * restarted. Otherwise it is restarted after a backoff (1 s doubling to
  * 30 s; back to 1 s after a session that stayed up PD_SSH_UP_MS). A host
@@ -70,7 +72,8 @@ void pd_ssh_free(pd_ssh *p);
 
 /* `parade launch ssh` and `parade-agent ssh`: argv[0] is "ssh"; prog is
  * the name for messages. Starts agents on the given hosts for a running
- * controller's connection file and supervises them until they leave.
+ * controller's connection file and supervises them until they leave, the
+ * connection file disappears (the run is over) or a signal comes.
  * Returns the exit status: 0 all left, 1 some host failed, 2 usage. */
 int pd_ssh_main(const char *prog, int argc, char **argv);
 

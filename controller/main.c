@@ -6,6 +6,7 @@
 #include "config.h"
 #include "log.h"
 #include "commands.h"
+#include "launch_ssh.h"
 #include "run.h"
 
 static const char usage[] =
@@ -15,7 +16,7 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  run        run a command over a parameter grid and print a result table\n"
-	"  launch     start more agents for a running controller (slurm)\n"
+	"  launch     start more agents for a running controller (slurm, ssh)\n"
 	"  help       this help ('parade run --help' for the run options)\n"
 	"  version    print the version\n"
 	"\n"
@@ -45,11 +46,16 @@ int main(int argc, char **argv)
 		argv[1] = "parade run";
 		rv = pd_run_parse(argc - 1, argv + 1, &o);
 		if (rv == 1)
-			return 0;
-		if (rv < 0)
-			return 2;
-		return pd_run(&o);
+			rv = 0;
+		else if (rv < 0)
+			rv = 2;
+		else
+			rv = pd_run(&o);
+		pd_ssh_opts_free(&o.ssh);
+		return rv;
 	}
+	if (!strcmp(cmd, "launch") && argc > 2 && !strcmp(argv[2], "ssh"))
+		return pd_ssh_main("parade launch", argc - 2, argv + 2);
 	if (!strcmp(cmd, "launch"))
 		return argv[1] = "parade launch", pd_launch_main(argc - 1, argv + 1);
 	fprintf(stderr, "parade: unknown command '%s'\n%s", cmd, usage);

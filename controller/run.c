@@ -36,6 +36,7 @@ typedef struct run {
 	int write_failed;
 	int no_agents;
 	pd_local *local;
+	pd_ssh *ssh;
 	pd_timer *watch;
 } run;
 
@@ -232,6 +233,15 @@ static void watch_agents(pd_loop *l, void *arg)
 		pd_loop_stop(l);
 		return;
 	}
+	/* every ssh host failed or let its agent go, and no agent is here */
+	if (r->ssh && pd_ssh_active(r->ssh) == 0 && pd_server_agents(r->srv) == 0) {
+		pd_err("no agent is left on the ssh hosts (%u of %u failed); giving up",
+		       pd_ssh_failed(r->ssh), pd_ssh_hosts(r->ssh));
+		pd_ssh_report(r->ssh);
+		r->no_agents = 1;
+		pd_loop_stop(l);
+		return;
+	}
 	pd_timer_start(r->watch, 1000);
 }
 
@@ -393,6 +403,9 @@ int pd_run(const pd_run_opts *o)
 	/* agents on other nodes need a TCP listener */
 	if (!listen_url && (step || o->launch == PD_LAUNCH_SLURM))
 		listen_url = "tls+tcp://0.0.0.0:0";
+	/* ssh agents dial back over TLS; through a tunnel, loopback is enough */
+	if (!listen_url && o->launch == PD_LAUNCH_SSH)
+		listen_url = o->ssh.tunnel ? "tls+tcp://127.0.0.1:0" : "tls+tcp://0.0.0.0:0";
 
 	/* input, template and schema are checked before anything starts */
 	if (o->grid) {
@@ -515,7 +528,6 @@ int pd_run(const pd_run_opts *o)
 	if (o->listen)
 		pd_info("session %s: agents may join at %s with the connection file %s", name,
 			cf.endpoint, connpath);
-	memset(cf.secret, 0, sizeof(cf.secret));
 	if (o->launch == PD_LAUNCH_SLURM && !step) {
 		rv = submit_slurm(&r, name, dir, connpath, jobid, sizeof(jobid));
 		if (rv != 0) {
@@ -557,6 +569,22 @@ int pd_run(const pd_run_opts *o)
 		if (r.watch)
 			pd_timer_start(r.watch, 1000);
 	}
+	if (o->launch == PD_LAUNCH_SSH) {
+		/* ssh keeps the secret to send it again when it restarts a host */
+		pd_ssh_opts sso = o->ssh;
+		pd_endpoint lep;
+		sso.slots = o->agent_slots;
+		sso.verbose = pd_log_get_level() >= PD_LOG_DEBUG;
+		if (pd_endpoint_parse(cf.endpoint, &lep, err, sizeof(err)) < 0 ||
+		    !(r.ssh = pd_ssh_start(r.loop, &sso, &cf, &lep, err, sizeof(err)))) {
+			pd_err("%s", err);
+			goto out;
+		}
+		r.watch = pd_timer_new(r.loop, watch_agents, &r);
+		if (r.watch)
+			pd_timer_start(r.watch, 1000);
+	}
+	memset(cf.secret, 0, sizeof(cf.secret));
 	r.prog = pd_progress_new(stderr, o->progress < 0 ? isatty(2) : o->progress, r.total);
 	pd_loop_run(r.loop);
 
@@ -566,6 +594,7 @@ int pd_run(const pd_run_opts *o)
 	/* agents that got BYE are leaving already; one that never joined
 	 * would not hear it, so do not wait: SIGTERM makes each end its tasks */
 	pd_local_stop(local, 0);
+	pd_ssh_stop(r.ssh);
 	pd_progress_free(r.prog);
 	r.prog = NULL;
 	if (pd_output_finish(r.out) < 0 && !r.write_failed) {
@@ -600,6 +629,9 @@ out:
 	pd_timer_free(r.watch);
 	pd_local_stop(local, 0);
 	pd_local_free(local);
+	pd_ssh_stop(r.ssh);
+	pd_ssh_free(r.ssh);
+	memset(cf.secret, 0, sizeof(cf.secret));
 	if (jobid[0])
 		pd_slurm_cancel(jobid);
 	pd_progress_free(r.prog);

@@ -5,8 +5,9 @@
 #include <stdint.h>
 
 #include "launch_slurm.h"
+#include "launch_ssh.h"
 
-enum pd_launch { PD_LAUNCH_LOCAL = 0, PD_LAUNCH_NONE, PD_LAUNCH_SLURM };
+enum pd_launch { PD_LAUNCH_LOCAL = 0, PD_LAUNCH_NONE, PD_LAUNCH_SLURM, PD_LAUNCH_SSH };
 
 typedef struct pd_run_opts {
 	unsigned workers;        /* local agents (0: one per online core) */
@@ -26,6 +27,8 @@ typedef struct pd_run_opts {
 	int launch;              /* enum pd_launch */
 	int launch_set;          /* --launch was given */
 	pd_slurm_opts slurm;     /* --launch slurm:N and its options */
+	pd_ssh_opts ssh;         /* --launch ssh:HOSTS, --hostfile and their options
+				  * (hosts owned: pd_ssh_opts_free) */
 	int insecure;
 	const char *shell;       /* --shell STRING */
 	int unordered;

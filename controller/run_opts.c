@@ -39,7 +39,13 @@ const char pd_run_usage[] =
 	"                       with --partition P --time T --mem M --cpus C\n"
 	"                       --account A --sbatch-arg ARG (repeatable), --dry-run\n"
 	"                       prints the script\n"
-	"  --slots K            tasks each local agent runs at once (default 1)\n"
+	"  --launch ssh:HOST[,HOST...]  one agent per host, started over ssh\n"
+	"                       ([user@]host[:port]); --hostfile FILE lists hosts\n"
+	"                       ('[user@]host[:port] [slots]' a line), --ssh-opt OPT\n"
+	"                       passes -o OPT to ssh (repeatable), --tunnel makes\n"
+	"                       agents dial back through ssh -R (--tunnel-port P),\n"
+	"                       --remote-agent PATH, --remote-connect-file\n"
+	"  --slots K            tasks each agent runs at once (default 1)\n"
 	"  --timeout SEC        end a task's process group after SEC seconds\n"
 	"  --retries R          re-run a failed task up to R times (default 0)\n"
 	"  --crash-limit N      a task whose agent is lost N times is 'lost' (3)\n"
@@ -64,7 +70,7 @@ enum {
 	O_WORKERS = 256, O_GRID, O_GRID_FORMAT, O_LIMIT, O_CHUNK, O_NODISP, O_RETRIES, O_CRASH,
 	O_TIMEOUT, O_SCHEMA, O_FORMAT, O_LISTEN, O_LAUNCH, O_INSECURE, O_SHELL, O_UNORDERED,
 	O_NAME, O_KEEP, O_HANDLER, O_MAXFRAME, O_OUTLIMIT, O_SLOTS, O_PROGRESS, O_NOPROGRESS,
-	O_SLURM_OPT, O_DRYRUN
+	O_SLURM_OPT, O_DRYRUN, O_SSH_OPT, O_SSH_FLAG
 };
 
 static const struct option longopts[] = {
@@ -100,6 +106,12 @@ static const struct option longopts[] = {
 	{"account", required_argument, 0, O_SLURM_OPT},
 	{"sbatch-arg", required_argument, 0, O_SLURM_OPT},
 	{"dry-run", no_argument, 0, O_DRYRUN},
+	{"hostfile", required_argument, 0, O_SSH_OPT},
+	{"ssh-opt", required_argument, 0, O_SSH_OPT},
+	{"tunnel-port", required_argument, 0, O_SSH_OPT},
+	{"remote-agent", required_argument, 0, O_SSH_OPT},
+	{"tunnel", no_argument, 0, O_SSH_FLAG},
+	{"remote-connect-file", no_argument, 0, O_SSH_FLAG},
 	{"verbose", no_argument, 0, 'v'},
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0}};
@@ -130,7 +142,7 @@ static int count_arg(const char *opt, const char *s, uint64_t min, uint64_t max,
 int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 {
 	uint64_t v;
-	int c, li = 0, slurm_opts = 0;
+	int c, li = 0, slurm_opts = 0, ssh_opts = 0;
 	double secs;
 	char *end;
 
@@ -154,6 +166,12 @@ int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 			slurm_opts = 1;
 			break;
 		case O_DRYRUN: o->slurm.dry_run = 1; slurm_opts = 1; break;
+		case O_SSH_OPT:
+		case O_SSH_FLAG:
+			if (pd_ssh_opt(&o->ssh, longopts[li].name, c == O_SSH_OPT ? optarg : NULL) < 0)
+				return -EINVAL;
+			ssh_opts = 1;
+			break;
 		case O_WORKERS:
 			if (count_arg("--workers", optarg, 1, 100000, &v) < 0)
 				return -EINVAL;
@@ -224,9 +242,15 @@ int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 					return -EINVAL;
 				o->launch = PD_LAUNCH_SLURM;
 				o->slurm.n = (unsigned)v;
+			} else if (!strcmp(optarg, "ssh")) {
+				o->launch = PD_LAUNCH_SSH; /* hosts from --hostfile */
+			} else if (!strncmp(optarg, "ssh:", 4)) {
+				o->launch = PD_LAUNCH_SSH;
+				if (pd_ssh_opt(&o->ssh, "hosts", optarg + 4) < 0)
+					return -EINVAL;
 			} else {
 				return bad("--launch", optarg,
-					   "use local, local:N, slurm:N or none");
+					   "use local, local:N, slurm:N, ssh:HOST[,HOST...] or none");
 			}
 			break;
 		case O_INSECURE: o->insecure = 1; break;
@@ -270,6 +294,22 @@ int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 	if (slurm_opts && o->launch != PD_LAUNCH_SLURM) {
 		fprintf(stderr, "parade run: --partition, --time, --mem, --cpus, --account, "
 				"--sbatch-arg and --dry-run go with --launch slurm:N\n");
+		return -EINVAL;
+	}
+	/* a host file alone means ssh */
+	if (ssh_opts && o->ssh.nhosts && !o->launch_set) {
+		o->launch = PD_LAUNCH_SSH;
+		o->launch_set = 1;
+	}
+	if (ssh_opts && o->launch != PD_LAUNCH_SSH) {
+		fprintf(stderr, "parade run: --hostfile, --ssh-opt, --tunnel, --tunnel-port, "
+				"--remote-agent and --remote-connect-file go with --launch "
+				"ssh:HOST[,HOST...]\n");
+		return -EINVAL;
+	}
+	if (o->launch == PD_LAUNCH_SSH && !o->ssh.nhosts) {
+		fprintf(stderr, "parade run: --launch ssh needs hosts: ssh:HOST[,HOST...] or "
+				"--hostfile FILE\n");
 		return -EINVAL;
 	}
 	if ((uint64_t)o->out_limit * 2 + 65536 > o->max_frame) {

@@ -464,6 +464,9 @@ static void test_classify(void)
 					"ssh: connect to host h port 22: Connection refused\r\n", 0,
 					why, sizeof(why)),
 			PD_SSH_RETRY);
+	/* ssh says nothing when the remote command dies of a signal */
+	CU_ASSERT_EQUAL(pd_ssh_classify(EXITED(255), "", 0, why, sizeof(why)), PD_SSH_RETRY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "killed"));
 	CU_ASSERT_EQUAL(pd_ssh_classify(EXITED(127), "sh: 1: exec: parade-agent: not found\n", 0,
 					why, sizeof(why)),
 			PD_SSH_GIVE_UP);
