@@ -16,6 +16,7 @@
 
 const char pd_launch_usage[] =
 	"usage: parade launch slurm -n N (--connect FILE | --session NAME) [options]\n"
+	"       parade launch ssh ... (see 'parade launch ssh --help')\n"
 	"\n"
 	"Submits an sbatch job whose single step runs N agents that join the running\n"
 	"controller of a connection file, and prints the job id. The controller must\n"
@@ -63,7 +64,7 @@ int pd_launch_main(int argc, char **argv)
 			fputs(pd_launch_usage, stdout);
 			return 0;
 		}
-		fprintf(stderr, "parade launch: only 'slurm' is available\n%s", pd_launch_usage);
+		fprintf(stderr, "parade launch: use 'slurm' or 'ssh'\n%s", pd_launch_usage);
 		return 2;
 	}
 	optind = 2;

@@ -24,7 +24,8 @@ static const char usage[] =
 	"  parade run --grid grid.csv --schema mean:dbl -- ./sim {alpha} {beta}\n"
 	"\n"
 	"Environment: PARADE_HOME (default ~/.parade) holds sessions;\n"
-	"PARADE_DEBUG=1 turns on debug lines; PARADE_AGENT names the agent program.\n";
+	"PARADE_DEBUG=1 turns on debug lines; PARADE_AGENT names the agent program;\n"
+	"PARADE_SSH names the ssh client (default ssh).\n";
 
 int main(int argc, char **argv)
 {

@@ -63,8 +63,9 @@ const char pd_run_usage[] =
 	"  -v, --verbose        debug log lines (or PARADE_DEBUG=1)\n"
 	"  -h, --help           this help\n"
 	"\n"
-	"Exit status: 0 every task ok, 1 some task not ok, 2 usage or input error,\n"
-	"130 interrupted (SIGINT).\n";
+	"Exit status: 0 every task ok, 1 some task not ok, 2 usage, input or set-up\n"
+	"error (including: no agent could be started), 130 interrupted (SIGINT),\n"
+	"128+N ended by signal N (SIGTERM, SIGHUP).\n";
 
 enum {
 	O_WORKERS = 256, O_GRID, O_GRID_FORMAT, O_LIMIT, O_CHUNK, O_NODISP, O_RETRIES, O_CRASH,
