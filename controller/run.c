@@ -38,6 +38,7 @@ typedef struct run {
 	pd_local *local;
 	pd_ssh *ssh;
 	pd_timer *watch;
+	unsigned lonely_s; /* seconds without any agent */
 } run;
 
 /* ---- input ---- */
@@ -227,6 +228,14 @@ static void watch_agents(pd_loop *l, void *arg)
 {
 	run *r = arg;
 
+	/* agents that never come (a blocked port, a job still pending) would
+	 * otherwise leave the run silent forever */
+	if (pd_server_agents(r->srv) > 0) {
+		r->lonely_s = 0;
+	} else if (++r->lonely_s % 60 == 30) {
+		pd_warn("no agent connected for %u s; still waiting (Ctrl-C to stop)", r->lonely_s);
+	}
+
 	if (r->local && pd_local_alive(r->local) == 0 && pd_server_agents(r->srv) == 0) {
 		pd_err("no local agent is left (see the messages above); giving up");
 		r->no_agents = 1;
@@ -304,8 +313,7 @@ static const char *step_session(const pd_run_opts *o)
 
 	if (!s || !*s || o->launch_set || o->name)
 		return NULL;
-	if (rank && strcmp(rank, "0") != 0)
-		return NULL;
+	(void)rank;
 	return s;
 }
 
@@ -431,10 +439,6 @@ int pd_run(const pd_run_opts *o)
 		pd_err("%s", err);
 		goto out;
 	}
-	if (pd_output_check_columns(r.grid, r.schema, err, sizeof(err)) < 0) {
-		pd_err("%s", err);
-		goto out;
-	}
 	shellword[0] = o->shell;
 	words = o->shell ? shellword : (const char *const *)o->words;
 	if (pd_template_compile(words, o->shell ? 1 : (size_t)o->nwords, r.grid, o->shell != NULL,
@@ -450,6 +454,10 @@ int pd_run(const pd_run_opts *o)
 			r.grid->header[0] = nm;
 		}
 	}
+	if (pd_output_check_columns(r.grid, r.schema, err, sizeof(err)) < 0) {
+		pd_err("%s", err);
+		goto out;
+	}
 	if (o->output && !(outf = fopen(o->output, "we"))) {
 		pd_err("cannot write %s: %s", o->output, strerror(errno));
 		outf = stdout;
@@ -462,6 +470,12 @@ int pd_run(const pd_run_opts *o)
 	}
 
 	/* the session: folder, secret, connection file, listeners */
+	if (step && getenv("SLURM_PROCID") && strcmp(getenv("SLURM_PROCID"), "0") != 0) {
+		pd_err("this step's agents serve one controller, in task 0; this is task %s: run "
+		       "'parade run' in a one-task step (srun -n1 --parade-workers=N)",
+		       getenv("SLURM_PROCID"));
+		goto out;
+	}
 	if (step) {
 		const char *e = getenv("PARADE_SPANK_ERROR");
 		if (e && *e) {
@@ -565,9 +579,6 @@ int pd_run(const pd_run_opts *o)
 			goto out;
 		}
 		r.local = local;
-		r.watch = pd_timer_new(r.loop, watch_agents, &r);
-		if (r.watch)
-			pd_timer_start(r.watch, 1000);
 	}
 	if (o->launch == PD_LAUNCH_SSH) {
 		/* ssh keeps the secret to send it again when it restarts a host */
@@ -580,11 +591,11 @@ int pd_run(const pd_run_opts *o)
 			pd_err("%s", err);
 			goto out;
 		}
-		r.watch = pd_timer_new(r.loop, watch_agents, &r);
-		if (r.watch)
-			pd_timer_start(r.watch, 1000);
 	}
 	memset(cf.secret, 0, sizeof(cf.secret));
+	r.watch = pd_timer_new(r.loop, watch_agents, &r);
+	if (r.watch)
+		pd_timer_start(r.watch, 1000);
 	r.prog = pd_progress_new(stderr, o->progress < 0 ? isatty(2) : o->progress, r.total);
 	pd_loop_run(r.loop);
 

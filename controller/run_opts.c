@@ -57,7 +57,7 @@ const char pd_run_usage[] =
 	"  --keep-session       keep the session folder after the run\n"
 	"  --listen URL         also accept agents on tls+tcp://HOST:PORT\n"
 	"                       (port 0: any), or tcp:// with --insecure\n"
-	"  --insecure           allow a plain tcp:// listener\n"
+	"  --insecure           allow an unauthenticated tcp:// or ipc:// listener\n"
 	"  --max-frame BYTES    largest frame accepted (default 64 MiB)\n"
 	"  --progress / --no-progress  progress line on stderr (default: if a tty)\n"
 	"  -v, --verbose        debug log lines (or PARADE_DEBUG=1)\n"
