@@ -287,3 +287,203 @@ if [ -n "${E2E_TRACE:-}" ]; then
 	PS4='+ $(date +%s.%N) '
 	set -x
 fi
+
+# ==== ssh helpers (t_ssh_*.sh) ====
+# Throwaway ssh "hosts" made by scripts/ssh/hosts.sh: network namespaces
+# on this machine, each running a real sshd as root. Their folder is
+# $T/hosts, so the sshd listeners (whose command lines hold it) and every
+# ssh client parade starts (-o IdentityFile=$T/hosts/...) carry $T.
+# ssh_hosts_up installs an EXIT trap that, before lib's cleanup, checks
+# that nothing but the listeners is left (on this machine or in the
+# namespaces) and then runs `hosts.sh down`.
+
+HOSTS_SH=$top_srcdir/scripts/ssh/hosts.sh
+SSH_HOSTS_DIR=
+
+# ssh_hosts_up N [--no-route]: makes the hosts (a failure fails the test,
+# loudly: no skip), sources their env.sh and sets SSHO (an --ssh-opt for
+# each -o of SSH_TEST_OPTS), SSH_H (user@addr by host number, 1-based),
+# SSH_A (addresses by host number) and SSH_NET (the /24's first three
+# parts, e.g. 10.213.7).
+ssh_hosts_up() {
+	local w i=0
+	[ -x "$HOSTS_SH" ] || fail "$HOSTS_SH is missing"
+	[ "$(id -u)" -eq 0 ] || fail "the ssh tests need root (network namespaces and sshd)"
+	SSH_HOSTS_DIR=$T/hosts
+	trap ssh_cleanup EXIT
+	if ! "$HOSTS_SH" up "$SSH_HOSTS_DIR" "$@" >"$T/hosts-up.log" 2>&1; then
+		show_file "$T/hosts-up.log" 60
+		fail "scripts/ssh/hosts.sh up $SSH_HOSTS_DIR $* failed (see above)"
+	fi
+	[ -f "$SSH_HOSTS_DIR/env.sh" ] || fail "hosts.sh up made no $SSH_HOSTS_DIR/env.sh"
+	# shellcheck disable=SC1091
+	. "$SSH_HOSTS_DIR/env.sh"
+	SSHO=()
+	for w in $SSH_TEST_OPTS; do
+		[ "$w" = -o ] || SSHO+=(--ssh-opt "$w")
+	done
+	SSH_H=('')
+	SSH_A=('')
+	for w in $SSH_TEST_ADDRS; do
+		i=$((i + 1))
+		SSH_A[i]=$w
+		SSH_H[i]=root@$w
+	done
+	[ "$i" -ge 1 ] || fail "hosts.sh up made no hosts"
+	SSH_NET=${SSH_TEST_HOST_ADDR%.*}
+}
+
+# hosts_sh ARGS...: scripts/ssh/hosts.sh ARGS on our hosts' folder
+# (e.g. hosts_sh break 2 auth); its output goes to stdout/stderr.
+hosts_sh() {
+	local cmd=$1
+	shift
+	"$HOSTS_SH" "$cmd" "$SSH_HOSTS_DIR" "$@"
+}
+
+# ssh_allowed: ALLOWED gets the pids that may outlive a run: the sshd
+# listeners and the `hosts.sh break port` holders (from their pid files).
+ssh_allowed() {
+	local f p
+	ALLOWED=" "
+	for f in "$SSH_HOSTS_DIR"/sshd-*.pid "$SSH_HOSTS_DIR"/break-port-*.pid; do
+		[ -s "$f" ] || continue
+		read -r p <"$f" || continue
+		ALLOWED="$ALLOWED$p "
+	done
+}
+
+# ssh_under PID ROOTS: true if PID is one of the pids in ROOTS (a blank
+# separated list) or descends from one of them.
+ssh_under() {
+	local p=$1 line n=0
+	while [ "$p" -gt 1 ] && [ $n -lt 64 ]; do
+		case " $2 " in *" $p "*) return 0 ;; esac
+		read -r line 2>/dev/null <"/proc/$p/stat" || return 1
+		line=${line##*) }
+		read -r _ p _ <<<"$line"
+		n=$((n + 1))
+	done
+	return 1
+}
+
+# ssh_no_strays: true when no process of the test runs but the allowed
+# ones: neither on this machine (find_procs: $T in the command line or
+# environment) nor inside the hosts' namespaces (ip netns pids, which
+# finds the remote agents and their tasks). PIDS gets the strays.
+# SSH_BUSY may list pids of runs still going on purpose (in the
+# background): they and their descendants are not strays.
+SSH_BUSY=
+ssh_no_strays() {
+	local ns p more=()
+	ssh_allowed
+	find_procs
+	for ns in ${SSH_TEST_NS:-}; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			is_alive "$p" && more+=("$p")
+		done
+	done
+	local -A seen=()
+	local out=()
+	for p in "${PIDS[@]}" "${more[@]}"; do
+		case $ALLOWED in *" $p "*) continue ;; esac
+		[ -n "${seen[$p]:-}" ] && continue
+		[ -n "$SSH_BUSY" ] && ssh_under "$p" "$SSH_BUSY" && continue
+		seen[$p]=1
+		out+=("$p")
+	done
+	PIDS=("${out[@]}")
+	[ ${#PIDS[@]} -eq 0 ]
+}
+
+# ssh_assert_clean [GRACE]: fails the test if, after GRACE seconds
+# (default 5), anything but the listeners is left (see ssh_no_strays).
+ssh_assert_clean() {
+	if ! wait_for "${1:-5}" ssh_no_strays; then
+		report_left
+		kill -9 "${PIDS[@]}" 2>/dev/null
+		PIDS=()
+		fail "processes were left behind after the run (see above)"
+	fi
+}
+
+# The EXIT trap while hosts are up: reports strays, takes the hosts down,
+# then hands over to lib's cleanup (with the test's exit status).
+ssh_cleanup() {
+	local rc=$?
+	trap - EXIT
+	# runs left going in the background by a failing test
+	if [ -n "$SSH_BUSY" ]; then
+		# shellcheck disable=SC2086
+		kill $SSH_BUSY 2>/dev/null
+		SSH_BUSY=
+		rc=1
+	fi
+	if [ -n "$SSH_HOSTS_DIR" ] && [ -e "$SSH_HOSTS_DIR" ]; then
+		if [ -f "$SSH_HOSTS_DIR/env.sh" ] && ! wait_for 3 ssh_no_strays; then
+			report_left
+			echo "FAIL: $TEST_NAME: processes were left behind (the hosts go down now)" >&2
+			rc=1
+		fi
+		if ! "$HOSTS_SH" down "$SSH_HOSTS_DIR" >"$T/hosts-down.log" 2>&1; then
+			show_file "$T/hosts-down.log" 40
+			echo "FAIL: $TEST_NAME: scripts/ssh/hosts.sh down failed (see above)" >&2
+			rc=1
+		elif grep -q 'killing leftover' "$T/hosts-down.log"; then
+			show_file "$T/hosts-down.log" 40
+			echo "FAIL: $TEST_NAME: hosts.sh down had to kill leftover processes" >&2
+			rc=1
+		fi
+	fi
+	(exit "$rc")
+	cleanup
+}
+
+# ssh_check_rows CSV N WHAT: CSV (first column n = 1..N) holds exactly N
+# rows, each row number once, every one ok.
+ssh_check_rows() {
+	local got
+	got=$(csv_flat "$1" | awk -F'\037' -v n="$2" '
+		NR == 1 { if ($1 != "n" || $2 != "status") { print "bad header: " $0; bad = 1 }; next }
+		{ rows++; seen[$1]++
+		  if ($2 != "ok") { print "row " $1 ": status " $2 " (" $7 ")"; bad = 1 } }
+		END {
+			if (rows != n) { print rows + 0 " rows, expected " n; bad = 1 }
+			for (i = 1; i <= n; i++) if (seen[i] != 1) { print "row " i " seen " seen[i] + 0 " times"; bad = 1; break }
+			if (!bad) print "ok"
+		}')
+	if [ "$got" != ok ]; then
+		show_file "$1" 10
+		fail "$3: $(echo "$got" | head -n 3 | tr '\n' ';')"
+	fi
+}
+
+# ssh_where_script FILE: writes a task script that waits $2 seconds (if
+# given), then prints 'row=$1 addr=ADDR' with the IPv4 address of the
+# host (namespace) it runs on; with $3 and $4 it first waits (up to 20 s)
+# until file $3 holds the text $4, and exits 3 if it never does.
+ssh_where_script() {
+	cat >"$1" <<'EOS'
+#!/bin/sh
+if [ -n "${3:-}" ]; then
+	i=0
+	until grep -qF -- "$4" "$3" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -ge 200 ] && { echo "gate: '$4' never showed up in $3" >&2; exit 3; }
+		sleep 0.1
+	done
+fi
+[ "${2:-0}" = 0 ] || sleep "$2"
+a=$(ip -4 -o addr show scope global | awk '{ sub("/.*", "", $4); print $4; exit }')
+echo "row=$1 addr=$a"
+EOS
+	chmod +x "$1"
+}
+
+# ssh_addr_of CSV: prints 'n addr agent' for every row of a result table
+# whose tasks ran a ssh_where_script.
+ssh_addr_of() {
+	csv_flat "$1" | awk -F'\037' 'NR > 1 {
+		a = $6; sub(/.*addr=/, "", a); sub(/[^0-9.].*/, "", a)
+		print $1, a, $5 }'
+}

@@ -56,6 +56,16 @@ for f in "${!src[@]}"; do
 	[ -f "${src[$f]}" ] || die "${src[$f]} is missing (build it first; top_builddir=$top_builddir)"
 done
 
+# slurmd refuses a plugin without these symbols ("Plugin name/type/version
+# symbol missing") and the cluster would not start: say why up front
+if command -v nm >/dev/null 2>&1; then
+	syms=$(nm -D --defined-only "${src[parade.so]}" 2>/dev/null | awk '{ print $NF }')
+	for s in plugin_name plugin_type plugin_version slurm_spank_init; do
+		echo "$syms" | grep -qx "$s" ||
+			die "${src[parade.so]} does not export $s (hidden by -fvisibility=hidden or the version script?): Slurm cannot load it"
+	done
+fi
+
 if [ $# -gt 0 ]; then
 	tests=()
 	for t in "$@"; do

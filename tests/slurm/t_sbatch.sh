@@ -74,10 +74,10 @@ submit() {
 	local who=$1 kind=$2 d out rc=0
 	d=$(dir_of "$who")
 	if [ "$kind" = opt ]; then
-		out=$(as_user "$who" sbatch --parsable -J "psl-$TEST_NAME-$who-$kind" -n1 -c4 \
+		out=$(as_user "$who" env PSL_JOB_ONLY=1 sbatch --parsable -J "psl-$TEST_NAME-$who-$kind" -n1 -c4 \
 			--parade-workers=4 -o "$d/job-%j.out" "$T/job-opt.sh" "$d" 2>&1) || rc=$?
 	else
-		out=$(as_user "$who" sbatch --parsable -J "psl-$TEST_NAME-$who-$kind" -n1 -c4 \
+		out=$(as_user "$who" env PSL_JOB_ONLY=1 sbatch --parsable -J "psl-$TEST_NAME-$who-$kind" -n1 -c4 \
 			-o "$d/job-%j.out" "$T/job-line.sh" "$d" 2>&1) || rc=$?
 	fi
 	[ "$rc" -eq 0 ] || fail "$who: sbatch ($kind): exit status $rc: $out"

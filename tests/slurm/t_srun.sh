@@ -1,8 +1,12 @@
 #!/bin/bash
 # t_srun.sh - srun --parade-workers=4 parade run: task 0's controller takes
 # the step's session and its 4 agents (which report job and step) run all
-# 20 tasks, as the job's user; nothing is left when srun returns. As root
-# and as the test user.
+# 20 tasks, as the job's user and without the job's environment; nothing
+# is left when srun returns. The
+# user's PARADE_HOME does not exist beforehand: it is created, private and
+# the user's. Then a step that never starts a controller (srun
+# --parade-workers=3 true) ends at once, its waiting agents with it. As
+# root and as the test user.
 . "$(dirname "$0")/lib.sh"
 
 for who in root "$PSL_USER"; do
@@ -10,8 +14,9 @@ for who in root "$PSL_USER"; do
 	out=$T/out-$who.csv
 	err=$T/err-$who.txt
 	ph=$(home_of "$who")
+	rmdir "$ph" || fail "cannot remove $ph"
 	rc=0
-	as_user "$who" timeout -k 5 60 srun -Q -J "$name" -n1 -c4 --parade-workers=4 \
+	as_user "$who" env PSL_JOB_ONLY=1 timeout -k 5 60 srun -Q -J "$name" -n1 -c4 --parade-workers=4 \
 		"$PARADE" run --grid "$T/g20.csv" -- "$T/cmd.sh" {x} >"$out" 2>"$err" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		show_file "$err"
@@ -30,11 +35,34 @@ for who in root "$PSL_USER"; do
 	# the agents' logs, one per agent, are the user's
 	logs=$(find "$ph/sessions/slurm-$JOB.0" -maxdepth 1 -name 'agent-*.log' 2>/dev/null | wc -l)
 	[ "$logs" -eq 4 ] || fail "$who: $logs agent logs in $ph/sessions/slurm-$JOB.0, expected 4"
-	owners=$(stat -c %u "$ph/sessions/slurm-$JOB.0"/agent-*.log | sort -u | tr '\n' ' ')
-	[ "$owners" = "$(uid_of "$who") " ] || fail "$who: agent logs owned by uid $owners, expected $(uid_of "$who")"
+	for f in "$ph" "$ph/sessions" "$ph/sessions/slurm-$JOB.0" "$ph/sessions/slurm-$JOB.0"/agent-*.log; do
+		v=$(stat -c '%u %a' "$f")
+		case $f in
+		*.log) want="$(uid_of "$who") 600" ;;
+		*) want="$(uid_of "$who") 700" ;;
+		esac
+		[ "$v" = "$want" ] || fail "$who: $f has owner and mode '$v', expected '$want'"
+	done
 	[ ! -e "$ph/sessions/slurm-$JOB.0/connection" ] ||
 		fail "$who: the step's connection file (with its secret) is still there after the run"
 
 	assert_job_clean "$JOB" 5
+
+	# agents waiting for a controller that never comes end with the step
+	name=psl-$TEST_NAME-$who-idle
+	t0=$(now_ms)
+	rc=0
+	as_user "$who" timeout -k 5 30 srun -Q -J "$name" -n1 --parade-workers=3 sleep 0.5 \
+		>"$T/idle-$who.out" 2>"$T/idle-$who.err" || rc=$?
+	[ "$rc" -eq 0 ] || {
+		show_file "$T/idle-$who.err"
+		fail "$who: srun --parade-workers=3 sleep 0.5: exit status $rc"
+	}
+	[ $(($(now_ms) - t0)) -lt 10000 ] ||
+		fail "$who: srun --parade-workers=3 sleep 0.5 took $(($(now_ms) - t0)) ms (waiting for its agents?)"
+	job_id "$name"
+	logs=$(find "$ph/sessions/slurm-$JOB.0" -maxdepth 1 -name 'agent-*.log' 2>/dev/null | wc -l)
+	[ "$logs" -eq 3 ] || fail "$who: $logs agent logs for the idle step $JOB.0, expected 3 (did its agents start?)"
+	assert_job_clean "$JOB" 5
 done
-info "root and $PSL_USER: 20 ok rows on 4 agents of the step each, nothing left"
+info "root and $PSL_USER: 20 ok rows on 4 agents of the step each; idle agents end with their step"
