@@ -161,8 +161,6 @@ child(const pd_agent_spec *s, unsigned k, const char *logpath, int wfd)
 	for (int i = 0; i < 4 && s->dirs[i]; i++)
 		if (mkdir(s->dirs[i], 0700) < 0 && errno != EEXIST)
 			child_fail(wfd, k, ST_MKDIR, i);
-	if (k == 0 && s->stale)
-		(void)unlink(s->stale);
 	in = open("/dev/null", O_RDONLY | O_NOCTTY);
 	if (in < 0)
 		child_fail(wfd, k, ST_DEVNULL, 0);
@@ -365,6 +363,18 @@ unsigned pd_agents_start(const pd_agent_spec *s, unsigned n, char *err, size_t e
 			close(p[0]);
 			return n;
 		}
+	}
+	if (s->stale) {
+		/* before any agent can read it, and as the user: a helper child */
+		pid_t pid = fork();
+		if (pid == 0) {
+			int stage;
+			if (drop_privileges(s, &stage) == 0)
+				(void)unlink(s->stale);
+			_exit(0);
+		}
+		while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 	}
 	for (unsigned k = 0; k < n; k++) {
 		pid_t pid;

@@ -24,7 +24,7 @@ typedef struct pd_agent_spec {
 	mode_t umask;
 	const char *dirs[4]; /* created 0700 in order if missing, as the user;
 	                      * NULL ends the list */
-	const char *stale;   /* removed by the first agent before exec, or NULL */
+	const char *stale;   /* removed (as the user) before any agent starts, or NULL */
 	const char *logdir;  /* logs: LOGDIR/agent-<nodeid>-<k>.log (0600,
 	                      * append); NULL: /dev/null */
 	unsigned nodeid;

@@ -7,6 +7,7 @@
 #                 gamma-sim); the plugstack line names PSL_BIN/parade-agent
 #   PSL_USER      the non-root test user (parade-test)
 #   PSL_MAX_WORKERS  max_workers of the plugstack line (64)
+#   PSL_TMP       where tests make their folders (world-searchable)
 #
 # Every test gets its own folder $T (mode 0755, short path), the marker of
 # everything it starts: each command runs with PARADE_HOME=$T/... in its
@@ -34,7 +35,7 @@ fail() {
 	exit 1
 }
 
-for v in SLURM_CONF PSL_BIN PSL_USER; do
+for v in SLURM_CONF PSL_BIN PSL_USER PSL_TMP; do
 	if [ -z "${!v:-}" ]; then
 		echo "FAIL: $TEST_NAME: $v is not set: run this test through tests/slurm/run.sh $TEST_NAME" >&2
 		exit 1
@@ -58,18 +59,17 @@ PSL_UID=$(id -u "$PSL_USER") || {
 	echo "FAIL: $TEST_NAME: no user $PSL_USER" >&2
 	exit 1
 }
-PSL_GID=$(id -g "$PSL_USER")
 
 # Nothing from the caller's environment may steer parade.
 unset PARADE_AGENT PARADE_CONNECT PARADE_DEBUG PARADE_HOME PARADE_STEP_SESSION \
 	PARADE_STEP_WORKERS PARADE_PORT_RANGE PARADE_SPANK_ERROR PARADE_SPANK_EXPLICIT
 
-T=$(mktemp -d "/tmp/psl-$TEST_NAME.XXXXXX") || {
+T=$(mktemp -d "$PSL_TMP/$TEST_NAME.XXXXXX") || {
 	echo "FAIL: $TEST_NAME: mktemp -d failed" >&2
 	exit 1
 }
 case $T in
-/tmp/psl-"$TEST_NAME".??????) ;;
+"$PSL_TMP/$TEST_NAME".??????) ;;
 *)
 	echo "FAIL: $TEST_NAME: unexpected temp dir '$T'" >&2
 	exit 1
@@ -235,6 +235,7 @@ assert_job_clean() {
 
 # wait_pid PID SECONDS: waits for a background child of this shell; RC gets
 # its exit status, or "timeout" (and the return status is 1).
+# shellcheck disable=SC2034
 wait_pid() {
 	local pid=$1 end=$(($(now_ms) + $2 * 1000))
 	while is_alive "$pid"; do
@@ -358,7 +359,7 @@ check_table() {
 	n=$(echo "$TABLE_AGENTS" | grep -c .)
 	[ "$nagents" = - ] || [ "$n" -eq "$nagents" ] || {
 		show_file "$file"
-		fail "$file: the tasks ran on $n distinct agents ($(echo $TABLE_AGENTS)), expected $nagents"
+		fail "$file: the tasks ran on $n distinct agents ($(echo "$TABLE_AGENTS" | tr '\n' ' ')), expected $nagents"
 	}
 }
 
@@ -378,10 +379,10 @@ check_joined() {
 	}
 	JOINED_AGENTS=$(echo "$lines" | sed -n 's/^parade: agent \([^ ]*\) joined.*/\1/p' | sort -u)
 	a=$(echo "$JOINED_AGENTS" | grep -c .)
-	[ "$a" -eq "$n" ] && [ "$(echo "$lines" | grep -c .)" -eq "$n" ] || {
+	if [ "$a" -ne "$n" ] || [ "$(echo "$lines" | grep -c .)" -ne "$n" ]; then
 		show_file "$err"
 		fail "$err: $a distinct agents joined from slurm job $job step $step, expected $n"
-	}
+	fi
 	for a in ${TABLE_AGENTS:-}; do
 		echo "$JOINED_AGENTS" | grep -qxF -- "$a" || {
 			show_file "$err"
@@ -398,7 +399,7 @@ cleanup() {
 	# the test's jobs that are still known to Slurm
 	ids=$(squeue -h -o '%i %j' 2>/dev/null | awk -v p="psl-$TEST_NAME-" 'index($2, p) == 1 { print $1 }')
 	if [ -n "$ids" ]; then
-		echo "# $TEST_NAME: cancelling leftover jobs: $(echo $ids)" >&2
+		echo "# $TEST_NAME: cancelling leftover jobs: $(echo "$ids" | tr '\n' ' ')" >&2
 		# shellcheck disable=SC2086
 		scancel $ids 2>/dev/null
 	fi
@@ -412,7 +413,7 @@ cleanup() {
 		rc=1
 	fi
 	case $T in
-	/tmp/psl-"$TEST_NAME".??????) rm -rf -- "$T" ;;
+	"$PSL_TMP/$TEST_NAME".??????) rm -rf -- "$T" ;;
 	esac
 	exit "$rc"
 }

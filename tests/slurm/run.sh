@@ -16,6 +16,11 @@
 # a line "# psl: background" (a slow one, such as waiting for a job's time
 # limit) starts first and runs alongside the others; its result comes last.
 # PSL_KEEP=1 keeps the cluster and the logs (and prints where they are).
+#
+# Everything lives in one folder /tmp/psl-run.XXXXXX ($W): the binaries
+# ($W/bin, world-readable: the build tree may not be reachable by the test
+# user), the plugstack line, the cluster ($W/c), the logs and the tests'
+# own folders ($W/t/<test>.XXXXXX, exported as PSL_TMP).
 
 set -u
 export LC_ALL=C
@@ -78,36 +83,125 @@ else
 fi
 [ -e "${tests[0]}" ] || die "no tests found in $here"
 
-# The temp folder holds the binaries (parade-test must be able to run them:
-# the build tree may not be reachable by others), the cluster and the logs.
-# The cluster's munge socket path must stay short.
+# The cluster's munge socket path must stay short: keep $W short.
 W=$(mktemp -d /tmp/psl-run.XXXXXX) || die "mktemp -d failed"
 case $W in
 /tmp/psl-run.??????) ;;
 *) die "unexpected temp folder '$W'" ;;
 esac
 chmod 0755 "$W"
-mkdir -p "$W/bin" "$W/logs"
-chmod 0755 "$W/bin"
+mkdir -p "$W/bin" "$W/logs" "$W/t"
+chmod 0755 "$W/bin" "$W/t"
 cluster=$W/c
 cluster_up=0
 
-stop_cluster() {
+# ---- processes ----
+
+is_alive() {
+	local line st
+	read -r line 2>/dev/null <"/proc/$1/stat" || return 1
+	st=${line##*) }
+	st=${st%% *}
+	case $st in
+	Z | X | x | "") return 1 ;;
+	esac
+	return 0
+}
+
+# marked: PIDS gets the live processes that carry the tests' folders ($W/t/)
+# in their command line or environment, or run a binary from $W/bin.
+marked() {
+	local d p c e
+	local -a a b
+	PIDS=()
+	for d in /proc/[0-9]*; do
+		p=${d#/proc/}
+		[ "$p" = "$$" ] && continue
+		[ "$p" = "$BASHPID" ] && continue
+		a=()
+		mapfile -d "" a 2>/dev/null <"$d/cmdline" || continue
+		[ ${#a[@]} -gt 0 ] || continue
+		c="${a[*]}"
+		b=()
+		mapfile -d "" b 2>/dev/null <"$d/environ" || true
+		e="${b[*]:-}"
+		case "${a[0]} " in
+		"$W/bin/"*) ;;
+		*)
+			case "$c $e" in
+			*"$W/t/"*) ;;
+			*) continue ;;
+			esac
+			;;
+		esac
+		is_alive "$p" && PIDS+=("$p")
+	done
+	return 0
+}
+
+# Tests run as `timeout ... bash t.sh` (timeout leads its own process
+# group); running[] holds those timeout pids.
+running=()
+
+# stop_tests: ends the running tests: TERM to each (timeout passes it on to
+# the test, whose trap cleans up once its current command ends), TERM to
+# what the tests started (so that command ends now), then KILL to what is
+# left after 20 s.
+# shellcheck disable=SC2317 # called by finish, the EXIT trap
+stop_tests() {
+	local pid end live
+	[ ${#running[@]} -gt 0 ] || return 0
+	for pid in "${running[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	marked
+	[ ${#PIDS[@]} -gt 0 ] && kill -TERM "${PIDS[@]}" 2>/dev/null
+	end=$((SECONDS + 20))
+	while :; do
+		live=()
+		for pid in "${running[@]}"; do
+			is_alive "$pid" && live+=("$pid")
+		done
+		[ ${#live[@]} -eq 0 ] && break
+		if [ "$SECONDS" -ge "$end" ]; then
+			for pid in "${live[@]}"; do
+				kill -KILL -- "-$pid" 2>/dev/null
+			done
+			break
+		fi
+		sleep 0.2
+	done
+	running=()
+}
+
+# sweep: kills (and reports) whatever of the tests is still running.
+sweep() {
+	local p
+	marked
+	[ ${#PIDS[@]} -gt 0 ] || return 0
+	for p in "${PIDS[@]}"; do
+		echo "FAIL: $prog: process left behind by the suite: $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+	done
+	kill -KILL "${PIDS[@]}" 2>/dev/null
+	return 1
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+finish() {
 	local rc=$?
 	trap - EXIT INT TERM HUP
-	# background tests still running (interrupted suite)
-	for pid in "${bg_pids[@]:-}"; do
-		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
-	done
-	if [ "$cluster_up" -eq 1 ] || [ -d "$cluster" ]; then
+	trap '' INT TERM HUP
+	stop_tests
+	if [ "$cluster_up" -eq 1 ]; then
 		if [ -n "${PSL_KEEP:-}" ]; then
 			echo "# slurm: PSL_KEEP set: cluster still runs in $cluster (stop: $cluster_sh stop $cluster --rm)"
-		elif ! "$cluster_sh" stop "$cluster" --rm >"$W/logs/stop.log" 2>&1; then
+		elif ! "$cluster_sh" stop "$cluster" >"$W/logs/stop.log" 2>&1; then
 			echo "FAIL: $prog: the test cluster could not be stopped:"
 			sed 's/^/  /' "$W/logs/stop.log"
 			rc=1
 		fi
 	fi
+	[ -n "${PSL_KEEP:-}" ] || sweep || rc=1
 	if [ -n "${PSL_KEEP:-}" ]; then
 		echo "# slurm: logs kept in $W/logs"
 	else
@@ -117,31 +211,33 @@ stop_cluster() {
 	fi
 	exit "$rc"
 }
-bg_pids=()
-trap stop_cluster EXIT
-trap 'echo "FAIL: $prog: interrupted"; exit 1' INT TERM HUP
+trap finish EXIT
+# a signal interrupts `wait` at once (the tests run in the background)
+trap 'echo "FAIL: $prog: interrupted by a signal: stopping the tests and the cluster"; exit 1' INT TERM HUP
+
+# ---- setup ----
 
 cp "${src[parade]}" "${src[parade-agent]}" "${src[parade.so]}" "$W/bin/" || die "cannot copy the binaries to $W/bin"
 if [ -f "$top_builddir/examples/gamma/gamma-sim" ]; then
 	cp "$top_builddir/examples/gamma/gamma-sim" "$W/bin/" || die "cannot copy gamma-sim"
 fi
 chmod 0755 "$W"/bin/*
-export PSL_BIN=$W/bin
-export PSL_USER=parade-test
-export PSL_MAX_WORKERS=64
 
-echo "required $W/bin/parade.so agent=$W/bin/parade-agent max_workers=$PSL_MAX_WORKERS port_range=47000-47999" \
+echo "required $W/bin/parade.so agent=$W/bin/parade-agent max_workers=64 port_range=47000-47999" \
 	>"$W/plugstack.conf"
 chmod 0644 "$W/plugstack.conf"
 
-"$cluster_sh" ensure-user "$PSL_USER" >"$W/logs/user.log" 2>&1 || {
+"$cluster_sh" ensure-user parade-test >"$W/logs/user.log" 2>&1 || {
 	sed 's/^/  /' "$W/logs/user.log"
-	die "cannot create the test user $PSL_USER"
+	die "cannot create the test user parade-test"
 }
 
+# The daemons get a session of their own, so that a Ctrl-C meant for the
+# suite does not kill them before the jobs are cancelled.
 t0=$SECONDS
 cluster_up=1
-if ! "$cluster_sh" start "$cluster" --plugstack "$W/plugstack.conf" >"$W/logs/start.log" 2>&1; then
+if ! setsid -w "$cluster_sh" start "$cluster" --plugstack "$W/plugstack.conf" \
+	</dev/null >"$W/logs/start.log" 2>&1; then
 	sed 's/^/  /' "$W/logs/start.log"
 	die "the test cluster did not start (see above)"
 fi
@@ -149,8 +245,11 @@ fi
 # shellcheck disable=SC1091
 . "$cluster/env.sh"
 export SLURM_CONF
+export PSL_BIN=$W/bin PSL_TMP=$W/t PSL_USER=parade-test PSL_MAX_WORKERS=64
 echo "# slurm: top_srcdir=$top_srcdir top_builddir=$top_builddir"
 echo "# slurm: cluster up in $((SECONDS - t0))s ($cluster, node $PARADE_SLURM_NODE)"
+
+# ---- the tests ----
 
 npass=0
 nfail=0
@@ -180,8 +279,18 @@ report() {
 
 is_background() { grep -q '^# psl: background' "$1" 2>/dev/null; }
 
+# drop PID from running[]
+forget() {
+	local p keep=()
+	for p in "${running[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	running=("${keep[@]}")
+}
+
 fg_tests=()
 bg_names=()
+bg_pids=()
 declare -A bg_start
 for t in "${tests[@]}"; do
 	name=$(basename "$t" .sh)
@@ -193,6 +302,7 @@ for t in "${tests[@]}"; do
 	fi
 	if is_background "$t"; then
 		timeout -k 10 "$bg_limit" bash "$t" </dev/null >"$W/logs/$name.log" 2>&1 &
+		running+=($!)
 		bg_pids+=($!)
 		bg_names+=("$name")
 		bg_start[$name]=$SECONDS
@@ -206,8 +316,12 @@ for t in "${fg_tests[@]}"; do
 	name=$(basename "$t" .sh)
 	log=$W/logs/$name.log
 	start=$SECONDS
+	timeout -k 10 "$limit" bash "$t" </dev/null >"$log" 2>&1 &
+	pid=$!
+	running+=("$pid")
 	rc=0
-	timeout -k 10 "$limit" bash "$t" </dev/null >"$log" 2>&1 || rc=$?
+	wait "$pid" || rc=$?
+	forget "$pid"
 	report "$name" "$rc" $((SECONDS - start)) "$log" "$limit"
 done
 
@@ -215,24 +329,12 @@ for i in "${!bg_names[@]}"; do
 	name=${bg_names[$i]}
 	rc=0
 	wait "${bg_pids[$i]}" || rc=$?
-	bg_pids[$i]=
+	forget "${bg_pids[$i]}"
 	report "$name" "$rc" $((SECONDS - ${bg_start[$name]})) "$W/logs/$name.log" "$bg_limit"
 done
 
-# nothing of the suite may outlive it: no process runs from its binaries
-left=()
-for d in /proc/[0-9]*; do
-	mapfile -d "" a 2>/dev/null <"$d/cmdline" || continue
-	[ ${#a[@]} -gt 0 ] || continue
-	case "${a[0]}" in
-	"$PSL_BIN"/*) left+=("${d#/proc/} ${a[*]}") ;;
-	esac
-done
-if [ ${#left[@]} -gt 0 ]; then
-	for l in "${left[@]}"; do
-		echo "FAIL: $prog: process left behind by the suite: $l"
-		kill -9 "${l%% *}" 2>/dev/null
-	done
+# nothing of the tests may outlive them
+if ! sweep; then
 	nfail=$((nfail + 1))
 	failed+=("leftovers")
 fi

@@ -39,7 +39,7 @@ done
 
 name=psl-$TEST_NAME-root-srun
 as_user root timeout -k 5 60 srun -Q -J "$name" -n1 -c2 --parade-workers=2 \
-	"$PARADE" run --grid "$T/g20.csv" -- "$T/long.sh" {x} >"$T/srun.out" 2>"$T/srun.err" &
+	"$PARADE" run --grid "$T/g20.csv" -- "$T/long.sh" '{x}' >"$T/srun.out" 2>"$T/srun.err" &
 spid=$!
 wait_for 10 job_known "$name" || fail "srun: no job $name after 10 s"
 job_id "$name"

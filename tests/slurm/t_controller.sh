@@ -20,7 +20,7 @@ one() {
 	srun_err=$T/srun-$how.txt
 
 	as_user "$who" timeout -k 5 60 "$PARADE" run --listen tls+tcp://0.0.0.0:0 --launch none \
-		--name "$sess" --keep-session --grid "$T/g20.csv" -- "$T/cmd.sh" {x} >"$out" 2>"$err" &
+		--name "$sess" --keep-session --grid "$T/g20.csv" -- "$T/cmd.sh" '{x}' >"$out" 2>"$err" &
 	ppid=$!
 	wait_for 10 test -s "$conn" || {
 		show_file "$err"

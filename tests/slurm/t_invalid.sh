@@ -33,7 +33,9 @@ refused() {
 		show_file "$err"
 		fail "$who: $* exited 0, expected a failure"
 	}
-	[ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || fail "$who: $* did not end within 30 s"
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		fail "$who: $* did not end within 30 s"
+	fi
 	# Slurm's own prefix ("srun: error: "), then the plugin's line
 	lines=$(grep -E "^($cmd: error: )?parade: " "$err")
 	[ "$(echo "$lines" | grep -c .)" -eq 1 ] || {

@@ -18,7 +18,7 @@ ph=$(home_of root)
 # --launch slurm:4
 rc=0
 as_user root timeout -k 5 60 "$PARADE" run --launch slurm:4 --name L1 --grid "$T/g20.csv" \
-	-- "$T/cmd.sh" {x} >"$T/l1.csv" 2>"$T/l1.err" || rc=$?
+	-- "$T/cmd.sh" '{x}' >"$T/l1.csv" 2>"$T/l1.err" || rc=$?
 [ "$rc" -eq 0 ] || {
 	show_file "$T/l1.err"
 	fail "parade run --launch slurm:4: exit status $rc, expected 0"
@@ -44,7 +44,7 @@ info "--launch slurm:4: job $JOB, 20 ok rows on its 4 agents, job $JOB_STATE aft
 # --dry-run
 rc=0
 as_user root timeout -k 5 30 "$PARADE" run --launch slurm:4 --dry-run --name D1 --grid "$T/g20.csv" \
-	-- "$T/cmd.sh" {x} >"$T/d1.out" 2>"$T/d1.err" || rc=$?
+	-- "$T/cmd.sh" '{x}' >"$T/d1.out" 2>"$T/d1.err" || rc=$?
 [ "$rc" -eq 0 ] || {
 	show_file "$T/d1.err"
 	fail "parade run --launch slurm:4 --dry-run: exit status $rc, expected 0"
@@ -67,7 +67,7 @@ info "--dry-run: printed the script, submitted nothing"
 # a partition that does not exist
 rc=0
 as_user root timeout -k 5 30 "$PARADE" run --launch slurm:2 --partition nosuch --name P1 \
-	--grid "$T/g20.csv" -- "$T/cmd.sh" {x} >"$T/p1.out" 2>"$T/p1.err" || rc=$?
+	--grid "$T/g20.csv" -- "$T/cmd.sh" '{x}' >"$T/p1.out" 2>"$T/p1.err" || rc=$?
 [ "$rc" -eq 2 ] || {
 	show_file "$T/p1.err"
 	fail "--launch slurm:2 --partition nosuch: exit status $rc, expected 2"
@@ -82,7 +82,7 @@ info "--partition nosuch: status 2, $(grep -i -m1 'invalid partition' "$T/p1.err
 
 # parade launch slurm for a running controller
 as_user root timeout -k 5 60 "$PARADE" run --listen tls+tcp://0.0.0.0:0 --launch none --name X1 \
-	--grid "$T/g20.csv" -- "$T/cmd.sh" {x} >"$T/x1.csv" 2>"$T/x1.err" &
+	--grid "$T/g20.csv" -- "$T/cmd.sh" '{x}' >"$T/x1.csv" 2>"$T/x1.err" &
 ppid=$!
 conn=$ph/sessions/X1/connection
 wait_for 10 test -s "$conn" || {

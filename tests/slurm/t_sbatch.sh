@@ -53,7 +53,7 @@ srun -n1 "$T/inner.sh"
 echo "inner_rc=\$?"
 count after_inner
 echo "sessions=\$(ls "\$PARADE_HOME/sessions" | tr '\n' ' ')"
-"$PARADE" run --grid "$T/g20.csv" -o "\$1/table-\$SLURM_JOB_ID.csv" -- "$T/cmd.sh" {x} \
+"$PARADE" run --grid "$T/g20.csv" -o "\$1/table-\$SLURM_JOB_ID.csv" -- "$T/cmd.sh" '{x}' \
 	2>"\$1/run-\$SLURM_JOB_ID.err"
 echo "run_rc=\$?"
 EOF

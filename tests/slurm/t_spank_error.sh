@@ -13,12 +13,12 @@ name=psl-$TEST_NAME-$PSL_USER
 t0=$(now_ms)
 rc=0
 as_user "$PSL_USER" env PARADE_HOME="$bad" timeout -k 5 60 srun -Q -J "$name" -n1 --parade-workers=2 \
-	"$PARADE" run --grid "$T/g3.csv" -- "$T/cmd.sh" {x} >"$T/out.csv" 2>"$T/err.txt" || rc=$?
+	"$PARADE" run --grid "$T/g3.csv" -- "$T/cmd.sh" '{x}' >"$T/out.csv" 2>"$T/err.txt" || rc=$?
 ms=$(($(now_ms) - t0))
-[ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || {
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 	show_file "$T/err.txt"
 	fail "srun --parade-workers=2 parade run with an unusable PARADE_HOME did not end within 60 s"
-}
+fi
 [ "$rc" -eq 2 ] || {
 	show_file "$T/err.txt"
 	fail "srun --parade-workers=2 parade run with an unusable PARADE_HOME: exit status $rc, expected 2"

@@ -1,12 +1,11 @@
 #!/bin/bash
 # t_srun.sh - srun --parade-workers=4 parade run: task 0's controller takes
 # the step's session and its 4 agents (which report job and step) run all
-# 20 tasks, as the job's user and without the job's environment; nothing
-# is left when srun returns. The
-# user's PARADE_HOME does not exist beforehand: it is created, private and
-# the user's. Then a step that never starts a controller (srun
-# --parade-workers=3 true) ends at once, its waiting agents with it. As
-# root and as the test user.
+# 20 tasks, as the job's user and without the job's environment; nothing is
+# left when srun returns. PARADE_HOME does not exist beforehand: it is
+# created, private and the user's, and so are the agents' logs. Then a step
+# that never starts a controller (srun --parade-workers=3 sleep 0.5) ends
+# on time, its waiting agents with it. As root and as the test user.
 . "$(dirname "$0")/lib.sh"
 
 for who in root "$PSL_USER"; do
@@ -17,7 +16,7 @@ for who in root "$PSL_USER"; do
 	rmdir "$ph" || fail "cannot remove $ph"
 	rc=0
 	as_user "$who" env PSL_JOB_ONLY=1 timeout -k 5 60 srun -Q -J "$name" -n1 -c4 --parade-workers=4 \
-		"$PARADE" run --grid "$T/g20.csv" -- "$T/cmd.sh" {x} >"$out" 2>"$err" || rc=$?
+		"$PARADE" run --grid "$T/g20.csv" -- "$T/cmd.sh" '{x}' >"$out" 2>"$err" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		show_file "$err"
 		fail "$who: srun --parade-workers=4 parade run: exit status $rc, expected 0"

@@ -26,7 +26,7 @@ for i in $(seq 1 $NJOBS); do
 	# tasks of 1 s: the run lasts long enough for every healthy agent to join
 	out=$(as_user "$who" sbatch --parsable --hold -J "psl-$TEST_NAME-$who-$i" -n1 -c1 \
 		--parade-workers=$NAGENTS -o "$d/job-%j.out" \
-		--wrap "$PARADE run --grid $T/g16.csv -o $d/table-\$SLURM_JOB_ID.csv -- $T/cmd.sh {x} 1 2>$d/run-\$SLURM_JOB_ID.err" \
+		--wrap "$PARADE run --grid $T/g16.csv -o $d/table-\$SLURM_JOB_ID.csv -- $T/cmd.sh '{x}' 1 2>$d/run-\$SLURM_JOB_ID.err" \
 		2>&1) || rc=$?
 	[ "$rc" -eq 0 ] || fail "sbatch --hold: exit status $rc: $out"
 	case $out in
@@ -61,8 +61,8 @@ for job in "${jobs[@]}"; do
 	n=$(grep -cE "^parade: agent [^ ]+ joined from .*, slurm job $job step batch\)\$" "$d/run-$job.err")
 	[ "$n" -eq $NAGENTS ] || {
 		show_file "$d/run-$job.err"
-		fail "job $job: only $n of its $NAGENTS agents joined its parade run; the others" \
-			"read the stale connection file planted before the job started"
+		fail "job $job: only $n of its $NAGENTS agents joined its parade run (the others" \
+			"went for the stale connection file planted before the job started?)"
 	}
 	check_joined "$d/run-$job.err" "$job" batch $NAGENTS
 	assert_job_clean "$job" 5
