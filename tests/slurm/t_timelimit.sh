@@ -31,8 +31,13 @@ info "job $JOB runs 2 agents with 2 tasks; waiting for its 1-minute limit"
 while [ "$(job_state "$JOB")" = RUNNING ]; do
 	[ $(($(now_ms) - t_submit)) -lt 150000 ] ||
 		fail "job $JOB still RUNNING 150 s after it was submitted with --time=1"
-	busy "$JOB" || fail "job $JOB lost its agents or tasks before its time limit:" \
-		"$(count_agents "$JOB") agents, $(count_tasks "$JOB") tasks"
+	if ! busy "$JOB"; then
+		# at the limit Slurm kills the step while the job still reads
+		# RUNNING for a moment: only an earlier loss is a failure
+		[ $(($(now_ms) - t_submit)) -ge 55000 ] && break
+		fail "job $JOB lost its agents or tasks before its time limit:" \
+			"$(count_agents "$JOB") agents, $(count_tasks "$JOB") tasks"
+	fi
 	sleep 0.5
 done
 t_end=$(now_ms)
