@@ -81,25 +81,7 @@ now_ms() {
 	fi
 }
 
-# is_alive PID: the process exists and is not a zombie (state Z or X).
-is_alive() {
-	local line st
-	[ -r "/proc/$1/stat" ] || return 1
-	read -r line 2>/dev/null <"/proc/$1/stat" || return 1
-	st=${line##*) }
-	st=${st%% *}
-	case $st in
-	Z | X | x | "") return 1 ;;
-	esac
-	return 0
-}
-
-# cmdline_of PID: its argv joined with spaces (empty for zombies).
-cmdline_of() {
-	local -a a=()
-	mapfile -d "" a 2>/dev/null <"/proc/$1/cmdline" || true
-	echo "${a[*]:-}"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../proc.sh"
 
 # find_procs: PIDS gets every live process whose command line or
 # environment contains $T, except this shell. Builtins only, so that the

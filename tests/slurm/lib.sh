@@ -126,24 +126,7 @@ now_ms() {
 	echo $((s * 1000 + 10#${f:0:3}))
 }
 
-# is_alive PID: exists and is not a zombie (zombies are reaped lazily here).
-is_alive() {
-	local line st
-	[ -r "/proc/$1/stat" ] || return 1
-	read -r line 2>/dev/null <"/proc/$1/stat" || return 1
-	st=${line##*) }
-	st=${st%% *}
-	case $st in
-	Z | X | x | "") return 1 ;;
-	esac
-	return 0
-}
-
-cmdline_of() {
-	local -a a=()
-	mapfile -d "" a 2>/dev/null <"/proc/$1/cmdline" || true
-	echo "${a[*]:-}"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../proc.sh"
 
 # find_procs [JOB [WORD]]: PIDS gets every live process that carries $T in
 # its command line or environment (not this shell); with JOB only those
