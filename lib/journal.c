@@ -1,0 +1,837 @@
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+
+#define BUSY_MS 5000
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* statements the writer runs again and again, prepared once */
+enum { ST_BEGIN, ST_COMMIT, ST_META_SET, ST_META_GET, ST_TASK, ST_ATTEMPT, ST_RESULT, ST_JOIN,
+       ST_LEAVE, ST_EVENT, ST_MAX_ };
+
+static const char *const stmt_sql[ST_MAX_] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_TASK] = "INSERT INTO tasks(id, cells) VALUES (?1, ?2)",
+	[ST_ATTEMPT] = "INSERT OR IGNORE INTO attempts(task, attempt, agent, at_ms) "
+		       "VALUES (?1, ?2, ?3, ?4)",
+	[ST_RESULT] = "INSERT OR IGNORE INTO results(task, attempt, status, exit_code, seconds, "
+		      "agent, out, error, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_JOIN] = "INSERT INTO agents(name, host, pid, mode, slurm_job, slurm_step, slots, "
+		    "joined_ms, left_ms, tasks_done) "
+		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_LEAVE] = "UPDATE agents SET left_ms = ?2, tasks_done = ?3 WHERE id = ?1",
+	[ST_EVENT] = "INSERT INTO events(at_ms, kind, text) VALUES (?1, ?2, ?3)",
+};
+
+static const char schema_sql[] =
+	"BEGIN;"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+	"CREATE TABLE tasks(id INTEGER PRIMARY KEY, cells BLOB NOT NULL);"
+	"CREATE TABLE attempts(task INTEGER NOT NULL, attempt INTEGER NOT NULL, agent TEXT,"
+	" at_ms INTEGER, PRIMARY KEY(task, attempt)) WITHOUT ROWID;"
+	"CREATE TABLE results(seq INTEGER PRIMARY KEY, task INTEGER UNIQUE NOT NULL,"
+	" attempt INTEGER, status INTEGER, exit_code INTEGER, seconds REAL, agent TEXT,"
+	" out BLOB, error TEXT, at_ms INTEGER);"
+	"CREATE TABLE agents(id INTEGER PRIMARY KEY, name TEXT, host TEXT, pid INTEGER,"
+	" mode TEXT, slurm_job TEXT, slurm_step TEXT, slots INTEGER, joined_ms INTEGER,"
+	" left_ms INTEGER, tasks_done INTEGER);"
+	"CREATE TABLE events(seq INTEGER PRIMARY KEY, at_ms INTEGER, kind TEXT, text TEXT);"
+	"INSERT INTO meta VALUES ('schema_version', '" STR(PD_JOURNAL_VERSION) "');"
+	"COMMIT;";
+
+struct pd_journal {
+	sqlite3 *db;
+	char *path;
+	int readonly;
+	size_t pending; /* write calls since the last commit */
+	sqlite3_stmt *st[ST_MAX_];
+	pd_buf enc; /* the cells blob being written */
+	char err[512];
+};
+
+static void __attribute__((format(printf, 2, 3))) set_err(pd_journal *j, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(j->err, sizeof(j->err), "journal %s: ", j->path);
+
+	if (n < 0 || (size_t)n >= sizeof(j->err))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(j->err + n, sizeof(j->err) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static int map_rc(sqlite3 *db, int rc)
+{
+	static const int map[][2] = {
+		{SQLITE_BUSY, EBUSY}, {SQLITE_LOCKED, EBUSY}, {SQLITE_NOMEM, ENOMEM},
+		{SQLITE_READONLY, EACCES}, {SQLITE_PERM, EACCES}, {SQLITE_AUTH, EACCES},
+		{SQLITE_FULL, ENOSPC}, {SQLITE_TOOBIG, E2BIG}, {SQLITE_CONSTRAINT, EEXIST},
+		{SQLITE_ERROR, EINVAL}, {SQLITE_NOTADB, EINVAL}, {SQLITE_CORRUPT, EINVAL},
+		{SQLITE_FORMAT, EINVAL}};
+	int sys = db ? sqlite3_system_errno(db) : 0;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i][0] == (rc & 0xff))
+			return -map[i][1];
+	/* SQLITE_IOERR, SQLITE_CANTOPEN and the rest: what the system said */
+	return sys > 0 ? -sys : -EIO;
+}
+
+/* Records SQLite's complaint about rc (call before any other sqlite3_*
+ * call on the handle) and returns the errno for it. */
+static int fail(pd_journal *j, int rc, const char *what)
+{
+	const char *msg = j->db ? sqlite3_errmsg(j->db) : sqlite3_errstr(rc);
+
+	if (what)
+		set_err(j, "%s: %s", what, msg);
+	else
+		set_err(j, "%s", msg);
+	return map_rc(j->db, rc);
+}
+
+static int stmt(pd_journal *j, int which, sqlite3_stmt **out)
+{
+	int rc;
+
+	if (!j->st[which]) {
+		rc = sqlite3_prepare_v3(j->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+					&j->st[which], NULL);
+		if (rc != SQLITE_OK)
+			return fail(j, rc, NULL);
+	}
+	*out = j->st[which];
+	return 0;
+}
+
+/* Steps a statement that returns no rows, then resets it. */
+static int run(pd_journal *j, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s), rv = 0;
+
+	if (rc != SQLITE_DONE)
+		rv = fail(j, rc, what);
+	sqlite3_reset(s);
+	return rv;
+}
+
+/* run() for a write: counts it as pending when it worked. */
+static int wrun(pd_journal *j, sqlite3_stmt *s, const char *what)
+{
+	int rv = run(j, s, what);
+
+	if (rv == 0)
+		j->pending++;
+	return rv;
+}
+
+static int check_id(pd_journal *j, uint64_t id)
+{
+	if (id <= INT64_MAX)
+		return 0;
+	set_err(j, "task id %" PRIu64 " is too large", id);
+	return -EOVERFLOW;
+}
+
+static int prep(pd_journal *j, const char *sql, sqlite3_stmt **s)
+{
+	int rc = sqlite3_prepare_v2(j->db, sql, -1, s, NULL);
+
+	return rc == SQLITE_OK ? 0 : fail(j, rc, NULL);
+}
+
+/* 1 while s has a row; then 0 with *rv 0 (done) or -errno. */
+static int next_row(pd_journal *j, sqlite3_stmt *s, int *rv, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	*rv = rc == SQLITE_DONE ? 0 : fail(j, rc, what);
+	return 0;
+}
+
+static const char *col_str(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? (const char *)t : "";
+}
+
+static void bind_u64(sqlite3_stmt *s, int i, uint64_t v)
+{
+	sqlite3_bind_int64(s, i, (sqlite3_int64)v);
+}
+
+static void bind_str(sqlite3_stmt *s, int i, const char *v)
+{
+	sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+/* Gets a write statement inside the open transaction, beginning one if
+ * none is open. SQLite may have rolled back ours after an I/O error; the
+ * pending count then names what was lost. */
+static int wprep(pd_journal *j, int which, sqlite3_stmt **s)
+{
+	sqlite3_stmt *b;
+	int rv;
+
+	if (j->readonly) {
+		set_err(j, "opened read-only");
+		return -EBADF;
+	}
+	if (sqlite3_get_autocommit(j->db)) {
+		if (j->pending)
+			pd_err("journal %s: %zu uncommitted writes were rolled back", j->path,
+			       j->pending);
+		j->pending = 0;
+		rv = stmt(j, ST_BEGIN, &b);
+		if (rv == 0)
+			rv = run(j, b, "begin");
+		if (rv < 0)
+			return rv;
+	}
+	return stmt(j, which, s);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int cells_encode(pd_buf *b, const char *const *cells, size_t n)
+{
+	size_t total = 4 + 4 * n, at = total, len;
+	uint8_t *p;
+
+	if (n > PD_JOURNAL_MAX_CELLS)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		if (!cells[i])
+			return -EINVAL;
+		len = strlen(cells[i]);
+		if (len > PD_JOURNAL_MAX_BLOB - total)
+			return -E2BIG;
+		total += len;
+	}
+	pd_buf_reset(b);
+	if (pd_buf_reserve(b, total) < 0)
+		return -ENOMEM;
+	p = b->data;
+	put32(p, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		len = strlen(cells[i]);
+		put32(p + 4 + 4 * i, (uint32_t)len);
+		memcpy(p + at, cells[i], len);
+		at += len;
+	}
+	b->len = total;
+	return 0;
+}
+
+/* Decodes a cells blob into b: an array of n + 1 pointers (the last NULL)
+ * followed by the NUL-terminated cells. -EINVAL unless it is exact. */
+static int cells_decode(pd_buf *b, const uint8_t *p, size_t n, char ***cells, size_t *ncells)
+{
+	size_t count, hdr, bytes = 0, len;
+	const uint8_t *data;
+	char **v;
+	char *s;
+
+	if (!p || n < 4 || n > PD_JOURNAL_MAX_BLOB)
+		return -EINVAL;
+	count = get32(p);
+	if (count > PD_JOURNAL_MAX_CELLS || count > (n - 4) / 4)
+		return -EINVAL;
+	hdr = 4 + 4 * count;
+	for (size_t i = 0; i < count; i++) {
+		len = get32(p + 4 + 4 * i);
+		if (len > n - hdr - bytes)
+			return -EINVAL;
+		bytes += len;
+	}
+	if (bytes != n - hdr || memchr(p + hdr, 0, bytes))
+		return -EINVAL;
+	pd_buf_reset(b);
+	if (pd_buf_reserve(b, (count + 1) * sizeof(char *) + bytes + count) < 0)
+		return -ENOMEM;
+	v = (char **)(void *)b->data;
+	s = (char *)(v + count + 1);
+	data = p + hdr;
+	for (size_t i = 0; i < count; i++) {
+		len = get32(p + 4 + 4 * i);
+		v[i] = s;
+		memcpy(s, data, len);
+		s[len] = 0;
+		s += len + 1;
+		data += len;
+	}
+	v[count] = NULL;
+	*cells = v;
+	*ncells = count;
+	return 0;
+}
+
+static int check_version(pd_journal *j)
+{
+	char *v = NULL;
+	int rv = pd_journal_meta_get(j, "schema_version", &v);
+
+	/* SQLITE_ERROR here is "no such table" */
+	if (rv == -ENOENT || (rv == -EINVAL && sqlite3_errcode(j->db) == SQLITE_ERROR)) {
+		set_err(j, "not a parade journal (%s)",
+			rv == -ENOENT ? "no schema_version" : sqlite3_errmsg(j->db));
+		rv = -EINVAL;
+	} else if (rv == 0 && strcmp(v, STR(PD_JOURNAL_VERSION)) != 0) {
+		set_err(j, "schema version '%.32s' is not supported (this parade reads version %d)",
+			v, PD_JOURNAL_VERSION);
+		rv = -EPROTONOSUPPORT;
+	}
+	free(v);
+	return rv;
+}
+
+static int copy_mode(void *arg, int n, char **vals, char **names)
+{
+	(void)names;
+	snprintf(arg, 16, "%s", n > 0 && vals[0] ? vals[0] : "");
+	return 0;
+}
+
+static int writer_setup(pd_journal *j)
+{
+	char mode[16] = "";
+	int rc;
+
+	rc = sqlite3_exec(j->db, "PRAGMA journal_mode=WAL", copy_mode, mode, NULL);
+	if (rc != SQLITE_OK)
+		return fail(j, rc, NULL);
+	if (strcmp(mode, "wal") != 0) {
+		set_err(j, "cannot use WAL mode (journal mode is '%s')", mode);
+		return -ENOTSUP;
+	}
+	/* NORMAL: no fsync per commit; a commit survives a process crash */
+	rc = sqlite3_exec(j->db,
+			  "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;"
+			  "PRAGMA journal_size_limit=67108864;",
+			  NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : fail(j, rc, NULL);
+}
+
+static void unlink_files(const char *path, int main_too)
+{
+	static const char *const sfx[] = {"-wal", "-shm", "-journal"};
+	char p[4096];
+
+	if (main_too)
+		unlink(path);
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++)
+		if ((size_t)snprintf(p, sizeof(p), "%s%s", path, sfx[i]) < sizeof(p))
+			unlink(p);
+}
+
+static void free_handle(pd_journal *j)
+{
+	for (int i = 0; i < ST_MAX_; i++)
+		sqlite3_finalize(j->st[i]);
+	if (j->db && sqlite3_close(j->db) != SQLITE_OK) {
+		pd_err("journal %s: close: %s", j->path, sqlite3_errmsg(j->db));
+		sqlite3_close_v2(j->db);
+	}
+	pd_buf_free(&j->enc);
+	free(j->path);
+	free(j);
+}
+
+/* Builds the schema in PATH.new-PID and links it into place: readers never
+ * see a half-made journal and an existing file is never touched. */
+static int create_file(pd_journal *j)
+{
+	char tmp[4200];
+	int fd, rc, rv;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new-%ld", j->path, (long)getpid()) >=
+	    sizeof(tmp)) {
+		set_err(j, "path too long");
+		return -ENAMETOOLONG;
+	}
+	unlink_files(tmp, 1);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rv = -errno;
+		set_err(j, "%s: %s", tmp, strerror(-rv));
+		return rv;
+	}
+	close(fd);
+	rc = sqlite3_open_v2(tmp, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(j->db, schema_sql, NULL, NULL, NULL);
+	rv = rc == SQLITE_OK ? 0 : fail(j, rc, "creating the schema");
+	sqlite3_close(j->db);
+	j->db = NULL;
+	if (rv == 0 && link(tmp, j->path) < 0) {
+		rv = -errno;
+		set_err(j, "%s", rv == -EEXIST ? "already exists" : strerror(-rv));
+	}
+	unlink_files(tmp, 1);
+	return rv;
+}
+
+int pd_journal_open(const char *path, int flags, pd_journal **out, char *err, size_t errlen)
+{
+	pd_journal *j = NULL;
+	int rv = -ENOMEM, rc, created = 0;
+	struct stat st;
+
+	*out = NULL;
+	if (err && errlen)
+		snprintf(err, errlen, "journal %s: out of memory", path ? path : "(null)");
+	if (!path || (flags & ~(PD_J_CREATE | PD_J_READONLY)) ||
+	    flags == (PD_J_CREATE | PD_J_READONLY)) {
+		if (err && errlen)
+			snprintf(err, errlen, "journal %s: bad open flags", path ? path : "(null)");
+		return -EINVAL;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j || !(j->path = strdup(path)))
+		goto out;
+	j->readonly = (flags & PD_J_READONLY) != 0;
+	if (flags & PD_J_CREATE) {
+		rv = create_file(j);
+		if (rv < 0)
+			goto out;
+		created = 1;
+	}
+	if (stat(path, &st) < 0) {
+		rv = -errno;
+		set_err(j, "%s", strerror(-rv));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rv = -EINVAL;
+		set_err(j, "not a regular file");
+		goto out;
+	}
+	rc = sqlite3_open_v2(path, &j->db,
+			     (j->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		rv = fail(j, rc, "cannot open");
+		goto out;
+	}
+	sqlite3_busy_timeout(j->db, BUSY_MS);
+	/* check first: never switch a foreign database to WAL */
+	rv = check_version(j);
+	if (rv == 0 && !j->readonly)
+		rv = writer_setup(j);
+out:
+	if (rv < 0) {
+		if (j && j->path && err && errlen)
+			snprintf(err, errlen, "%s", j->err);
+		if (j && j->path)
+			free_handle(j);
+		else
+			free(j);
+		if (created)
+			unlink_files(path, 1);
+		return rv;
+	}
+	*out = j;
+	return 0;
+}
+
+void pd_journal_close(pd_journal *j)
+{
+	if (!j)
+		return;
+	if (!j->readonly && (j->pending || !sqlite3_get_autocommit(j->db)))
+		pd_journal_commit(j);
+	free_handle(j);
+}
+
+const char *pd_journal_error(const pd_journal *j)
+{
+	return j->err;
+}
+
+int pd_journal_meta_set(pd_journal *j, const char *key, const char *value)
+{
+	sqlite3_stmt *s;
+	int rv;
+
+	if (!key || !value || strcmp(key, "schema_version") == 0) {
+		set_err(j, "meta key '%s' cannot be set", key ? key : "(null)");
+		return -EINVAL;
+	}
+	rv = wprep(j, ST_META_SET, &s);
+	if (rv < 0)
+		return rv;
+	bind_str(s, 1, key);
+	bind_str(s, 2, value);
+	return wrun(j, s, "meta");
+}
+
+int pd_journal_meta_get(pd_journal *j, const char *key, char **value)
+{
+	sqlite3_stmt *s;
+	int rv, rc;
+
+	*value = NULL;
+	if (!key) {
+		set_err(j, "no meta key given");
+		return -EINVAL;
+	}
+	rv = stmt(j, ST_META_GET, &s);
+	if (rv < 0)
+		return rv;
+	bind_str(s, 1, key);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*value = strdup(col_str(s, 0));
+		rv = *value ? 0 : -ENOMEM;
+	} else if (rc == SQLITE_DONE) {
+		set_err(j, "no meta key '%s'", key);
+		rv = -ENOENT;
+	} else {
+		rv = fail(j, rc, "meta");
+	}
+	sqlite3_reset(s);
+	return rv;
+}
+
+int pd_journal_task(pd_journal *j, uint64_t id, const char *const *cells, size_t ncells)
+{
+	sqlite3_stmt *s;
+	int rv;
+
+	rv = check_id(j, id);
+	if (rv < 0)
+		return rv;
+	rv = cells_encode(&j->enc, cells, ncells);
+	if (rv < 0) {
+		set_err(j, "task %" PRIu64 ": cannot encode its cells", id);
+		return rv;
+	}
+	rv = wprep(j, ST_TASK, &s);
+	if (rv < 0)
+		return rv;
+	bind_u64(s, 1, id);
+	sqlite3_bind_blob(s, 2, j->enc.data, (int)j->enc.len, SQLITE_STATIC);
+	return wrun(j, s, "task");
+}
+
+int pd_journal_attempt(pd_journal *j, uint64_t task, uint32_t attempt, const char *agent,
+		       uint64_t at_ms)
+{
+	sqlite3_stmt *s;
+	int rv;
+
+	rv = check_id(j, task);
+	if (rv == 0)
+		rv = wprep(j, ST_ATTEMPT, &s);
+	if (rv < 0)
+		return rv;
+	bind_u64(s, 1, task);
+	bind_u64(s, 2, attempt);
+	bind_str(s, 3, agent);
+	bind_u64(s, 4, at_ms);
+	return wrun(j, s, "attempt");
+}
+
+int pd_journal_result(pd_journal *j, const pd_jresult *r)
+{
+	sqlite3_stmt *s;
+	int rv;
+
+	if (r->out_len > PD_JOURNAL_MAX_BLOB || (!r->out && r->out_len)) {
+		set_err(j, "task %" PRIu64 ": bad output size %zu", r->task, r->out_len);
+		return r->out ? -E2BIG : -EINVAL;
+	}
+	rv = check_id(j, r->task);
+	if (rv == 0)
+		rv = wprep(j, ST_RESULT, &s);
+	if (rv < 0)
+		return rv;
+	bind_u64(s, 1, r->task);
+	bind_u64(s, 2, r->attempt);
+	sqlite3_bind_int(s, 3, r->status);
+	sqlite3_bind_int(s, 4, r->exit_code);
+	sqlite3_bind_double(s, 5, r->seconds);
+	bind_str(s, 6, r->agent);
+	sqlite3_bind_blob(s, 7, r->out ? r->out : "", (int)r->out_len, SQLITE_STATIC);
+	bind_str(s, 8, r->error);
+	bind_u64(s, 9, r->at_ms);
+	rv = wrun(j, s, "result");
+	return rv < 0 ? rv : sqlite3_changes(j->db) > 0;
+}
+
+int pd_journal_agent_join(pd_journal *j, const pd_jagent *a, int64_t *row)
+{
+	sqlite3_stmt *s;
+	int rv;
+
+	*row = 0;
+	rv = wprep(j, ST_JOIN, &s);
+	if (rv < 0)
+		return rv;
+	bind_str(s, 1, a->name);
+	bind_str(s, 2, a->host);
+	bind_u64(s, 3, a->pid);
+	bind_str(s, 4, a->mode);
+	bind_str(s, 5, a->slurm_job);
+	bind_str(s, 6, a->slurm_step);
+	bind_u64(s, 7, a->slots);
+	bind_u64(s, 8, a->joined_ms);
+	if (a->left_ms)
+		bind_u64(s, 9, a->left_ms);
+	else
+		sqlite3_bind_null(s, 9);
+	bind_u64(s, 10, a->tasks_done);
+	rv = wrun(j, s, "agent");
+	if (rv == 0)
+		*row = sqlite3_last_insert_rowid(j->db);
+	return rv;
+}
+
+int pd_journal_agent_leave(pd_journal *j, int64_t row, uint64_t left_ms, uint64_t tasks_done)
+{
+	sqlite3_stmt *s;
+	int rv;
+
+	rv = wprep(j, ST_LEAVE, &s);
+	if (rv < 0)
+		return rv;
+	sqlite3_bind_int64(s, 1, row);
+	bind_u64(s, 2, left_ms);
+	bind_u64(s, 3, tasks_done);
+	rv = wrun(j, s, "agent");
+	if (rv == 0 && sqlite3_changes(j->db) == 0) {
+		set_err(j, "no agent row %" PRId64, row);
+		rv = -ENOENT;
+	}
+	return rv;
+}
+
+int pd_journal_event(pd_journal *j, uint64_t at_ms, const char *kind, const char *text)
+{
+	sqlite3_stmt *s;
+	int rv;
+
+	rv = wprep(j, ST_EVENT, &s);
+	if (rv < 0)
+		return rv;
+	bind_u64(s, 1, at_ms);
+	bind_str(s, 2, kind ? kind : "");
+	bind_str(s, 3, text);
+	return wrun(j, s, "event");
+}
+
+size_t pd_journal_pending(const pd_journal *j)
+{
+	return j->pending;
+}
+
+int pd_journal_commit(pd_journal *j)
+{
+	sqlite3_stmt *s;
+	int rv, kept;
+
+	if (j->readonly)
+		return 0;
+	if (sqlite3_get_autocommit(j->db)) {
+		if (!j->pending)
+			return 0;
+		set_err(j, "%zu uncommitted writes were rolled back", j->pending);
+		pd_err("%s", j->err);
+		j->pending = 0;
+		return -EIO;
+	}
+	rv = stmt(j, ST_COMMIT, &s);
+	if (rv == 0)
+		rv = run(j, s, "commit");
+	if (rv == 0) {
+		j->pending = 0;
+		return 0;
+	}
+	kept = !sqlite3_get_autocommit(j->db);
+	pd_err("%s (%zu writes %s)", j->err, j->pending, kept ? "kept for a retry" : "lost");
+	if (!kept)
+		j->pending = 0;
+	return -EIO;
+}
+
+int pd_journal_counts(pd_journal *j, pd_jcounts *c)
+{
+	sqlite3_stmt *s = NULL;
+	int rv;
+
+	memset(c, 0, sizeof(*c));
+	/* one statement, so one snapshot */
+	rv = prep(j,
+		  "SELECT (SELECT count(*) FROM tasks), count(*), sum(status = 0),"
+		  " sum(status = 1), sum(status = 2), sum(status = 3) FROM results",
+		  &s);
+	if (rv == 0 && next_row(j, s, &rv, "counting")) {
+		c->tasks = (uint64_t)sqlite3_column_int64(s, 0);
+		c->results = (uint64_t)sqlite3_column_int64(s, 1);
+		c->ok = (uint64_t)sqlite3_column_int64(s, 2);
+		c->failed = (uint64_t)sqlite3_column_int64(s, 3);
+		c->timeout = (uint64_t)sqlite3_column_int64(s, 4);
+		c->lost = (uint64_t)sqlite3_column_int64(s, 5);
+	}
+	sqlite3_finalize(s);
+	return rv;
+}
+
+int pd_journal_tasks(pd_journal *j, int (*cb)(void *arg, uint64_t id, char **cells, size_t n),
+		     void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	pd_buf b = {0};
+	char **cells;
+	size_t n;
+	uint64_t id;
+	int rv;
+
+	rv = prep(j, "SELECT id, cells FROM tasks ORDER BY id", &s);
+	while (rv == 0 && next_row(j, s, &rv, "reading tasks")) {
+		id = (uint64_t)sqlite3_column_int64(s, 0);
+		rv = cells_decode(&b, sqlite3_column_blob(s, 1),
+				  (size_t)sqlite3_column_bytes(s, 1), &cells, &n);
+		if (rv < 0) {
+			set_err(j, "task %" PRIu64 ": %s", id,
+				rv == -ENOMEM ? "out of memory" : "cells do not decode");
+			break;
+		}
+		rv = cb(arg, id, cells, n);
+	}
+	sqlite3_finalize(s);
+	pd_buf_free(&b);
+	return rv;
+}
+
+int pd_journal_results(pd_journal *j, int by_task, uint64_t since_seq, size_t limit,
+		       int (*cb)(void *arg, const pd_jresult *r), void *arg)
+{
+#define RESULTS_SQL                                                                                \
+	"SELECT seq, task, attempt, status, exit_code, seconds, agent, out, error, at_ms"          \
+	" FROM results WHERE seq > ?1 ORDER BY "
+	static const char *const sql[2] = {RESULTS_SQL "seq LIMIT ?2", RESULTS_SQL "task LIMIT ?2"};
+	sqlite3_stmt *s = NULL;
+	pd_jresult r;
+	int rv;
+
+	rv = prep(j, sql[by_task != 0], &s);
+	if (rv < 0)
+		return rv;
+	bind_u64(s, 1, since_seq > INT64_MAX ? INT64_MAX : since_seq);
+	sqlite3_bind_int64(s, 2, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
+	while (rv == 0 && next_row(j, s, &rv, "reading results")) {
+		r.seq = (uint64_t)sqlite3_column_int64(s, 0);
+		r.task = (uint64_t)sqlite3_column_int64(s, 1);
+		r.attempt = (uint32_t)sqlite3_column_int64(s, 2);
+		r.status = sqlite3_column_int(s, 3);
+		r.exit_code = sqlite3_column_int(s, 4);
+		r.seconds = sqlite3_column_double(s, 5);
+		r.agent = col_str(s, 6);
+		r.out = col_str(s, 7); /* text access NUL-terminates a blob */
+		r.out_len = (size_t)sqlite3_column_bytes(s, 7);
+		r.error = col_str(s, 8);
+		r.at_ms = (uint64_t)sqlite3_column_int64(s, 9);
+		if (r.out_len > PD_JOURNAL_MAX_BLOB) {
+			set_err(j, "task %" PRIu64 ": output of %zu bytes is too large", r.task,
+				r.out_len);
+			rv = -EINVAL;
+			break;
+		}
+		rv = cb(arg, &r);
+	}
+	sqlite3_finalize(s);
+	return rv;
+}
+
+int pd_journal_attempts_max(pd_journal *j, int (*cb)(void *arg, uint64_t task, uint32_t attempt),
+			    void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rv;
+
+	rv = prep(j, "SELECT task, max(attempt) FROM attempts GROUP BY task ORDER BY task", &s);
+	while (rv == 0 && next_row(j, s, &rv, "reading attempts"))
+		rv = cb(arg, (uint64_t)sqlite3_column_int64(s, 0),
+			(uint32_t)sqlite3_column_int64(s, 1));
+	sqlite3_finalize(s);
+	return rv;
+}
+
+int pd_journal_agents(pd_journal *j, int (*cb)(void *arg, const pd_jagent *a), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	pd_jagent a;
+	int rv;
+
+	rv = prep(j,
+		  "SELECT name, host, pid, mode, slurm_job, slurm_step, slots, joined_ms,"
+		  " left_ms, tasks_done FROM agents ORDER BY id",
+		  &s);
+	while (rv == 0 && next_row(j, s, &rv, "reading agents")) {
+		a.name = col_str(s, 0);
+		a.host = col_str(s, 1);
+		a.pid = (uint32_t)sqlite3_column_int64(s, 2);
+		a.mode = col_str(s, 3);
+		a.slurm_job = col_str(s, 4);
+		a.slurm_step = col_str(s, 5);
+		a.slots = (uint32_t)sqlite3_column_int64(s, 6);
+		a.joined_ms = (uint64_t)sqlite3_column_int64(s, 7);
+		a.left_ms = (uint64_t)sqlite3_column_int64(s, 8);
+		a.tasks_done = (uint64_t)sqlite3_column_int64(s, 9);
+		rv = cb(arg, &a);
+	}
+	sqlite3_finalize(s);
+	return rv;
+}
+
+int pd_journal_events(pd_journal *j, uint64_t since_seq,
+		      int (*cb)(void *arg, uint64_t seq, uint64_t at_ms, const char *kind,
+				const char *text),
+		      void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rv;
+
+	rv = prep(j, "SELECT seq, at_ms, kind, text FROM events WHERE seq > ?1 ORDER BY seq", &s);
+	if (rv < 0)
+		return rv;
+	bind_u64(s, 1, since_seq > INT64_MAX ? INT64_MAX : since_seq);
+	while (rv == 0 && next_row(j, s, &rv, "reading events"))
+		rv = cb(arg, (uint64_t)sqlite3_column_int64(s, 0),
+			(uint64_t)sqlite3_column_int64(s, 1), col_str(s, 2), col_str(s, 3));
+	sqlite3_finalize(s);
+	return rv;
+}
