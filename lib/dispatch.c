@@ -10,10 +10,14 @@
 #define OWN_DONE (UINT32_MAX - 1)
 #define OWN_LOST (UINT32_MAX - 2)
 #define MAX_SLOTS (UINT32_MAX - 3)
+/* task.loss of a task settled while an agent holds it: a real loss count
+ * stays below crash_limit, and a settled task needs none */
+#define SETTLED UINT32_MAX
 
 struct task {
 	uint32_t attempt;
-	uint32_t loss;
+	uint32_t loss;  /* losses seen by this dispatcher, or SETTLED */
+	uint32_t fails; /* own failures retried by this dispatcher */
 	uint32_t owner; /* agent slot or OWN_* */
 };
 
@@ -37,8 +41,9 @@ struct hand {
 struct agent {
 	uint32_t id;
 	uint32_t slots;
-	uint64_t limit; /* max outstanding */
-	uint64_t out;
+	uint64_t limit;   /* max outstanding */
+	uint64_t out;     /* tasks held: the credit in use */
+	uint64_t settled; /* of those, settled elsewhere, not yet reported */
 	int draining;
 	uint32_t hpos;   /* index in heap, dispatcher mode */
 	size_t rpos;     /* index in rr order, round-robin mode */
@@ -192,22 +197,34 @@ static void rq_push_front(struct rqueue *q, uint64_t id)
 	q->len++;
 }
 
-static void rq_pop(struct rqueue *q, uint64_t *ids, size_t k)
+/* Takes k queued tasks off the front (k <= d->queued). Tasks settled while
+ * queued are left in the ring, no longer OWN_QUEUED, and skipped here:
+ * each is passed over once, so settling stays O(1) and popping amortised
+ * O(1). */
+static void queue_pop(pd_disp *d, uint64_t *ids, size_t k)
 {
+	struct rqueue *q = &d->q;
 	struct range *f;
+	uint64_t id;
 	size_t i = 0;
 
 	while (i < k) {
 		f = &q->r[q->head];
 		while (i < k && f->n) {
-			ids[i++] = f->first++;
+			id = f->first++;
 			f->n--;
+			if (d->tasks[id].owner == OWN_QUEUED)
+				ids[i++] = id;
 		}
 		if (!f->n) {
 			q->head = (q->head + 1) & (q->cap - 1);
 			q->len--;
 		}
 	}
+	d->queued -= k;
+	/* whatever is left is dead: drop it rather than skip it later */
+	if (!d->queued)
+		q->len = 0;
 }
 
 /* ---- agent id map ---- */
@@ -514,6 +531,7 @@ int pd_disp_agent_add(pd_disp *d, uint32_t agent, uint32_t slots)
 	else
 		a->limit = (uint64_t)slots + d->o.prefetch;
 	a->out = 0;
+	a->settled = 0;
 	a->draining = 0;
 	a->hpos = NONE;
 	a->nlog = 0;
@@ -547,6 +565,14 @@ static int hand_live(const pd_disp *d, uint32_t s, const struct hand *h)
 	const struct task *t = &d->tasks[h->task];
 
 	return t->owner == s && t->attempt == h->attempt;
+}
+
+/* whether a live hand-out becomes lost when its agent goes */
+static int hand_lost(const pd_disp *d, const struct hand *h)
+{
+	const struct task *t = &d->tasks[h->task];
+
+	return t->loss != SETTLED && t->loss + 1 >= d->o.crash_limit;
 }
 
 static int log_reserve(pd_disp *d, uint32_t s, size_t k)
@@ -591,8 +617,7 @@ int pd_disp_agent_remove(pd_disp *d, uint32_t agent, uint64_t **lost, size_t *nl
 		return -ENOENT;
 	a = &d->ag[s];
 	for (i = 0; i < a->nlog; i++)
-		if (hand_live(d, s, &a->log[i]) &&
-		    d->tasks[a->log[i].task].loss + 1 >= d->o.crash_limit)
+		if (hand_live(d, s, &a->log[i]) && hand_lost(d, &a->log[i]))
 			nl++;
 	if (nl && lost) {
 		l = malloc(nl * sizeof(*l));
@@ -602,7 +627,7 @@ int pd_disp_agent_remove(pd_disp *d, uint32_t agent, uint64_t **lost, size_t *nl
 	nl = 0;
 	for (i = 0; i < a->nlog; i++) {
 		t = &d->tasks[a->log[i].task];
-		if (!hand_live(d, s, &a->log[i]) || t->loss + 1 < d->o.crash_limit)
+		if (!hand_live(d, s, &a->log[i]) || !hand_lost(d, &a->log[i]))
 			continue;
 		t->loss++;
 		t->owner = OWN_LOST;
@@ -616,6 +641,11 @@ int pd_disp_agent_remove(pd_disp *d, uint32_t agent, uint64_t **lost, size_t *nl
 		t = &d->tasks[a->log[i].task];
 		if (!hand_live(d, s, &a->log[i]))
 			continue;
+		if (t->loss == SETTLED) {
+			/* finished already (and counted): nothing to requeue */
+			t->owner = OWN_DONE;
+			continue;
+		}
 		t->loss++;
 		t->attempt++;
 		t->owner = OWN_QUEUED;
@@ -636,6 +666,7 @@ int pd_disp_agent_remove(pd_disp *d, uint32_t agent, uint64_t **lost, size_t *nl
 	}
 	hash_del(d, s);
 	a->out = 0;
+	a->settled = 0;
 	a->nlog = 0;
 	a->next_free = d->free_head;
 	d->free_head = s;
@@ -675,6 +706,7 @@ int pd_disp_add_tasks(pd_disp *d, uint64_t first, uint64_t n)
 	for (i = d->total; i < need; i++) {
 		d->tasks[i].attempt = 1;
 		d->tasks[i].loss = 0;
+		d->tasks[i].fails = 0;
 		d->tasks[i].owner = OWN_QUEUED;
 	}
 	rq_push_back(&d->q, first, n);
@@ -708,7 +740,7 @@ size_t pd_disp_next(pd_disp *d, uint32_t *agent, uint64_t *ids, size_t max)
 	 * reserving for that here lets complete/remove never allocate */
 	if (rq_reserve(&d->q, d->outstanding + k) < 0 || log_reserve(d, s, k) < 0)
 		return 0;
-	rq_pop(&d->q, ids, k);
+	queue_pop(d, ids, k);
 	for (i = 0; i < k; i++) {
 		t = &d->tasks[ids[i]];
 		t->owner = s;
@@ -718,7 +750,6 @@ size_t pd_disp_next(pd_disp *d, uint32_t *agent, uint64_t *ids, size_t max)
 	}
 	a->out += k;
 	d->outstanding += k;
-	d->queued -= k;
 	if (d->o.round_robin)
 		d->rr_cur = a->rpos + 1;
 	agent_update(d, s);
@@ -739,12 +770,20 @@ int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt
 		return PD_DISP_STALE;
 	a = &d->ag[s];
 	a->out--;
-	d->outstanding--;
 	if (!a->out)
 		a->nlog = 0;
+	if (t->loss == SETTLED) {
+		/* its result was taken elsewhere: the credit comes back, the
+		 * report does not count */
+		a->settled--;
+		t->owner = OWN_DONE;
+		agent_update(d, s);
+		return PD_DISP_STALE;
+	}
+	d->outstanding--;
 	agent_update(d, s);
-	/* own failures so far: every attempt past the first is a loss or one */
-	if (failed && t->attempt - 1 - t->loss < d->o.retries) {
+	if (failed && t->fails < d->o.retries) {
+		t->fails++;
 		t->attempt++;
 		t->owner = OWN_QUEUED;
 		d->queued++;
@@ -754,6 +793,46 @@ int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt
 	t->owner = OWN_DONE;
 	d->finished++;
 	return PD_DISP_DONE;
+}
+
+int pd_disp_settle(pd_disp *d, uint64_t task)
+{
+	struct task *t;
+
+	if (task >= d->total)
+		return -EINVAL;
+	t = &d->tasks[task];
+	if (t->owner == OWN_DONE || t->owner == OWN_LOST)
+		return 0;
+	if (t->owner == OWN_QUEUED) {
+		/* its queue entry stays behind, dead; queue_pop skips it */
+		t->owner = OWN_DONE;
+		if (!--d->queued)
+			d->q.len = 0;
+	} else {
+		if (t->loss == SETTLED)
+			return 0;
+		/* the agent keeps it (and its credit) until it reports or goes */
+		t->loss = SETTLED;
+		d->ag[t->owner].settled++;
+		d->outstanding--;
+	}
+	d->finished++;
+	return 1;
+}
+
+int pd_disp_set_attempt(pd_disp *d, uint64_t task, uint32_t attempt)
+{
+	struct task *t;
+
+	if (task >= d->total)
+		return -EINVAL;
+	t = &d->tasks[task];
+	/* never lower: a number this dispatcher handed out must stay stale */
+	if (t->owner != OWN_QUEUED || attempt < t->attempt)
+		return -EINVAL;
+	t->attempt = attempt;
+	return 0;
 }
 
 uint32_t pd_disp_attempt(const pd_disp *d, uint64_t task)
@@ -775,7 +854,7 @@ size_t pd_disp_agent_outstanding(const pd_disp *d, uint32_t agent)
 {
 	uint32_t s = agent_find(d, agent);
 
-	return s == NONE ? 0 : d->ag[s].out;
+	return s == NONE ? 0 : d->ag[s].out - d->ag[s].settled;
 }
 
 size_t pd_disp_agents(const pd_disp *d)

@@ -15,7 +15,13 @@
  * Attempts start at 1. A task whose agent is lost is requeued with
  * attempt + 1 until it has been lost crash_limit times, then it is reported
  * lost. A task that fails on its own is retried (attempt + 1, back of the
- * queue) up to `retries` times.
+ * queue) up to `retries` times. Both budgets count only what this
+ * dispatcher saw, so a restarted controller gives every task a fresh one.
+ *
+ * A task is queued, outstanding (handed out, not finished) or finished
+ * (done, lost or settled); queued + outstanding + finished = total.
+ * A task settled while an agent holds it is finished, yet that agent keeps
+ * the credit for it until it reports the task or is removed.
  */
 #ifndef PD_DISPATCH_H
 #define PD_DISPATCH_H
@@ -54,29 +60,54 @@ int pd_disp_agent_drain(pd_disp *d, uint32_t agent);
 /* Removes an agent that is gone. Its outstanding tasks are requeued at the
  * front (attempt + 1) or, at the crash limit, become lost: their ids are
  * stored in a malloc'd *lost array (*nlost of them; NULL when none),
- * which the caller frees. 0, -ENOENT, -ENOMEM. */
+ * which the caller frees. Tasks it held that were settled stay finished.
+ * 0, -ENOENT, -ENOMEM. */
 int pd_disp_agent_remove(pd_disp *d, uint32_t agent, uint64_t **lost, size_t *nlost);
 
 /* Picks the next agent to serve and up to min(max, chunk, its credit)
- * tasks for it, taking them off the queue. Returns the number of tasks
- * written to ids[] (0: nothing to do now) and sets *agent. */
+ * tasks for it, taking them off the queue (settled tasks are never handed
+ * out). Returns the number of tasks written to ids[] (0: nothing to do
+ * now) and sets *agent. */
 size_t pd_disp_next(pd_disp *d, uint32_t *agent, uint64_t *ids, size_t max);
 
 enum pd_disp_outcome { PD_DISP_DONE = 0, PD_DISP_RETRY = 1, PD_DISP_STALE = 2 };
 /* Reports that `agent` finished `task` at `attempt`, with failed = 1 if it
  * did not succeed. DONE: record it. RETRY: it went back to the queue with
  * attempt + 1 (only when failed and retries remain). STALE: the report
- * does not match an outstanding (agent, task, attempt): ignore it. */
+ * does not match an outstanding (agent, task, attempt): ignore it. The
+ * agent's own report of a task settled while it held it is STALE too, and
+ * gives the agent its credit back. */
 int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt, int failed);
 
-/* Current attempt number of a task (1 for a task never requeued). */
+/* A result for `task` came from outside pd_disp_complete (a late report of
+ * an older attempt, say from an agent that reconnected, or one a restarted
+ * controller found in its journal); the caller records it. Returns 1 if
+ * the task was not finished and now is (counted in pd_disp_finished): a
+ * queued task leaves the queue for good; an outstanding one stays with its
+ * agent (see pd_disp_complete, pd_disp_agent_remove) but no longer counts
+ * as outstanding. Returns 0 if it was finished already (done, lost or
+ * settled), -EINVAL if task >= total. O(1). */
+int pd_disp_settle(pd_disp *d, uint64_t task);
+
+/* For a restarted controller: the queued `task` will be handed out as
+ * `attempt`, which should be above every attempt handed out before the
+ * restart so that their late reports are STALE. Later requeues count on
+ * from it. Loss and retry counts are not touched (see the top). 0, or
+ * -EINVAL if task >= total, the task is not queued, or attempt is below
+ * its current attempt (a number this dispatcher may have handed out). */
+int pd_disp_set_attempt(pd_disp *d, uint64_t task, uint32_t attempt);
+
+/* Current attempt number of a task (1 for a task never requeued nor given
+ * one by pd_disp_set_attempt); 0 if task >= total. */
 uint32_t pd_disp_attempt(const pd_disp *d, uint64_t task);
-/* Counts */
+/* Counts, all exact and O(1). Outstanding: handed out and not finished, so
+ * settled tasks do not count, though their agent may still run them. */
 size_t pd_disp_queued(const pd_disp *d);
-size_t pd_disp_outstanding(const pd_disp *d); /* handed out, not complete */
+size_t pd_disp_outstanding(const pd_disp *d);
+/* 0 for an unknown agent */
 size_t pd_disp_agent_outstanding(const pd_disp *d, uint32_t agent);
 size_t pd_disp_agents(const pd_disp *d);
-/* Number of tasks done or lost (terminal). */
+/* Number of tasks done, lost or settled (terminal). */
 uint64_t pd_disp_finished(const pd_disp *d);
 uint64_t pd_disp_total(const pd_disp *d);
 
