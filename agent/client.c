@@ -24,16 +24,20 @@ typedef struct agent {
 	pd_loop *loop;
 	const pd_agent_opts *o;
 	pd_conn *conn;
-	int welcomed;
+	int welcomed;      /* on this connection */
+	int ever_welcomed; /* on this or an earlier one */
 	int exit_code;
 	int stopping; /* drain: take no new tasks, exit when idle */
+	int stop_for_max; /* stopping only because held tasks reached --max-tasks */
 	/* tasks received and not started, FIFO */
 	pd_task_msg **queue;
 	size_t qhead, qlen, qcap;
 	uint32_t running;
 	uint64_t done;
-	/* results not yet sent: one RESULTS frame being built, nunsent entries */
+	/* results not yet sent, kept across reconnections: complete RESULTS
+	 * frames, then (nunsent > 0) one being built at offset umark */
 	pd_buf unsent;
+	size_t umark;
 	uint32_t nunsent;
 	int flush_queued;
 	uint64_t hb_ms;
@@ -57,39 +61,59 @@ static void finish(agent *a, int code)
 
 /* ---- results ---- */
 
+/* Welcomed on a connection that is not closing: what is written to it now
+ * can reach the controller. */
+static int online(const agent *a)
+{
+	return a->conn && a->welcomed && pd_conn_is_ready(a->conn);
+}
+
+/* Ends the RESULTS frame being built, if any; it stays in `unsent`. */
+static void end_results(agent *a)
+{
+	if (a->nunsent && pd_results_end(&a->unsent, a->umark) < 0)
+		pd_err("%u result(s) lost: RESULTS frame too large", a->nunsent);
+	a->nunsent = 0;
+}
+
 static void send_results(pd_loop *l, void *arg)
 {
 	agent *a = arg;
 
 	(void)l;
 	a->flush_queued = 0;
-	if (!a->nunsent || !a->conn || !a->welcomed)
+	/* a closing connection would swallow them: keep them for the next */
+	if (!online(a))
 		return;
-	if (pd_results_end(&a->unsent, 0) < 0 ||
-	    pd_buf_append(pd_conn_out(a->conn), pd_buf_head(&a->unsent),
+	end_results(a);
+	if (!pd_buf_size(&a->unsent))
+		return;
+	if (pd_buf_append(pd_conn_out(a->conn), pd_buf_head(&a->unsent),
 			  pd_buf_size(&a->unsent)) < 0) {
 		pd_err("out of memory sending results");
 		return;
 	}
 	pd_buf_reset(&a->unsent);
-	a->nunsent = 0;
 	pd_conn_flush(a->conn);
 }
 
 static void on_result(agent *a, const pd_result_msg *r)
 {
-	size_t mark;
-
-	/* `unsent` holds one RESULTS frame under construction, starting at 0 */
-	if ((a->nunsent == 0 && pd_results_begin(&a->unsent, &mark) < 0) ||
-	    pd_results_add(&a->unsent, 0, r) < 0) {
+	if (!a->nunsent && pd_results_begin(&a->unsent, &a->umark) < 0) {
 		pd_err("out of memory keeping a result");
-		return;
+	} else if (pd_results_add(&a->unsent, a->umark, r) < 0) {
+		/* the codec drops the whole frame being built */
+		pd_err("out of memory keeping a result: %u result(s) lost", a->nunsent + 1);
+		a->nunsent = 0;
+	} else {
+		a->nunsent++;
+		/* keep frames well under the controller's limit, also while
+		 * they pile up with no controller to take them */
+		if (pd_buf_size(&a->unsent) - a->umark > a->max_frame / 4) {
+			end_results(a);
+			send_results(a->loop, a);
+		}
 	}
-	a->nunsent++;
-	/* keep frames well under the controller's limit */
-	if (pd_buf_size(&a->unsent) > a->max_frame / 4)
-		send_results(a->loop, a);
 	a->running--;
 	a->done++;
 	a->idle_since = pd_loop_now(a->loop);
@@ -158,8 +182,13 @@ static void pump(agent *a)
 		pd_info("reached --max-tasks %llu: finishing held tasks, then leaving",
 			(unsigned long long)o->max_tasks);
 		start_drain(a);
+		a->stop_for_max = 1;
 	}
 	if (a->stopping && a->running == 0 && a->qlen == 0) {
+		/* results no controller has seen are worth waiting for, up to
+		 * the grace period: the next WELCOME sends them and comes back */
+		if (pd_buf_size(&a->unsent) && !online(a))
+			return;
 		send_results(a->loop, a);
 		if (a->conn) {
 			pd_frame_empty(pd_conn_out(a->conn), PD_MSG_BYE);
@@ -189,6 +218,38 @@ static int enqueue(agent *a, pd_task_msg *t)
 }
 
 /* ---- the connection ---- */
+
+/* After a WELCOME that follows one on an earlier connection. */
+static void rejoined(agent *a)
+{
+	size_t n = a->qlen;
+
+	/* The controller (the same one after a glitch, or a restarted one)
+	 * requeued every task this agent held when the old connection ended:
+	 * those not started yet would run twice. Running ones go on; their
+	 * results go out as late reports, which the controller still takes. */
+	while (a->qlen) {
+		free(a->queue[a->qhead]);
+		a->qhead = (a->qhead + 1) % a->qcap;
+		a->qlen--;
+	}
+	if (n) {
+		pd_debug("rejoined: dropped %zu task(s) not started, the controller requeued them",
+			 n);
+		/* held work until now: idle only from here */
+		a->idle_since = pd_loop_now(a->loop);
+	}
+	/* the --max-tasks count included the dropped tasks: pump() counts again */
+	if (a->stop_for_max) {
+		a->stopping = 0;
+		a->stop_for_max = 0;
+	}
+	/* the controller sees a new agent: a drain asked before is news to it */
+	if (a->stopping) {
+		pd_frame_empty(pd_conn_out(a->conn), PD_MSG_DRAIN);
+		pd_conn_flush(a->conn);
+	}
+}
 
 static void send_hello(agent *a)
 {
@@ -226,11 +287,13 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 	switch (type) {
 	case PD_MSG_WELCOME: {
 		pd_welcome w;
+		int rejoin = a->ever_welcomed && !a->welcomed;
 		if (pd_welcome_decode(p, n, &w) < 0) {
 			pd_conn_close(c, "protocol error: bad WELCOME");
 			return;
 		}
 		a->welcomed = 1;
+		a->ever_welcomed = 1;
 		a->lost_since = 0;
 		a->backoff_ms = 0;
 		a->hb_ms = w.heartbeat_ms ? w.heartbeat_ms : DEFAULT_HEARTBEAT_MS;
@@ -240,8 +303,12 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 		pd_timer_start(a->hb_timer, a->hb_ms);
 		pd_debug("welcomed as %s (heartbeat %llu ms)", w.name,
 			 (unsigned long long)a->hb_ms);
-		if (a->nunsent)
-			send_results(a->loop, a);
+		if (rejoin)
+			rejoined(a);
+		send_results(a->loop, a);
+		/* the exit rules may have waited for this connection */
+		if (rejoin)
+			pump(a);
 		return;
 	}
 	case PD_MSG_REJECT: {
@@ -284,6 +351,7 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 	case PD_MSG_DRAIN:
 		pd_info("controller asked to drain: finishing held tasks, then leaving");
 		a->stopping = 1;
+		a->stop_for_max = 0;
 		pump(a);
 		return;
 	case PD_MSG_BYE:
