@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "codec.h"
+#include "json.h"
 
 struct pd_output {
 	FILE *f;
@@ -175,105 +176,10 @@ static void put_tsv(pd_output *o, const char *s, size_t n)
 	put(o, s + start, n - start);
 }
 
-/* Length of the valid UTF-8 sequence at s[0, n), or 0 with *bad set to the
- * length of the maximal ill-formed subpart (replaced by one U+FFFD). */
-static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
+static void put_json_str(pd_output *o, const char *s, size_t n)
 {
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 1;
-	} else if (s[0] == 0xe0) {
-		need = 2;
-		lo = 0xa0;
-	} else if (s[0] == 0xed) {
-		need = 2;
-		hi = 0x9f;
-	} else if (s[0] >= 0xe1 && s[0] <= 0xef) {
-		need = 2;
-	} else if (s[0] == 0xf0) {
-		need = 3;
-		lo = 0x90;
-	} else if (s[0] >= 0xf1 && s[0] <= 0xf3) {
-		need = 3;
-	} else if (s[0] == 0xf4) {
-		need = 3;
-		hi = 0x8f;
-	} else {
-		*bad = 1;
-		return 0;
-	}
-	for (i = 1; i <= need; i++) {
-		if (i >= n || s[i] < lo || s[i] > hi) {
-			*bad = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return need + 1;
-}
-
-static void put_json_str(pd_output *o, const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, start = 0, len, bad;
-	char esc[8];
-
-	putc_(o, '"');
-	while (i < n) {
-		if (s[i] >= 0x20 && s[i] != '"' && s[i] != '\\') {
-			if (s[i] < 0x80) {
-				i++;
-				continue;
-			}
-			len = utf8_seq(s + i, n - i, &bad);
-			if (len) {
-				i += len;
-				continue;
-			}
-			put(o, s + start, i - start);
-			puts_(o, "\\ufffd");
-			i += bad;
-			start = i;
-			continue;
-		}
-		put(o, s + start, i - start);
-		switch (s[i]) {
-		case '"':
-			puts_(o, "\\\"");
-			break;
-		case '\\':
-			puts_(o, "\\\\");
-			break;
-		case '\n':
-			puts_(o, "\\n");
-			break;
-		case '\r':
-			puts_(o, "\\r");
-			break;
-		case '\t':
-			puts_(o, "\\t");
-			break;
-		case '\b':
-			puts_(o, "\\b");
-			break;
-		case '\f':
-			puts_(o, "\\f");
-			break;
-		default:
-			snprintf(esc, sizeof(esc), "\\u%04x", s[i]);
-			puts_(o, esc);
-			break;
-		}
-		i++;
-		start = i;
-	}
-	put(o, s + start, n - start);
-	putc_(o, '"');
+	if (pd_json_put_str(&o->line, s, n) < 0)
+		o->oom = 1;
 }
 
 static void put_json_cstr(pd_output *o, const char *s)
