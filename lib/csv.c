@@ -13,8 +13,10 @@
 /* The public struct has no room for the backing stores, so it is embedded. */
 struct table_impl {
 	pd_table t;
-	char *arena; /* every header name and cell, NUL-terminated */
+	char *arena; /* every parsed header name and cell, NUL-terminated */
 	char **ptrs; /* header names, then the cells */
+	size_t nowned; /* ptrs from here on were strdup'ed (pd_table_new/append) */
+	size_t ptrcap, linecap;
 };
 
 struct parser {
@@ -360,6 +362,8 @@ int pd_table_parse(const char *text, size_t len, int format, pd_table **out, cha
 	}
 	ti->arena = p.arena;
 	ti->ptrs = p.ptrs;
+	ti->nowned = ti->ptrcap = ncols + nrows * ncols;
+	ti->linecap = nrows;
 	ti->t.ncols = ncols;
 	ti->t.nrows = nrows;
 	ti->t.header = p.ptrs;
@@ -427,8 +431,8 @@ static int read_all(int fd, char **buf, size_t *len)
 
 int pd_table_load(const char *path, int format, pd_table **out, char *err, size_t errlen)
 {
-	char *buf;
-	size_t len;
+	char *buf = NULL;
+	size_t len = 0;
 	int fd, rv, n;
 
 	*out = NULL;
@@ -474,12 +478,84 @@ long pd_table_col(const pd_table *t, const char *name)
 	return -1;
 }
 
+pd_table *pd_table_new(const char *const *header, size_t ncols)
+{
+	struct table_impl *ti = calloc(1, sizeof(*ti));
+
+	if (!ti || !(ti->ptrs = calloc(ncols ? ncols : 1, sizeof(char *))))
+		goto nomem;
+	ti->ptrcap = ncols;
+	ti->t.ncols = ncols;
+	ti->t.header = ti->ptrs;
+	ti->t.cells = ti->ptrs + ncols;
+	for (size_t i = 0; i < ncols; i++)
+		if (!(ti->ptrs[i] = strdup(header[i])))
+			goto nomem;
+	return &ti->t;
+nomem:
+	pd_table_free(ti ? &ti->t : NULL);
+	return NULL;
+}
+
+int pd_table_append(pd_table *t, const char *const *cells)
+{
+	struct table_impl *ti = (struct table_impl *)t;
+	size_t used = t->ncols + t->nrows * t->ncols;
+
+	if (used < ti->nowned)
+		ti->nowned = used; /* rows cut off (--limit) stay in the arena */
+	if (used + t->ncols > ti->ptrcap) {
+		size_t cap = ti->ptrcap * 2 + 16 * (t->ncols ? t->ncols : 1);
+		char **np = realloc(ti->ptrs, cap * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		ti->ptrs = np;
+		ti->ptrcap = cap;
+		t->header = np;
+		t->cells = np + t->ncols;
+	}
+	if (t->nrows == ti->linecap) {
+		size_t cap = ti->linecap * 2 + 16;
+		size_t *nl = realloc(t->lines, cap * sizeof(*nl));
+		if (!nl)
+			return -ENOMEM;
+		t->lines = nl;
+		ti->linecap = cap;
+	}
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (!(ti->ptrs[used + i] = strdup(cells[i]))) {
+			while (i--)
+				free(ti->ptrs[used + i]);
+			return -ENOMEM;
+		}
+	}
+	t->lines[t->nrows] = 0;
+	t->nrows++;
+	return 0;
+}
+
+int pd_table_rename(pd_table *t, size_t col, const char *name)
+{
+	struct table_impl *ti = (struct table_impl *)t;
+	char *n = strdup(name);
+
+	if (col >= t->ncols || ti->nowned > 0) {
+		free(n);
+		return n ? -EINVAL : -ENOMEM;
+	}
+	free(t->header[col]);
+	t->header[col] = n;
+	return 0;
+}
+
 void pd_table_free(pd_table *t)
 {
 	struct table_impl *ti = (struct table_impl *)t;
 
 	if (!t)
 		return;
+	for (size_t i = ti->nowned; i < t->ncols + t->nrows * t->ncols; i++)
+		free(ti->ptrs[i]);
 	free(ti->arena);
 	free(ti->ptrs);
 	free(t->lines);

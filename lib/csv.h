@@ -34,6 +34,15 @@ int pd_table_parse(const char *text, size_t len, int format, pd_table **out, cha
 /* Reads a whole file and parses it; errors are prefixed with the path
  * ("grid.csv: line 7: ..."). */
 int pd_table_load(const char *path, int format, pd_table **out, char *err, size_t errlen);
+/* An empty table with these column names (copied). NULL when out of
+ * memory. */
+pd_table *pd_table_new(const char *const *header, size_t ncols);
+/* Appends a row of ncols cells (copied); its line number is 0. 0 or
+ * -ENOMEM. Works on parsed tables too. */
+int pd_table_append(pd_table *t, const char *const *cells);
+/* Renames a column of a table made by pd_table_new. 0, -EINVAL (a parsed
+ * table, or col out of range) or -ENOMEM. */
+int pd_table_rename(pd_table *t, size_t col, const char *name);
 /* Index of a column or -1. */
 long pd_table_col(const pd_table *t, const char *name);
 static inline const char *pd_table_cell(const pd_table *t, size_t row, size_t col)

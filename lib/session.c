@@ -167,6 +167,84 @@ int pd_session_open(const char *name, char *dir, size_t dirlen, char *err, size_
 	return 0;
 }
 
+int pd_session_find(const char *name, char *dir, size_t dirlen, char *err, size_t errlen)
+{
+	char sessions[4200];
+	struct stat st;
+	int rv = sessions_dir(name, sessions, sizeof(sessions), err, errlen);
+
+	if (rv < 0)
+		return rv;
+	if ((size_t)snprintf(dir, dirlen, "%s/%s", sessions, name) >= dirlen) {
+		snprintf(err, errlen, "session path too long");
+		return -ENAMETOOLONG;
+	}
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "no session named '%s' in %s ('parade status' lists them)", name,
+			 sessions);
+		return -ENOENT;
+	}
+	if (st.st_uid != getuid()) {
+		snprintf(err, errlen, "session folder %s is not owned by this user", dir);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int pd_session_list(int (*cb)(void *arg, const char *name, const char *dir), void *arg, char *err,
+		    size_t errlen)
+{
+	char sessions[4200], dir[4400];
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	DIR *d;
+	int rv = sessions_dir(NULL, sessions, sizeof(sessions), err, errlen);
+
+	if (rv < 0)
+		return rv;
+	if (!(d = opendir(sessions))) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot read %s: %s", sessions, strerror(errno));
+		return rv;
+	}
+	while ((e = readdir(d))) {
+		if (!name_ok(e->d_name))
+			continue;
+		if (n == cap) {
+			char **t = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*t));
+			if (!t) {
+				rv = -ENOMEM;
+				goto out;
+			}
+			names = t;
+		}
+		if (!(names[n] = strdup(e->d_name))) {
+			rv = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", sessions, names[i]);
+		rv = cb(arg, names[i], dir);
+	}
+out:
+	if (rv == -ENOMEM)
+		snprintf(err, errlen, "out of memory listing sessions");
+	closedir(d);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rv;
+}
+
 int pd_session_create(const char *name, char *dir, size_t dirlen, char *name_out, size_t namelen,
 		      char *err, size_t errlen)
 {

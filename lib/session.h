@@ -39,6 +39,13 @@ int pd_session_create(const char *name, char *dir, size_t dirlen, char *name_out
  * Slurm plugin for a step, say): creates it 0700 if missing; an existing one
  * must be a folder owned by this user. 0, -EINVAL, -EPERM or -errno. */
 int pd_session_open(const char *name, char *dir, size_t dirlen, char *err, size_t errlen);
+/* Finds an existing session (never creates one). -ENOENT with err
+ * "no session named NAME in HOME/sessions" when there is none. */
+int pd_session_find(const char *name, char *dir, size_t dirlen, char *err, size_t errlen);
+/* Calls cb for every session folder, in name order. 0, or cb's non-zero
+ * return, or -errno with err. */
+int pd_session_list(int (*cb)(void *arg, const char *name, const char *dir), void *arg, char *err,
+		    size_t errlen);
 /* Removes a session folder and its files (not recursive beyond one level). */
 int pd_session_remove(const char *dir);
 
