@@ -1,6 +1,7 @@
 #include "launch_local.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,15 +20,18 @@ typedef struct child {
 	pd_local *owner;
 	pid_t pid;
 	int pidfd;
+	int adopted; /* not our child: cannot be waited for, only signalled */
 } child;
 
 struct pd_local {
 	pd_loop *loop;
 	char agent[PATH_MAX];
 	const char *argv[MAX_ARGS];
-	child *kids;
-	unsigned n;
+	const char *connfile;
+	child **kids; /* pointers: a child is the pidfd callback's argument */
+	unsigned n, cap;
 	unsigned restarts, max_restarts;
+	int survive;
 	int stopping;
 };
 
@@ -85,9 +89,11 @@ static int spawn(pd_local *p, child *c)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
+		if (!p->survive) {
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() != parent)
+				_exit(1);
+		}
 		setpgid(0, 0);
 		pd_loop_child_sigmask();
 		execvp(p->agent, (char *const *)p->argv);
@@ -143,20 +149,82 @@ static void on_child_exit(pd_loop *l, int fd, uint32_t ev, void *arg)
 		pd_err("cannot start a local agent: %s", strerror(errno));
 }
 
+/* A new slot in kids; NULL when out of memory. */
+static child *new_child(pd_local *p)
+{
+	child *c;
+
+	if (p->n == p->cap) {
+		unsigned cap = p->cap ? 2 * p->cap : 16;
+		child **t = realloc(p->kids, cap * sizeof(*t));
+		if (!t)
+			return NULL;
+		p->kids = t;
+		p->cap = cap;
+	}
+	if (!(c = calloc(1, sizeof(*c))))
+		return NULL;
+	c->pidfd = -1;
+	c->owner = p;
+	p->kids[p->n++] = c;
+	return c;
+}
+
+int pd_local_grow(pd_local *p, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		child *c = new_child(p);
+		int rv;
+		if (!c)
+			return -ENOMEM;
+		if ((rv = spawn(p, c)) < 0)
+			return rv;
+	}
+	p->max_restarts += 2 * n;
+	return 0;
+}
+
+int pd_local_adopt(pd_local *p, int pid)
+{
+	char path[64], cmd[8192];
+	ssize_t n;
+	int fd, match = 0;
+	child *c;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	if (pid <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -ESRCH;
+	n = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	/* the words are NUL-separated: look for "--connect" then our file */
+	for (ssize_t i = 0; n > 0 && i < n; i += (ssize_t)strlen(cmd + i) + 1) {
+		cmd[n] = 0;
+		if (!strcmp(cmd + i, "--connect") && i + 10 < n && !strcmp(cmd + i + 10, p->connfile))
+			match = 1;
+	}
+	if (!match)
+		return -ESRCH;
+	if (!(c = new_child(p)))
+		return -ENOMEM;
+	c->pid = pid;
+	c->adopted = 1;
+	return 0;
+}
+
 pd_local *pd_local_start(pd_loop *l, const char *connfile, unsigned n, const char *const *extra,
-			 char *err, size_t errlen)
+			 int survive, char *err, size_t errlen)
 {
 	pd_local *p = calloc(1, sizeof(*p));
 	size_t k = 0;
 
-	if (!p || !(p->kids = calloc(n ? n : 1, sizeof(child)))) {
-		free(p);
+	if (!p) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	p->loop = l;
-	p->n = n;
-	p->max_restarts = 2 * n + 4;
+	p->survive = survive;
+	p->connfile = connfile;
+	p->max_restarts = 4; /* grows by two per agent started */
 	pd_local_agent_path(p->agent, sizeof(p->agent));
 	p->argv[k++] = p->agent;
 	p->argv[k++] = "--connect";
@@ -167,26 +235,32 @@ pd_local *pd_local_start(pd_loop *l, const char *connfile, unsigned n, const cha
 	for (; extra && *extra && k < MAX_ARGS - 1; extra++)
 		p->argv[k++] = *extra;
 	p->argv[k] = NULL;
-	for (unsigned i = 0; i < n; i++) {
-		p->kids[i].pidfd = -1;
-		if (spawn(p, &p->kids[i]) < 0) {
-			snprintf(err, errlen, "cannot start local agent %s: %s", p->agent,
-				 strerror(errno));
-			pd_local_stop(p, 0);
-			pd_local_free(p);
-			return NULL;
-		}
+	if (pd_local_grow(p, n) < 0) {
+		snprintf(err, errlen, "cannot start local agent %s: %s", p->agent, strerror(errno));
+		pd_local_stop(p, 0);
+		pd_local_free(p);
+		return NULL;
 	}
 	pd_debug("started %u local agent(s): %s", n, p->agent);
 	return p;
+}
+
+/* An adopted agent is gone once its pid is (it is not our child to reap). */
+static int adopted_gone(child *c)
+{
+	if (kill(c->pid, 0) < 0 && errno == ESRCH)
+		c->pid = 0;
+	return c->pid == 0;
 }
 
 unsigned pd_local_alive(const pd_local *p)
 {
 	unsigned k = 0;
 
-	for (unsigned i = 0; i < p->n; i++)
-		k += p->kids[i].pid > 0;
+	for (unsigned i = 0; i < p->n; i++) {
+		child *c = p->kids[i];
+		k += c->pid > 0 && !(c->adopted && adopted_gone(c));
+	}
 	return k;
 }
 
@@ -196,10 +270,10 @@ static unsigned reap(pd_local *p)
 	unsigned alive = 0;
 
 	for (unsigned i = 0; i < p->n; i++) {
-		child *c = &p->kids[i];
-		if (c->pid <= 0)
+		child *c = p->kids[i];
+		if (c->pid <= 0 || (c->adopted && adopted_gone(c)))
 			continue;
-		if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
+		if (!c->adopted && waitpid(c->pid, NULL, WNOHANG) == c->pid) {
 			c->pid = 0;
 			continue;
 		}
@@ -217,8 +291,8 @@ static void wait_for(pd_local *p, unsigned ms)
 static void signal_all(pd_local *p, int sig)
 {
 	for (unsigned i = 0; i < p->n; i++)
-		if (p->kids[i].pid > 0)
-			kill(-p->kids[i].pid, sig);
+		if (p->kids[i]->pid > 0)
+			kill(-p->kids[i]->pid, sig);
 }
 
 void pd_local_stop(pd_local *p, unsigned grace_ms)
@@ -227,10 +301,10 @@ void pd_local_stop(pd_local *p, unsigned grace_ms)
 		return;
 	p->stopping = 1;
 	for (unsigned i = 0; i < p->n; i++) {
-		if (p->kids[i].pidfd >= 0) {
-			pd_loop_del(p->loop, p->kids[i].pidfd);
-			close(p->kids[i].pidfd);
-			p->kids[i].pidfd = -1;
+		if (p->kids[i]->pidfd >= 0) {
+			pd_loop_del(p->loop, p->kids[i]->pidfd);
+			close(p->kids[i]->pidfd);
+			p->kids[i]->pidfd = -1;
 		}
 	}
 	wait_for(p, grace_ms);
@@ -241,10 +315,10 @@ void pd_local_stop(pd_local *p, unsigned grace_ms)
 	if (reap(p)) {
 		signal_all(p, SIGKILL);
 		for (unsigned i = 0; i < p->n; i++) {
-			if (p->kids[i].pid > 0) {
-				waitpid(p->kids[i].pid, NULL, 0);
-				p->kids[i].pid = 0;
-			}
+			child *c = p->kids[i];
+			if (c->pid > 0 && !c->adopted)
+				waitpid(c->pid, NULL, 0);
+			c->pid = 0;
 		}
 	}
 }
@@ -253,6 +327,8 @@ void pd_local_free(pd_local *p)
 {
 	if (!p)
 		return;
+	for (unsigned i = 0; i < p->n; i++)
+		free(p->kids[i]);
 	free(p->kids);
 	free(p);
 }

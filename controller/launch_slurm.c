@@ -204,3 +204,13 @@ void pd_slurm_cancel(const char *jobid)
 	if (jobid && *jobid)
 		run_capture(argv, out, sizeof(out), msg, sizeof(msg));
 }
+
+void pd_slurm_state(const char *jobid, char *state, size_t len)
+{
+	char *argv[] = {"squeue", "-h", "-j", (char *)jobid, "-o", "%T", NULL}, out[64], msg[512];
+	int rv = run_capture(argv, out, sizeof(out), msg, sizeof(msg));
+
+	out[strcspn(out, "\r\n")] = 0;
+	/* squeue forgets a job soon after it ends, or says it is invalid */
+	snprintf(state, len, "%s", rv == 0 && out[0] ? out : rv == 0 || strstr(msg, "Invalid") ? "GONE" : "?");
+}

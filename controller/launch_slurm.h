@@ -44,6 +44,9 @@ int pd_slurm_script(const pd_slurm_opts *o, const char *job_name, const char *ag
 int pd_slurm_submit(const pd_slurm_opts *o, const char *path, const pd_buf *script, char *jobid,
 		    size_t idlen, char *err, size_t errlen);
 
+/* The job's queue state as squeue says it ("PENDING", "RUNNING", ...),
+ * "GONE" once squeue no longer lists it, "?" when squeue cannot be run. */
+void pd_slurm_state(const char *jobid, char *state, size_t len);
 /* Cancels the job if it is still there (scancel; errors ignored). */
 void pd_slurm_cancel(const char *jobid);
 

@@ -1,57 +1,36 @@
-/* run.c - `parade run`: a session, a controller, local agents, a table. */
+/* run.c - the controller of a session: `parade run` in the foreground,
+ * `submit` and `resume` detached, `serve` long-lived. Set-up, the loop and
+ * the end; results go through record.c, requests through control_ops.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codec.h"
 #include "conn.h"
-#include "csv.h"
-#include "launch_local.h"
+#include "ctl.h"
 #include "launch_slurm.h"
+#include "lock.h"
 #include "log.h"
 #include "net.h"
-#include "output.h"
-#include "progress.h"
-#include "run.h"
-#include "schema.h"
-#include "server.h"
-#include "session.h"
-#include "template.h"
-
-typedef struct run {
-	const pd_run_opts *o;
-	pd_loop *loop;
-	pd_table *grid;
-	pd_template *tpl;
-	pd_schema *schema;
-	pd_output *out;
-	pd_progress *prog;
-	pd_server *srv;
-	uint64_t total;
-	uint64_t ok, failed, timeout, lost, output_errors;
-	int interrupted;
-	int write_failed;
-	int no_agents;
-	pd_local *local;
-	pd_ssh *ssh;
-	pd_timer *watch;
-	unsigned lonely_s; /* seconds without any agent */
-} run;
 
 /* ---- input ---- */
 
 /* Reads stdin into a one-column table with an unnamed column: {} */
 static int read_stdin_table(pd_table **out, char *err, size_t errlen)
 {
+	static const char *const unnamed[1] = {""};
 	pd_buf b = {0};
 	pd_table *t = NULL;
-	size_t nlines = 0, i, start;
-	char buf[65536];
+	char buf[65536], *text;
+	size_t i, start;
 	ssize_t n;
-	char *text;
 
 	while ((n = read(0, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
@@ -65,32 +44,20 @@ static int read_stdin_table(pd_table **out, char *err, size_t errlen)
 	}
 	if (b.len && b.data[b.len - 1] != '\n' && pd_buf_append(&b, "\n", 1) < 0)
 		goto nomem;
-	if (pd_buf_append(&b, "", 1) < 0)
+	if (pd_buf_append(&b, "", 1) < 0 || !(t = pd_table_new(unnamed, 1)))
 		goto nomem;
 	text = (char *)b.data;
-	for (i = 0; i + 1 < b.len; i++)
-		nlines += text[i] == '\n';
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		goto nomem;
-	t->ncols = 1;
-	t->header = calloc(1, sizeof(char *));
-	t->cells = calloc(nlines ? nlines : 1, sizeof(char *));
-	t->lines = calloc(nlines ? nlines : 1, sizeof(size_t));
-	if (!t->header || !t->cells || !t->lines)
-		goto nomem;
-	t->header[0] = strdup("");
 	for (i = 0, start = 0; i + 1 < b.len; i++) {
+		const char *cell[1];
 		if (text[i] != '\n')
 			continue;
 		text[i] = 0;
 		if (i > start && text[i - 1] == '\r')
 			text[i - 1] = 0;
-		t->lines[t->nrows] = t->nrows + 1;
-		t->cells[t->nrows] = strdup(text + start);
-		if (!t->cells[t->nrows])
+		cell[0] = text + start;
+		if (pd_table_append(t, cell) < 0)
 			goto nomem;
-		t->nrows++;
+		t->lines[t->nrows - 1] = t->nrows;
 		start = i + 1;
 	}
 	pd_buf_free(&b);
@@ -100,150 +67,41 @@ nomem:
 	snprintf(err, errlen, "out of memory reading stdin");
 fail:
 	pd_buf_free(&b);
-	if (t) {
-		for (i = 0; i < t->nrows; i++)
-			free(t->cells[i]);
-		free(t->cells);
-		free(t->lines);
-		if (t->header)
-			free(t->header[0]);
-		free(t->header);
-		free(t);
-	}
+	pd_table_free(t);
 	return -EINVAL;
 }
 
-static void free_stdin_table(pd_table *t)
+/* ---- the loop's helpers ---- */
+
+static void commit_cb(pd_loop *l, void *arg)
 {
-	if (!t)
-		return;
-	for (size_t i = 0; i < t->nrows; i++)
-		free(t->cells[i]);
-	free(t->cells);
-	free(t->lines);
-	free(t->header[0]);
-	free(t->header);
-	free(t);
+	(void)l;
+	ctl_commit(arg);
 }
 
-/* ---- results ---- */
-
-static int task_argv(void *arg, uint64_t id, char ***argv, size_t *argc)
-{
-	run *r = arg;
-
-	return pd_template_expand(r->tpl, r->grid, (size_t)id, argv, argc);
-}
-
-/* The error column: the agent's message, else the last stderr line of a
- * failed task, plus a note when output was cut. */
-static void error_text(const pd_result_msg *m, const char *schema_err, char *out, size_t len)
-{
-	size_t n = 0;
-
-	out[0] = 0;
-	if (schema_err && *schema_err) {
-		n = (size_t)snprintf(out, len, "%s", schema_err);
-	} else if (m->error && *m->error) {
-		n = (size_t)snprintf(out, len, "%s", m->error);
-	} else if (m->status != PD_ST_OK && m->err_len) {
-		const char *e = m->err, *end = m->err + m->err_len, *line;
-		while (end > e && (end[-1] == '\n' || end[-1] == '\r'))
-			end--;
-		line = end;
-		while (line > e && line[-1] != '\n')
-			line--;
-		n = (size_t)snprintf(out, len, "stderr: %.*s", (int)(end - line > 300 ? 300 : end - line),
-				     line);
-	}
-	if (n >= len)
-		n = len - 1;
-	if (m->flags & PD_RF_OUT_TRUNC) {
-		snprintf(out + n, len - n, "%sstdout truncated", n ? "; " : "");
-		n += strlen(out + n);
-	}
-	if (m->flags & PD_RF_ERR_TRUNC)
-		snprintf(out + n, len - n, "%sstderr truncated", n ? "; " : "");
-}
-
-static void on_result(void *arg, const pd_result_msg *m, const char *agent)
-{
-	run *r = arg;
-	pd_row_result row;
-	char **values = NULL;
-	char schema_err[512] = "", error[1024];
-	int status = m->status;
-
-	if (m->id >= r->total)
-		return;
-	if (r->schema) {
-		values = calloc(r->schema->n ? r->schema->n : 1, sizeof(char *));
-		if (status == PD_ST_OK && values &&
-		    pd_schema_extract(r->schema, m->out, m->out_len, values, schema_err,
-				      sizeof(schema_err)) < 0) {
-			status = PD_ST_FAILED;
-			if (!schema_err[0])
-				snprintf(schema_err, sizeof(schema_err), "output does not fit the schema");
-		}
-	}
-	error_text(m, schema_err, error, sizeof(error));
-	memset(&row, 0, sizeof(row));
-	row.status = status;
-	row.exit_code = m->exit_code;
-	row.seconds = (double)m->wall_us / 1e6;
-	row.agent = agent ? agent : "";
-	row.out = m->out;
-	row.out_len = m->out_len;
-	/* the table shows stdout without its final line end, as $(...) does */
-	if (row.out_len && row.out[row.out_len - 1] == '\n')
-		row.out_len--;
-	if (row.out_len && row.out[row.out_len - 1] == '\r')
-		row.out_len--;
-	row.values = values;
-	row.error = error;
-	switch (status) {
-	case PD_ST_OK: r->ok++; break;
-	case PD_ST_TIMEOUT: r->timeout++; break;
-	case PD_ST_LOST: r->lost++; break;
-	default: r->failed++;
-	}
-	if (pd_output_row(r->out, m->id, &row) == -EIO && !r->write_failed) {
-		r->write_failed = 1;
-		pd_err("cannot write the result table: %s", strerror(errno));
-		pd_loop_stop(r->loop);
-	}
-	if (values) {
-		for (size_t i = 0; i < r->schema->n; i++)
-			free(values[i]);
-		free(values);
-	}
-	pd_progress_update(r->prog, r->ok + r->failed + r->timeout + r->lost,
-			   r->failed + r->timeout + r->lost, pd_now_us() / 1000);
-	if (r->ok + r->failed + r->timeout + r->lost >= r->total)
-		pd_loop_stop(r->loop);
-}
-
-/* A run whose local agents are all gone for good would wait forever. */
+/* Once a second: rate, agents that never come, launchers with nobody left. */
 static void watch_agents(pd_loop *l, void *arg)
 {
-	run *r = arg;
+	ctl *r = arg;
 
+	ctl_rate_sample(r);
 	/* agents that never come (a blocked port, a job still pending) would
 	 * otherwise leave the run silent forever */
-	if (pd_server_agents(r->srv) > 0) {
+	if (pd_server_agents(r->srv) > 0 || r->serve) {
 		r->lonely_s = 0;
 	} else if (++r->lonely_s % 60 == 30) {
 		pd_warn("no agent connected for %u s; still waiting (Ctrl-C to stop)", r->lonely_s);
 	}
-
-	if (r->local && pd_local_alive(r->local) == 0 && pd_server_agents(r->srv) == 0) {
+	if (r->state == CTL_RUNNING && !r->serve && r->local && pd_local_alive(r->local) == 0 &&
+	    pd_server_agents(r->srv) == 0 && r->target > 0) {
 		pd_err("no local agent is left (see the messages above); giving up");
 		r->no_agents = 1;
 		pd_loop_stop(l);
 		return;
 	}
 	/* every ssh host failed or let its agent go, and no agent is here */
-	if (r->ssh && pd_ssh_active(r->ssh) == 0 && pd_server_agents(r->srv) == 0) {
+	if (r->state == CTL_RUNNING && r->ssh && pd_ssh_active(r->ssh) == 0 &&
+	    pd_server_agents(r->srv) == 0) {
 		pd_err("no agent is left on the ssh hosts (%u of %u failed); giving up",
 		       pd_ssh_failed(r->ssh), pd_ssh_hosts(r->ssh));
 		pd_ssh_report(r->ssh);
@@ -251,12 +109,13 @@ static void watch_agents(pd_loop *l, void *arg)
 		pd_loop_stop(l);
 		return;
 	}
+	ctl_check_end(r);
 	pd_timer_start(r->watch, 1000);
 }
 
 static void on_signal(pd_loop *l, int signo, void *arg)
 {
-	run *r = arg;
+	ctl *r = arg;
 
 	r->interrupted = signo;
 	pd_loop_stop(l);
@@ -277,7 +136,7 @@ static int copy_str(char *dst, size_t len, const char *src)
 
 /* Writes and submits (or, for --dry-run, prints) the sbatch script.
  * 0 submitted, 1 dry run done, -errno failed (reported). */
-static int submit_slurm(run *r, const char *name, const char *dir, const char *connpath,
+static int submit_slurm(ctl *r, const char *name, const char *dir, const char *connpath,
 			char *jobid, size_t idlen)
 {
 	char agent[4096], job[160], path[4200], err[2048];
@@ -320,7 +179,7 @@ static const char *step_session(const pd_run_opts *o)
 /* Binds a listener for url. A wildcard host (0.0.0.0, ::) is
  * advertised as this host's name; port 0 takes a free port from
  * PARADE_PORT_RANGE=LO-HI when set. The advertised URL goes to cf. */
-static int listen_tcp(run *r, const char *url, pd_connfile *cf, pd_tls **tls, char *err,
+static int listen_tcp(ctl *r, const char *url, pd_connfile *cf, pd_tls **tls, char *err,
 		      size_t errlen)
 {
 	const char *range = getenv("PARADE_PORT_RANGE");
@@ -386,28 +245,259 @@ static unsigned online_cores(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+/* The tasks and how they become commands: a grid or stdin for run and
+ * submit; the journal's for resume; for serve, a grid's header (and rows)
+ * with a template, or else one "command" column run by sh -c. */
+static int load_tasks(ctl *c, const pd_run_opts *o, char *err, size_t errlen)
+{
+	static const char *const cmd_col[1] = {"command"};
+	static const char *const cmd_tpl[3] = {"sh", "-c", "{command}"};
+	const char *const *words = (const char *const *)o->words;
+	const char *shellword[1] = {o->shell};
+	size_t nwords = (size_t)o->nwords;
+	int shell = o->shell != NULL;
+
+	if (o->mode == PD_MODE_RESUME) {
+		if (ctl_journal_reopen(c, err, errlen) < 0)
+			return -EINVAL;
+	} else if (o->grid) {
+		int fmt = o->grid_format >= 0 ? o->grid_format : pd_csv_format_for(o->grid);
+		if (pd_table_load(o->grid, fmt, &c->grid, err, errlen) < 0)
+			return -EINVAL;
+		if (o->limit && o->limit < c->grid->nrows)
+			c->grid->nrows = o->limit;
+	} else if (c->serve) {
+		if (!(c->grid = pd_table_new(cmd_col, 1))) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	} else {
+		if (isatty(0))
+			pd_info("reading inputs from the terminal, one per line (end with Ctrl-D); "
+				"use --grid FILE for a grid");
+		if (read_stdin_table(&c->grid, err, errlen) < 0)
+			return -EINVAL;
+		c->stdin_input = 1;
+		if (o->limit && o->limit < c->grid->nrows)
+			c->grid->nrows = o->limit;
+	}
+	if (shell) {
+		words = shellword;
+		nwords = 1;
+	} else if (nwords == 0) {
+		if (!c->serve || o->grid || c->grid->ncols != 1 ||
+		    strcmp(c->grid->header[0], "command")) {
+			snprintf(err, errlen, "no command: put it after -- (see --help)");
+			return -EINVAL;
+		}
+		words = cmd_tpl; /* serve's tasks are command lines */
+		nwords = 3;
+	}
+	if (o->schema && pd_schema_parse(o->schema, &c->schema, err, errlen) < 0)
+		return -EINVAL;
+	if (pd_template_compile(words, nwords, c->grid, shell, &c->tpl, err, errlen) < 0)
+		return -EINVAL;
+	/* the template is compiled: give the input column a name for the table */
+	if (c->stdin_input && pd_table_rename(c->grid, 0, "input") < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return pd_output_check_columns(c->grid, c->schema, err, errlen);
+}
+
+static int task_argv(void *arg, uint64_t id, char ***argv, size_t *argc)
+{
+	ctl *c = arg;
+
+	return pd_template_expand(c->tpl, c->grid, (size_t)id, argv, argc);
+}
+
+/* Detaching: the parent waits until the child says the session is up
+ * (its line "ok") or dies, so that `submit` can fail with the reason and
+ * `wait`/`status` right after it find a controller. The child logs to the
+ * session's controller.log from the start (nothing it starts may hold the
+ * caller's stdout or stderr open); when it fails, the parent copies what
+ * it wrote there to stderr. Returns in the child with *ready_fd set; the
+ * parent never returns. */
+static void detach(const ctl *c, int *ready_fd)
+{
+	char path[4200], buf[4096];
+	struct stat st;
+	off_t from = 0;
+	int p[2], status = 0, fd;
+	pid_t pid;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/controller.log", c->dir);
+	if (stat(path, &st) == 0)
+		from = st.st_size;
+	fflush(NULL);
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		pd_err("cannot start the controller: %s", strerror(errno));
+		exit(2);
+	}
+	if (pid == 0) {
+		close(p[0]);
+		setsid();
+		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			close(fd);
+		}
+		*ready_fd = p[1];
+		return;
+	}
+	close(p[1]);
+	while ((n = read(p[0], buf, sizeof(buf))) < 0 && errno == EINTR)
+		;
+	if (n >= 2 && !memcmp(buf, "ok", 2)) {
+		if (c->o->mode == PD_MODE_SUBMIT)
+			printf("%s\n", c->name);
+		exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	/* the child's reasons went to the log: show them here */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && lseek(fd, from, SEEK_SET) == from)
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			fwrite(buf, 1, (size_t)n, stderr);
+	if (fd >= 0)
+		close(fd);
+	exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 2);
+}
+
+/* The child is up: tell the parent. */
+static void detached_ready(int *ready_fd)
+{
+	if (*ready_fd < 0)
+		return;
+	if (write(*ready_fd, "ok\n", 3) < 0)
+		pd_warn("the command that started this controller is gone");
+	close(*ready_fd);
+	*ready_fd = -1;
+}
+
+/* Agents a crashed controller of this session left running: the local
+ * launcher counts them as its own. */
+static int adopt_agent(void *arg, const pd_jagent *a)
+{
+	ctl *c = arg;
+
+	if (!a->left_ms && a->mode && !strcmp(a->mode, "local") &&
+	    pd_local_adopt(c->local, (int)a->pid) == 0)
+		pd_info("agent %s (pid %u) is still alive; waiting for it to reconnect", a->name,
+			a->pid);
+	return 0;
+}
+
+static int start_local(ctl *c, unsigned workers, char *err, size_t errlen)
+{
+	char slots[16];
+	const char *extra[4] = {NULL};
+	int k = 0;
+	unsigned alive;
+
+	snprintf(slots, sizeof(slots), "%u", c->o->agent_slots);
+	extra[k++] = "--slots";
+	extra[k++] = slots;
+	if (pd_log_get_level() >= PD_LOG_DEBUG)
+		extra[k++] = "-v";
+	c->local = pd_local_start(c->loop, c->connpath, 0, extra, c->o->mode != PD_MODE_RUN, err,
+				  errlen);
+	if (!c->local)
+		return -EINVAL;
+	if (c->o->mode == PD_MODE_RESUME && c->jn)
+		pd_journal_agents(c->jn, adopt_agent, c);
+	alive = pd_local_alive(c->local);
+	c->target = workers;
+	if (alive < workers && pd_local_grow(c->local, workers - alive) < 0) {
+		snprintf(err, errlen, "cannot start local agents: %s", strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The connection file: a new secret, or (resume) the session's own, so
+ * that agents still alive can join again. */
+static int connection(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **tls, char *err,
+		      size_t errlen)
+{
+	char sockpath[4200], old_ep[512] = "";
+	pd_endpoint ep, bound;
+	pd_connfile old;
+
+	snprintf(c->connpath, sizeof(c->connpath), "%s/connection", c->dir);
+	if (c->o->mode == PD_MODE_RESUME && pd_connfile_read(c->connpath, &old, err, errlen) == 0) {
+		memcpy(cf->secret, old.secret, sizeof(cf->secret));
+		if (strncmp(old.endpoint, "ipc://", 6))
+			snprintf(old_ep, sizeof(old_ep), "%s", old.endpoint);
+		memset(&old, 0, sizeof(old));
+	} else if (pd_random(cf->secret, sizeof(cf->secret)) < 0) {
+		snprintf(err, errlen, "cannot make a session secret");
+		return -EIO;
+	}
+	snprintf(sockpath, sizeof(sockpath), "ipc://%s/agents.sock", c->dir);
+	if (pd_endpoint_parse(sockpath, &ep, err, errlen) < 0 ||
+	    pd_server_listen(c->srv, &ep, NULL, &bound, err, errlen) < 0) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, " (set PARADE_HOME to a shorter path?)");
+		return -EINVAL;
+	}
+	cf->version = PD_PROTO_VERSION;
+	snprintf(cf->session, sizeof(cf->session), "%s", c->name);
+	snprintf(cf->identity, sizeof(cf->identity), "%s", PD_PSK_IDENTITY);
+	if (copy_str(cf->local, sizeof(cf->local), sockpath) < 0 ||
+	    copy_str(cf->endpoint, sizeof(cf->endpoint), sockpath) < 0) {
+		snprintf(err, errlen, "session path too long: %.900s", c->dir);
+		return -ENAMETOOLONG;
+	}
+	/* a restarted controller takes its old port back when it is free */
+	if (old_ep[0] && listen_url && listen_tcp(c, old_ep, cf, tls, err, errlen) == 0)
+		listen_url = NULL;
+	if (listen_url && listen_tcp(c, listen_url, cf, tls, err, errlen) < 0)
+		return -EINVAL;
+	return pd_connfile_write(c->connpath, cf, err, errlen);
+}
+
+static const char *end_state(const ctl *c)
+{
+	if (c->interrupted)
+		return "interrupted";
+	if (c->state == CTL_STOPPING)
+		return c->cancel ? "cancelled" : "stopped";
+	if (c->no_agents || c->write_failed)
+		return "failed";
+	return ctl_total(c) && ctl_done(c) >= ctl_total(c) ? "finished" : "stopped";
+}
+
 int pd_run(const pd_run_opts *o)
 {
-	run r;
-	char err[1024], dir[4096], name[128], connpath[4200], sockpath[4200];
+	ctl c;
+	char err[1024];
 	pd_connfile cf;
-	pd_endpoint ep, bound;
 	pd_tls *tls = NULL;
-	pd_local *local = NULL;
 	pd_server_opts so;
-	pd_server_cbs cbs = {task_argv, on_result, NULL};
+	pd_server_cbs cbs = {task_argv, ctl_on_result, ctl_on_agent, ctl_on_sent};
 	FILE *outf = stdout;
-	int rv = 2, have_session = 0, stdin_table = 0;
+	int rv = 2, have_session = 0, ready_fd = -1, detached;
 	unsigned workers = o->workers ? o->workers : online_cores();
-	const char *const *words;
-	const char *shellword[1];
-	const char *step = step_session(o), *listen_url = o->listen;
-	char jobid[64] = "";
+	const char *step = o->mode == PD_MODE_RUN ? step_session(o) : NULL;
+	const char *listen_url = o->listen;
 
-	memset(&r, 0, sizeof(r));
+	memset(&c, 0, sizeof(c));
 	memset(&cf, 0, sizeof(cf));
-	r.o = o;
-	connpath[0] = 0;
+	c.o = o;
+	c.lock_fd = -1;
+	c.started_s = (uint64_t)time(NULL);
+	c.serve = o->mode == PD_MODE_SERVE || (o->mode == PD_MODE_RESUME && o->serve_session);
+	detached = o->mode == PD_MODE_SUBMIT || (o->mode == PD_MODE_RESUME && !o->foreground);
 	/* agents on other nodes need a TCP listener */
 	if (!listen_url && (step || o->launch == PD_LAUNCH_SLURM))
 		listen_url = "tls+tcp://0.0.0.0:0";
@@ -415,61 +505,42 @@ int pd_run(const pd_run_opts *o)
 	if (!listen_url && o->launch == PD_LAUNCH_SSH)
 		listen_url = o->ssh.tunnel ? "tls+tcp://127.0.0.1:0" : "tls+tcp://0.0.0.0:0";
 
+	/* a restarted session: its folder, its lock, then its journal */
+	if (o->mode == PD_MODE_RESUME) {
+		snprintf(c.name, sizeof(c.name), "%s", o->name);
+		if (pd_session_find(o->name, c.dir, sizeof(c.dir), err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			goto out;
+		}
+		if (detached)
+			detach(&c, &ready_fd);
+		if (pd_lock_take(c.dir, c.name, &c.lock_fd, err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			goto out;
+		}
+		have_session = 1;
+	}
 	/* input, template and schema are checked before anything starts */
-	if (o->grid) {
-		int fmt = o->grid_format >= 0 ? o->grid_format : pd_csv_format_for(o->grid);
-		if (pd_table_load(o->grid, fmt, &r.grid, err, sizeof(err)) < 0) {
-			pd_err("%s", err);
-			goto out;
-		}
-	} else {
-		if (isatty(0))
-			pd_info("reading inputs from the terminal, one per line (end with Ctrl-D); "
-				"use --grid FILE for a grid");
-		if (read_stdin_table(&r.grid, err, sizeof(err)) < 0) {
-			pd_err("%s", err);
-			goto out;
-		}
-		stdin_table = 1;
-	}
-	r.total = r.grid->nrows;
-	if (o->limit && o->limit < r.total)
-		r.total = o->limit;
-	if (o->schema && pd_schema_parse(o->schema, &r.schema, err, sizeof(err)) < 0) {
+	if (load_tasks(&c, o, err, sizeof(err)) < 0) {
 		pd_err("%s", err);
 		goto out;
 	}
-	shellword[0] = o->shell;
-	words = o->shell ? shellword : (const char *const *)o->words;
-	if (pd_template_compile(words, o->shell ? 1 : (size_t)o->nwords, r.grid, o->shell != NULL,
-				&r.tpl, err, sizeof(err)) < 0) {
-		pd_err("%s", err);
-		goto out;
-	}
-	if (stdin_table) {
-		/* the template is compiled: give the input column a name for the table */
-		char *nm = strdup("input");
-		if (nm) {
-			free(r.grid->header[0]);
-			r.grid->header[0] = nm;
-		}
-	}
-	if (pd_output_check_columns(r.grid, r.schema, err, sizeof(err)) < 0) {
-		pd_err("%s", err);
-		goto out;
-	}
-	if (o->output && !(outf = fopen(o->output, "we"))) {
+	if (o->mode == PD_MODE_RUN && o->output && !(outf = fopen(o->output, "we"))) {
 		pd_err("cannot write %s: %s", o->output, strerror(errno));
 		outf = stdout;
 		goto out;
 	}
-	if (r.total == 0) {
-		r.out = pd_output_new(outf, o->format, r.grid, r.schema, !o->unordered);
-		rv = r.out ? 0 : 2;
+	if (o->mode == PD_MODE_RUN && c.grid->nrows == 0) {
+		c.out = pd_output_new(outf, o->format, c.grid, c.schema, !o->unordered);
+		rv = c.out ? 0 : 2;
+		goto out;
+	}
+	if (o->mode == PD_MODE_SUBMIT && c.grid->nrows == 0) {
+		pd_err("nothing to submit: the input has no rows");
 		goto out;
 	}
 
-	/* the session: folder, secret, connection file, listeners */
+	/* the session: folder, lock, journal */
 	if (step && getenv("SLURM_PROCID") && strcmp(getenv("SLURM_PROCID"), "0") != 0) {
 		pd_err("this step's agents serve one controller, in task 0; this is task %s: run "
 		       "'parade run' in a one-task step (srun -n1 --parade-workers=N)",
@@ -482,21 +553,35 @@ int pd_run(const pd_run_opts *o)
 			pd_err("the Slurm plugin could not start this step's agents: %s", e);
 			goto out;
 		}
-		snprintf(name, sizeof(name), "%s", step);
-		if (pd_session_open(step, dir, sizeof(dir), err, sizeof(err)) < 0) {
+		snprintf(c.name, sizeof(c.name), "%s", step);
+		if (pd_session_open(step, c.dir, sizeof(c.dir), err, sizeof(err)) < 0) {
 			pd_err("%s", err);
 			goto out;
 		}
 		pd_info("using the %s agents Slurm started for this step (session %s)",
 			getenv("PARADE_STEP_WORKERS") ? getenv("PARADE_STEP_WORKERS") : "?", step);
-	} else if (pd_session_create(o->name, dir, sizeof(dir), name, sizeof(name), err,
-				     sizeof(err)) < 0) {
+	} else if (o->mode != PD_MODE_RESUME) {
+		if (pd_session_create(o->name, c.dir, sizeof(c.dir), c.name, sizeof(c.name), err,
+				      sizeof(err)) < 0) {
+			pd_err("%s", err);
+			goto out;
+		}
+	}
+	have_session = 1;
+	if (detached && ready_fd < 0)
+		detach(&c, &ready_fd);
+	if (c.lock_fd < 0 && pd_lock_take(c.dir, c.name, &c.lock_fd, err, sizeof(err)) < 0) {
 		pd_err("%s", err);
 		goto out;
 	}
-	have_session = 1;
-	r.loop = pd_loop_new();
-	if (!r.loop || pd_random(cf.secret, sizeof(cf.secret)) < 0) {
+	/* a step's session outlives one run in it: no journal there */
+	if (!step && !o->no_journal && o->mode != PD_MODE_RESUME &&
+	    ctl_journal_create(&c, o->argc, o->argv, err, sizeof(err)) < 0) {
+		pd_err("%s", err);
+		goto out;
+	}
+	c.loop = pd_loop_new();
+	if (!c.loop || !(c.commit_timer = pd_timer_new(c.loop, commit_cb, &c))) {
 		pd_err("cannot set up the controller");
 		goto out;
 	}
@@ -511,74 +596,59 @@ int pd_run(const pd_run_opts *o)
 	so.timeout_ms = o->timeout_ms;
 	so.out_limit = o->out_limit;
 	so.max_frame = (size_t)o->max_frame;
-	r.srv = pd_server_new(r.loop, &so, &cbs, &r);
-	if (!r.srv) {
-		pd_err("out of memory");
+	c.srv = pd_server_new(c.loop, &so, &cbs, &c);
+	if (!c.srv || pd_server_add_tasks(c.srv, c.grid->nrows) < 0) {
+		pd_err("out of memory queueing %zu tasks", c.grid->nrows);
 		goto out;
 	}
-	snprintf(sockpath, sizeof(sockpath), "ipc://%s/agents.sock", dir);
-	if (pd_endpoint_parse(sockpath, &ep, err, sizeof(err)) < 0 ||
-	    pd_server_listen(r.srv, &ep, NULL, &bound, err, sizeof(err)) < 0) {
-		pd_err("%s (set PARADE_HOME to a shorter path?)", err);
-		goto out;
+	if (o->mode == PD_MODE_RESUME) {
+		if (ctl_journal_restore(&c, err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			goto out;
+		}
+		pd_info("session %s resumed: %llu of %llu tasks already done", c.name,
+			(unsigned long long)ctl_done(&c), (unsigned long long)ctl_total(&c));
 	}
-	cf.version = PD_PROTO_VERSION;
-	snprintf(cf.session, sizeof(cf.session), "%s", name);
-	snprintf(cf.identity, sizeof(cf.identity), "%s", PD_PSK_IDENTITY);
-	if (copy_str(cf.local, sizeof(cf.local), sockpath) < 0 ||
-	    copy_str(cf.endpoint, sizeof(cf.endpoint), sockpath) < 0) {
-		pd_err("session path too long: %s", dir);
-		goto out;
-	}
-	if (listen_url && listen_tcp(&r, listen_url, &cf, &tls, err, sizeof(err)) < 0) {
+	if (connection(&c, &cf, listen_url, &tls, err, sizeof(err)) < 0) {
 		pd_err("%s", err);
 		goto out;
 	}
-	snprintf(connpath, sizeof(connpath), "%s/connection", dir);
-	if (pd_connfile_write(connpath, &cf, err, sizeof(err)) < 0) {
-		pd_err("%s", err);
-		goto out;
+	{
+		char url[4200];
+		snprintf(url, sizeof(url), "ipc://%s/control.sock", c.dir);
+		unlink(url + 6); /* a crashed controller's; we hold the lock */
+		if (pd_control_listen(c.loop, url, ctl_control, &c, &c.ctrl, err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			goto out;
+		}
 	}
 	if (o->listen)
-		pd_info("session %s: agents may join at %s with the connection file %s", name,
-			cf.endpoint, connpath);
+		pd_info("session %s: agents may join at %s with the connection file %s", c.name,
+			cf.endpoint, c.connpath);
 	if (o->launch == PD_LAUNCH_SLURM && !step) {
-		rv = submit_slurm(&r, name, dir, connpath, jobid, sizeof(jobid));
+		rv = submit_slurm(&c, c.name, c.dir, c.connpath, c.jobs[0], sizeof(c.jobs[0]));
 		if (rv != 0) {
 			rv = rv > 0 ? 0 : 2; /* a dry run ends here */
 			goto out;
 		}
+		c.njobs = 1;
+		c.target = o->slurm.n;
 		rv = 2;
 	}
-	r.out = pd_output_new(outf, o->format, r.grid, r.schema, !o->unordered);
-	if (!r.out) {
-		pd_err("out of memory");
-		goto out;
-	}
-
-	if (pd_server_add_tasks(r.srv, r.total) < 0) {
-		pd_err("out of memory queueing %llu tasks", (unsigned long long)r.total);
-		goto out;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	pd_loop_signal(r.loop, SIGINT, on_signal, &r);
-	pd_loop_signal(r.loop, SIGTERM, on_signal, &r);
-	pd_loop_signal(r.loop, SIGHUP, on_signal, &r);
-	if (o->launch == PD_LAUNCH_LOCAL && !step) {
-		char slots[16];
-		const char *extra[4] = {NULL};
-		int k = 0;
-		snprintf(slots, sizeof(slots), "%u", o->agent_slots);
-		extra[k++] = "--slots";
-		extra[k++] = slots;
-		if (pd_log_get_level() >= PD_LOG_DEBUG)
-			extra[k++] = "-v";
-		local = pd_local_start(r.loop, connpath, workers, extra, err, sizeof(err));
-		if (!local) {
-			pd_err("%s", err);
+	if (o->mode == PD_MODE_RUN) {
+		c.out = pd_output_new(outf, o->format, c.grid, c.schema, !o->unordered);
+		if (!c.out) {
+			pd_err("out of memory");
 			goto out;
 		}
-		r.local = local;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	pd_loop_signal(c.loop, SIGINT, on_signal, &c);
+	pd_loop_signal(c.loop, SIGTERM, on_signal, &c);
+	pd_loop_signal(c.loop, SIGHUP, on_signal, &c);
+	if (o->launch == PD_LAUNCH_LOCAL && !step && start_local(&c, workers, err, sizeof(err)) < 0) {
+		pd_err("%s", err);
+		goto out;
 	}
 	if (o->launch == PD_LAUNCH_SSH) {
 		/* ssh keeps the secret to send it again when it restarts a host */
@@ -587,89 +657,115 @@ int pd_run(const pd_run_opts *o)
 		sso.slots = o->agent_slots;
 		sso.verbose = pd_log_get_level() >= PD_LOG_DEBUG;
 		if (pd_endpoint_parse(cf.endpoint, &lep, err, sizeof(err)) < 0 ||
-		    !(r.ssh = pd_ssh_start(r.loop, &sso, &cf, &lep, err, sizeof(err)))) {
+		    !(c.ssh = pd_ssh_start(c.loop, &sso, &cf, &lep, err, sizeof(err)))) {
 			pd_err("%s", err);
 			goto out;
 		}
+		c.target = pd_ssh_hosts(c.ssh);
 	}
 	memset(cf.secret, 0, sizeof(cf.secret));
-	r.watch = pd_timer_new(r.loop, watch_agents, &r);
-	if (r.watch)
-		pd_timer_start(r.watch, 1000);
-	r.prog = pd_progress_new(stderr, o->progress < 0 ? isatty(2) : o->progress, r.total);
-	pd_loop_run(r.loop);
+	c.watch = pd_timer_new(c.loop, watch_agents, &c);
+	if (c.watch)
+		pd_timer_start(c.watch, 1000);
+	if (o->mode == PD_MODE_RUN)
+		c.prog = pd_progress_new(stderr, o->progress < 0 ? isatty(2) : o->progress,
+					 ctl_total(&c));
+	ctl_journal_event(&c, "start", "controller pid %ld started (%s)", (long)getpid(),
+			  o->mode == PD_MODE_RESUME ? "resume" : "new session");
+	detached_ready(&ready_fd);
+	ctl_check_end(&c); /* a resumed session may have nothing left */
+	pd_loop_run(c.loop);
 
 	/* the end: stop agents (and with them every task), then report */
-	pd_server_shutdown(r.srv);
-	pd_loop_run_deferred(r.loop);
+	pd_server_shutdown(c.srv);
+	pd_loop_run_deferred(c.loop);
 	/* agents that got BYE are leaving already; one that never joined
 	 * would not hear it, so do not wait: SIGTERM makes each end its tasks */
-	pd_local_stop(local, 0);
-	pd_ssh_stop(r.ssh);
-	pd_progress_free(r.prog);
-	r.prog = NULL;
-	if (pd_output_finish(r.out) < 0 && !r.write_failed) {
+	pd_local_stop(c.local, 0);
+	pd_ssh_stop(c.ssh);
+	pd_progress_free(c.prog);
+	c.prog = NULL;
+	if (c.out && pd_output_finish(c.out) < 0 && !c.write_failed) {
 		pd_err("cannot write the result table: %s", strerror(errno));
-		r.write_failed = 1;
+		c.write_failed = 1;
+	}
+	if (c.jn) {
+		ctl_commit(&c);
+		ctl_journal_event(&c, "end", "%s", end_state(&c));
+		pd_journal_meta_set(c.jn, "state", end_state(&c));
+		ctl_commit(&c);
+	} else {
+		c.taken = ctl_done(&c);
 	}
 	{
-		uint64_t done = r.ok + r.failed + r.timeout + r.lost;
-		uint64_t bad = r.failed + r.timeout + r.lost;
-		if (r.interrupted) {
+		uint64_t total = ctl_total(&c), done = c.taken;
+		uint64_t bad = c.failed + c.timeout + c.lost + c.pend[1] + c.pend[2] + c.pend[3];
+		if (c.interrupted) {
 			pd_err("interrupted: %llu of %llu tasks finished, %llu not run",
-			       (unsigned long long)done, (unsigned long long)r.total,
-			       (unsigned long long)(r.total - done));
-			rv = r.interrupted == SIGINT ? 130 : 128 + r.interrupted;
-		} else if (r.write_failed || r.no_agents) {
+			       (unsigned long long)done, (unsigned long long)total,
+			       (unsigned long long)(total - done));
+			if (c.jn && o->mode == PD_MODE_RUN)
+				pd_info("session %s is kept: 'parade resume %s' runs the rest",
+					c.name, c.name);
+			rv = c.interrupted == SIGINT ? 130 : 128 + c.interrupted;
+		} else if (c.write_failed || c.no_agents) {
 			rv = 2;
 		} else if (bad) {
 			pd_err("%llu of %llu tasks not ok: %llu failed, %llu timed out, %llu lost",
-			       (unsigned long long)bad, (unsigned long long)r.total,
-			       (unsigned long long)r.failed, (unsigned long long)r.timeout,
-			       (unsigned long long)r.lost);
+			       (unsigned long long)bad, (unsigned long long)total,
+			       (unsigned long long)(c.failed + c.pend[1]),
+			       (unsigned long long)(c.timeout + c.pend[2]),
+			       (unsigned long long)(c.lost + c.pend[3]));
 			rv = 1;
 		} else {
-			rv = 0;
+			rv = done < total ? 1 : 0;
 		}
 	}
 out:
-	if (r.srv) {
-		pd_server_shutdown(r.srv);
-		pd_loop_run_deferred(r.loop);
+	if (c.srv) {
+		pd_server_shutdown(c.srv);
+		pd_loop_run_deferred(c.loop);
 	}
-	pd_timer_free(r.watch);
-	pd_local_stop(local, 0);
-	pd_local_free(local);
-	pd_ssh_stop(r.ssh);
-	pd_ssh_free(r.ssh);
+	pd_control_close(c.ctrl);
+	pd_timer_free(c.watch);
+	pd_timer_free(c.commit_timer);
+	pd_local_stop(c.local, 0);
+	pd_local_free(c.local);
+	pd_ssh_stop(c.ssh);
+	pd_ssh_free(c.ssh);
 	memset(cf.secret, 0, sizeof(cf.secret));
-	if (jobid[0])
-		pd_slurm_cancel(jobid);
-	pd_progress_free(r.prog);
-	pd_server_free(r.srv);
+	for (unsigned i = 0; i < c.njobs; i++)
+		pd_slurm_cancel(c.jobs[i]);
+	pd_progress_free(c.prog);
+	pd_server_free(c.srv);
 	pd_tls_free(tls);
-	if (r.out) {
-		pd_output_finish(r.out);
-		pd_output_free(r.out);
+	if (c.out) {
+		pd_output_finish(c.out);
+		pd_output_free(c.out);
 	}
 	if (outf != stdout && fclose(outf) != 0 && rv == 0) {
 		pd_err("cannot write %s: %s", o->output, strerror(errno));
 		rv = 2;
 	}
+	pd_journal_close(c.jn);
 	if (have_session && step) {
-		/* the agents' logs stay; the secret and the socket go */
-		unlink(connpath);
-		snprintf(sockpath, sizeof(sockpath), "%s/agents.sock", dir);
-		unlink(sockpath);
-	} else if (have_session && !o->keep_session) {
-		pd_session_remove(dir);
+		/* the agents' logs stay; the secret and the sockets go */
+		char path[4400];
+		unlink(c.connpath);
+		snprintf(path, sizeof(path), "%s/agents.sock", c.dir);
+		unlink(path);
+	} else if (have_session && o->mode == PD_MODE_RUN && !o->keep_session &&
+		   !(c.interrupted && c.jn)) {
+		pd_session_remove(c.dir);
 	}
-	pd_template_free(r.tpl);
-	pd_schema_free(r.schema);
-	if (stdin_table)
-		free_stdin_table(r.grid);
-	else
-		pd_table_free(r.grid);
-	pd_loop_free(r.loop);
+	if (c.lock_fd >= 0)
+		close(c.lock_fd);
+	free(c.agent_rows);
+	pd_template_free(c.tpl);
+	pd_schema_free(c.schema);
+	pd_table_free(c.grid);
+	pd_loop_free(c.loop);
+	if (ready_fd >= 0)
+		close(ready_fd); /* the parent learns it failed */
 	return rv;
 }

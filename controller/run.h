@@ -9,6 +9,11 @@
 
 enum pd_launch { PD_LAUNCH_LOCAL = 0, PD_LAUNCH_NONE, PD_LAUNCH_SLURM, PD_LAUNCH_SSH };
 
+/* How the controller lives: a foreground run with a table (run), a
+ * detached one (submit, resume), a long-lived one fed over the control
+ * socket (serve). */
+enum pd_mode { PD_MODE_RUN = 0, PD_MODE_SUBMIT, PD_MODE_SERVE, PD_MODE_RESUME };
+
 typedef struct pd_run_opts {
 	unsigned workers;        /* local agents (0: one per online core) */
 	const char *grid;        /* NULL: one input per line from stdin */
@@ -40,12 +45,21 @@ typedef struct pd_run_opts {
 	int progress;            /* -1 auto, 0 off, 1 on */
 	char **words;            /* template words after -- */
 	int nwords;
+	int mode;                /* enum pd_mode */
+	int no_journal;          /* --no-journal (run only) */
+	int foreground;          /* resume: stay in the foreground */
+	int serve_session;       /* resume: the session was started by serve */
+	int argc;                /* the options as given (recorded in the journal) */
+	char **argv;
 } pd_run_opts;
 
-/* Parses `parade run` arguments (argv[0] is "run"). Returns 0, 1 when help
- * was printed (exit 0), or -EINVAL after printing a message (exit 2). */
-int pd_run_parse(int argc, char **argv, pd_run_opts *o);
-/* Runs; returns the process exit status (0, 1, 2, 130). */
+/* Parses the arguments of `parade run`, `submit` or `serve` (argv[0] is
+ * the command's name for messages, "parade run" etc.; mode says which).
+ * Returns 0, 1 when help was printed (exit 0), or -EINVAL after printing a
+ * message (exit 2). */
+int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o);
+/* Runs the controller; returns the process exit status (0, 1, 2, 130).
+ * Submit and resume detach: the caller returns once the session is up. */
 int pd_run(const pd_run_opts *o);
 
 extern const char pd_run_usage[];

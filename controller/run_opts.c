@@ -14,9 +14,18 @@
 const char pd_run_usage[] =
 	"usage: parade run [options] -- COMMAND [ARG...]\n"
 	"       parade run [options] --shell 'SCRIPT'\n"
+	"       parade submit [options] -- COMMAND [ARG...]\n"
+	"       parade serve [options] [-- COMMAND [ARG...]]\n"
 	"\n"
 	"Runs COMMAND once per row of a grid (or per line of stdin) on persistent\n"
-	"agents and prints one result row per task.\n"
+	"agents and prints one result row per task. `submit` does the same in a\n"
+	"detached controller: it prints the session name and returns at once (see\n"
+	"parade status / collect / wait / scale / stop / resume). `serve` keeps a\n"
+	"controller running for tasks submitted over its control socket\n"
+	"(docs/control.md): without a COMMAND each task is a command line run by\n"
+	"sh -c; with one, give --grid FILE for its columns. Every session keeps a\n"
+	"journal (SQLite) in its folder; a run's session folder is removed when it\n"
+	"ends unless --keep-session, or it was interrupted (then resumable).\n"
 	"\n"
 	"Input and command:\n"
 	"  --grid FILE          CSV grid with a header (TSV for .tsv/.tab names)\n"
@@ -55,6 +64,7 @@ const char pd_run_usage[] =
 	"Session and network:\n"
 	"  --name NAME          session name (default: generated)\n"
 	"  --keep-session       keep the session folder after the run\n"
+	"  --no-journal         run without the journal (run only; not resumable)\n"
 	"  --listen URL         also accept agents on tls+tcp://HOST:PORT\n"
 	"                       (port 0: any), or tcp:// with --insecure\n"
 	"  --insecure           allow an unauthenticated tcp:// or ipc:// listener\n"
@@ -71,7 +81,7 @@ enum {
 	O_WORKERS = 256, O_GRID, O_GRID_FORMAT, O_LIMIT, O_CHUNK, O_NODISP, O_RETRIES, O_CRASH,
 	O_TIMEOUT, O_SCHEMA, O_FORMAT, O_LISTEN, O_LAUNCH, O_INSECURE, O_SHELL, O_UNORDERED,
 	O_NAME, O_KEEP, O_HANDLER, O_MAXFRAME, O_OUTLIMIT, O_SLOTS, O_PROGRESS, O_NOPROGRESS,
-	O_SLURM_OPT, O_DRYRUN, O_SSH_OPT, O_SSH_FLAG
+	O_SLURM_OPT, O_DRYRUN, O_SSH_OPT, O_SSH_FLAG, O_NOJOURNAL
 };
 
 static const struct option longopts[] = {
@@ -94,6 +104,7 @@ static const struct option longopts[] = {
 	{"unordered", no_argument, 0, O_UNORDERED},
 	{"name", required_argument, 0, O_NAME},
 	{"keep-session", no_argument, 0, O_KEEP},
+	{"no-journal", no_argument, 0, O_NOJOURNAL},
 	{"handler", required_argument, 0, O_HANDLER},
 	{"max-frame", required_argument, 0, O_MAXFRAME},
 	{"output-limit", required_argument, 0, O_OUTLIMIT},
@@ -117,9 +128,12 @@ static const struct option longopts[] = {
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0}};
 
+/* the command being parsed, for messages: "parade run", "parade submit" */
+static const char *prog = "parade run";
+
 static int bad(const char *opt, const char *val, const char *what)
 {
-	fprintf(stderr, "parade run: %s '%s': %s\n", opt, val, what);
+	fprintf(stderr, "%s: %s '%s': %s\n", prog, opt, val, what);
 	return -EINVAL;
 }
 
@@ -140,7 +154,7 @@ static int count_arg(const char *opt, const char *s, uint64_t min, uint64_t max,
 	return 0;
 }
 
-int pd_run_parse(int argc, char **argv, pd_run_opts *o)
+int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
 {
 	uint64_t v;
 	int c, li = 0, slurm_opts = 0, ssh_opts = 0;
@@ -157,6 +171,10 @@ int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 	o->max_frame = PD_MAX_FRAME_DEFAULT;
 	o->agent_slots = 1;
 	o->progress = -1;
+	o->mode = mode;
+	o->argc = argc;
+	o->argv = argv;
+	prog = argv[0];
 	optind = 1;
 	/* '+': stop at the first word that is not an option, like `--` */
 	while ((c = getopt_long(argc, argv, "+o:vh", longopts, &li)) != -1) {
@@ -259,6 +277,7 @@ int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 		case O_UNORDERED: o->unordered = 1; break;
 		case O_NAME: o->name = optarg; break;
 		case O_KEEP: o->keep_session = 1; break;
+		case O_NOJOURNAL: o->no_journal = 1; break;
 		case O_HANDLER:
 			if (!strcmp(optarg, "process"))
 				o->kind = PD_TASK_PROCESS;
@@ -288,13 +307,13 @@ int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 		case 'v': pd_log_set_level(PD_LOG_DEBUG); break;
 		case 'h': fputs(pd_run_usage, stdout); return 1;
 		default:
-			fprintf(stderr, "parade run: see 'parade run --help'\n");
+			fprintf(stderr, "%s: see '%s --help'\n", prog, prog);
 			return -EINVAL;
 		}
 	}
 	if (slurm_opts && o->launch != PD_LAUNCH_SLURM) {
-		fprintf(stderr, "parade run: --partition, --time, --mem, --cpus, --account, "
-				"--sbatch-arg and --dry-run go with --launch slurm:N\n");
+		fprintf(stderr, "%s: --partition, --time, --mem, --cpus, --account, "
+				"--sbatch-arg and --dry-run go with --launch slurm:N\n", prog);
 		return -EINVAL;
 	}
 	/* a host file alone means ssh */
@@ -303,35 +322,41 @@ int pd_run_parse(int argc, char **argv, pd_run_opts *o)
 		o->launch_set = 1;
 	}
 	if (ssh_opts && o->launch != PD_LAUNCH_SSH) {
-		fprintf(stderr, "parade run: --hostfile, --ssh-opt, --tunnel, --tunnel-port, "
+		fprintf(stderr, "%s: --hostfile, --ssh-opt, --tunnel, --tunnel-port, "
 				"--remote-agent and --remote-connect-file go with --launch "
-				"ssh:HOST[,HOST...]\n");
+				"ssh:HOST[,HOST...]\n", prog);
 		return -EINVAL;
 	}
 	if (o->launch == PD_LAUNCH_SSH && !o->ssh.nhosts) {
-		fprintf(stderr, "parade run: --launch ssh needs hosts: ssh:HOST[,HOST...] or "
-				"--hostfile FILE\n");
+		fprintf(stderr, "%s: --launch ssh needs hosts: ssh:HOST[,HOST...] or "
+				"--hostfile FILE\n", prog);
 		return -EINVAL;
 	}
 	if ((uint64_t)o->out_limit * 2 + 65536 > o->max_frame) {
 		fprintf(stderr,
-			"parade run: --output-limit %u needs --max-frame of at least %llu (two "
+			"%s: --output-limit %u needs --max-frame of at least %llu (two "
 			"streams and headers fit one frame)\n",
-			o->out_limit, (unsigned long long)o->out_limit * 2 + 65536);
+			prog, o->out_limit, (unsigned long long)o->out_limit * 2 + 65536);
 		return -EINVAL;
 	}
 	o->words = argv + optind;
 	o->nwords = argc - optind;
 	if (o->shell && o->nwords > 0) {
-		fprintf(stderr, "parade run: give either --shell 'SCRIPT' or -- COMMAND, not both\n");
+		fprintf(stderr, "%s: give either --shell 'SCRIPT' or -- COMMAND, not both\n", prog);
 		return -EINVAL;
 	}
-	if (!o->shell && o->nwords == 0) {
-		fprintf(stderr, "parade run: no command: put it after -- (see 'parade run --help')\n");
+	/* serve without a command runs the command lines clients submit */
+	if (!o->shell && o->nwords == 0 && mode != PD_MODE_SERVE) {
+		fprintf(stderr, "%s: no command: put it after -- (see '%s --help')\n", prog, prog);
+		return -EINVAL;
+	}
+	if (o->no_journal && mode != PD_MODE_RUN) {
+		fprintf(stderr, "%s: --no-journal is for 'parade run' only: a %s session lives in "
+				"its journal\n", prog, mode == PD_MODE_SERVE ? "served" : "submitted");
 		return -EINVAL;
 	}
 	if (o->shell && o->kind != PD_TASK_PROCESS) {
-		fprintf(stderr, "parade run: --shell needs the process handler\n");
+		fprintf(stderr, "%s: --shell needs the process handler\n", prog);
 		return -EINVAL;
 	}
 	return 0;

@@ -16,8 +16,12 @@ typedef struct srv_agent {
 	pd_conn *conn;
 	uint32_t id;
 	int welcomed;
+	int draining;
 	uint64_t last_heard;
+	uint64_t done;
+	uint32_t pid, slots;
 	char name[160];
+	char host[128], mode[16], slurm_job[32], slurm_step[32];
 } srv_agent;
 
 typedef struct listener {
@@ -42,6 +46,7 @@ struct pd_server {
 	pd_timer *accept_retry;
 	int dispatch_queued;
 	int shutting_down;
+	int drain_all;
 	pd_ratelimit rl;
 	uint64_t *ids;
 };
@@ -87,6 +92,8 @@ static void send_batch(pd_server *s, srv_agent *a, const uint64_t *ids, size_t n
 		free(argv);
 		if (rv < 0)
 			goto oom;
+		if (s->cb.on_sent)
+			s->cb.on_sent(s->arg, t.id, t.attempt, a->name);
 	}
 	if (pd_tasks_end(out, mark) < 0)
 		goto oom;
@@ -152,6 +159,34 @@ static void agent_free(srv_agent *a)
 	free(a);
 }
 
+static void agent_info(const srv_agent *a, pd_agent_info *ai)
+{
+	memset(ai, 0, sizeof(*ai));
+	ai->name = a->name;
+	ai->host = a->host;
+	ai->mode = a->mode;
+	ai->slurm_job = a->slurm_job;
+	ai->slurm_step = a->slurm_step;
+	ai->pid = a->pid;
+	ai->slots = a->slots;
+	ai->running = a->welcomed ? pd_disp_agent_outstanding(a->srv->disp, a->id) : 0;
+	ai->done = a->done;
+	ai->heard_ms_ago = pd_loop_now(a->srv->loop) - a->last_heard;
+	ai->draining = a->draining;
+	ai->slot = a->id;
+}
+
+/* Asks one agent to take no more work; it leaves once it is idle. */
+static void drain_agent(srv_agent *a)
+{
+	if (a->draining || !a->welcomed || !a->conn)
+		return;
+	a->draining = 1;
+	pd_disp_agent_drain(a->srv->disp, a->id);
+	pd_frame_empty(pd_conn_out(a->conn), PD_MSG_DRAIN);
+	pd_conn_flush(a->conn);
+}
+
 static void on_close(pd_conn *c, const char *why, void *arg)
 {
 	srv_agent *a = arg;
@@ -169,8 +204,11 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 				why, had);
 		else
 			pd_debug("agent %s left (%s)", a->name, why);
-		if (s->cb.on_agent)
-			s->cb.on_agent(s->arg, 0, a->name);
+		if (s->cb.on_agent) {
+			pd_agent_info ai;
+			agent_info(a, &ai);
+			s->cb.on_agent(s->arg, 0, &ai);
+		}
 		report_lost(s, lost, nlost, a->name);
 		free(lost);
 		dispatch_later(s);
@@ -222,6 +260,12 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 		return;
 	}
 	unique_name(s, h.agent_id, a->name, sizeof(a->name));
+	snprintf(a->host, sizeof(a->host), "%s", h.host);
+	snprintf(a->mode, sizeof(a->mode), "%s", h.mode);
+	snprintf(a->slurm_job, sizeof(a->slurm_job), "%s", h.slurm_job);
+	snprintf(a->slurm_step, sizeof(a->slurm_step), "%s", h.slurm_step);
+	a->pid = h.pid;
+	a->slots = h.slots;
 	if (pd_disp_agent_add(s->disp, a->id, h.slots) < 0) {
 		pd_conn_close(a->conn, "out of memory");
 		return;
@@ -242,8 +286,13 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 	       pd_conn_peer(a->conn), h.host, h.pid, h.slots, h.mode,
 	       h.slurm_job[0] ? ", slurm job " : "", h.slurm_job, h.slurm_step[0] ? " step " : "",
 	       h.slurm_step);
-	if (s->cb.on_agent)
-		s->cb.on_agent(s->arg, 1, a->name);
+	if (s->cb.on_agent) {
+		pd_agent_info ai;
+		agent_info(a, &ai);
+		s->cb.on_agent(s->arg, 1, &ai);
+	}
+	if (s->drain_all)
+		drain_agent(a);
 	dispatch_later(s);
 }
 
@@ -262,9 +311,18 @@ static void on_results(srv_agent *a, const uint8_t *p, size_t n)
 		int failed = r->status != PD_ST_OK;
 		int out = pd_disp_complete(s->disp, a->id, r->id, r->attempt, failed);
 
-		if (out == PD_DISP_DONE)
+		/* a report from an earlier connection still counts when the
+		 * task has no result yet: the work was done */
+		if (out == PD_DISP_STALE && r->id < pd_disp_total(s->disp) &&
+		    pd_disp_settle(s->disp, r->id) == 1) {
+			pd_debug("task %llu: late result of attempt %u from %s taken",
+				 (unsigned long long)r->id, r->attempt, a->name);
+			out = PD_DISP_DONE;
+		}
+		if (out == PD_DISP_DONE) {
+			a->done++;
 			s->cb.on_result(s->arg, r, a->name);
-		else if (out == PD_DISP_RETRY)
+		} else if (out == PD_DISP_RETRY)
 			pd_debug("task %llu attempt %u %s; retrying", (unsigned long long)r->id,
 				 r->attempt, pd_status_name(r->status));
 		free(r);
@@ -306,6 +364,7 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 		break;
 	case PD_MSG_DRAIN:
 		/* the agent wants no more work (--max-tasks, --idle-exit) */
+		a->draining = 1;
 		pd_disp_agent_drain(a->srv->disp, a->id);
 		break;
 	case PD_MSG_BYE:
@@ -508,6 +567,71 @@ uint64_t pd_server_total(const pd_server *s)
 size_t pd_server_agents(const pd_server *s)
 {
 	return s->nwelcomed;
+}
+
+uint64_t pd_server_queued(const pd_server *s)
+{
+	return pd_disp_queued(s->disp);
+}
+
+uint64_t pd_server_running(const pd_server *s)
+{
+	return pd_disp_outstanding(s->disp);
+}
+
+void pd_server_agent_list(pd_server *s, void (*cb)(void *arg, const pd_agent_info *a), void *arg)
+{
+	for (size_t i = 0; i < s->nagents_cap; i++) {
+		srv_agent *a = s->agents[i];
+		pd_agent_info ai;
+		if (!a || !a->welcomed || !a->conn)
+			continue;
+		agent_info(a, &ai);
+		cb(arg, &ai);
+	}
+}
+
+size_t pd_server_drain(pd_server *s, size_t n)
+{
+	size_t asked = 0;
+
+	/* least busy first: they leave soonest and waste the least */
+	while (asked < n) {
+		srv_agent *best = NULL;
+		size_t best_load = 0;
+		for (size_t i = 0; i < s->nagents_cap; i++) {
+			srv_agent *a = s->agents[i];
+			size_t load;
+			if (!a || !a->welcomed || !a->conn || a->draining)
+				continue;
+			load = pd_disp_agent_outstanding(s->disp, a->id);
+			if (!best || load < best_load) {
+				best = a;
+				best_load = load;
+			}
+		}
+		if (!best)
+			break;
+		drain_agent(best);
+		asked++;
+	}
+	return asked;
+}
+
+void pd_server_drain_all(pd_server *s)
+{
+	s->drain_all = 1;
+	pd_server_drain(s, SIZE_MAX);
+}
+
+int pd_server_settle(pd_server *s, uint64_t id)
+{
+	return pd_disp_settle(s->disp, id);
+}
+
+int pd_server_set_attempt(pd_server *s, uint64_t id, uint32_t attempt)
+{
+	return pd_disp_set_attempt(s->disp, id, attempt);
 }
 
 void pd_server_shutdown(pd_server *s)

@@ -5,7 +5,10 @@
  * supplies each task's argv when it is sent (task_argv) and receives each
  * task's final result once (on_result): ok/failed/timeout as reported by
  * an agent, or lost (synthesised here after the crash limit). Results for
- * retried attempts and stale or duplicate reports never reach the caller.
+ * retried attempts and duplicate reports never reach the caller. A late
+ * report of an older attempt (an agent that reconnected, to this or to a
+ * restarted controller, with results finished meanwhile) is taken as the
+ * task's result when the task has none yet.
  */
 #ifndef PD_SERVER_H
 #define PD_SERVER_H
@@ -36,6 +39,17 @@ typedef struct pd_server_opts {
 /* Fills the defaults above. */
 void pd_server_opts_default(pd_server_opts *o);
 
+/* What the controller knows of a connected agent (strings borrowed). */
+typedef struct pd_agent_info {
+	const char *name, *host, *mode, *slurm_job, *slurm_step;
+	uint32_t pid, slots;
+	uint64_t running;	/* tasks handed out and not reported */
+	uint64_t done;		/* results received on this connection */
+	uint64_t heard_ms_ago;	/* since the last frame from it */
+	uint32_t slot;		/* unique among connected agents (reused later) */
+	int draining;
+} pd_agent_info;
+
 typedef struct pd_server_cbs {
 	/* argv for task id: a malloc block freed by the server (as
 	 * pd_template_expand makes). 0 or -errno (the task then fails). */
@@ -43,7 +57,9 @@ typedef struct pd_server_cbs {
 	/* The task's final result; r and agent are valid during the call. */
 	void (*on_result)(void *arg, const pd_result_msg *r, const char *agent);
 	/* An agent joined (joined = 1) or left (0); may be NULL. */
-	void (*on_agent)(void *arg, int joined, const char *agent);
+	void (*on_agent)(void *arg, int joined, const pd_agent_info *a);
+	/* Task id was handed to agent at attempt; may be NULL. */
+	void (*on_sent)(void *arg, uint64_t id, uint32_t attempt, const char *agent);
 } pd_server_cbs;
 
 /* opts and cbs are copied. NULL on allocation failure. */
@@ -59,6 +75,23 @@ int pd_server_add_tasks(pd_server *s, uint64_t n);
 uint64_t pd_server_finished(const pd_server *s);
 uint64_t pd_server_total(const pd_server *s);
 size_t pd_server_agents(const pd_server *s);
+/* Tasks waiting in the queue, and handed out but not reported. */
+uint64_t pd_server_queued(const pd_server *s);
+uint64_t pd_server_running(const pd_server *s);
+/* Calls cb for every agent that has joined; a non-zero return stops. */
+void pd_server_agent_list(pd_server *s, void (*cb)(void *arg, const pd_agent_info *a),
+			  void *arg);
+/* Asks up to n agents (the least busy first) to drain: they take no more
+ * tasks, finish what they hold and leave. Returns how many were asked. */
+size_t pd_server_drain(pd_server *s, size_t n);
+/* Drains every agent now and every agent that joins later (a graceful
+ * stop). */
+void pd_server_drain_all(pd_server *s);
+/* A task already has its result (a restarted controller read it from its
+ * journal): it is never handed out. 1 settled now, 0 already finished. */
+int pd_server_settle(pd_server *s, uint64_t id);
+/* The next hand-out of queued task id carries this attempt number. */
+int pd_server_set_attempt(pd_server *s, uint64_t id, uint32_t attempt);
 /* Says BYE to every agent, closes every connection and listener. The
  * closes complete from deferred calls: run the loop (or
  * pd_loop_run_deferred) before pd_server_free. */

@@ -1,0 +1,507 @@
+/* control_ops.c - the control socket's requests (docs/control.md): one
+ * JSON object in, one out. A bad request gets {"ok":false,"error":...};
+ * nothing a client sends can stop the controller except "stop". */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "json.h"
+#include "launch_slurm.h"
+#include "log.h"
+
+#define COLLECT_DEFAULT 1000
+#define COLLECT_MAX 10000
+#define SLURM_STATE_TTL_MS 5000
+
+static void reply_error(pd_buf *reply, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void reply_error(pd_buf *reply, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	pd_jw w;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pd_buf_reset(reply);
+	pd_jw_init(&w, reply);
+	pd_jw_obj_begin(&w);
+	pd_jw_key(&w, "ok");
+	pd_jw_bool(&w, 0);
+	pd_jw_key(&w, "error");
+	pd_jw_str(&w, msg);
+	pd_jw_obj_end(&w);
+}
+
+static const char *state_name(const ctl *c)
+{
+	if (c->state == CTL_STOPPING)
+		return "stopping";
+	if (c->state == CTL_ENDED || (!c->serve && ctl_total(c) && ctl_done(c) >= ctl_total(c)))
+		return "finished";
+	return c->serve ? "serving" : "running";
+}
+
+static const char *launcher_kind(const ctl *c)
+{
+	if (c->local)
+		return "local";
+	if (c->ssh)
+		return "ssh";
+	if (c->njobs)
+		return "slurm";
+	return "none";
+}
+
+static void put_agent(void *arg, const pd_agent_info *a)
+{
+	pd_jw *w = arg;
+
+	pd_jw_obj_begin(w);
+	pd_jw_key(w, "name");
+	pd_jw_str(w, a->name);
+	pd_jw_key(w, "host");
+	pd_jw_str(w, a->host);
+	pd_jw_key(w, "pid");
+	pd_jw_u64(w, a->pid);
+	pd_jw_key(w, "mode");
+	pd_jw_str(w, a->mode);
+	pd_jw_key(w, "slurm_job");
+	pd_jw_str(w, a->slurm_job);
+	pd_jw_key(w, "slurm_step");
+	pd_jw_str(w, a->slurm_step);
+	pd_jw_key(w, "slots");
+	pd_jw_u64(w, a->slots);
+	pd_jw_key(w, "running");
+	pd_jw_u64(w, a->running);
+	pd_jw_key(w, "done");
+	pd_jw_u64(w, a->done);
+	pd_jw_key(w, "heartbeat_ms_ago");
+	pd_jw_u64(w, a->heard_ms_ago);
+	pd_jw_key(w, "draining");
+	pd_jw_bool(w, a->draining);
+	pd_jw_obj_end(w);
+}
+
+static void op_status(ctl *c, const pd_json *req, pd_buf *reply)
+{
+	int agents = 0;
+	char host[256] = "localhost";
+	uint64_t total = ctl_total(c), done = ctl_done(c), running = pd_server_running(c->srv);
+	double rate = ctl_rate(c);
+	pd_jw w;
+
+	pd_json_bool(pd_json_get(req, "agents"), &agents);
+	gethostname(host, sizeof(host) - 1);
+	pd_jw_init(&w, reply);
+	pd_jw_obj_begin(&w);
+	pd_jw_key(&w, "ok");
+	pd_jw_bool(&w, 1);
+	pd_jw_key(&w, "session");
+	pd_jw_str(&w, c->name);
+	pd_jw_key(&w, "state");
+	pd_jw_str(&w, state_name(c));
+	pd_jw_key(&w, "pid");
+	pd_jw_u64(&w, (uint64_t)getpid());
+	pd_jw_key(&w, "host");
+	pd_jw_str(&w, host);
+	pd_jw_key(&w, "started");
+	pd_jw_u64(&w, c->started_s);
+	pd_jw_key(&w, "tasks");
+	pd_jw_obj_begin(&w);
+	pd_jw_key(&w, "total");
+	pd_jw_u64(&w, total);
+	pd_jw_key(&w, "queued");
+	pd_jw_u64(&w, pd_server_queued(c->srv));
+	pd_jw_key(&w, "running");
+	pd_jw_u64(&w, running);
+	pd_jw_key(&w, "done");
+	pd_jw_u64(&w, done);
+	pd_jw_key(&w, "ok");
+	pd_jw_u64(&w, c->ok);
+	pd_jw_key(&w, "failed");
+	pd_jw_u64(&w, c->failed);
+	pd_jw_key(&w, "timeout");
+	pd_jw_u64(&w, c->timeout);
+	pd_jw_key(&w, "lost");
+	pd_jw_u64(&w, c->lost);
+	pd_jw_obj_end(&w);
+	pd_jw_key(&w, "rate");
+	pd_jw_dbl(&w, rate);
+	pd_jw_key(&w, "eta_s");
+	if (rate > 0 && total > done)
+		pd_jw_dbl(&w, (double)(total - done) / rate);
+	else
+		pd_jw_null(&w);
+	pd_jw_key(&w, "agents");
+	pd_jw_u64(&w, pd_server_agents(c->srv));
+	pd_jw_key(&w, "launcher");
+	pd_jw_obj_begin(&w);
+	pd_jw_key(&w, "kind");
+	pd_jw_str(&w, launcher_kind(c));
+	pd_jw_key(&w, "target");
+	pd_jw_u64(&w, c->target);
+	pd_jw_key(&w, "alive");
+	if (c->local)
+		pd_jw_u64(&w, pd_local_alive(c->local));
+	else if (c->ssh)
+		pd_jw_u64(&w, pd_ssh_active(c->ssh));
+	else
+		pd_jw_u64(&w, pd_server_agents(c->srv));
+	pd_jw_key(&w, "jobs");
+	pd_jw_arr_begin(&w);
+	for (unsigned i = 0; i < c->njobs; i++) {
+		char st[64];
+		pd_slurm_state(c->jobs[i], st, sizeof(st));
+		pd_jw_obj_begin(&w);
+		pd_jw_key(&w, "id");
+		pd_jw_str(&w, c->jobs[i]);
+		pd_jw_key(&w, "state");
+		pd_jw_str(&w, st);
+		pd_jw_obj_end(&w);
+	}
+	pd_jw_arr_end(&w);
+	pd_jw_obj_end(&w);
+	if (agents) {
+		pd_jw_key(&w, "agent_list");
+		pd_jw_arr_begin(&w);
+		pd_server_agent_list(c->srv, put_agent, &w);
+		pd_jw_arr_end(&w);
+	}
+	pd_jw_obj_end(&w);
+}
+
+int ctl_scale(ctl *c, unsigned n, char *err, size_t errlen)
+{
+	unsigned was = c->target;
+
+	if (c->state != CTL_RUNNING) {
+		snprintf(err, errlen, "the session is stopping");
+		return -EINVAL;
+	}
+	if (c->ssh || (!c->local && !c->njobs)) {
+		snprintf(err, errlen,
+			 "this session's agents are not started by a launcher that can scale (%s); "
+			 "start more with 'parade launch'",
+			 launcher_kind(c));
+		return -ENOTSUP;
+	}
+	if (n > was && c->local) {
+		int rv = pd_local_grow(c->local, n - was);
+		if (rv < 0) {
+			snprintf(err, errlen, "cannot start local agents: %s", strerror(-rv));
+			return rv;
+		}
+	} else if (n > was) {
+		pd_slurm_opts so = c->o->slurm;
+		char path[4300], job[160], agent[4096], e[2048];
+		pd_buf script = {0};
+		int rv;
+		if (c->njobs == CTL_MAX_JOBS) {
+			snprintf(err, errlen, "this session has submitted %d jobs already", CTL_MAX_JOBS);
+			return -ENOSPC;
+		}
+		so.n = n - was;
+		so.dry_run = 0;
+		pd_local_agent_path(agent, sizeof(agent));
+		snprintf(job, sizeof(job), "parade-%s", c->name);
+		snprintf(path, sizeof(path), "%s/agents-%u.sbatch", c->dir, c->njobs + 1);
+		rv = pd_slurm_script(&so, job, agent, c->connpath, c->dir, &script, e, sizeof(e));
+		if (rv == 0)
+			rv = pd_slurm_submit(&so, path, &script, c->jobs[c->njobs],
+					     sizeof(c->jobs[0]), e, sizeof(e));
+		pd_buf_free(&script);
+		if (rv < 0) {
+			snprintf(err, errlen, "%s", e);
+			return rv;
+		}
+		pd_info("scale: submitted Slurm job %s with %u agent(s)", c->jobs[c->njobs], so.n);
+		c->njobs++;
+	} else if (n < was) {
+		size_t asked = pd_server_drain(c->srv, was - n);
+		pd_info("scale: %zu agent(s) asked to finish their tasks and leave", asked);
+	}
+	c->target = n;
+	ctl_journal_event(c, "scale", "agents %u -> %u", was, n);
+	return 0;
+}
+
+void ctl_stop(ctl *c, int cancel)
+{
+	if (c->state == CTL_STOPPING && !(cancel && !c->cancel))
+		return;
+	c->state = CTL_STOPPING;
+	c->cancel = cancel;
+	ctl_journal_event(c, "stop", "%s", cancel ? "cancel: running tasks are killed"
+						  : "graceful: running tasks finish");
+	if (cancel) {
+		pd_loop_stop(c->loop);
+		return;
+	}
+	pd_server_drain_all(c->srv);
+	ctl_check_end(c);
+}
+
+/* A row object's value for a column: strings as they are, numbers in
+ * their shortest exact form. 0 or -EINVAL. */
+static int cell_text(const pd_json *v, char *num, size_t numlen, const char **out)
+{
+	double d;
+
+	if ((*out = pd_json_str(v, NULL)))
+		return 0;
+	if (pd_json_num(v, &d) == 0) {
+		if (d == floor(d) && fabs(d) < 1e15)
+			snprintf(num, numlen, "%.0f", d);
+		else
+			snprintf(num, numlen, "%.17g", d);
+		*out = num;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void op_submit(ctl *c, const pd_json *req, pd_buf *reply)
+{
+	const pd_json *tasks = pd_json_get(req, "tasks"), *rows = pd_json_get(req, "rows");
+	const pd_json *list = tasks ? tasks : rows;
+	size_t n, ncols = c->grid->ncols;
+	uint64_t first = ctl_total(c);
+	char **cells = NULL, *nums = NULL;
+	pd_buf q = {0};
+	pd_jw w;
+
+	if (c->state != CTL_RUNNING)
+		return reply_error(reply, "the session is stopping; it takes no new tasks");
+	if ((tasks && rows) || !list || pd_json_type(list) != PD_JSON_ARRAY)
+		return reply_error(reply, "submit needs either \"tasks\" or \"rows\": an array");
+	n = pd_json_len(list);
+	if (tasks && (ncols != 1 || strcmp(c->grid->header[0], "command")))
+		return reply_error(reply, "this session runs a template over the columns of its grid; "
+					  "submit \"rows\" with those columns");
+	/* check every task before adding any: a request is taken whole or not */
+	for (size_t i = 0; i < n; i++) {
+		const pd_json *t = pd_json_at(list, i);
+		if (pd_json_type(t) != PD_JSON_OBJECT)
+			return reply_error(reply, "%s[%zu] is not an object", tasks ? "tasks" : "rows", i);
+		if (tasks) {
+			const pd_json *argv = pd_json_get(t, "argv");
+			if (pd_json_type(argv) != PD_JSON_ARRAY || pd_json_len(argv) == 0)
+				return reply_error(reply, "tasks[%zu].argv must be a non-empty array of strings", i);
+			for (size_t k = 0; k < pd_json_len(argv); k++) {
+				size_t len;
+				const char *s = pd_json_str(pd_json_at(argv, k), &len);
+				if (!s || strlen(s) != len)
+					return reply_error(reply, "tasks[%zu].argv[%zu] must be a string without NUL bytes", i, k);
+			}
+		} else {
+			for (size_t k = 0; k < ncols; k++) {
+				const char *s;
+				char num[64];
+				const pd_json *v = pd_json_get(t, c->grid->header[k]);
+				if (!v)
+					return reply_error(reply, "rows[%zu] has no column '%s'", i, c->grid->header[k]);
+				if (cell_text(v, num, sizeof(num), &s) < 0)
+					return reply_error(reply, "rows[%zu].%s must be a string or a number", i, c->grid->header[k]);
+			}
+			if (pd_json_len(t) != ncols)
+				return reply_error(reply, "rows[%zu] has %zu fields; this session's columns are %zu", i, pd_json_len(t), ncols);
+		}
+	}
+	cells = calloc(ncols ? ncols : 1, sizeof(*cells));
+	nums = calloc(ncols ? ncols : 1, 64);
+	if (!cells || !nums)
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		const pd_json *t = pd_json_at(list, i);
+		if (tasks) {
+			const pd_json *argv = pd_json_get(t, "argv");
+			pd_buf_reset(&q);
+			for (size_t k = 0; k < pd_json_len(argv); k++) {
+				size_t len;
+				const char *s = pd_json_str(pd_json_at(argv, k), &len);
+				if ((k && pd_buf_append(&q, " ", 1) < 0) || pd_shell_quote(&q, s, len) < 0)
+					goto nomem;
+			}
+			if (pd_buf_append(&q, "", 1) < 0)
+				goto nomem;
+			cells[0] = (char *)pd_buf_head(&q);
+		} else {
+			for (size_t k = 0; k < ncols; k++)
+				cell_text(pd_json_get(t, c->grid->header[k]), nums + 64 * k, 64,
+					  (const char **)&cells[k]);
+		}
+		if (ctl_add_task(c, (const char *const *)cells) < 0)
+			goto nomem;
+	}
+	free(cells);
+	free(nums);
+	pd_buf_free(&q);
+	ctl_journal_event(c, "submit", "%zu task(s) from the control socket", n);
+	pd_jw_init(&w, reply);
+	pd_jw_obj_begin(&w);
+	pd_jw_key(&w, "ok");
+	pd_jw_bool(&w, 1);
+	pd_jw_key(&w, "first");
+	pd_jw_u64(&w, first);
+	pd_jw_key(&w, "count");
+	pd_jw_u64(&w, n);
+	pd_jw_obj_end(&w);
+	return;
+nomem:
+	free(cells);
+	free(nums);
+	pd_buf_free(&q);
+	reply_error(reply, "out of memory adding tasks (%llu added)",
+		    (unsigned long long)(ctl_total(c) - first));
+}
+
+static int put_result(void *arg, const pd_jresult *r)
+{
+	pd_jw *w = arg;
+
+	pd_jw_obj_begin(w);
+	pd_jw_key(w, "seq");
+	pd_jw_u64(w, r->seq);
+	pd_jw_key(w, "task");
+	pd_jw_u64(w, r->task);
+	pd_jw_key(w, "attempt");
+	pd_jw_u64(w, r->attempt);
+	pd_jw_key(w, "status");
+	pd_jw_str(w, pd_status_name((unsigned)r->status));
+	pd_jw_key(w, "exit_code");
+	if (r->exit_code < 0)
+		pd_jw_null(w);
+	else
+		pd_jw_i64(w, r->exit_code);
+	pd_jw_key(w, "seconds");
+	pd_jw_dbl(w, r->seconds);
+	pd_jw_key(w, "agent");
+	pd_jw_str(w, r->agent ? r->agent : "");
+	pd_jw_key(w, "stdout");
+	pd_jw_strn(w, r->out ? r->out : "", r->out_len);
+	pd_jw_key(w, "error");
+	pd_jw_str(w, r->error ? r->error : "");
+	pd_jw_obj_end(w);
+	return 0;
+}
+
+typedef struct collect_ctx {
+	pd_jw *w;
+	uint64_t last;
+} collect_ctx;
+
+static int collect_one(void *arg, const pd_jresult *r)
+{
+	collect_ctx *cc = arg;
+
+	cc->last = r->seq;
+	return put_result(cc->w, r);
+}
+
+static void op_collect(ctl *c, const pd_json *req, pd_buf *reply)
+{
+	const pd_json *v;
+	uint64_t since = 0, limit = COLLECT_DEFAULT;
+	collect_ctx cc;
+	pd_jw w;
+	int rv;
+
+	if (!c->jn)
+		return reply_error(reply, "this session keeps no journal (--no-journal)");
+	if ((v = pd_json_get(req, "since")) && pd_json_u64(v, &since) < 0)
+		return reply_error(reply, "\"since\" must be a whole number (a cursor from \"next\")");
+	if ((v = pd_json_get(req, "limit")) &&
+	    (pd_json_u64(v, &limit) < 0 || limit == 0 || limit > COLLECT_MAX))
+		return reply_error(reply, "\"limit\" must be from 1 to %d", COLLECT_MAX);
+	/* only what is durable is reported: commit what waits */
+	if (pd_journal_pending(c->jn))
+		ctl_commit(c);
+	pd_jw_init(&w, reply);
+	pd_jw_obj_begin(&w);
+	pd_jw_key(&w, "ok");
+	pd_jw_bool(&w, 1);
+	pd_jw_key(&w, "results");
+	pd_jw_arr_begin(&w);
+	cc.w = &w;
+	cc.last = since;
+	rv = pd_journal_results(c->jn, 0, since, (size_t)limit, collect_one, &cc);
+	if (rv < 0)
+		return reply_error(reply, "cannot read the journal: %s", strerror(-rv));
+	pd_jw_arr_end(&w);
+	pd_jw_key(&w, "next");
+	pd_jw_u64(&w, cc.last);
+	pd_jw_key(&w, "finished");
+	pd_jw_bool(&w, !strcmp(state_name(c), "finished"));
+	pd_jw_obj_end(&w);
+}
+
+void ctl_control(void *arg, const char *req, size_t len, pd_buf *reply)
+{
+	ctl *c = arg;
+	pd_json *j = NULL;
+	const char *op;
+	char err[256];
+
+	if (pd_json_parse(req, len, &j, err, sizeof(err)) < 0) {
+		reply_error(reply, "malformed request: %s", err);
+		return;
+	}
+	op = pd_json_type(j) == PD_JSON_OBJECT ? pd_json_str(pd_json_get(j, "op"), NULL) : NULL;
+	if (!op) {
+		reply_error(reply, "a request is a JSON object with an \"op\" string");
+	} else if (!strcmp(op, "status")) {
+		op_status(c, j, reply);
+	} else if (!strcmp(op, "scale")) {
+		uint64_t n;
+		if (pd_json_u64(pd_json_get(j, "agents"), &n) < 0 || n > 100000) {
+			reply_error(reply, "scale needs \"agents\": a whole number from 0 to 100000");
+		} else {
+			unsigned was = c->target;
+			if (ctl_scale(c, (unsigned)n, err, sizeof(err)) < 0) {
+				reply_error(reply, "%s", err);
+			} else {
+				pd_jw w;
+				pd_jw_init(&w, reply);
+				pd_jw_obj_begin(&w);
+				pd_jw_key(&w, "ok");
+				pd_jw_bool(&w, 1);
+				pd_jw_key(&w, "target");
+				pd_jw_u64(&w, n);
+				pd_jw_key(&w, "was");
+				pd_jw_u64(&w, was);
+				pd_jw_obj_end(&w);
+			}
+		}
+	} else if (!strcmp(op, "stop")) {
+		int cancel = 0;
+		const pd_json *cv = pd_json_get(j, "cancel");
+		if (cv && pd_json_bool(cv, &cancel) < 0) {
+			reply_error(reply, "\"cancel\" must be true or false");
+		} else {
+			pd_jw w;
+			ctl_stop(c, cancel);
+			pd_jw_init(&w, reply);
+			pd_jw_obj_begin(&w);
+			pd_jw_key(&w, "ok");
+			pd_jw_bool(&w, 1);
+			pd_jw_key(&w, "state");
+			pd_jw_str(&w, "stopping");
+			pd_jw_obj_end(&w);
+		}
+	} else if (!strcmp(op, "submit")) {
+		op_submit(c, j, reply);
+	} else if (!strcmp(op, "collect")) {
+		op_collect(c, j, reply);
+	} else {
+		reply_error(reply, "unknown op '%.60s' (status, scale, stop, submit, collect)", op);
+	}
+	pd_json_free(j);
+}

@@ -1,0 +1,111 @@
+/* ctl.h - the state of one session's controller, shared by the files that
+ * make it up: run.c (set-up, the loop, the end), record.c (results, the
+ * journal, counters) and control_ops.c (the control socket's requests).
+ * Private to the controller program.
+ */
+#ifndef PD_CTL_H
+#define PD_CTL_H
+
+#include <stdint.h>
+
+#include "control.h"
+#include "csv.h"
+#include "journal.h"
+#include "launch_local.h"
+#include "launch_ssh.h"
+#include "loop.h"
+#include "output.h"
+#include "progress.h"
+#include "run.h"
+#include "schema.h"
+#include "server.h"
+#include "session.h"
+#include "template.h"
+
+#define CTL_MAX_JOBS 32
+#define CTL_RATE_SAMPLES 11 /* one a second: the rate over the last 10 s */
+
+enum ctl_state { CTL_RUNNING = 0, CTL_STOPPING, CTL_ENDED };
+
+typedef struct ctl {
+	const pd_run_opts *o;
+	pd_loop *loop;
+	pd_server *srv;
+	/* the tasks: row i of grid through tpl (argv sessions: sh -c {command}) */
+	pd_table *grid;
+	pd_template *tpl;
+	pd_schema *schema;
+	int stdin_input;	/* the one column was read from stdin (shown as "input") */
+	/* results */
+	pd_output *out;		/* the table of a foreground run; NULL otherwise */
+	pd_progress *prog;
+	pd_journal *jn;		/* NULL with --no-journal */
+	pd_timer *commit_timer;
+	int commit_armed;
+	uint64_t pend[4];	/* results awaiting their commit, by status class */
+	uint64_t ok, failed, timeout, lost; /* durable (committed) results */
+	uint64_t taken;		/* results taken, committed or not */
+	int64_t *agent_rows;	/* journal row of each connected agent, by slot */
+	size_t nagent_rows;
+	uint64_t rate_at[CTL_RATE_SAMPLES]; /* done counts, one per second */
+	unsigned rate_n;
+	/* control */
+	pd_control *ctrl;
+	int state;		/* enum ctl_state */
+	int cancel;		/* stop --cancel */
+	int serve;		/* no fixed task list: runs until stopped */
+	int interrupted, write_failed, no_agents, journal_failed;
+	/* launchers */
+	pd_local *local;
+	pd_ssh *ssh;
+	unsigned target;	/* agents the launcher should keep */
+	char jobs[CTL_MAX_JOBS][64]; /* sbatch job ids */
+	unsigned njobs;
+	pd_timer *watch;
+	unsigned lonely_s;
+	/* the session */
+	char name[128];
+	char dir[4096];
+	char connpath[4200];
+	int lock_fd;
+	uint64_t started_s;
+} ctl;
+
+/* record.c */
+/* Results from the server: schema check, journal, table, counters. */
+void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent);
+void ctl_on_sent(void *arg, uint64_t id, uint32_t attempt, const char *agent);
+void ctl_on_agent(void *arg, int joined, const pd_agent_info *a);
+/* Commits what the journal holds; counts those results as done. */
+void ctl_commit(ctl *c);
+/* Tasks finished for good (committed), and in all. */
+uint64_t ctl_done(const ctl *c);
+uint64_t ctl_total(const ctl *c);
+/* One rate sample (call once a second); tasks/s over the last 10 s. */
+void ctl_rate_sample(ctl *c);
+double ctl_rate(const ctl *c);
+/* Ends the loop when every task is finished and committed (not in serve
+ * mode), or when a graceful stop has nothing left running. */
+void ctl_check_end(ctl *c);
+/* Appends a task (row of cells, grid->ncols of them) to the grid, the
+ * journal and the queue. 0 or -errno. */
+int ctl_add_task(ctl *c, const char *const *cells);
+/* Journal set-up: a new session records its command line, columns and
+ * tasks; a restarted one reads its columns and tasks back into c->grid
+ * (the one column of a stdin session is named "" until the template is
+ * compiled, as for a new one). */
+int ctl_journal_create(ctl *c, int argc, char **argv, char *err, size_t errlen);
+int ctl_journal_reopen(ctl *c, char *err, size_t errlen);
+int ctl_journal_event(ctl *c, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Resume: queues every task without a result, at the next attempt. */
+int ctl_journal_restore(ctl *c, char *err, size_t errlen);
+
+/* control_ops.c */
+void ctl_control(void *arg, const char *req, size_t len, pd_buf *reply);
+/* Grows or shrinks the agent pool to n. 0, or -errno with err. */
+int ctl_scale(ctl *c, unsigned n, char *err, size_t errlen);
+/* Graceful stop (running tasks finish) or cancel (they are killed). */
+void ctl_stop(ctl *c, int cancel);
+
+#endif

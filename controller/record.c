@@ -1,0 +1,429 @@
+/* record.c - results on their way to the journal, the table and the
+ * counters; the journal's set-up and its reading on a restart. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "json.h"
+#include "log.h"
+
+#define COMMIT_MS 5      /* a result waits at most this long for its commit */
+#define COMMIT_ROWS 4096 /* or until this many writes are pending */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The error column: the agent's message, else the last stderr line of a
+ * failed task, plus a note when output was cut. */
+static void error_text(const pd_result_msg *m, const char *schema_err, char *out, size_t len)
+{
+	size_t n = 0;
+
+	out[0] = 0;
+	if (schema_err && *schema_err) {
+		n = (size_t)snprintf(out, len, "%s", schema_err);
+	} else if (m->error && *m->error) {
+		n = (size_t)snprintf(out, len, "%s", m->error);
+	} else if (m->status != PD_ST_OK && m->err_len) {
+		const char *e = m->err, *end = m->err + m->err_len, *line;
+		while (end > e && (end[-1] == '\n' || end[-1] == '\r'))
+			end--;
+		line = end;
+		while (line > e && line[-1] != '\n')
+			line--;
+		n = (size_t)snprintf(out, len, "stderr: %.*s", (int)(end - line > 300 ? 300 : end - line),
+				     line);
+	}
+	if (n >= len)
+		n = len - 1;
+	if (m->flags & PD_RF_OUT_TRUNC) {
+		snprintf(out + n, len - n, "%sstdout truncated", n ? "; " : "");
+		n += strlen(out + n);
+	}
+	if (m->flags & PD_RF_ERR_TRUNC)
+		snprintf(out + n, len - n, "%sstderr truncated", n ? "; " : "");
+}
+
+static void count(ctl *c, int status, uint64_t n)
+{
+	switch (status) {
+	case PD_ST_OK: c->ok += n; break;
+	case PD_ST_TIMEOUT: c->timeout += n; break;
+	case PD_ST_LOST: c->lost += n; break;
+	default: c->failed += n;
+	}
+}
+
+uint64_t ctl_done(const ctl *c)
+{
+	return c->ok + c->failed + c->timeout + c->lost;
+}
+
+uint64_t ctl_total(const ctl *c)
+{
+	return c->srv ? pd_server_total(c->srv) : 0;
+}
+
+void ctl_check_end(ctl *c)
+{
+	if (c->state == CTL_RUNNING && !c->serve && ctl_total(c) > 0 &&
+	    ctl_done(c) >= ctl_total(c))
+		pd_loop_stop(c->loop);
+	else if (c->state == CTL_STOPPING && pd_server_running(c->srv) == 0 &&
+		 !(c->jn && pd_journal_pending(c->jn)))
+		pd_loop_stop(c->loop);
+}
+
+void ctl_commit(ctl *c)
+{
+	int rv;
+
+	c->commit_armed = 0;
+	if (!c->jn)
+		return;
+	rv = pd_journal_commit(c->jn);
+	if (rv < 0) {
+		/* the results stay pending; the next commit tries again */
+		if (!c->journal_failed)
+			pd_err("cannot commit to the journal in %s: %s; retrying", c->dir,
+			       strerror(-rv));
+		c->journal_failed = 1;
+		c->commit_armed = 1;
+		pd_timer_start(c->commit_timer, 1000);
+		return;
+	}
+	if (c->journal_failed)
+		pd_info("the journal takes commits again");
+	c->journal_failed = 0;
+	for (int i = 0; i < 4; i++) {
+		count(c, i, c->pend[i]);
+		c->pend[i] = 0;
+	}
+	ctl_check_end(c);
+}
+
+/* After a write: commit soon, or now when a batch is full. */
+static void journal_wrote(ctl *c)
+{
+	if (pd_journal_pending(c->jn) >= COMMIT_ROWS && !c->journal_failed) {
+		pd_timer_stop(c->commit_timer);
+		ctl_commit(c);
+	} else if (!c->commit_armed) {
+		c->commit_armed = 1;
+		pd_timer_start(c->commit_timer, COMMIT_MS);
+	}
+}
+
+void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
+{
+	ctl *c = arg;
+	pd_row_result row;
+	char **values = NULL;
+	char schema_err[512] = "", error[1024];
+	int status = m->status;
+
+	if (m->id >= ctl_total(c))
+		return;
+	if (c->schema) {
+		values = calloc(c->schema->n ? c->schema->n : 1, sizeof(char *));
+		if (status == PD_ST_OK && values &&
+		    pd_schema_extract(c->schema, m->out, m->out_len, values, schema_err,
+				      sizeof(schema_err)) < 0) {
+			status = PD_ST_FAILED;
+			if (!schema_err[0])
+				snprintf(schema_err, sizeof(schema_err), "output does not fit the schema");
+		}
+	}
+	error_text(m, schema_err, error, sizeof(error));
+	if (c->jn) {
+		pd_jresult jr;
+		int rv;
+		memset(&jr, 0, sizeof(jr));
+		jr.task = m->id;
+		jr.attempt = m->attempt;
+		jr.status = status;
+		jr.exit_code = m->exit_code;
+		jr.seconds = (double)m->wall_us / 1e6;
+		jr.agent = agent ? agent : "";
+		jr.out = m->out;
+		jr.out_len = m->out_len;
+		jr.error = error;
+		jr.at_ms = now_ms();
+		rv = pd_journal_result(c->jn, &jr);
+		if (rv == 0)
+			goto out; /* it has its result already: never twice */
+		if (rv < 0)
+			pd_err("cannot record the result of task %llu in the journal: %s",
+			       (unsigned long long)m->id, strerror(-rv));
+		c->pend[status < 4 && status >= 0 ? status : PD_ST_FAILED]++;
+		journal_wrote(c);
+	} else {
+		count(c, status, 1);
+	}
+	c->taken++;
+	if (c->out) {
+		memset(&row, 0, sizeof(row));
+		row.status = status;
+		row.exit_code = m->exit_code;
+		row.seconds = (double)m->wall_us / 1e6;
+		row.agent = agent ? agent : "";
+		row.out = m->out;
+		row.out_len = m->out_len;
+		/* the table shows stdout without its final line end, as $(...) does */
+		if (row.out_len && row.out[row.out_len - 1] == '\n')
+			row.out_len--;
+		if (row.out_len && row.out[row.out_len - 1] == '\r')
+			row.out_len--;
+		row.values = values;
+		row.error = error;
+		if (pd_output_row(c->out, m->id, &row) == -EIO && !c->write_failed) {
+			c->write_failed = 1;
+			pd_err("cannot write the result table: %s", strerror(errno));
+			pd_loop_stop(c->loop);
+		}
+	}
+	pd_progress_update(c->prog, c->taken, c->taken - c->ok - c->pend[PD_ST_OK], pd_now_us() / 1000);
+	ctl_check_end(c);
+out:
+	if (values) {
+		for (size_t i = 0; i < c->schema->n; i++)
+			free(values[i]);
+		free(values);
+	}
+}
+
+void ctl_on_sent(void *arg, uint64_t id, uint32_t attempt, const char *agent)
+{
+	ctl *c = arg;
+
+	if (c->jn && pd_journal_attempt(c->jn, id, attempt, agent, now_ms()) == 0)
+		journal_wrote(c);
+}
+
+void ctl_on_agent(void *arg, int joined, const pd_agent_info *a)
+{
+	ctl *c = arg;
+
+	if (!c->jn)
+		return;
+	if (a->slot >= c->nagent_rows) {
+		size_t n = a->slot + 64;
+		int64_t *t = realloc(c->agent_rows, n * sizeof(*t));
+		if (!t)
+			return;
+		memset(t + c->nagent_rows, 0, (n - c->nagent_rows) * sizeof(*t));
+		c->agent_rows = t;
+		c->nagent_rows = n;
+	}
+	if (joined) {
+		pd_jagent ja;
+		memset(&ja, 0, sizeof(ja));
+		ja.name = a->name;
+		ja.host = a->host;
+		ja.mode = a->mode;
+		ja.slurm_job = a->slurm_job;
+		ja.slurm_step = a->slurm_step;
+		ja.pid = a->pid;
+		ja.slots = a->slots;
+		ja.joined_ms = now_ms();
+		if (pd_journal_agent_join(c->jn, &ja, &c->agent_rows[a->slot]) < 0)
+			c->agent_rows[a->slot] = 0;
+	} else if (c->agent_rows[a->slot] > 0) {
+		pd_journal_agent_leave(c->jn, c->agent_rows[a->slot], now_ms(), a->done);
+		c->agent_rows[a->slot] = 0;
+	}
+	journal_wrote(c);
+}
+
+void ctl_rate_sample(ctl *c)
+{
+	memmove(c->rate_at + 1, c->rate_at, (CTL_RATE_SAMPLES - 1) * sizeof(c->rate_at[0]));
+	c->rate_at[0] = ctl_done(c);
+	if (c->rate_n < CTL_RATE_SAMPLES)
+		c->rate_n++;
+}
+
+double ctl_rate(const ctl *c)
+{
+	if (c->rate_n < 2)
+		return 0;
+	return (double)(c->rate_at[0] - c->rate_at[c->rate_n - 1]) / (double)(c->rate_n - 1);
+}
+
+int ctl_add_task(ctl *c, const char *const *cells)
+{
+	uint64_t id = c->grid->nrows;
+	int rv = pd_table_append(c->grid, cells);
+
+	if (rv < 0)
+		return rv;
+	if (c->jn && (rv = pd_journal_task(c->jn, id, cells, c->grid->ncols)) < 0)
+		return rv;
+	if (c->jn)
+		journal_wrote(c);
+	return pd_server_add_tasks(c->srv, 1);
+}
+
+int ctl_journal_event(ctl *c, const char *kind, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+	int rv;
+
+	if (!c->jn)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	rv = pd_journal_event(c->jn, now_ms(), kind, text);
+	if (rv == 0)
+		journal_wrote(c);
+	return rv;
+}
+
+/* meta values that are lists of strings are JSON arrays */
+static int meta_strings(ctl *c, const char *key, char *const *v, size_t n)
+{
+	pd_buf b = {0};
+	pd_jw w;
+	int rv;
+
+	pd_jw_init(&w, &b);
+	pd_jw_arr_begin(&w);
+	for (size_t i = 0; i < n; i++)
+		pd_jw_str(&w, v[i]);
+	pd_jw_arr_end(&w);
+	rv = pd_jw_error(&w) ? -ENOMEM : pd_buf_append(&b, "", 1);
+	if (rv == 0)
+		rv = pd_journal_meta_set(c->jn, key, (const char *)pd_buf_head(&b));
+	pd_buf_free(&b);
+	return rv;
+}
+
+int ctl_journal_create(ctl *c, int argc, char **argv, char *err, size_t errlen)
+{
+	char path[4200], num[32];
+	static const char *const modes[] = {"run", "submit", "serve", "resume"};
+	int rv;
+
+	snprintf(path, sizeof(path), "%s/journal.db", c->dir);
+	rv = pd_journal_open(path, PD_J_CREATE, &c->jn, err, errlen);
+	if (rv < 0)
+		return rv;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)c->started_s);
+	if ((rv = pd_journal_meta_set(c->jn, "session", c->name)) < 0 ||
+	    (rv = pd_journal_meta_set(c->jn, "mode", modes[c->o->mode])) < 0 ||
+	    (rv = pd_journal_meta_set(c->jn, "created", num)) < 0 ||
+	    (rv = pd_journal_meta_set(c->jn, "state", "running")) < 0 ||
+	    (rv = pd_journal_meta_set(c->jn, "stdin", c->stdin_input ? "1" : "0")) < 0 ||
+	    (rv = meta_strings(c, "argv", argv, (size_t)argc)) < 0 ||
+	    (rv = meta_strings(c, "columns", c->grid->header, c->grid->ncols)) < 0)
+		goto fail;
+	for (size_t i = 0; i < c->grid->nrows; i++) {
+		rv = pd_journal_task(c->jn, i, (const char *const *)c->grid->cells + i * c->grid->ncols,
+				     c->grid->ncols);
+		if (rv < 0)
+			goto fail;
+	}
+	if ((rv = pd_journal_commit(c->jn)) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot write the journal %s: %s", path, strerror(-rv));
+	return rv;
+}
+
+static int restore_attempt(void *arg, uint64_t task, uint32_t attempt)
+{
+	ctl *c = arg;
+
+	if (task < ctl_total(c) && attempt < UINT32_MAX)
+		pd_server_set_attempt(c->srv, task, attempt + 1);
+	return 0;
+}
+
+static int restore_result(void *arg, const pd_jresult *r)
+{
+	ctl *c = arg;
+
+	if (r->task < ctl_total(c) && pd_server_settle(c->srv, r->task) == 1)
+		count(c, r->status, 1);
+	return 0;
+}
+
+int ctl_journal_restore(ctl *c, char *err, size_t errlen)
+{
+	int rv;
+
+	/* attempts first: settling takes finished tasks off the queue */
+	if ((rv = pd_journal_attempts_max(c->jn, restore_attempt, c)) < 0 ||
+	    (rv = pd_journal_results(c->jn, 1, 0, 0, restore_result, c)) < 0) {
+		snprintf(err, errlen, "cannot read the journal in %s: %s", c->dir, strerror(-rv));
+		return rv;
+	}
+	c->taken = ctl_done(c);
+	return 0;
+}
+
+static int restore_task(void *arg, uint64_t id, char **cells, size_t n)
+{
+	ctl *c = arg;
+
+	if (id != c->grid->nrows || n != c->grid->ncols)
+		return -EPROTO; /* tasks are dense and all as wide as the header */
+	return pd_table_append(c->grid, (const char *const *)cells);
+}
+
+int ctl_journal_reopen(ctl *c, char *err, size_t errlen)
+{
+	char path[4200], *cols = NULL, *std = NULL, **names = NULL;
+	pd_json *v = NULL;
+	size_t n = 0;
+	int rv;
+
+	snprintf(path, sizeof(path), "%s/journal.db", c->dir);
+	if ((rv = pd_journal_open(path, 0, &c->jn, err, errlen)) < 0)
+		return rv;
+	if ((rv = pd_journal_meta_get(c->jn, "columns", &cols)) < 0 ||
+	    pd_json_parse(cols, strlen(cols), &v, err, errlen) < 0 ||
+	    pd_json_type(v) != PD_JSON_ARRAY || (n = pd_json_len(v)) == 0) {
+		snprintf(err, errlen, "journal %s: no valid 'columns' record", path);
+		rv = -EPROTO;
+		goto out;
+	}
+	pd_journal_meta_get(c->jn, "stdin", &std);
+	c->stdin_input = std && !strcmp(std, "1");
+	if (!(names = calloc(n, sizeof(*names)))) {
+		rv = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		names[i] = (char *)pd_json_str(pd_json_at(v, i), NULL);
+		if (!names[i] || (c->stdin_input && i == 0))
+			names[i] = "";
+	}
+	if (!(c->grid = pd_table_new((const char *const *)names, n))) {
+		rv = -ENOMEM;
+		goto out;
+	}
+	rv = pd_journal_tasks(c->jn, restore_task, c);
+	if (rv < 0)
+		snprintf(err, errlen, "journal %s: cannot read its tasks: %s", path, strerror(-rv));
+out:
+	if (rv == -ENOMEM)
+		snprintf(err, errlen, "out of memory reading %s", path);
+	free(names);
+	pd_json_free(v);
+	free(cols);
+	free(std);
+	return rv;
+}
