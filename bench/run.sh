@@ -17,7 +17,7 @@
 #
 # Everything runs on this machine: the rtt benchmark (bench/rtt) over a Unix
 # socket and over TLS, `parade run` with the echo built-in and 2 agents
-# unbatched and with --chunk 64, and 20,000 `true` processes through
+# unbatched (with and without its journal) and with --chunk 64, and 20,000 `true` processes through
 # parade, xargs -P2 and GNU parallel -j2. PARADE_HOME is a fresh temporary
 # folder, removed at the end.
 set -eu
@@ -221,6 +221,7 @@ echo "run.sh: echo throughput, $repeat x $n_echo tasks, --chunk 1 and 64" >&2
 i=0
 while [ "$i" -lt "$repeat" ]; do
 	timed echo1 "$n_echo" "$parade" run --workers 2 --handler echo --chunk 1 -o /dev/null -- x '{}'
+	timed echo1nj "$n_echo" "$parade" run --workers 2 --handler echo --chunk 1 --no-journal -o /dev/null -- x '{}'
 	timed echo64 "$n_echo" "$parade" run --workers 2 --handler echo --chunk 64 -o /dev/null -- x '{}'
 	i=$((i + 1))
 done
@@ -261,6 +262,11 @@ verdict() {
 }
 
 e1=$(med echo1)
+e1nj=$(med echo1nj)
+jcost=n/a
+if [ "$e1" != n/a ] && [ "$e1nj" != n/a ]; then
+	jcost=$(awk -v a="$e1nj" -v b="$e1" 'BEGIN { printf "%.2f", a / b }')
+fi
 e64=$(med echo64)
 tp=$(med true_parade)
 tx=$(med true_xargs)
@@ -323,6 +329,7 @@ report=$work/report.md
 	echo "| Benchmark | tasks/s | runs | Target | |"
 	echo "|---|---:|---|---|---|"
 	echo "| echo, $(fmt "$n_echo") tasks, 2 agents, \`--chunk 1\` | $(fmt "$e1") | $(runs echo1) | >= 50,000 | $(verdict "$e1" ">=" 50000) |"
+	echo "| echo, $(fmt "$n_echo") tasks, 2 agents, \`--chunk 1 --no-journal\` | $(fmt "$e1nj") | $(runs echo1nj) | | |"
 	echo "| echo, $(fmt "$n_echo") tasks, 2 agents, \`--chunk 64\` | $(fmt "$e64") | $(runs echo64) | >= 300,000 | $(verdict "$e64" ">=" 300000) |"
 	echo "| \`true\` x $(fmt "$n_shell") via \`parade run --workers 2\` | $(fmt "$tp") | $(runs true_parade) | | |"
 	echo "| \`true\` x $(fmt "$n_shell") via \`xargs -P2 -n1\` | $(fmt "$tx") | $(runs true_xargs) | | |"
@@ -334,6 +341,7 @@ report=$work/report.md
 	echo "|---|---|---|"
 	echo "| echo rtt p50 over TLS < 50 µs | $tls50 µs | $(verdict "$tls50" "<" 50) |"
 	echo "| unbatched echo >= 50,000 tasks/s | $(fmt "$e1") | $(verdict "$e1" ">=" 50000) |"
+	echo "| journal costs at most 1.5x (time with / time without, unbatched echo) | ${jcost}x | $(verdict "$jcost" "<" 1.5) |"
 	echo "| \`--chunk 64\` echo >= 300,000 tasks/s | $(fmt "$e64") | $(verdict "$e64" ">=" 300000) |"
 	echo "| shell tasks >= 3x GNU parallel | ${ratio_par}x | $(verdict "$ratio_par" ">=" 3) |"
 	echo "| shell tasks within 20% of xargs -P2 (>= 0.8x) | ${ratio_x}x | $(verdict "$ratio_x" ">=" 0.8) |"

@@ -255,13 +255,16 @@ static int cell_text(const pd_json *v, char *num, size_t numlen, const char **ou
 {
 	double d;
 
-	if ((*out = pd_json_str(v, NULL)))
+	if ((*out = pd_json_cstr(v)))
 		return 0;
 	if (pd_json_num(v, &d) == 0) {
-		if (d == floor(d) && fabs(d) < 1e15)
-			snprintf(num, numlen, "%.0f", d);
-		else
-			snprintf(num, numlen, "%.17g", d);
+		/* the shortest text that reads back as the same number: R's 0.1
+		 * reaches the command as 0.1, not 0.10000000000000001 */
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(num, numlen, "%.*g", prec, d);
+			if (strtod(num, NULL) == d)
+				break;
+		}
 		*out = num;
 		return 0;
 	}
@@ -278,8 +281,8 @@ static void op_submit(ctl *c, const pd_json *req, pd_buf *reply)
 	pd_buf q = {0};
 	pd_jw w;
 
-	if (c->state != CTL_RUNNING)
-		return reply_error(reply, "the session is stopping; it takes no new tasks");
+	if (c->state != CTL_RUNNING || !strcmp(state_name(c), "finished"))
+		return reply_error(reply, "the session is %s; it takes no new tasks", state_name(c));
 	if ((tasks && rows) || !list || pd_json_type(list) != PD_JSON_ARRAY)
 		return reply_error(reply, "submit needs either \"tasks\" or \"rows\": an array");
 	n = pd_json_len(list);
@@ -396,6 +399,7 @@ static int put_result(void *arg, const pd_jresult *r)
 typedef struct collect_ctx {
 	pd_jw *w;
 	uint64_t last;
+	uint64_t n;
 } collect_ctx;
 
 static int collect_one(void *arg, const pd_jresult *r)
@@ -403,6 +407,7 @@ static int collect_one(void *arg, const pd_jresult *r)
 	collect_ctx *cc = arg;
 
 	cc->last = r->seq;
+	cc->n++;
 	return put_result(cc->w, r);
 }
 
@@ -432,19 +437,49 @@ static void op_collect(ctl *c, const pd_json *req, pd_buf *reply)
 	pd_jw_arr_begin(&w);
 	cc.w = &w;
 	cc.last = since;
+	cc.n = 0;
 	rv = pd_journal_results(c->jn, 0, since, (size_t)limit, collect_one, &cc);
 	if (rv < 0)
 		return reply_error(reply, "cannot read the journal: %s", strerror(-rv));
 	pd_jw_arr_end(&w);
 	pd_jw_key(&w, "next");
 	pd_jw_u64(&w, cc.last);
+	/* finished: nothing more will come, and this reply was not cut short */
 	pd_jw_key(&w, "finished");
-	pd_jw_bool(&w, !strcmp(state_name(c), "finished"));
+	pd_jw_bool(&w, !strcmp(state_name(c), "finished") && cc.n < limit);
 	pd_jw_obj_end(&w);
+}
+
+/* The members each op takes; anything else is a mistake worth naming
+ * ("cancle": true must not stop a session gracefully). */
+static const struct {
+	const char *op;
+	const char *members[4];
+} op_members[] = {
+	{"status", {"agents"}},	   {"scale", {"agents"}},	   {"stop", {"cancel"}},
+	{"submit", {"tasks", "rows"}}, {"collect", {"since", "limit"}},
+};
+
+static const char *unknown_member(const pd_json *j, const char *op)
+{
+	for (size_t i = 0; i < sizeof(op_members) / sizeof(op_members[0]); i++) {
+		if (strcmp(op, op_members[i].op))
+			continue;
+		for (size_t k = 0; k < pd_json_len(j); k++) {
+			const char *key = pd_json_key(j, k);
+			int ok = !strcmp(key, "op");
+			for (size_t m = 0; m < 4 && op_members[i].members[m] && !ok; m++)
+				ok = !strcmp(key, op_members[i].members[m]);
+			if (!ok)
+				return key;
+		}
+	}
+	return NULL;
 }
 
 void ctl_control(void *arg, const char *req, size_t len, pd_buf *reply)
 {
+	const char *bad;
 	ctl *c = arg;
 	pd_json *j = NULL;
 	const char *op;
@@ -457,6 +492,8 @@ void ctl_control(void *arg, const char *req, size_t len, pd_buf *reply)
 	op = pd_json_type(j) == PD_JSON_OBJECT ? pd_json_str(pd_json_get(j, "op"), NULL) : NULL;
 	if (!op) {
 		reply_error(reply, "a request is a JSON object with an \"op\" string");
+	} else if ((bad = unknown_member(j, op))) {
+		reply_error(reply, "%.40s: unknown member \"%.60s\"", op, bad);
 	} else if (!strcmp(op, "status")) {
 		op_status(c, j, reply);
 	} else if (!strcmp(op, "scale")) {

@@ -62,7 +62,8 @@ void pd_control_close(pd_control *c);
  * *rlen bytes plus a NUL that rlen excludes. On failure *reply is NULL,
  * *rlen 0, and returns -ETIMEDOUT (no reply in time; err says whether the
  * socket file exists), -EINVAL (bad URL or timeout), -ENAMETOOLONG,
- * -ENOMEM, or another -errno, with err saying so.
+ * -EMSGSIZE (len over INT_MAX), -ENOMEM, or another -errno, with err
+ * saying so.
  * Thread-safe; uses one nanomsg socket per call. The request is not
  * resent on a timer (NN_REQ_RESEND_IVL is set to the maximum), so a slow
  * request is not run twice; nanomsg still resends it when the connection

@@ -18,7 +18,7 @@
  *   - input of 4 GiB or more.
  * \u0000 is allowed: decoded strings may hold NUL bytes (their length says
  * how many bytes there are). The root may be any value.
- * Memory: at most about 12 bytes per input byte (worst case "[0,0,0,...]"),
+ * Memory: about 13 bytes per input byte at worst ("[0,0,0,...]"), all
  * freed at once by pd_json_free.
  *
  * Numbers use strtod/snprintf and so assume the "C" LC_NUMERIC locale

@@ -25,7 +25,10 @@ wait_for 60 runs $((N / 4)) || fail "fewer than $((N / 4)) tasks ran in 60 s"
 ctl=$(sed -n 's/^pid=\([0-9]*\) .*/\1/p' "$PARADE_HOME/sessions/crash/lock")
 [ -n "$ctl" ] && is_alive "$ctl" || fail "no live controller pid in the lock file"
 kill -9 "$ctl"
-wait_for 5 eval '! is_alive '"$ctl" || fail "controller $ctl survived kill -9"
+# gone for good, not just a zombie leader: its other threads (nanomsg's)
+# hold the session lock until they have exited too
+wait_for 10 eval '! is_alive '"$ctl" || fail "controller $ctl survived kill -9"
+wait_for 10 flock -n -s "$PARADE_HOME/sessions/crash/lock" true || fail "the session lock outlived the controller"
 info "controller $ctl killed after $(wc -l <"$T/runs") runs"
 
 # the dead session: status says so, collect reads the journal
