@@ -45,20 +45,6 @@ struct pd_control {
 	char path[PD_CONTROL_MAX_PATH + 1];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* The last nanomsg error as -errno; nanomsg's own codes (ETERM, EFSM) lie
  * outside the system's range and become -EPROTO. */
 static int nn_rv(int e)
@@ -71,18 +57,18 @@ static int check_url(const char *url, const char **path, char *err, size_t errle
 	size_t n;
 
 	if (!url || strncmp(url, "ipc://", 6) != 0) {
-		seterr(err, errlen, "control socket: only ipc:// URLs are accepted, not '%s'",
+		pd_seterr(err, errlen, "control socket: only ipc:// URLs are accepted, not '%s'",
 		       url ? url : "(null)");
 		return -EINVAL;
 	}
 	*path = url + 6;
 	n = strlen(*path);
 	if (n == 0) {
-		seterr(err, errlen, "control socket: '%s' has no path", url);
+		pd_seterr(err, errlen, "control socket: '%s' has no path", url);
 		return -EINVAL;
 	}
 	if (n > PD_CONTROL_MAX_PATH) {
-		seterr(err, errlen,
+		pd_seterr(err, errlen,
 		       "control socket: path %s is %zu bytes, over the %d-byte limit of Unix "
 		       "sockets (choose a shorter PARADE_HOME)",
 		       *path, n, PD_CONTROL_MAX_PATH);
@@ -194,12 +180,12 @@ int pd_control_listen(pd_loop *l, const char *url, pd_control_fn fn, void *arg,
 	/* nanomsg removes whatever refuses a connection at the path, a
 	 * regular file included: only let it replace a socket */
 	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		seterr(err, errlen, "control socket: %s exists and is not a socket", path);
+		pd_seterr(err, errlen, "control socket: %s exists and is not a socket", path);
 		return -EEXIST;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		seterr(err, errlen, "control socket: out of memory");
+		pd_seterr(err, errlen, "control socket: out of memory");
 		return -ENOMEM;
 	}
 	c->loop = l;
@@ -211,7 +197,7 @@ int pd_control_listen(pd_loop *l, const char *url, pd_control_fn fn, void *arg,
 	if (c->sock < 0) {
 		e = nn_errno();
 		rv = nn_rv(e);
-		seterr(err, errlen, "control socket: %s", nn_strerror(e));
+		pd_seterr(err, errlen, "control socket: %s", nn_strerror(e));
 		goto out;
 	}
 	if (nn_setsockopt(c->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof(maxsz)) < 0 ||
@@ -219,16 +205,16 @@ int pd_control_listen(pd_loop *l, const char *url, pd_control_fn fn, void *arg,
 		e = nn_errno();
 		rv = nn_rv(e);
 		if (e == EADDRINUSE)
-			seterr(err, errlen, "control socket %s is in use by another process", path);
+			pd_seterr(err, errlen, "control socket %s is in use by another process", path);
 		else
-			seterr(err, errlen, "control socket: cannot bind %s: %s", url,
+			pd_seterr(err, errlen, "control socket: cannot bind %s: %s", url,
 			       nn_strerror(e));
 		goto out;
 	}
 	bound = 1;
 	if (lstat(path, &st) < 0 || chmod(path, 0600) < 0) {
 		rv = -errno;
-		seterr(err, errlen, "control socket: %s: %s", path, strerror(errno));
+		pd_seterr(err, errlen, "control socket: %s: %s", path, strerror(errno));
 		goto out;
 	}
 	c->dev = st.st_dev;
@@ -237,12 +223,12 @@ int pd_control_listen(pd_loop *l, const char *url, pd_control_fn fn, void *arg,
 	if (nn_getsockopt(c->sock, NN_SOL_SOCKET, NN_RCVFD, &c->fd, &sz) < 0) {
 		e = nn_errno();
 		rv = nn_rv(e);
-		seterr(err, errlen, "control socket: no receive descriptor: %s", nn_strerror(e));
+		pd_seterr(err, errlen, "control socket: no receive descriptor: %s", nn_strerror(e));
 		goto out;
 	}
 	rv = pd_loop_add(l, c->fd, PD_EV_IN, on_readable, c);
 	if (rv < 0) {
-		seterr(err, errlen, "control socket: cannot watch it: %s", strerror(-rv));
+		pd_seterr(err, errlen, "control socket: cannot watch it: %s", strerror(-rv));
 		goto out;
 	}
 	*out = c;
@@ -292,7 +278,7 @@ int pd_control_request(const char *url, const char *req, size_t len, int timeout
 	if (rv < 0)
 		return rv;
 	if (timeout_ms <= 0 || len > INT_MAX) {
-		seterr(err, errlen, "control request: %s",
+		pd_seterr(err, errlen, "control request: %s",
 		       timeout_ms <= 0 ? "the timeout must be positive" : "request too large");
 		return timeout_ms <= 0 ? -EINVAL : -EMSGSIZE;
 	}
@@ -340,7 +326,7 @@ int pd_control_request(const char *url, const char *req, size_t len, int timeout
 	*reply = malloc((size_t)n + 1);
 	if (!*reply) {
 		rv = -ENOMEM;
-		seterr(err, errlen, "control request: out of memory for a %d-byte reply", n);
+		pd_seterr(err, errlen, "control request: out of memory for a %d-byte reply", n);
 		goto out;
 	}
 	memcpy(*reply, msg, (size_t)n);
@@ -351,17 +337,17 @@ int pd_control_request(const char *url, const char *req, size_t len, int timeout
 nnfail:
 	e = nn_errno();
 	rv = nn_rv(e);
-	seterr(err, errlen, "control request to %s: %s", url, nn_strerror(e));
+	pd_seterr(err, errlen, "control request to %s: %s", url, nn_strerror(e));
 	goto out;
 timeout:
 	rv = -ETIMEDOUT;
 	if (lstat(path, &st) < 0)
-		seterr(err, errlen,
+		pd_seterr(err, errlen,
 		       "no reply from %s within %d ms: there is no socket (is the session "
 		       "running?)",
 		       url, timeout_ms);
 	else
-		seterr(err, errlen, "no reply from %s within %d ms (is the controller alive?)",
+		pd_seterr(err, errlen, "no reply from %s within %d ms (is the controller alive?)",
 		       url, timeout_ms);
 out:
 	if (msg)

@@ -1,4 +1,5 @@
 #include "csv.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,20 +36,6 @@ struct parser {
 	size_t errlen;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int push_ptr(struct parser *p, char *v)
 {
 	if (p->nptrs == p->cap) {
@@ -69,7 +56,7 @@ static int push_ptr(struct parser *p, char *v)
 
 static int nul_error(struct parser *p)
 {
-	seterr(p->err, p->errlen, "line %zu: NUL byte", p->line);
+	pd_seterr(p->err, p->errlen, "line %zu: NUL byte", p->line);
 	return -EINVAL;
 }
 
@@ -101,7 +88,7 @@ static int parse_quoted(struct parser *p, char *dst, int *end)
 		char c;
 
 		if (p->pos >= p->len) {
-			seterr(p->err, p->errlen, "line %zu: unterminated quoted field",
+			pd_seterr(p->err, p->errlen, "line %zu: unterminated quoted field",
 			       start_line);
 			return -EINVAL;
 		}
@@ -138,7 +125,7 @@ static int parse_quoted(struct parser *p, char *dst, int *end)
 		*end = 1;
 		return 0;
 	}
-	seterr(p->err, p->errlen, "line %zu: unexpected character after closing quote", p->line);
+	pd_seterr(p->err, p->errlen, "line %zu: unexpected character after closing quote", p->line);
 	return -EINVAL;
 }
 
@@ -235,12 +222,12 @@ static int check_header(char **names, size_t n, char *err, size_t errlen)
 	size_t i, dup = SIZE_MAX;
 
 	if (n == 1 && !names[0][0]) {
-		seterr(err, errlen, "line 1: empty header");
+		pd_seterr(err, errlen, "line 1: empty header");
 		return -EINVAL;
 	}
 	for (i = 0; i < n; i++) {
 		if (!names[i][0]) {
-			seterr(err, errlen, "line %zu: column %zu has an empty name",
+			pd_seterr(err, errlen, "line %zu: column %zu has an empty name",
 			       header_line(names, i), i + 1);
 			return -EINVAL;
 		}
@@ -249,7 +236,7 @@ static int check_header(char **names, size_t n, char *err, size_t errlen)
 	 * repeat in file order is the one reported */
 	v = malloc(n * sizeof(*v));
 	if (!v) {
-		seterr(err, errlen, "out of memory");
+		pd_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	for (i = 0; i < n; i++) {
@@ -262,7 +249,7 @@ static int check_header(char **names, size_t n, char *err, size_t errlen)
 			dup = v[i].idx;
 	free(v);
 	if (dup != SIZE_MAX) {
-		seterr(err, errlen, "line %zu: duplicate column '%s'", header_line(names, dup),
+		pd_seterr(err, errlen, "line %zu: duplicate column '%s'", header_line(names, dup),
 		       names[dup]);
 		return -EINVAL;
 	}
@@ -307,7 +294,7 @@ int pd_table_parse(const char *text, size_t len, int format, pd_table **out, cha
 	if (!text)
 		len = p.len = 0;
 	if (at_end(&p)) {
-		seterr(err, errlen, "empty input (no header)");
+		pd_seterr(err, errlen, "empty input (no header)");
 		return -EINVAL;
 	}
 	if (len == SIZE_MAX)
@@ -331,7 +318,7 @@ int pd_table_parse(const char *text, size_t len, int format, pd_table **out, cha
 		if (rv < 0)
 			goto fail;
 		if (nf != ncols) {
-			seterr(err, errlen, "line %zu: %zu field%s, header has %zu", start, nf,
+			pd_seterr(err, errlen, "line %zu: %zu field%s, header has %zu", start, nf,
 			       nf == 1 ? "" : "s", ncols);
 			rv = -EINVAL;
 			goto fail;
@@ -376,7 +363,7 @@ nomem:
 	rv = -ENOMEM;
 fail:
 	if (rv == -ENOMEM)
-		seterr(err, errlen, "out of memory");
+		pd_seterr(err, errlen, "out of memory");
 	free(p.arena);
 	free(p.ptrs);
 	free(lines);
@@ -439,13 +426,13 @@ int pd_table_load(const char *path, int format, pd_table **out, char *err, size_
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rv = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(-rv));
+		pd_seterr(err, errlen, "%s: %s", path, strerror(-rv));
 		return rv;
 	}
 	rv = read_all(fd, &buf, &len);
 	close(fd);
 	if (rv < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(-rv));
+		pd_seterr(err, errlen, "%s: %s", path, strerror(-rv));
 		return rv;
 	}
 

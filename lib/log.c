@@ -82,3 +82,14 @@ int pd_ratelimit_ok(pd_ratelimit *rl, uint32_t burst)
 	rl->tokens--;
 	return 1;
 }
+
+void pd_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

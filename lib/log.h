@@ -27,6 +27,10 @@ void pd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 			pd_log(PD_LOG_DEBUG, __VA_ARGS__);                                         \
 	} while (0)
 
+/* Formats an error message into err[errlen] (nothing when err is NULL or
+ * errlen 0): the one way library functions fill their err arguments. */
+void pd_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* A token bucket for log lines an unauthenticated peer can provoke:
  * at most `burst` lines, refilled at one per second. Zero-initialise. */
 typedef struct pd_ratelimit {

@@ -1,4 +1,5 @@
 #include "schema.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,20 +14,6 @@ static const char *const type_names[] = {
 	[PD_T_CHR] = "chr",
 	[PD_T_LGL] = "lgl",
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *pd_type_name(int type)
 {
@@ -93,12 +80,12 @@ static int parse_field(pd_schema *s, size_t k, const char *tok, size_t toklen, c
 
 	trim(&tok, &toklen);
 	if (!toklen) {
-		seterr(err, errlen, "schema field %zu: empty field", k);
+		pd_seterr(err, errlen, "schema field %zu: empty field", k);
 		return -EINVAL;
 	}
 	colon = memchr(tok, ':', toklen);
 	if (!colon) {
-		seterr(err, errlen, "schema field %zu '%.*s': missing type (use name:type)", k,
+		pd_seterr(err, errlen, "schema field %zu '%.*s': missing type (use name:type)", k,
 		       (int)toklen, tok);
 		return -EINVAL;
 	}
@@ -109,38 +96,38 @@ static int parse_field(pd_schema *s, size_t k, const char *tok, size_t toklen, c
 	trim(&name, &nlen);
 	trim(&type, &tlen);
 	if (!nlen) {
-		seterr(err, errlen, "schema field %zu: empty name", k);
+		pd_seterr(err, errlen, "schema field %zu: empty name", k);
 		return -EINVAL;
 	}
 	if (!valid_name(name, nlen)) {
-		seterr(err, errlen,
+		pd_seterr(err, errlen,
 		       "schema field %zu '%.*s': bad name '%.*s' "
 		       "(use letters, digits, '_' and '.', not starting with a digit or '.')",
 		       k, (int)toklen, tok, (int)nlen, name);
 		return -EINVAL;
 	}
 	if (!tlen) {
-		seterr(err, errlen,
+		pd_seterr(err, errlen,
 		       "schema field %zu '%.*s': missing type (use dbl, int, chr, lgl)", k,
 		       (int)toklen, tok);
 		return -EINVAL;
 	}
 	t = lookup_type(type, tlen);
 	if (t < 0) {
-		seterr(err, errlen,
+		pd_seterr(err, errlen,
 		       "schema field %zu '%.*s': unknown type '%.*s' (use dbl, int, chr, lgl)", k,
 		       (int)toklen, tok, (int)tlen, type);
 		return -EINVAL;
 	}
 	for (i = 0; i < s->n; i++) {
 		if (strlen(s->fields[i].name) == nlen && !memcmp(s->fields[i].name, name, nlen)) {
-			seterr(err, errlen, "schema: duplicate field '%.*s'", (int)nlen, name);
+			pd_seterr(err, errlen, "schema: duplicate field '%.*s'", (int)nlen, name);
 			return -EINVAL;
 		}
 	}
 	s->fields[s->n].name = strndup(name, nlen);
 	if (!s->fields[s->n].name) {
-		seterr(err, errlen, "out of memory");
+		pd_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	s->fields[s->n].type = t;
@@ -162,7 +149,7 @@ int pd_schema_parse(const char *spec, pd_schema **out, char *err, size_t errlen)
 	p = spec;
 	trim(&p, &len);
 	if (!len) {
-		seterr(err, errlen, "schema: empty (expected name:type,...)");
+		pd_seterr(err, errlen, "schema: empty (expected name:type,...)");
 		return -EINVAL;
 	}
 	for (end = spec; (end = strchr(end, ',')); end++)
@@ -173,7 +160,7 @@ int pd_schema_parse(const char *spec, pd_schema **out, char *err, size_t errlen)
 		s->fields = calloc(cap, sizeof(*s->fields));
 	if (!s || !s->fields) {
 		free(s);
-		seterr(err, errlen, "out of memory");
+		pd_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	p = spec;
@@ -279,11 +266,11 @@ static int convert(const pd_schema_field *f, const struct span *sp, char **val, 
 
 	v = strndup(sp->p, sp->n);
 	if (!v) {
-		seterr(err, errlen, "out of memory");
+		pd_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	if (strlen(v) != sp->n) {
-		seterr(err, errlen, "field '%s': value contains a NUL byte", f->name);
+		pd_seterr(err, errlen, "field '%s': value contains a NUL byte", f->name);
 		free(v);
 		return -EINVAL;
 	}
@@ -294,7 +281,7 @@ static int convert(const pd_schema_field *f, const struct span *sp, char **val, 
 	case PD_T_INT:
 		ok = valid_int(v);
 		if (ok < 0) {
-			seterr(err, errlen, "field '%s': '%s' is not an int (outside int64 range)",
+			pd_seterr(err, errlen, "field '%s': '%s' is not an int (outside int64 range)",
 			       f->name, v);
 			free(v);
 			return -EINVAL;
@@ -307,7 +294,7 @@ static int convert(const pd_schema_field *f, const struct span *sp, char **val, 
 			free(v);
 			v = strdup(lgl);
 			if (!v) {
-				seterr(err, errlen, "out of memory");
+				pd_seterr(err, errlen, "out of memory");
 				return -ENOMEM;
 			}
 		}
@@ -317,7 +304,7 @@ static int convert(const pd_schema_field *f, const struct span *sp, char **val, 
 		break;
 	}
 	if (!ok) {
-		seterr(err, errlen, "field '%s': '%s' is not %s %s", f->name, v,
+		pd_seterr(err, errlen, "field '%s': '%s' is not %s %s", f->name, v,
 		       f->type == PD_T_INT ? "an" : "a", pd_type_name(f->type));
 		free(v);
 		return -EINVAL;
@@ -340,7 +327,7 @@ int pd_schema_extract(const pd_schema *s, const char *out, size_t len, char **va
 		return 0;
 	spans = calloc(n, sizeof(*spans));
 	if (!spans) {
-		seterr(err, errlen, "out of memory");
+		pd_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	while (out && p < end) {
@@ -370,7 +357,7 @@ int pd_schema_extract(const pd_schema *s, const char *out, size_t len, char **va
 	}
 	for (i = 0; i < n; i++) {
 		if (!spans[i].found) {
-			seterr(err, errlen, "field '%s' missing", s->fields[i].name);
+			pd_seterr(err, errlen, "field '%s' missing", s->fields[i].name);
 			rv = -EINVAL;
 			break;
 		}

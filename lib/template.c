@@ -1,4 +1,5 @@
 #include "template.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -24,20 +25,6 @@ struct pd_template {
 	struct piece *pieces;
 	char *lit;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Appends the header as "a, b, c" to err (already NUL-terminated). */
 static void append_columns(char *err, size_t errlen, const pd_table *t)
@@ -105,12 +92,12 @@ static int resolve(const pd_table *t, const char *name, size_t len, size_t *col,
 	size_t i;
 
 	if (!t) {
-		seterr(err, errlen, "template names column '%.*s' but there is no input", (int)len,
+		pd_seterr(err, errlen, "template names column '%.*s' but there is no input", (int)len,
 		       name);
 		return -EINVAL;
 	}
 	if (is_stdin_table(t)) {
-		seterr(err, errlen,
+		pd_seterr(err, errlen,
 		       "template names column '%.*s' but input comes from stdin; use {}",
 		       (int)len, name);
 		return -EINVAL;
@@ -121,7 +108,7 @@ static int resolve(const pd_table *t, const char *name, size_t len, size_t *col,
 			return 0;
 		}
 	}
-	seterr(err, errlen, "template names column '%.*s', grid has: ", (int)len, name);
+	pd_seterr(err, errlen, "template names column '%.*s', grid has: ", (int)len, name);
 	append_columns(err, errlen, t);
 	return -EINVAL;
 }
@@ -131,10 +118,10 @@ static void whole_line_error(const pd_table *t, char *err, size_t errlen)
 	size_t used;
 
 	if (!t) {
-		seterr(err, errlen, "template uses {} but there is no input");
+		pd_seterr(err, errlen, "template uses {} but there is no input");
 		return;
 	}
-	seterr(err, errlen, "template uses {} but input is a grid with columns: ");
+	pd_seterr(err, errlen, "template uses {} but input is a grid with columns: ");
 	append_columns(err, errlen, t);
 	if (!err || !errlen)
 		return;
@@ -202,11 +189,11 @@ int pd_template_compile(const char *const *words, size_t nwords, const pd_table 
 
 	*out = NULL;
 	if (nwords == 0) {
-		seterr(err, errlen, "empty command template");
+		pd_seterr(err, errlen, "empty command template");
 		return -EINVAL;
 	}
 	if (shell && nwords != 1) {
-		seterr(err, errlen,
+		pd_seterr(err, errlen,
 		       "shell mode takes exactly one word (the script), got %zu", nwords);
 		return -EINVAL;
 	}

@@ -1,3 +1,4 @@
+#include "disp_util.h"
 #include "dispatch.h"
 
 #include <CUnit/Basic.h>
@@ -6,34 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static pd_disp *mk(int rr, uint32_t chunk, uint32_t prefetch, uint32_t window,
-		   uint32_t crash, uint32_t retries)
-{
-	pd_disp_opts o;
-
-	memset(&o, 0, sizeof(o));
-	o.round_robin = rr;
-	o.chunk = chunk;
-	o.prefetch = prefetch;
-	o.rr_window = window;
-	o.crash_limit = crash;
-	o.retries = retries;
-	return pd_disp_new(&o);
-}
-
-/* one task for whoever is picked; returns the agent, or -1 for none */
-static long next1(pd_disp *d, uint64_t *id)
-{
-	uint32_t a = 0xdeadbeef;
-	uint64_t ids[1];
-
-	if (pd_disp_next(d, &a, ids, 1) != 1)
-		return -1;
-	if (id)
-		*id = ids[0];
-	return a;
-}
 
 static void test_defaults(void)
 {
