@@ -74,4 +74,23 @@ esac
 wait_pid "$serve" 30 || fail "serve did not end after stop"
 expect_rc 1 "serve after stop with one failed task" "$T/serve.err"
 assert_no_procs
-info "status, submit, collect, stop and bad requests over nanocat"
+
+# serve --name on the existing session picks it up with its results
+timeout -k 5 60 "$PARADE" serve --name ctl --workers 1 >"$T/serve2.out" 2>"$T/serve2.err" &
+serve=$!
+up() { [ -S "$SOCK" ] && nc '{"op":"status"}' | grep -q '"ok":true'; }
+wait_for 20 up || { show_file "$T/serve2.err"; fail "serve --name ctl did not come back"; }
+r=$(nc '{"op":"status"}')
+case $r in
+*'"state":"serving"'*'"tasks":{"total":3,"queued":0,"running":0,"done":3,"ok":2,"failed":1,'*) ;;
+*) fail "the served session did not keep its results: $r" ;;
+esac
+r=$(nc '{"op":"stop","cancle":true}')
+case $r in
+*'"ok":false'*'unknown member'*) ;;
+*) fail "a misspelt member was not refused: $r" ;;
+esac
+timeout 30 "$PARADE" stop ctl >"$T/stop.out" 2>&1 || fail "parade stop ctl failed: $(cat "$T/stop.out")"
+wait_pid "$serve" 30 || fail "the second serve did not end after stop"
+assert_no_procs
+info "status, submit, collect, stop and bad requests over nanocat; serve picked the session up again"

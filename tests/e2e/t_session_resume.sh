@@ -22,6 +22,9 @@ expect_rc 0 "parade submit" "$T/submit.err"
 runs() { [ "$(wc -l <"$T/runs")" -ge "$1" ]; }
 wait_for 60 runs $((N / 4)) || fail "fewer than $((N / 4)) tasks ran in 60 s"
 
+find_procs_cmd parade-agent
+agents_before=("${PIDS[@]}")
+[ ${#agents_before[@]} -eq 2 ] || fail "${#agents_before[@]} agents before the crash, expected 2"
 ctl=$(sed -n 's/^pid=\([0-9]*\) .*/\1/p' "$PARADE_HOME/sessions/crash/lock")
 [ -n "$ctl" ] && is_alive "$ctl" || fail "no live controller pid in the lock file"
 kill -9 "$ctl"
@@ -63,6 +66,22 @@ else
 fi
 grep -q "session crash is already served by pid [0-9]* on host" "$loser" ||
 	{ show_file "$loser"; fail "the losing resume does not name the running controller"; }
+
+# the agents outlived the crash and rejoin the new controller
+for a in "${agents_before[@]}"; do
+	is_alive "$a" || fail "agent $a did not survive the controller's crash"
+done
+rejoined() {
+	local j a
+	j=$(timeout 10 "$PARADE" status crash --json --agents 2>/dev/null) || return 1
+	for a in "${agents_before[@]}"; do
+		case $j in *"\"pid\":$a,"*) ;; *) return 1 ;; esac
+	done
+}
+wait_for 30 rejoined || info "the old agents did not show up in the new controller's agent list (the run may have ended first)"
+if ! rejoined && timeout 10 "$PARADE" status crash 2>/dev/null | grep -q running; then
+	fail "agents ${agents_before[*]} did not rejoin the resumed controller"
+fi
 
 RC=0
 timeout 120 "$PARADE" collect crash --wait >"$T/final.csv" 2>"$T/final.err" || RC=$?
