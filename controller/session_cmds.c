@@ -231,7 +231,7 @@ static int list_one(void *arg, const char *name, const char *dir)
 }
 
 static const char status_usage[] =
-	"usage: parade status [NAME] [--json] [--agents] [--watch [SEC]]\n"
+	"usage: parade status [NAME] [--json] [--agents] [--watch[=SEC]]\n"
 	"\n"
 	"Without NAME, lists the sessions (one JSON object a line with --json).\n"
 	"With NAME: tasks total/queued/running/done/failed/lost, rate, ETA, agents\n"

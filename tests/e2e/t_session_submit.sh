@@ -20,6 +20,10 @@ expect_rc 0 "parade submit" "$T/submit.err"
 took=$(($(now_ms) - start))
 info "submit returned after $took ms"
 
+# --watch repeats until the session ends, then says how it ended
+timeout 120 "$PARADE" status sweep --watch=1 >"$T/watch" 2>&1 &
+watch=$!
+
 # a second session of the same name is refused with a reason
 RC=0
 timeout 30 "$PARADE" submit --name sweep --grid "$T/grid.csv" -- echo {x} >/dev/null 2>"$T/dup.err" || RC=$?
@@ -62,6 +66,11 @@ bad=$(tail -n +2 "$T/flat" | awk -F'\037' '
 	$2 != "ok" { print "row " NR " status " $2 " error " $7; exit }
 	$6 != "y=" NR { print "row " NR " stdout " $6; exit }')
 [ -z "$bad" ] || fail "$bad"
+
+wait_pid "$watch" 30 || fail "status --watch did not end with the session"
+expect_rc 0 "status --watch" "$T/watch"
+[ "$(grep -c '^tasks: ' "$T/watch")" -ge 2 ] || { show_file "$T/watch"; fail "status --watch printed fewer than two reports"; }
+tail -n 3 "$T/watch" | grep -q "session sweep: finished" || { show_file "$T/watch" 40; fail "status --watch did not end with 'finished'"; }
 
 RC=0
 timeout 30 "$PARADE" wait sweep 2>"$T/wait.err" || RC=$?
