@@ -458,9 +458,25 @@ static int connection(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **
 		snprintf(err, errlen, "session path too long: %.900s", c->dir);
 		return -ENAMETOOLONG;
 	}
-	/* a restarted controller takes its old port back when it is free */
-	if (old_ep[0] && listen_url && listen_tcp(c, old_ep, cf, tls, err, errlen) == 0)
-		listen_url = NULL;
+	/* a restarted controller takes its old port back when it is free, on
+	 * the address it was asked for (the advertised name may resolve to a
+	 * loopback address here) */
+	if (old_ep[0] && listen_url) {
+		pd_endpoint want, was;
+		char url[600], e2[256];
+		if (pd_endpoint_parse(listen_url, &want, e2, sizeof(e2)) == 0 &&
+		    pd_endpoint_parse(old_ep, &was, e2, sizeof(e2)) == 0 && want.kind == was.kind &&
+		    want.port == 0) {
+			want.port = was.port;
+			if (pd_endpoint_format(&want, url, sizeof(url)) == 0 &&
+			    listen_tcp(c, url, cf, tls, e2, sizeof(e2)) == 0)
+				listen_url = NULL;
+			else
+				pd_info("the session's old port %u is taken; agents on other hosts need "
+					"the new connection file",
+					was.port);
+		}
+	}
 	if (listen_url && listen_tcp(c, listen_url, cf, tls, err, errlen) < 0)
 		return -EINVAL;
 	return pd_connfile_write(c->connpath, cf, err, errlen);

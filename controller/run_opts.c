@@ -350,6 +350,11 @@ int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
 		fprintf(stderr, "%s: no command: put it after -- (see '%s --help')\n", prog, prog);
 		return -EINVAL;
 	}
+	if (o->slurm.dry_run && mode != PD_MODE_RUN) {
+		fprintf(stderr, "%s: --dry-run goes with 'parade run' (it prints the script and "
+				"submits nothing)\n", prog);
+		return -EINVAL;
+	}
 	if (o->no_journal && mode != PD_MODE_RUN) {
 		fprintf(stderr, "%s: --no-journal is for 'parade run' only: a %s session lives in "
 				"its journal\n", prog, mode == PD_MODE_SERVE ? "served" : "submitted");
