@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "journal_block.h"
 #include "log.h"
 
 #define BUSY_MS 5000
@@ -19,17 +20,19 @@
 #define STR(x) STR_(x)
 
 /* statements the writer runs again and again, prepared once */
-enum { ST_BEGIN, ST_COMMIT, ST_META_SET, ST_META_GET, ST_TASK, ST_ATTEMPT, ST_RESULT, ST_JOIN,
-       ST_LEAVE, ST_EVENT, ST_MAX_ };
+enum { ST_BEGIN, ST_COMMIT, ST_META_SET, ST_META_GET, ST_TASK, ST_TASK_AT, ST_ATTEMPT, ST_RESULT,
+       ST_JOIN, ST_LEAVE, ST_EVENT, ST_MAX_ };
 
 static const char *const stmt_sql[ST_MAX_] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-	[ST_TASK] = "INSERT INTO tasks(id, cells) VALUES (?1, ?2)",
-	[ST_ATTEMPT] = "INSERT OR IGNORE INTO attempts(task, attempt, agent, at_ms) "
-		       "VALUES (?1, ?2, ?3, ?4)",
+	[ST_TASK] = "INSERT INTO tasks(first, count, cells) VALUES (?1, ?2, ?3)",
+	/* the block that would hold task ?1: blocks never overlap */
+	[ST_TASK_AT] = "SELECT first, count FROM tasks WHERE first <= ?1 "
+		       "ORDER BY first DESC LIMIT 1",
+	[ST_ATTEMPT] = "INSERT INTO attempts(count, data) VALUES (?1, ?2)",
 	[ST_RESULT] = "INSERT OR IGNORE INTO results(task, attempt, status, exit_code, seconds, "
 		      "agent, out, error, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_JOIN] = "INSERT INTO agents(name, host, pid, mode, slurm_job, slurm_step, slots, "
@@ -42,9 +45,10 @@ static const char *const stmt_sql[ST_MAX_] = {
 static const char schema_sql[] =
 	"BEGIN;"
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
-	"CREATE TABLE tasks(id INTEGER PRIMARY KEY, cells BLOB NOT NULL);"
-	"CREATE TABLE attempts(task INTEGER NOT NULL, attempt INTEGER NOT NULL, agent TEXT,"
-	" at_ms INTEGER, PRIMARY KEY(task, attempt)) WITHOUT ROWID;"
+	"CREATE TABLE tasks(first INTEGER PRIMARY KEY, count INTEGER NOT NULL,"
+	" cells BLOB NOT NULL);"
+	"CREATE TABLE attempts(seq INTEGER PRIMARY KEY, count INTEGER NOT NULL,"
+	" data BLOB NOT NULL);"
 	"CREATE TABLE results(seq INTEGER PRIMARY KEY, task INTEGER UNIQUE NOT NULL,"
 	" attempt INTEGER, status INTEGER, exit_code INTEGER, seconds REAL, agent TEXT,"
 	" out BLOB, error TEXT, at_ms INTEGER);"
@@ -59,9 +63,13 @@ struct pd_journal {
 	sqlite3 *db;
 	char *path;
 	int readonly;
-	size_t pending; /* write calls since the last commit */
+	size_t pending; /* write calls in the open transaction (not the buffered) */
 	sqlite3_stmt *st[ST_MAX_];
-	pd_buf enc; /* the cells blob being written */
+	/* the blocks being filled, not yet in SQLite (journal_block.h) */
+	pd_buf tblock;	   /* tasks [tfirst, tfirst + its count) */
+	uint64_t tfirst;
+	pd_buf ablock;	   /* hand-outs */
+	uint64_t task_end; /* above every task id recorded (a writer's) */
 	char err[512];
 };
 
@@ -175,6 +183,16 @@ static const char *col_str(sqlite3_stmt *s, int i)
 	return t ? (const char *)t : "";
 }
 
+/* Column i as bytes: blob first, then its size (SQLite's order, so the
+ * size is that of the bytes returned). */
+static const void *col_blob(sqlite3_stmt *s, int i, size_t *n)
+{
+	const void *p = sqlite3_column_blob(s, i);
+
+	*n = (size_t)sqlite3_column_bytes(s, i);
+	return p;
+}
+
 static void bind_u64(sqlite3_stmt *s, int i, uint64_t v)
 {
 	sqlite3_bind_int64(s, i, (sqlite3_int64)v);
@@ -211,90 +229,93 @@ static int wprep(pd_journal *j, int which, sqlite3_stmt **s)
 	return stmt(j, which, s);
 }
 
-static void put32(uint8_t *p, uint32_t v)
+static size_t buffered(const pd_journal *j)
 {
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
+	return pd_jblock_count(&j->tblock) + pd_jblock_count(&j->ablock);
 }
 
-static uint32_t get32(const uint8_t *p)
+/* Writes the block in b (n entries) with statement which, binding first
+ * as ?1 when it is a task block, into the open transaction. On success the
+ * entries count as pending and b is empty; on failure b is kept for a
+ * retry. */
+static int flush_block(pd_journal *j, int which, pd_buf *b, const char *what)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	uint32_t n = pd_jblock_count(b);
+	int task = which == ST_TASK, rv;
+	sqlite3_stmt *s;
+
+	if (!n)
+		return 0;
+	rv = wprep(j, which, &s);
+	if (rv < 0)
+		return rv;
+	if (task)
+		bind_u64(s, 1, j->tfirst);
+	sqlite3_bind_int64(s, task + 1, n);
+	sqlite3_bind_blob(s, task + 2, b->data, (int)b->len, SQLITE_STATIC);
+	rv = run(j, s, what);
+	if (rv == 0) {
+		j->pending += n;
+		pd_buf_reset(b);
+	}
+	return rv;
 }
 
-static int cells_encode(pd_buf *b, const char *const *cells, size_t n)
+static int flush_tasks(pd_journal *j)
 {
-	size_t total = 4 + 4 * n, at = total, len;
-	uint8_t *p;
-
-	if (n > PD_JOURNAL_MAX_CELLS)
-		return -E2BIG;
-	for (size_t i = 0; i < n; i++) {
-		if (!cells[i])
-			return -EINVAL;
-		len = strlen(cells[i]);
-		if (len > PD_JOURNAL_MAX_BLOB - total)
-			return -E2BIG;
-		total += len;
-	}
-	pd_buf_reset(b);
-	if (pd_buf_reserve(b, total) < 0)
-		return -ENOMEM;
-	p = b->data;
-	put32(p, (uint32_t)n);
-	for (size_t i = 0; i < n; i++) {
-		len = strlen(cells[i]);
-		put32(p + 4 + 4 * i, (uint32_t)len);
-		memcpy(p + at, cells[i], len);
-		at += len;
-	}
-	b->len = total;
-	return 0;
+	return flush_block(j, ST_TASK, &j->tblock, "tasks");
 }
 
-/* Decodes a cells blob into b: an array of n + 1 pointers (the last NULL)
- * followed by the NUL-terminated cells. -EINVAL unless it is exact. */
-static int cells_decode(pd_buf *b, const uint8_t *p, size_t n, char ***cells, size_t *ncells)
+static int flush_attempts(pd_journal *j)
 {
-	size_t count, hdr, bytes = 0, len;
-	const uint8_t *data;
-	char **v;
-	char *s;
+	return flush_block(j, ST_ATTEMPT, &j->ablock, "attempts");
+}
 
-	if (!p || n < 4 || n > PD_JOURNAL_MAX_BLOB)
-		return -EINVAL;
-	count = get32(p);
-	if (count > PD_JOURNAL_MAX_CELLS || count > (n - 4) / 4)
-		return -EINVAL;
-	hdr = 4 + 4 * count;
-	for (size_t i = 0; i < count; i++) {
-		len = get32(p + 4 + 4 * i);
-		if (len > n - hdr - bytes)
-			return -EINVAL;
-		bytes += len;
+static int check_write(pd_journal *j)
+{
+	if (!j->readonly)
+		return 0;
+	set_err(j, "opened read-only");
+	return -EBADF;
+}
+
+/* 1 if task id is recorded (buffered, pending or committed), 0 if not. */
+static int task_recorded(pd_journal *j, uint64_t id)
+{
+	uint32_t n = pd_jblock_count(&j->tblock);
+	sqlite3_stmt *s;
+	int rv, rc;
+
+	if (n && id >= j->tfirst && id - j->tfirst < n)
+		return 1;
+	rv = stmt(j, ST_TASK_AT, &s);
+	if (rv < 0)
+		return rv;
+	bind_u64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) /* first <= id: is id below its end? */
+		rv = id - (uint64_t)sqlite3_column_int64(s, 0) <
+		     (uint64_t)sqlite3_column_int64(s, 1);
+	else if (rc != SQLITE_DONE)
+		rv = fail(j, rc, "tasks");
+	sqlite3_reset(s);
+	return rv;
+}
+
+/* A writer's task_end: one past the end of the last block. */
+static int read_task_end(pd_journal *j)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t end;
+	int rv;
+
+	rv = prep(j, "SELECT first + count FROM tasks ORDER BY first DESC LIMIT 1", &s);
+	if (rv == 0 && next_row(j, s, &rv, "tasks")) {
+		end = sqlite3_column_int64(s, 0);
+		j->task_end = end > 0 ? (uint64_t)end : 0;
 	}
-	if (bytes != n - hdr || memchr(p + hdr, 0, bytes))
-		return -EINVAL;
-	pd_buf_reset(b);
-	if (pd_buf_reserve(b, (count + 1) * sizeof(char *) + bytes + count) < 0)
-		return -ENOMEM;
-	v = (char **)(void *)b->data;
-	s = (char *)(v + count + 1);
-	data = p + hdr;
-	for (size_t i = 0; i < count; i++) {
-		len = get32(p + 4 + 4 * i);
-		v[i] = s;
-		memcpy(s, data, len);
-		s[len] = 0;
-		s += len + 1;
-		data += len;
-	}
-	v[count] = NULL;
-	*cells = v;
-	*ncells = count;
-	return 0;
+	sqlite3_finalize(s);
+	return rv;
 }
 
 static int check_version(pd_journal *j)
@@ -363,7 +384,8 @@ static void free_handle(pd_journal *j)
 		pd_err("journal %s: close: %s", j->path, sqlite3_errmsg(j->db));
 		sqlite3_close_v2(j->db);
 	}
-	pd_buf_free(&j->enc);
+	pd_buf_free(&j->tblock);
+	pd_buf_free(&j->ablock);
 	free(j->path);
 	free(j);
 }
@@ -450,6 +472,8 @@ int pd_journal_open(const char *path, int flags, pd_journal **out, char *err, si
 	rv = check_version(j);
 	if (rv == 0 && !j->readonly)
 		rv = writer_setup(j);
+	if (rv == 0 && !j->readonly)
+		rv = read_task_end(j);
 out:
 	if (rv < 0) {
 		if (j && j->path && err && errlen)
@@ -470,7 +494,7 @@ void pd_journal_close(pd_journal *j)
 {
 	if (!j)
 		return;
-	if (!j->readonly && (j->pending || !sqlite3_get_autocommit(j->db)))
+	if (!j->readonly && (pd_journal_pending(j) || !sqlite3_get_autocommit(j->db)))
 		pd_journal_commit(j);
 	free_handle(j);
 }
@@ -525,43 +549,59 @@ int pd_journal_meta_get(pd_journal *j, const char *key, char **value)
 	return rv;
 }
 
+/* Tasks and attempts are buffered in blocks (journal_block.h); a block
+ * joins the open transaction when the next entry does not fit, at a commit
+ * and before a read of its table. */
 int pd_journal_task(pd_journal *j, uint64_t id, const char *const *cells, size_t ncells)
 {
-	sqlite3_stmt *s;
+	uint32_t n;
+	size_t size;
 	int rv;
 
-	rv = check_id(j, id);
-	if (rv < 0)
+	if ((rv = check_write(j)) < 0 || (rv = check_id(j, id)) < 0)
 		return rv;
-	rv = cells_encode(&j->enc, cells, ncells);
+	rv = pd_jblock_task_size(cells, ncells, &size);
 	if (rv < 0) {
 		set_err(j, "task %" PRIu64 ": cannot encode its cells", id);
 		return rv;
 	}
-	rv = wprep(j, ST_TASK, &s);
+	/* ids come in order: only one below task_end can be a duplicate */
+	if (id < j->task_end && (rv = task_recorded(j, id)) != 0) {
+		if (rv > 0)
+			set_err(j, "task %" PRIu64 " is recorded already", id);
+		return rv > 0 ? -EEXIST : rv;
+	}
+	n = pd_jblock_count(&j->tblock);
+	if (n && id - j->tfirst != n && (rv = flush_tasks(j)) < 0)
+		return rv;
+	rv = pd_jblock_task_add(&j->tblock, cells, ncells);
+	if (rv == -ENOSPC && (rv = flush_tasks(j)) == 0)
+		rv = pd_jblock_task_add(&j->tblock, cells, ncells);
+	if (rv == -ENOMEM)
+		set_err(j, "out of memory");
 	if (rv < 0)
 		return rv;
-	bind_u64(s, 1, id);
-	sqlite3_bind_blob(s, 2, j->enc.data, (int)j->enc.len, SQLITE_STATIC);
-	return wrun(j, s, "task");
+	if (pd_jblock_count(&j->tblock) == 1)
+		j->tfirst = id;
+	if (id >= j->task_end)
+		j->task_end = id + 1;
+	return 0;
 }
 
 int pd_journal_attempt(pd_journal *j, uint64_t task, uint32_t attempt, const char *agent,
 		       uint64_t at_ms)
 {
-	sqlite3_stmt *s;
 	int rv;
 
-	rv = check_id(j, task);
-	if (rv == 0)
-		rv = wprep(j, ST_ATTEMPT, &s);
-	if (rv < 0)
+	if ((rv = check_write(j)) < 0 || (rv = check_id(j, task)) < 0)
 		return rv;
-	bind_u64(s, 1, task);
-	bind_u64(s, 2, attempt);
-	bind_str(s, 3, agent);
-	bind_u64(s, 4, at_ms);
-	return wrun(j, s, "attempt");
+	rv = pd_jblock_attempt_add(&j->ablock, task, attempt, at_ms, agent);
+	if (rv == -ENOSPC && (rv = flush_attempts(j)) == 0)
+		rv = pd_jblock_attempt_add(&j->ablock, task, attempt, at_ms, agent);
+	if (rv == -ENOMEM || rv == -E2BIG)
+		set_err(j, "task %" PRIu64 ": %s", task,
+			rv == -ENOMEM ? "out of memory" : "agent name too long");
+	return rv;
 }
 
 int pd_journal_result(pd_journal *j, const pd_jresult *r)
@@ -654,35 +694,43 @@ int pd_journal_event(pd_journal *j, uint64_t at_ms, const char *kind, const char
 
 size_t pd_journal_pending(const pd_journal *j)
 {
-	return j->pending;
+	return j->pending + buffered(j);
 }
 
 int pd_journal_commit(pd_journal *j)
 {
 	sqlite3_stmt *s;
+	size_t lost = 0;
 	int rv, kept;
 
 	if (j->readonly)
 		return 0;
-	if (sqlite3_get_autocommit(j->db)) {
-		if (!j->pending)
-			return 0;
+	if (sqlite3_get_autocommit(j->db) && j->pending) {
 		set_err(j, "%zu uncommitted writes were rolled back", j->pending);
 		pd_err("%s", j->err);
 		j->pending = 0;
 		return -EIO;
 	}
-	rv = stmt(j, ST_COMMIT, &s);
+	rv = flush_tasks(j);
+	if (rv == 0)
+		rv = flush_attempts(j);
+	if (rv == 0 && sqlite3_get_autocommit(j->db))
+		return 0; /* nothing was pending */
+	if (rv == 0)
+		rv = stmt(j, ST_COMMIT, &s);
 	if (rv == 0)
 		rv = run(j, s, "commit");
 	if (rv == 0) {
 		j->pending = 0;
 		return 0;
 	}
+	/* unwritten blocks stay buffered; the transaction may be gone */
 	kept = !sqlite3_get_autocommit(j->db);
-	pd_err("%s (%zu writes %s)", j->err, j->pending, kept ? "kept for a retry" : "lost");
-	if (!kept)
+	if (!kept) {
+		lost = j->pending;
 		j->pending = 0;
+	}
+	pd_err("%s (%zu writes lost, %zu kept for a retry)", j->err, lost, pd_journal_pending(j));
 	return -EIO;
 }
 
@@ -692,9 +740,11 @@ int pd_journal_counts(pd_journal *j, pd_jcounts *c)
 	int rv;
 
 	memset(c, 0, sizeof(*c));
+	if ((rv = flush_tasks(j)) < 0)
+		return rv;
 	/* one statement, so one snapshot */
 	rv = prep(j,
-		  "SELECT (SELECT count(*) FROM tasks), count(*), sum(status = 0),"
+		  "SELECT (SELECT coalesce(sum(count), 0) FROM tasks), count(*), sum(status = 0),"
 		  " sum(status = 1), sum(status = 2), sum(status = 3) FROM results",
 		  &s);
 	if (rv == 0 && next_row(j, s, &rv, "counting")) {
@@ -709,27 +759,43 @@ int pd_journal_counts(pd_journal *j, pd_jcounts *c)
 	return rv;
 }
 
+/* The first id and count of a block row, checked: 0 or -EINVAL. */
+static int block_row(sqlite3_stmt *s, uint32_t max, uint64_t *first, size_t *count)
+{
+	int64_t f = sqlite3_column_int64(s, 0), n = sqlite3_column_int64(s, 1);
+
+	*first = f < 0 ? 0 : (uint64_t)f;
+	*count = n < 1 || n > max ? 0 : (size_t)n;
+	return f < 0 || !*count || (uint64_t)f > (uint64_t)INT64_MAX - (*count - 1) ? -EINVAL : 0;
+}
+
 int pd_journal_tasks(pd_journal *j, int (*cb)(void *arg, uint64_t id, char **cells, size_t n),
 		     void *arg)
 {
 	sqlite3_stmt *s = NULL;
 	pd_buf b = {0};
-	char **cells;
-	size_t n;
-	uint64_t id;
+	pd_jbtask *t;
+	const void *blob;
+	size_t n, len;
+	uint64_t first;
 	int rv;
 
-	rv = prep(j, "SELECT id, cells FROM tasks ORDER BY id", &s);
+	if ((rv = flush_tasks(j)) < 0)
+		return rv;
+	rv = prep(j, "SELECT first, count, cells FROM tasks ORDER BY first", &s);
 	while (rv == 0 && next_row(j, s, &rv, "reading tasks")) {
-		id = (uint64_t)sqlite3_column_int64(s, 0);
-		rv = cells_decode(&b, sqlite3_column_blob(s, 1),
-				  (size_t)sqlite3_column_bytes(s, 1), &cells, &n);
+		rv = block_row(s, PD_JBLOCK_TASKS, &first, &n);
+		blob = col_blob(s, 2, &len);
+		if (rv == 0)
+			rv = pd_jblock_tasks_decode(&b, blob, len, n, &t);
 		if (rv < 0) {
-			set_err(j, "task %" PRIu64 ": %s", id,
-				rv == -ENOMEM ? "out of memory" : "cells do not decode");
+			set_err(j, "task block %lld (%lld tasks): %s", sqlite3_column_int64(s, 0),
+				sqlite3_column_int64(s, 1),
+				rv == -ENOMEM ? "out of memory" : "does not decode");
 			break;
 		}
-		rv = cb(arg, id, cells, n);
+		for (size_t i = 0; rv == 0 && i < n; i++)
+			rv = cb(arg, first + i, t[i].cells, t[i].n);
 	}
 	sqlite3_finalize(s);
 	pd_buf_free(&b);
@@ -780,13 +846,36 @@ int pd_journal_attempts_max(pd_journal *j, int (*cb)(void *arg, uint64_t task, u
 			    void *arg)
 {
 	sqlite3_stmt *s = NULL;
+	pd_buf b = {0};
+	pd_jbattempt *a;
+	pd_jblock_max m = {0};
+	const void *blob;
+	size_t count, len;
+	uint64_t seq;
 	int rv;
 
-	rv = prep(j, "SELECT task, max(attempt) FROM attempts GROUP BY task ORDER BY task", &s);
-	while (rv == 0 && next_row(j, s, &rv, "reading attempts"))
-		rv = cb(arg, (uint64_t)sqlite3_column_int64(s, 0),
-			(uint32_t)sqlite3_column_int64(s, 1));
+	if ((rv = flush_attempts(j)) < 0)
+		return rv;
+	rv = prep(j, "SELECT seq, count, data FROM attempts ORDER BY seq", &s);
+	while (rv == 0 && next_row(j, s, &rv, "reading attempts")) {
+		rv = block_row(s, PD_JBLOCK_ATTEMPTS, &seq, &count);
+		blob = col_blob(s, 2, &len);
+		if (rv == 0)
+			rv = pd_jblock_attempts_decode(&b, blob, len, count, &a);
+		if (rv == 0)
+			rv = pd_jblock_max_add(&m, a, count);
+		if (rv < 0)
+			set_err(j, "attempt block %lld (%lld attempts): %s",
+				sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+				rv == -ENOMEM ? "out of memory" : "does not decode");
+	}
 	sqlite3_finalize(s);
+	pd_buf_free(&b);
+	if (rv == 0)
+		pd_jblock_max_finish(&m);
+	for (size_t i = 0; rv == 0 && i < m.n; i++)
+		rv = cb(arg, m.v[i].task, m.v[i].attempt);
+	pd_jblock_max_free(&m);
 	return rv;
 }
 

@@ -14,14 +14,23 @@
  * Batching: every write call joins one open transaction that the first
  * write begins; nothing is visible to readers (or safe) until
  * pd_journal_commit(). The caller commits every few ms or thousand rows.
+ * Tasks and hand-outs are many to a row: the handle fills a block in
+ * memory and writes it into the open transaction when the next entry does
+ * not fit, at a commit (so a commit makes every earlier write durable, as
+ * for any other write) and before its own reads of that table.
  *
- * Schema (version 1; meta 'schema_version' = '1'):
+ * Schema (version 2; meta 'schema_version' = '2'):
  *   meta(key TEXT PRIMARY KEY, value TEXT)
- *   tasks(id INTEGER PRIMARY KEY, cells BLOB)
- *       cells: u32 count, count x u32 length, then the bytes of every cell
- *       in order (integers little endian, no NULs, no terminators)
- *   attempts(task, attempt, agent TEXT, at_ms, PRIMARY KEY(task, attempt))
- *       one hand-out of a task to an agent
+ *   tasks(first INTEGER PRIMARY KEY, count INTEGER, cells BLOB)
+ *       a block of count (1-512) tasks with the ids first .. first+count-1;
+ *       blocks never overlap. cells: u32 count, then per task u32 ncells,
+ *       ncells x u32 length and the bytes of every cell in order (integers
+ *       little endian, no NULs, no terminators)
+ *   attempts(seq INTEGER PRIMARY KEY, count INTEGER, data BLOB)
+ *       a block of count (1-1024) hand-outs of a task to an agent, in call
+ *       order. data: u32 count, then per hand-out u64 task, u32 attempt,
+ *       u64 at_ms, u32 length and the bytes of the agent's name
+ *       (journal_block.h has both formats and their limits)
  *   results(seq INTEGER PRIMARY KEY, task INTEGER UNIQUE NOT NULL, attempt,
  *           status, exit_code, seconds REAL, agent TEXT, out BLOB,
  *           error TEXT, at_ms)
@@ -34,7 +43,7 @@
  *
  * Errors: 0 or a negative errno. Besides the ones named below:
  *   -EINVAL  the file is not a parade journal (not SQLite, corrupt, no
- *            schema, a cells blob that does not decode)
+ *            schema, a block of tasks or hand-outs that does not decode)
  *   -EBUSY   another process held a lock longer than 5 s
  *   -EBADF   a write call on a read-only handle
  *   -ENOSPC, -EACCES, -ENOMEM, -EIO as the system said
@@ -50,9 +59,9 @@
 #include <stdint.h>
 
 #define PD_JOURNAL_FILE "journal.db"
-#define PD_JOURNAL_VERSION 1
+#define PD_JOURNAL_VERSION 2
 #define PD_JOURNAL_MAX_CELLS 65536u    /* cells per task */
-#define PD_JOURNAL_MAX_BLOB (64u << 20) /* bytes of one task's cells, or of one out */
+#define PD_JOURNAL_MAX_BLOB (64u << 20) /* bytes of one task's cells, one out, one agent */
 
 typedef struct pd_journal pd_journal;
 
@@ -64,8 +73,8 @@ enum { PD_J_CREATE = 1, PD_J_READONLY = 2 };
  *     -EEXIST if path exists.
  *   0: an existing journal, for writing (a resumed controller).
  *   PD_J_READONLY: an existing journal, for reading only.
- * A missing file is -ENOENT; a schema_version other than 1 is
- * -EPROTONOSUPPORT. On success *out is an owned handle (pd_journal_close);
+ * A missing file is -ENOENT; a schema_version other than
+ * PD_JOURNAL_VERSION is -EPROTONOSUPPORT. On success *out is an owned handle (pd_journal_close);
  * on failure *out is NULL and err gets one line naming the path and the
  * reason (SQLite's message where it has one). A failed CREATE removes
  * what it created. */
@@ -88,10 +97,13 @@ int pd_journal_meta_get(pd_journal *j, const char *key, char **value);
 
 /* Records task id (<= INT64_MAX, else -EOVERFLOW) with its input cells
  * (borrowed C strings; ncells <= PD_JOURNAL_MAX_CELLS and their bytes
- * <= PD_JOURNAL_MAX_BLOB, else -E2BIG). -EEXIST if the id is recorded. */
+ * <= PD_JOURNAL_MAX_BLOB, else -E2BIG). -EEXIST if the id is recorded.
+ * Ids are cheapest in ascending order: one below the highest recorded
+ * costs a look-up. */
 int pd_journal_task(pd_journal *j, uint64_t id, const char *const *cells, size_t ncells);
 /* Records the hand-out of attempt `attempt` of task to agent (borrowed,
- * may be NULL). The same (task, attempt) again is ignored (returns 0). */
+ * may be NULL; at most PD_JOURNAL_MAX_BLOB bytes, else -E2BIG). The same
+ * (task, attempt) again changes nothing that is read back (returns 0). */
 int pd_journal_attempt(pd_journal *j, uint64_t task, uint32_t attempt, const char *agent,
 		       uint64_t at_ms);
 
@@ -136,15 +148,18 @@ int pd_journal_agent_leave(pd_journal *j, int64_t row, uint64_t left_ms, uint64_
  * are borrowed, text may be NULL. */
 int pd_journal_event(pd_journal *j, uint64_t at_ms, const char *kind, const char *text);
 
-/* Write calls since the last commit (0 for a read-only handle). */
+/* Write calls since the last commit, buffered ones included (0 for a
+ * read-only handle). */
 size_t pd_journal_pending(const pd_journal *j);
-/* Commits the open transaction; nothing pending is a no-op. 0 or -EIO
- * (logged, with whether the pending writes were kept for a retry or
- * lost). */
+/* Writes the buffered blocks and commits the open transaction; nothing
+ * pending is a no-op. 0 or -EIO (logged, with how many pending writes were
+ * kept for a retry and how many lost). */
 int pd_journal_commit(pd_journal *j);
 
 /* ---- reads: on any handle. A read-only handle sees what was committed
- * when the call began; the writer also sees its own pending writes.
+ * when the call began; the writer also sees its own pending writes (a read
+ * of tasks, counts or attempts first writes the buffered block into the
+ * open transaction, so it may fail as a write does).
  * Callbacks may call other reads on j but not writes; a non-zero return
  * stops the walk and is returned as is. ---- */
 
@@ -155,8 +170,9 @@ typedef struct pd_jcounts {
 /* Counts tasks and results (by status) in one consistent snapshot. */
 int pd_journal_counts(pd_journal *j, pd_jcounts *c);
 /* Calls cb for every task in id order; cells[0, n) (cells[n] is NULL) are
- * valid only during the call and may be modified in place. A cells blob
- * that does not decode is -EINVAL with an error naming the task id. */
+ * valid only during the call and may be modified in place. A block that
+ * does not decode is -EINVAL with an error naming it ("task block 512
+ * (512 tasks): does not decode"); no task of it reaches cb. */
 int pd_journal_tasks(pd_journal *j, int (*cb)(void *arg, uint64_t id, char **cells, size_t n),
 		     void *arg);
 /* Calls cb for results with seq > since_seq, at most limit of them (0: no
@@ -165,7 +181,8 @@ int pd_journal_tasks(pd_journal *j, int (*cb)(void *arg, uint64_t id, char **cel
 int pd_journal_results(pd_journal *j, int by_task, uint64_t since_seq, size_t limit,
 		       int (*cb)(void *arg, const pd_jresult *r), void *arg);
 /* Calls cb with the highest attempt of every task that has one, in task
- * order. */
+ * order. A block that does not decode is -EINVAL naming it ("attempt
+ * block 7 (1024 attempts): ...") before cb is called at all. */
 int pd_journal_attempts_max(pd_journal *j, int (*cb)(void *arg, uint64_t task, uint32_t attempt),
 			    void *arg);
 /* Calls cb for every agent connection in the order they joined. */

@@ -1,8 +1,10 @@
 /* test_journal.c - the session journal: round trips, batching, crashes,
- * cursors, and clear errors on foreign files. */
+ * cursors, tasks and attempts in blocks, and clear errors on foreign
+ * files. */
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,7 +190,7 @@ static void test_roundtrip(void)
 	CU_ASSERT_STRING_EQUAL(v, "echo {x}");
 	free(v);
 	CU_ASSERT_EQUAL(pd_journal_meta_get(r, "schema_version", &v), 0);
-	CU_ASSERT_STRING_EQUAL(v, "1");
+	CU_ASSERT_STRING_EQUAL(v, "2");
 	free(v);
 	CU_ASSERT_EQUAL(pd_journal_meta_get(r, "nope", &v), -ENOENT);
 	CU_ASSERT_PTR_NULL(v);
@@ -258,8 +260,10 @@ static void test_uncommitted_invisible(void)
 	pd_journal_close(r);
 }
 
-/* A child writes tasks [from, from + 10) and commits, then writes ten more
- * without committing, says so on the pipe, and waits for its end. */
+/* A child writes tasks [100, 110) with an attempt each and commits, then
+ * writes 700 more and 1100 attempts without committing (a full block of
+ * each went into the open transaction, the rest is buffered), says so on
+ * the pipe, and waits for its end. */
 static void crash_child(const char *path, int fd, int how)
 {
 	pd_journal *j = NULL;
@@ -268,13 +272,19 @@ static void crash_child(const char *path, int fd, int how)
 	if (pd_journal_open(path, 0, &j, err, sizeof(err)) < 0)
 		_exit(3);
 	for (uint64_t i = 100; i < 110; i++)
-		if (pd_journal_task(j, i, cells_b, 1) < 0)
+		if (pd_journal_task(j, i, cells_b, 1) < 0 ||
+		    pd_journal_attempt(j, i, 1, "a", 1) < 0)
 			_exit(4);
 	if (pd_journal_commit(j) < 0)
 		_exit(5);
-	for (uint64_t i = 110; i < 120; i++)
+	for (uint64_t i = 110; i < 810; i++)
 		if (pd_journal_task(j, i, cells_b, 1) < 0)
 			_exit(6);
+	for (uint64_t i = 0; i < 1100; i++)
+		if (pd_journal_attempt(j, 100 + i % 700, 2, "a", 2) < 0)
+			_exit(6);
+	if (pd_journal_pending(j) != 1800)
+		_exit(8);
 	if (write(fd, "x", 1) != 1)
 		_exit(7);
 	if (how == 0)
@@ -283,12 +293,21 @@ static void crash_child(const char *path, int fd, int how)
 		pause();
 }
 
+static int count_attempts(void *arg, uint64_t task, uint32_t attempt)
+{
+	int *n = arg;
+
+	CU_ASSERT(task >= 100 && task < 110 && attempt == 1);
+	++*n;
+	return 0;
+}
+
 static void crash_once(int how)
 {
 	char path[300], ch;
 	pd_journal *j;
 	pd_jcounts c;
-	int fds[2], st;
+	int fds[2], st, n = 0;
 	pid_t pid;
 
 	jpath(path, sizeof(path), how ? "kill9" : "exit0");
@@ -317,6 +336,8 @@ static void crash_once(int how)
 	j = jopen(path, PD_J_READONLY);
 	CU_ASSERT_EQUAL(pd_journal_counts(j, &c), 0);
 	CU_ASSERT_EQUAL(c.tasks, 10);
+	CU_ASSERT_EQUAL(pd_journal_attempts_max(j, count_attempts, &n), 0);
+	CU_ASSERT_EQUAL(n, 10);
 	pd_journal_close(j);
 	/* a restarted writer carries on */
 	j = jopen(path, 0);
@@ -499,12 +520,15 @@ static void test_open_errors(void)
 	fclose(f);
 	expect_open_error(path, PD_J_READONLY, -EINVAL, "not a parade journal");
 
-	/* a journal from a future parade */
-	jpath(path, sizeof(path), "v2");
+	/* a journal from an older parade (one row per task), and a future one */
+	jpath(path, sizeof(path), "v1");
 	pd_journal_close(jopen(path, PD_J_CREATE));
-	CU_ASSERT_FATAL(patch(path, "schema_version1", "schema_version2", 15) == 1);
-	expect_open_error(path, PD_J_READONLY, -EPROTONOSUPPORT, "schema version '2'");
-	expect_open_error(path, 0, -EPROTONOSUPPORT, "schema version '2'");
+	CU_ASSERT_FATAL(patch(path, "schema_version2", "schema_version1", 15) == 1);
+	expect_open_error(path, PD_J_READONLY, -EPROTONOSUPPORT, "schema version '1'");
+	expect_open_error(path, 0, -EPROTONOSUPPORT, "reads version 2");
+	CU_ASSERT_FATAL(patch(path, "schema_version1", "schema_version3", 15) == 1);
+	expect_open_error(path, PD_J_READONLY, -EPROTONOSUPPORT, "schema version '3'");
+	expect_open_error(path, 0, -EPROTONOSUPPORT, "schema version '3'");
 	/* the key in the table and in its index */
 	CU_ASSERT_FATAL(patch(path, "schema_version", "schema_versioX", 14) == 2);
 	expect_open_error(path, PD_J_READONLY, -EINVAL, "not a parade journal (no schema_version)");
@@ -534,9 +558,321 @@ static void test_bad_cells(void)
 			      17) == 1);
 	w = jopen(path, PD_J_READONLY);
 	CU_ASSERT_EQUAL(pd_journal_tasks(w, on_task, &s), -EINVAL);
-	CU_ASSERT_EQUAL(s.n, 1); /* task 5 came first */
-	CU_ASSERT_PTR_NOT_NULL(strstr(pd_journal_error(w), "task 42: cells do not decode"));
+	CU_ASSERT_EQUAL(s.n, 1); /* task 5 came first, in a block of its own */
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(pd_journal_error(w), "task block 42 (1 tasks): does not decode"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(pd_journal_error(w), path));
+	pd_journal_close(w);
+}
+
+/* Tasks are read back as ids in order with the cell "t<id>". */
+typedef struct walk {
+	uint64_t n, next, bad;
+	uint64_t ids[4096];
+} walk;
+
+static int on_walk(void *arg, uint64_t id, char **cells, size_t n)
+{
+	walk *w = arg;
+	char want[32];
+
+	snprintf(want, sizeof(want), "t%llu", (unsigned long long)id);
+	if (n != 1 || strcmp(cells[0], want) != 0 || cells[1] || (w->n && id <= w->ids[w->n - 1]))
+		w->bad++;
+	if (w->n < 4096)
+		w->ids[w->n] = id;
+	w->n++;
+	return 0;
+}
+
+static int add_task(pd_journal *j, uint64_t id)
+{
+	char cell[32];
+	const char *cells[] = {cell};
+
+	snprintf(cell, sizeof(cell), "t%llu", (unsigned long long)id);
+	return pd_journal_task(j, id, cells, 1);
+}
+
+/* The highest attempt of each task, in a table indexed by task. */
+typedef struct maxes {
+	uint32_t of[4096];
+	int n, bad;
+	uint64_t last;
+} maxes;
+
+static int on_max(void *arg, uint64_t task, uint32_t attempt)
+{
+	maxes *m = arg;
+
+	if (task >= 4096 || (m->n && task <= m->last))
+		m->bad++;
+	else
+		m->of[task] = attempt;
+	m->last = task;
+	m->n++;
+	return 0;
+}
+
+/* The rows of a table as "count,count,..." (read with SQLite itself). */
+static void rows_of(const char *path, const char *table, char *out, size_t len)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	char sql[128];
+	size_t at = 0;
+
+	out[0] = 0;
+	snprintf(sql, sizeof(sql), "SELECT count FROM %s ORDER BY rowid", table);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW && at < len)
+		at += (size_t)snprintf(out + at, len - at, "%s%lld", at ? "," : "",
+				       sqlite3_column_int64(s, 0));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+static void test_blocks(void)
+{
+	char path[300], rows[256];
+	pd_journal *w, *r;
+	pd_jcounts c;
+	walk wk = {0};
+	maxes m = {0};
+
+	jpath(path, sizeof(path), "blocks");
+	w = jopen(path, PD_J_CREATE);
+	for (uint64_t i = 0; i < 1300; i++) {
+		CU_ASSERT_EQUAL(add_task(w, i), 0);
+		CU_ASSERT_EQUAL(pd_journal_pending(w), i + 1);
+	}
+	for (uint64_t i = 0; i < 2100; i++)
+		CU_ASSERT_EQUAL(pd_journal_attempt(w, i % 1300, (uint32_t)(i / 1300 + 1), "a", i),
+				0);
+	CU_ASSERT_EQUAL(pd_journal_pending(w), 3400);
+	CU_ASSERT_EQUAL(add_task(w, 511), -EEXIST); /* written */
+	CU_ASSERT_EQUAL(add_task(w, 512), -EEXIST);
+	CU_ASSERT_EQUAL(add_task(w, 1299), -EEXIST); /* buffered */
+	CU_ASSERT_EQUAL(pd_journal_pending(w), 3400);
+	CU_ASSERT_EQUAL(pd_journal_commit(w), 0);
+	CU_ASSERT_EQUAL(pd_journal_pending(w), 0);
+	pd_journal_close(w);
+	rows_of(path, "tasks", rows, sizeof(rows));
+	CU_ASSERT_STRING_EQUAL(rows, "512,512,276");
+	rows_of(path, "attempts", rows, sizeof(rows));
+	CU_ASSERT_STRING_EQUAL(rows, "1024,1024,52");
+
+	r = jopen(path, PD_J_READONLY);
+	CU_ASSERT_EQUAL(pd_journal_tasks(r, on_walk, &wk), 0);
+	CU_ASSERT_EQUAL(wk.n, 1300);
+	CU_ASSERT_EQUAL(wk.bad, 0);
+	CU_ASSERT(wk.ids[0] == 0 && wk.ids[511] == 511);
+	CU_ASSERT(wk.ids[512] == 512 && wk.ids[1299] == 1299);
+	CU_ASSERT_EQUAL(pd_journal_attempts_max(r, on_max, &m), 0);
+	CU_ASSERT_EQUAL(m.n, 1300);
+	CU_ASSERT_EQUAL(m.bad, 0);
+	for (int i = 0; i < 1300; i++)
+		CU_ASSERT_EQUAL(m.of[i], i < 800 ? 2 : 1);
+	CU_ASSERT_EQUAL(pd_journal_counts(r, &c), 0);
+	CU_ASSERT_EQUAL(c.tasks, 1300);
+	pd_journal_close(r);
+}
+
+/* A commit writes a half-full block; the next tasks start another. */
+static void test_half_block(void)
+{
+	char path[300], rows[256];
+	pd_journal *w, *r;
+	pd_jcounts c;
+	walk wk = {0};
+
+	jpath(path, sizeof(path), "half");
+	w = jopen(path, PD_J_CREATE);
+	r = jopen(path, PD_J_READONLY);
+	for (uint64_t i = 0; i < 300; i++)
+		CU_ASSERT_EQUAL(add_task(w, i), 0);
+	CU_ASSERT_EQUAL(pd_journal_attempt(w, 3, 1, "a", 1), 0);
+	CU_ASSERT_EQUAL(pd_journal_counts(r, &c), 0);
+	CU_ASSERT_EQUAL(c.tasks, 0);
+	CU_ASSERT_EQUAL(pd_journal_commit(w), 0);
+	CU_ASSERT_EQUAL(pd_journal_pending(w), 0);
+	CU_ASSERT_EQUAL(pd_journal_counts(r, &c), 0);
+	CU_ASSERT_EQUAL(c.tasks, 300);
+	for (uint64_t i = 300; i < 900; i++)
+		CU_ASSERT_EQUAL(add_task(w, i), 0);
+	CU_ASSERT_EQUAL(pd_journal_counts(r, &c), 0);
+	CU_ASSERT_EQUAL(c.tasks, 300);
+	CU_ASSERT_EQUAL(pd_journal_commit(w), 0);
+	CU_ASSERT_EQUAL(pd_journal_commit(w), 0); /* nothing: no empty block */
+	CU_ASSERT_EQUAL(pd_journal_counts(r, &c), 0);
+	CU_ASSERT_EQUAL(c.tasks, 900);
+	CU_ASSERT_EQUAL(pd_journal_tasks(r, on_walk, &wk), 0);
+	CU_ASSERT(wk.n == 900 && wk.bad == 0);
+	pd_journal_close(r);
+	pd_journal_close(w);
+	rows_of(path, "tasks", rows, sizeof(rows));
+	CU_ASSERT_STRING_EQUAL(rows, "300,512,88");
+	rows_of(path, "attempts", rows, sizeof(rows));
+	CU_ASSERT_STRING_EQUAL(rows, "1");
+}
+
+/* Writes of all kinds mixed, committed whenever 700 are pending, as the
+ * controller does. */
+static void test_interleaved(void)
+{
+	char path[300];
+	pd_journal *w, *r;
+	pd_jresult res;
+	pd_jcounts c;
+	walk wk = {0};
+	maxes m = {0};
+	size_t calls = 0, commits = 0;
+
+	jpath(path, sizeof(path), "mixed");
+	w = jopen(path, PD_J_CREATE);
+	for (uint64_t i = 0; i < 3000; i++) {
+		CU_ASSERT_EQUAL(add_task(w, i), 0);
+		CU_ASSERT_EQUAL(pd_journal_attempt(w, i, 1, "a", i), 0);
+		calls += 2;
+		if (i >= 5) {
+			res = result(i - 5, i % 2 ? PD_ST_OK : PD_ST_FAILED, "o");
+			CU_ASSERT_EQUAL(pd_journal_result(w, &res), 1);
+			calls++;
+		}
+		if (i % 100 == 0) {
+			CU_ASSERT_EQUAL(pd_journal_event(w, i, "note", NULL), 0);
+			calls++;
+		}
+		CU_ASSERT_EQUAL(pd_journal_pending(w), calls);
+		if (calls >= 700) {
+			CU_ASSERT_EQUAL(pd_journal_commit(w), 0);
+			calls = 0;
+			commits++;
+		}
+	}
+	for (uint64_t i = 2995; i < 3000; i++) {
+		res = result(i, PD_ST_OK, "o");
+		CU_ASSERT_EQUAL(pd_journal_attempt(w, i, 2, "b", i), 0);
+		CU_ASSERT_EQUAL(pd_journal_result(w, &res), 1);
+	}
+	CU_ASSERT_EQUAL(pd_journal_commit(w), 0);
+	CU_ASSERT(commits > 10);
+	r = jopen(path, PD_J_READONLY);
+	CU_ASSERT_EQUAL(pd_journal_counts(r, &c), 0);
+	CU_ASSERT(c.tasks == 3000 && c.results == 3000 && c.ok == 1498 + 5 && c.failed == 1497);
+	CU_ASSERT_EQUAL(pd_journal_tasks(r, on_walk, &wk), 0);
+	CU_ASSERT(wk.n == 3000 && wk.bad == 0);
+	CU_ASSERT_EQUAL(pd_journal_attempts_max(r, on_max, &m), 0);
+	CU_ASSERT(m.n == 3000 && m.bad == 0);
+	CU_ASSERT(m.of[0] == 1 && m.of[2994] == 1 && m.of[2995] == 2 && m.of[2999] == 2);
+	pd_journal_close(r);
+	pd_journal_close(w);
+}
+
+/* Ids added later by submit, or out of order: duplicates are found in the
+ * blocks, written or buffered. */
+static void test_appended(void)
+{
+	char path[300], rows[256];
+	pd_journal *w;
+	pd_jcounts c;
+	walk wk = {0};
+
+	jpath(path, sizeof(path), "submit");
+	w = jopen(path, PD_J_CREATE);
+	for (uint64_t i = 0; i < 100; i++)
+		CU_ASSERT_EQUAL(add_task(w, i), 0);
+	pd_journal_close(w);
+	/* a resumed writer learns where the tasks end */
+	w = jopen(path, 0);
+	CU_ASSERT_EQUAL(add_task(w, 0), -EEXIST);
+	CU_ASSERT_EQUAL(add_task(w, 99), -EEXIST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(pd_journal_error(w), "task 99 is recorded already"));
+	CU_ASSERT_EQUAL(pd_journal_pending(w), 0);
+	CU_ASSERT_EQUAL(add_task(w, 100), 0);
+	CU_ASSERT_EQUAL(pd_journal_commit(w), 0);
+	CU_ASSERT_EQUAL(add_task(w, 101), 0); /* one submit, one commit */
+	CU_ASSERT_EQUAL(pd_journal_commit(w), 0);
+	CU_ASSERT_EQUAL(add_task(w, 100), -EEXIST);
+	/* a gap, then ids into it */
+	CU_ASSERT_EQUAL(add_task(w, 200), 0);
+	CU_ASSERT_EQUAL(add_task(w, 200), -EEXIST);
+	CU_ASSERT_EQUAL(add_task(w, 150), 0);
+	CU_ASSERT_EQUAL(add_task(w, 151), 0);
+	CU_ASSERT_EQUAL(add_task(w, 150), -EEXIST);
+	for (uint64_t i = 152; i < 200; i++)
+		CU_ASSERT_EQUAL(add_task(w, i), 0);
+	CU_ASSERT_EQUAL(add_task(w, 200), -EEXIST); /* the gap is full */
+	CU_ASSERT_EQUAL(add_task(w, 201), 0);
+	CU_ASSERT_EQUAL(pd_journal_pending(w), 52);
+	CU_ASSERT_EQUAL(pd_journal_tasks(w, on_walk, &wk), 0);
+	CU_ASSERT(wk.n == 154 && wk.bad == 0);
+	CU_ASSERT(wk.ids[101] == 101 && wk.ids[102] == 150 && wk.ids[153] == 201);
+	CU_ASSERT_EQUAL(pd_journal_counts(w, &c), 0);
+	CU_ASSERT_EQUAL(c.tasks, 154);
+	pd_journal_close(w);
+	rows_of(path, "tasks", rows, sizeof(rows));
+	CU_ASSERT_STRING_EQUAL(rows, "100,1,1,50,1,1");
+}
+
+/* The writer's reads see what it buffered; other handles see nothing
+ * until a commit; the reads commit nothing. */
+static void test_writer_reads_buffered(void)
+{
+	char path[300];
+	pd_journal *w, *r;
+	pd_jcounts c;
+	walk wk = {0};
+	maxes m = {0};
+
+	jpath(path, sizeof(path), "ownreads");
+	w = jopen(path, PD_J_CREATE);
+	r = jopen(path, PD_J_READONLY);
+	for (uint64_t i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(add_task(w, i), 0);
+	for (uint64_t i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(pd_journal_attempt(w, i, 3, "a", i), 0);
+	CU_ASSERT_EQUAL(pd_journal_pending(w), 15);
+	CU_ASSERT_EQUAL(pd_journal_counts(w, &c), 0);
+	CU_ASSERT_EQUAL(c.tasks, 10);
+	CU_ASSERT_EQUAL(add_task(w, 10), 0);
+	CU_ASSERT_EQUAL(pd_journal_tasks(w, on_walk, &wk), 0);
+	CU_ASSERT(wk.n == 11 && wk.bad == 0);
+	CU_ASSERT_EQUAL(pd_journal_attempts_max(w, on_max, &m), 0);
+	CU_ASSERT(m.n == 5 && m.bad == 0 && m.of[4] == 3);
+	CU_ASSERT_EQUAL(pd_journal_pending(w), 16);
+	CU_ASSERT_EQUAL(pd_journal_counts(r, &c), 0);
+	CU_ASSERT_EQUAL(c.tasks, 0);
+	memset(&m, 0, sizeof(m));
+	CU_ASSERT_EQUAL(pd_journal_attempts_max(r, on_max, &m), 0);
+	CU_ASSERT_EQUAL(m.n, 0);
+	CU_ASSERT_EQUAL(pd_journal_commit(w), 0);
+	CU_ASSERT_EQUAL(pd_journal_counts(r, &c), 0);
+	CU_ASSERT_EQUAL(c.tasks, 11);
+	CU_ASSERT_EQUAL(pd_journal_attempts_max(r, on_max, &m), 0);
+	CU_ASSERT_EQUAL(m.n, 5);
+	pd_journal_close(r);
+	pd_journal_close(w);
+}
+
+static void test_bad_attempts(void)
+{
+	char path[300];
+	pd_journal *w;
+	maxes m = {0};
+
+	jpath(path, sizeof(path), "badattempts");
+	w = jopen(path, PD_J_CREATE);
+	CU_ASSERT_EQUAL(pd_journal_attempt(w, 1, 1, "CORRUPTAGENT", 5), 0);
+	pd_journal_close(w);
+	/* an agent name a byte longer than the block */
+	CU_ASSERT_FATAL(patch(path, "\x0c\0\0\0CORRUPTAGENT", "\x0d\0\0\0CORRUPTAGENT", 16) == 1);
+	w = jopen(path, PD_J_READONLY);
+	CU_ASSERT_EQUAL(pd_journal_attempts_max(w, on_max, &m), -EINVAL);
+	CU_ASSERT_EQUAL(m.n, 0);
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(pd_journal_error(w), "attempt block 1 (1 attempts): does not decode"));
 	pd_journal_close(w);
 }
 
@@ -561,6 +897,12 @@ int main(void)
 	CU_add_test(s, "agents and events", test_agents_events);
 	CU_add_test(s, "open errors", test_open_errors);
 	CU_add_test(s, "bad cells", test_bad_cells);
+	CU_add_test(s, "blocks of 512 tasks and 1024 attempts", test_blocks);
+	CU_add_test(s, "commit with a half-full block", test_half_block);
+	CU_add_test(s, "interleaved writes", test_interleaved);
+	CU_add_test(s, "ids appended later", test_appended);
+	CU_add_test(s, "the writer reads what it buffered", test_writer_reads_buffered);
+	CU_add_test(s, "bad attempt block", test_bad_attempts);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
