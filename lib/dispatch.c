@@ -1,15 +1,18 @@
+/* dispatch.c - dispatch.h: tasks, their queue and the hand-outs; the agent
+ * table is disp_agents.c. */
 #include "dispatch.h"
+#include "disp_agents.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NONE UINT32_MAX
-/* task owner values above any agent slot */
+#define NONE PD_DAG_NONE
+/* task owner values above any agent slot (PD_DAG_MAX_SLOTS) */
 #define OWN_QUEUED UINT32_MAX
 #define OWN_DONE (UINT32_MAX - 1)
 #define OWN_LOST (UINT32_MAX - 2)
-#define MAX_SLOTS (UINT32_MAX - 3)
+_Static_assert(OWN_LOST > PD_DAG_MAX_SLOTS, "task owners collide with agent slots");
 /* task.loss of a task settled while an agent holds it: a real loss count
  * stays below crash_limit, and a settled task needs none */
 #define SETTLED UINT32_MAX
@@ -32,28 +35,6 @@ struct rqueue {
 	size_t head, len, cap; /* cap is 0 or a power of two */
 };
 
-/* (task, attempt) handed to an agent; dead once the task moved on */
-struct hand {
-	uint64_t task;
-	uint32_t attempt;
-};
-
-struct agent {
-	uint32_t id;
-	uint32_t slots;
-	uint64_t limit;   /* max outstanding */
-	uint64_t out;     /* tasks held: the credit in use */
-	uint64_t settled; /* of those, settled elsewhere, not yet reported */
-	int draining;
-	uint32_t hpos;   /* index in heap, dispatcher mode */
-	size_t rpos;     /* index in rr order, round-robin mode */
-	uint32_t next_free;
-	/* handout log in handout order, live entries = out; compacted lazily
-	 * so completion is O(1) and removal can requeue in order */
-	struct hand *log;
-	size_t nlog, caplog;
-};
-
 struct pd_disp {
 	pd_disp_opts o;
 
@@ -62,20 +43,7 @@ struct pd_disp {
 	uint64_t queued, outstanding, finished;
 	struct rqueue q;
 
-	struct agent *ag;
-	uint32_t nag_slots, cap_ag, free_head, nagents;
-	uint32_t *hash; /* open addressing, linear probing, slot or NONE */
-	uint32_t hcap;  /* power of two */
-
-	/* dispatcher mode: min-heap of agents with credit */
-	uint32_t *heap;
-	uint32_t nheap;
-
-	/* round-robin mode: agents in add order, holes for removed ones,
-	 * with a bitmap of those with credit */
-	uint32_t *order;
-	uint64_t *elig;
-	size_t norder, cap_order, nelig, rr_cur;
+	pd_dag at; /* the agents (disp_agents.h) */
 };
 
 void pd_disp_opts_default(pd_disp_opts *o)
@@ -110,23 +78,15 @@ pd_disp *pd_disp_new(const pd_disp_opts *o)
 		if (o->crash_limit)
 			d->o.crash_limit = o->crash_limit;
 	}
-	d->free_head = NONE;
+	pd_dag_init(&d->at, d->o.round_robin);
 	return d;
 }
 
 void pd_disp_free(pd_disp *d)
 {
-	uint32_t i;
-
 	if (!d)
 		return;
-	for (i = 0; i < d->nag_slots; i++)
-		free(d->ag[i].log);
-	free(d->ag);
-	free(d->hash);
-	free(d->heap);
-	free(d->order);
-	free(d->elig);
+	pd_dag_free(&d->at);
 	free(d->q.r);
 	free(d->tasks);
 	free(d);
@@ -227,336 +187,31 @@ static void queue_pop(pd_disp *d, uint64_t *ids, size_t k)
 		q->len = 0;
 }
 
-/* ---- agent id map ---- */
-
-static uint32_t hash_id(uint32_t id)
-{
-	return (uint32_t)(((uint64_t)id * 0x9e3779b97f4a7c15ULL) >> 32);
-}
-
-static uint32_t agent_find(const pd_disp *d, uint32_t id)
-{
-	uint32_t i, s;
-
-	if (!d->hcap)
-		return NONE;
-	for (i = hash_id(id) & (d->hcap - 1);; i = (i + 1) & (d->hcap - 1)) {
-		s = d->hash[i];
-		if (s == NONE || d->ag[s].id == id)
-			return s;
-	}
-}
-
-static void hash_put(uint32_t *h, uint32_t hcap, const struct agent *ag, uint32_t s)
-{
-	uint32_t i = hash_id(ag[s].id) & (hcap - 1);
-
-	while (h[i] != NONE)
-		i = (i + 1) & (hcap - 1);
-	h[i] = s;
-}
-
-static int hash_grow(pd_disp *d)
-{
-	uint32_t ncap, *h, i;
-
-	if ((uint64_t)(d->nagents + 1) * 2 <= d->hcap)
-		return 0;
-	ncap = d->hcap ? d->hcap * 2 : 16;
-	if (ncap < d->hcap)
-		return -ENOMEM;
-	h = malloc((size_t)ncap * sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	memset(h, 0xff, (size_t)ncap * sizeof(*h));
-	for (i = 0; i < d->hcap; i++)
-		if (d->hash[i] != NONE)
-			hash_put(h, ncap, d->ag, d->hash[i]);
-	free(d->hash);
-	d->hash = h;
-	d->hcap = ncap;
-	return 0;
-}
-
-/* backward-shift deletion keeps probe chains intact without tombstones */
-static void hash_del(pd_disp *d, uint32_t s)
-{
-	uint32_t mask = d->hcap - 1, i, j, k;
-
-	i = hash_id(d->ag[s].id) & mask;
-	while (d->hash[i] != s)
-		i = (i + 1) & mask;
-	for (;;) {
-		d->hash[i] = NONE;
-		j = i;
-		for (;;) {
-			j = (j + 1) & mask;
-			if (d->hash[j] == NONE)
-				return;
-			k = hash_id(d->ag[d->hash[j]].id) & mask;
-			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-				continue;
-			break;
-		}
-		d->hash[i] = d->hash[j];
-		i = j;
-	}
-}
-
-/* ---- dispatcher heap ---- */
-
-/* a->out / a->slots against b's without overflow: split off the integer
- * part, the remainders are below 2^32 so their cross products fit */
-static int load_cmp(const struct agent *a, const struct agent *b)
-{
-	uint64_t qa = a->out / a->slots, qb = b->out / b->slots, x, y;
-
-	if (qa != qb)
-		return qa < qb ? -1 : 1;
-	x = (a->out % a->slots) * b->slots;
-	y = (b->out % b->slots) * a->slots;
-	if (x != y)
-		return x < y ? -1 : 1;
-	if (a->id != b->id)
-		return a->id < b->id ? -1 : 1;
-	return 0;
-}
-
-static int heap_less(const pd_disp *d, uint32_t i, uint32_t j)
-{
-	return load_cmp(&d->ag[d->heap[i]], &d->ag[d->heap[j]]) < 0;
-}
-
-static void heap_swap(pd_disp *d, uint32_t i, uint32_t j)
-{
-	uint32_t t = d->heap[i];
-
-	d->heap[i] = d->heap[j];
-	d->heap[j] = t;
-	d->ag[d->heap[i]].hpos = i;
-	d->ag[d->heap[j]].hpos = j;
-}
-
-static void heap_fix(pd_disp *d, uint32_t i)
-{
-	uint32_t c;
-
-	while (i && heap_less(d, i, (i - 1) / 2)) {
-		heap_swap(d, i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= d->nheap)
-			break;
-		if (c + 1 < d->nheap && heap_less(d, c + 1, c))
-			c++;
-		if (!heap_less(d, c, i))
-			break;
-		heap_swap(d, i, c);
-		i = c;
-	}
-}
-
-static void heap_remove(pd_disp *d, uint32_t s)
-{
-	uint32_t i = d->ag[s].hpos;
-
-	d->ag[s].hpos = NONE;
-	if (i != --d->nheap) {
-		d->heap[i] = d->heap[d->nheap];
-		d->ag[d->heap[i]].hpos = i;
-		heap_fix(d, i);
-	}
-}
-
-/* ---- round-robin order ---- */
-
-static void elig_set(pd_disp *d, size_t pos, int on)
-{
-	uint64_t bit = 1ULL << (pos & 63);
-	uint64_t *w = &d->elig[pos >> 6];
-
-	if (on && !(*w & bit)) {
-		*w |= bit;
-		d->nelig++;
-	} else if (!on && (*w & bit)) {
-		*w &= ~bit;
-		d->nelig--;
-	}
-}
-
-static size_t elig_next(const pd_disp *d, size_t pos)
-{
-	size_t w, nw = (d->norder + 63) / 64;
-	uint64_t m;
-
-	if (pos >= d->norder)
-		return SIZE_MAX;
-	w = pos >> 6;
-	m = d->elig[w] & (~0ULL << (pos & 63));
-	while (!m) {
-		if (++w >= nw)
-			return SIZE_MAX;
-		m = d->elig[w];
-	}
-	return w * 64 + (size_t)__builtin_ctzll(m);
-}
-
-static int order_append(pd_disp *d, uint32_t s)
-{
-	size_t i, j, ncap, cur;
-	uint32_t *o;
-	uint64_t *e;
-
-	if (d->norder == d->cap_order && d->nagents < d->norder / 2) {
-		/* compact the holes left by removed agents */
-		cur = d->rr_cur;
-		for (i = j = 0; i < d->norder; i++) {
-			if (i == d->rr_cur)
-				cur = j;
-			if (d->order[i] == NONE)
-				continue;
-			d->order[j] = d->order[i];
-			d->ag[d->order[j]].rpos = j;
-			j++;
-		}
-		d->rr_cur = d->rr_cur >= d->norder ? j : cur;
-		d->norder = j;
-		memset(d->elig, 0, d->cap_order / 8);
-		d->nelig = 0;
-		for (i = 0; i < j; i++) {
-			const struct agent *a = &d->ag[d->order[i]];
-
-			if (!a->draining && a->out < a->limit)
-				elig_set(d, i, 1);
-		}
-	}
-	if (d->norder == d->cap_order) {
-		ncap = d->cap_order ? d->cap_order * 2 : 64;
-		o = realloc(d->order, ncap * sizeof(*o));
-		if (!o)
-			return -ENOMEM;
-		d->order = o;
-		e = realloc(d->elig, ncap / 8);
-		if (!e)
-			return -ENOMEM;
-		memset(e + d->cap_order / 64, 0, (ncap - d->cap_order) / 8);
-		d->elig = e;
-		d->cap_order = ncap;
-	}
-	d->order[d->norder] = s;
-	d->ag[s].rpos = d->norder++;
-	return 0;
-}
-
 /* ---- agents ---- */
-
-/* puts the agent in or out of the pick structure after any change */
-static void agent_update(pd_disp *d, uint32_t s)
-{
-	struct agent *a = &d->ag[s];
-	int ok = !a->draining && a->out < a->limit;
-
-	if (d->o.round_robin) {
-		elig_set(d, a->rpos, ok);
-		return;
-	}
-	if (ok && a->hpos == NONE) {
-		a->hpos = d->nheap;
-		d->heap[d->nheap++] = s;
-		heap_fix(d, a->hpos);
-	} else if (!ok && a->hpos != NONE) {
-		heap_remove(d, s);
-	} else if (ok) {
-		heap_fix(d, a->hpos);
-	}
-}
-
-static uint32_t agent_pick(pd_disp *d)
-{
-	size_t p;
-
-	if (!d->o.round_robin)
-		return d->nheap ? d->heap[0] : NONE;
-	if (!d->nelig)
-		return NONE;
-	p = elig_next(d, d->rr_cur);
-	if (p == SIZE_MAX)
-		p = elig_next(d, 0);
-	return d->order[p];
-}
 
 int pd_disp_agent_add(pd_disp *d, uint32_t agent, uint32_t slots)
 {
-	struct agent *a;
-	uint32_t s, *h;
-	size_t ncap;
-	int rv;
+	uint64_t limit;
 
 	if (!slots)
 		return -EINVAL;
-	if (agent_find(d, agent) != NONE)
+	if (pd_dag_find(&d->at, agent) != NONE)
 		return -EEXIST;
-	rv = hash_grow(d);
-	if (rv < 0)
-		return rv;
-	if (d->free_head == NONE && d->nag_slots == d->cap_ag) {
-		if (d->cap_ag >= MAX_SLOTS / 2)
-			return -ENOMEM;
-		ncap = d->cap_ag ? (size_t)d->cap_ag * 2 : 16;
-		a = realloc(d->ag, ncap * sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		d->ag = a;
-		h = realloc(d->heap, ncap * sizeof(*h));
-		if (!h)
-			return -ENOMEM;
-		d->heap = h;
-		d->cap_ag = (uint32_t)ncap;
-	}
-	if (d->free_head != NONE) {
-		s = d->free_head;
-		d->free_head = d->ag[s].next_free;
-	} else {
-		s = d->nag_slots++;
-		d->ag[s].log = NULL;
-		d->ag[s].caplog = 0;
-	}
-	a = &d->ag[s];
-	a->id = agent;
-	a->slots = slots;
 	if (d->o.round_robin)
-		a->limit = (uint64_t)slots * d->o.rr_window;
+		limit = (uint64_t)slots * d->o.rr_window;
 	else
-		a->limit = (uint64_t)slots + d->o.prefetch;
-	a->out = 0;
-	a->settled = 0;
-	a->draining = 0;
-	a->hpos = NONE;
-	a->nlog = 0;
-	if (d->o.round_robin) {
-		rv = order_append(d, s);
-		if (rv < 0) {
-			a->next_free = d->free_head;
-			d->free_head = s;
-			return rv;
-		}
-	}
-	hash_put(d->hash, d->hcap, d->ag, s);
-	d->nagents++;
-	agent_update(d, s);
-	return 0;
+		limit = (uint64_t)slots + d->o.prefetch;
+	return pd_dag_add(&d->at, agent, slots, limit);
 }
 
 int pd_disp_agent_drain(pd_disp *d, uint32_t agent)
 {
-	uint32_t s = agent_find(d, agent);
+	uint32_t s = pd_dag_find(&d->at, agent);
 
 	if (s == NONE)
 		return -ENOENT;
-	d->ag[s].draining = 1;
-	agent_update(d, s);
+	d->at.ag[s].draining = 1;
+	pd_dag_update(&d->at, s);
 	return 0;
 }
 
@@ -577,7 +232,7 @@ static int hand_lost(const pd_disp *d, const struct hand *h)
 
 static int log_reserve(pd_disp *d, uint32_t s, size_t k)
 {
-	struct agent *a = &d->ag[s];
+	struct agent *a = &d->at.ag[s];
 	struct hand *n;
 	size_t i, j, need;
 
@@ -603,7 +258,7 @@ static int log_reserve(pd_disp *d, uint32_t s, size_t k)
 
 int pd_disp_agent_remove(pd_disp *d, uint32_t agent, uint64_t **lost, size_t *nlost)
 {
-	uint32_t s = agent_find(d, agent);
+	uint32_t s = pd_dag_find(&d->at, agent);
 	uint64_t *l = NULL;
 	struct agent *a;
 	struct task *t;
@@ -615,7 +270,7 @@ int pd_disp_agent_remove(pd_disp *d, uint32_t agent, uint64_t **lost, size_t *nl
 		*nlost = 0;
 	if (s == NONE)
 		return -ENOENT;
-	a = &d->ag[s];
+	a = &d->at.ag[s];
 	for (i = 0; i < a->nlog; i++)
 		if (hand_live(d, s, &a->log[i]) && hand_lost(d, &a->log[i]))
 			nl++;
@@ -658,19 +313,7 @@ int pd_disp_agent_remove(pd_disp *d, uint32_t agent, uint64_t **lost, size_t *nl
 	if (nlost)
 		*nlost = nl;
 
-	if (d->o.round_robin) {
-		elig_set(d, a->rpos, 0);
-		d->order[a->rpos] = NONE;
-	} else if (a->hpos != NONE) {
-		heap_remove(d, s);
-	}
-	hash_del(d, s);
-	a->out = 0;
-	a->settled = 0;
-	a->nlog = 0;
-	a->next_free = d->free_head;
-	d->free_head = s;
-	d->nagents--;
+	pd_dag_remove(&d->at, s);
 	return 0;
 }
 
@@ -725,10 +368,10 @@ size_t pd_disp_next(pd_disp *d, uint32_t *agent, uint64_t *ids, size_t max)
 
 	if (!max || !d->queued)
 		return 0;
-	s = agent_pick(d);
+	s = pd_dag_pick(&d->at);
 	if (s == NONE)
 		return 0;
-	a = &d->ag[s];
+	a = &d->at.ag[s];
 	k = a->limit - a->out;
 	if (k > max)
 		k = max;
@@ -750,16 +393,14 @@ size_t pd_disp_next(pd_disp *d, uint32_t *agent, uint64_t *ids, size_t max)
 	}
 	a->out += k;
 	d->outstanding += k;
-	if (d->o.round_robin)
-		d->rr_cur = a->rpos + 1;
-	agent_update(d, s);
+	pd_dag_served(&d->at, s);
 	*agent = a->id;
 	return k;
 }
 
 int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt, int failed)
 {
-	uint32_t s = agent_find(d, agent);
+	uint32_t s = pd_dag_find(&d->at, agent);
 	struct agent *a;
 	struct task *t;
 
@@ -768,7 +409,7 @@ int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt
 	t = &d->tasks[task];
 	if (t->owner != s || t->attempt != attempt)
 		return PD_DISP_STALE;
-	a = &d->ag[s];
+	a = &d->at.ag[s];
 	a->out--;
 	if (!a->out)
 		a->nlog = 0;
@@ -777,11 +418,11 @@ int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt
 		 * report does not count */
 		a->settled--;
 		t->owner = OWN_DONE;
-		agent_update(d, s);
+		pd_dag_update(&d->at, s);
 		return PD_DISP_STALE;
 	}
 	d->outstanding--;
-	agent_update(d, s);
+	pd_dag_update(&d->at, s);
 	if (failed && t->fails < d->o.retries) {
 		t->fails++;
 		t->attempt++;
@@ -814,7 +455,7 @@ int pd_disp_settle(pd_disp *d, uint64_t task)
 			return 0;
 		/* the agent keeps it (and its credit) until it reports or goes */
 		t->loss = SETTLED;
-		d->ag[t->owner].settled++;
+		d->at.ag[t->owner].settled++;
 		d->outstanding--;
 	}
 	d->finished++;
@@ -852,14 +493,14 @@ size_t pd_disp_outstanding(const pd_disp *d)
 
 size_t pd_disp_agent_outstanding(const pd_disp *d, uint32_t agent)
 {
-	uint32_t s = agent_find(d, agent);
+	uint32_t s = pd_dag_find(&d->at, agent);
 
-	return s == NONE ? 0 : d->ag[s].out - d->ag[s].settled;
+	return s == NONE ? 0 : d->at.ag[s].out - d->at.ag[s].settled;
 }
 
 size_t pd_disp_agents(const pd_disp *d)
 {
-	return d->nagents;
+	return d->at.nagents;
 }
 
 uint64_t pd_disp_finished(const pd_disp *d)

@@ -1,4 +1,7 @@
+/* journal.c - journal.h: opening and closing, meta, the writes and the
+ * commit. The reads are in journal_read.c; journal_int.h has what both share. */
 #include "journal.h"
+#include "journal_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,10 +21,6 @@
 #define BUSY_MS 5000
 #define STR_(x) #x
 #define STR(x) STR_(x)
-
-/* statements the writer runs again and again, prepared once */
-enum { ST_BEGIN, ST_COMMIT, ST_META_SET, ST_META_GET, ST_TASK, ST_TASK_AT, ST_ATTEMPT, ST_RESULT,
-       ST_JOIN, ST_LEAVE, ST_EVENT, ST_MAX_ };
 
 static const char *const stmt_sql[ST_MAX_] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -59,21 +58,7 @@ static const char schema_sql[] =
 	"INSERT INTO meta VALUES ('schema_version', '" STR(PD_JOURNAL_VERSION) "');"
 	"COMMIT;";
 
-struct pd_journal {
-	sqlite3 *db;
-	char *path;
-	int readonly;
-	size_t pending; /* write calls in the open transaction (not the buffered) */
-	sqlite3_stmt *st[ST_MAX_];
-	/* the blocks being filled, not yet in SQLite (journal_block.h) */
-	pd_buf tblock;	   /* tasks [tfirst, tfirst + its count) */
-	uint64_t tfirst;
-	pd_buf ablock;	   /* hand-outs */
-	uint64_t task_end; /* above every task id recorded (a writer's) */
-	char err[512];
-};
-
-static void __attribute__((format(printf, 2, 3))) set_err(pd_journal *j, const char *fmt, ...)
+void pd_journal_set_err(pd_journal *j, const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(j->err, sizeof(j->err), "journal %s: ", j->path);
@@ -109,9 +94,9 @@ static int fail(pd_journal *j, int rc, const char *what)
 	const char *msg = j->db ? sqlite3_errmsg(j->db) : sqlite3_errstr(rc);
 
 	if (what)
-		set_err(j, "%s: %s", what, msg);
+		pd_journal_set_err(j, "%s: %s", what, msg);
 	else
-		set_err(j, "%s", msg);
+		pd_journal_set_err(j, "%s", msg);
 	return map_rc(j->db, rc);
 }
 
@@ -154,11 +139,11 @@ static int check_id(pd_journal *j, uint64_t id)
 {
 	if (id <= INT64_MAX)
 		return 0;
-	set_err(j, "task id %" PRIu64 " is too large", id);
+	pd_journal_set_err(j, "task id %" PRIu64 " is too large", id);
 	return -EOVERFLOW;
 }
 
-static int prep(pd_journal *j, const char *sql, sqlite3_stmt **s)
+int pd_journal_prep(pd_journal *j, const char *sql, sqlite3_stmt **s)
 {
 	int rc = sqlite3_prepare_v2(j->db, sql, -1, s, NULL);
 
@@ -166,7 +151,7 @@ static int prep(pd_journal *j, const char *sql, sqlite3_stmt **s)
 }
 
 /* 1 while s has a row; then 0 with *rv 0 (done) or -errno. */
-static int next_row(pd_journal *j, sqlite3_stmt *s, int *rv, const char *what)
+int pd_journal_next_row(pd_journal *j, sqlite3_stmt *s, int *rv, const char *what)
 {
 	int rc = sqlite3_step(s);
 
@@ -174,28 +159,6 @@ static int next_row(pd_journal *j, sqlite3_stmt *s, int *rv, const char *what)
 		return 1;
 	*rv = rc == SQLITE_DONE ? 0 : fail(j, rc, what);
 	return 0;
-}
-
-static const char *col_str(sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	return t ? (const char *)t : "";
-}
-
-/* Column i as bytes: blob first, then its size (SQLite's order, so the
- * size is that of the bytes returned). */
-static const void *col_blob(sqlite3_stmt *s, int i, size_t *n)
-{
-	const void *p = sqlite3_column_blob(s, i);
-
-	*n = (size_t)sqlite3_column_bytes(s, i);
-	return p;
-}
-
-static void bind_u64(sqlite3_stmt *s, int i, uint64_t v)
-{
-	sqlite3_bind_int64(s, i, (sqlite3_int64)v);
 }
 
 static void bind_str(sqlite3_stmt *s, int i, const char *v)
@@ -212,7 +175,7 @@ static int wprep(pd_journal *j, int which, sqlite3_stmt **s)
 	int rv;
 
 	if (j->readonly) {
-		set_err(j, "opened read-only");
+		pd_journal_set_err(j, "opened read-only");
 		return -EBADF;
 	}
 	if (sqlite3_get_autocommit(j->db)) {
@@ -261,12 +224,12 @@ static int flush_block(pd_journal *j, int which, pd_buf *b, const char *what)
 	return rv;
 }
 
-static int flush_tasks(pd_journal *j)
+int pd_journal_flush_tasks(pd_journal *j)
 {
 	return flush_block(j, ST_TASK, &j->tblock, "tasks");
 }
 
-static int flush_attempts(pd_journal *j)
+int pd_journal_flush_attempts(pd_journal *j)
 {
 	return flush_block(j, ST_ATTEMPT, &j->ablock, "attempts");
 }
@@ -275,7 +238,7 @@ static int check_write(pd_journal *j)
 {
 	if (!j->readonly)
 		return 0;
-	set_err(j, "opened read-only");
+	pd_journal_set_err(j, "opened read-only");
 	return -EBADF;
 }
 
@@ -309,8 +272,8 @@ static int read_task_end(pd_journal *j)
 	int64_t end;
 	int rv;
 
-	rv = prep(j, "SELECT first + count FROM tasks ORDER BY first DESC LIMIT 1", &s);
-	if (rv == 0 && next_row(j, s, &rv, "tasks")) {
+	rv = pd_journal_prep(j, "SELECT first + count FROM tasks ORDER BY first DESC LIMIT 1", &s);
+	if (rv == 0 && pd_journal_next_row(j, s, &rv, "tasks")) {
 		end = sqlite3_column_int64(s, 0);
 		j->task_end = end > 0 ? (uint64_t)end : 0;
 	}
@@ -325,12 +288,13 @@ static int check_version(pd_journal *j)
 
 	/* SQLITE_ERROR here is "no such table" */
 	if (rv == -ENOENT || (rv == -EINVAL && sqlite3_errcode(j->db) == SQLITE_ERROR)) {
-		set_err(j, "not a parade journal (%s)",
+		pd_journal_set_err(j, "not a parade journal (%s)",
 			rv == -ENOENT ? "no schema_version" : sqlite3_errmsg(j->db));
 		rv = -EINVAL;
 	} else if (rv == 0 && strcmp(v, STR(PD_JOURNAL_VERSION)) != 0) {
-		set_err(j, "schema version '%.32s' is not supported (this parade reads version %d)",
-			v, PD_JOURNAL_VERSION);
+		pd_journal_set_err(j, "schema version '%.32s' is not supported "
+				      "(this parade reads version %d)",
+				   v, PD_JOURNAL_VERSION);
 		rv = -EPROTONOSUPPORT;
 	}
 	free(v);
@@ -353,7 +317,7 @@ static int writer_setup(pd_journal *j)
 	if (rc != SQLITE_OK)
 		return fail(j, rc, NULL);
 	if (strcmp(mode, "wal") != 0) {
-		set_err(j, "cannot use WAL mode (journal mode is '%s')", mode);
+		pd_journal_set_err(j, "cannot use WAL mode (journal mode is '%s')", mode);
 		return -ENOTSUP;
 	}
 	/* NORMAL: no fsync per commit; a commit survives a process crash */
@@ -399,14 +363,14 @@ static int create_file(pd_journal *j)
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new-%ld", j->path, (long)getpid()) >=
 	    sizeof(tmp)) {
-		set_err(j, "path too long");
+		pd_journal_set_err(j, "path too long");
 		return -ENAMETOOLONG;
 	}
 	unlink_files(tmp, 1);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rv = -errno;
-		set_err(j, "%s: %s", tmp, strerror(-rv));
+		pd_journal_set_err(j, "%s: %s", tmp, strerror(-rv));
 		return rv;
 	}
 	close(fd);
@@ -418,7 +382,7 @@ static int create_file(pd_journal *j)
 	j->db = NULL;
 	if (rv == 0 && link(tmp, j->path) < 0) {
 		rv = -errno;
-		set_err(j, "%s", rv == -EEXIST ? "already exists" : strerror(-rv));
+		pd_journal_set_err(j, "%s", rv == -EEXIST ? "already exists" : strerror(-rv));
 	}
 	unlink_files(tmp, 1);
 	return rv;
@@ -451,12 +415,12 @@ int pd_journal_open(const char *path, int flags, pd_journal **out, char *err, si
 	}
 	if (stat(path, &st) < 0) {
 		rv = -errno;
-		set_err(j, "%s", strerror(-rv));
+		pd_journal_set_err(j, "%s", strerror(-rv));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rv = -EINVAL;
-		set_err(j, "not a regular file");
+		pd_journal_set_err(j, "not a regular file");
 		goto out;
 	}
 	rc = sqlite3_open_v2(path, &j->db,
@@ -510,7 +474,7 @@ int pd_journal_meta_set(pd_journal *j, const char *key, const char *value)
 	int rv;
 
 	if (!key || !value || strcmp(key, "schema_version") == 0) {
-		set_err(j, "meta key '%s' cannot be set", key ? key : "(null)");
+		pd_journal_set_err(j, "meta key '%s' cannot be set", key ? key : "(null)");
 		return -EINVAL;
 	}
 	rv = wprep(j, ST_META_SET, &s);
@@ -528,7 +492,7 @@ int pd_journal_meta_get(pd_journal *j, const char *key, char **value)
 
 	*value = NULL;
 	if (!key) {
-		set_err(j, "no meta key given");
+		pd_journal_set_err(j, "no meta key given");
 		return -EINVAL;
 	}
 	rv = stmt(j, ST_META_GET, &s);
@@ -540,7 +504,7 @@ int pd_journal_meta_get(pd_journal *j, const char *key, char **value)
 		*value = strdup(col_str(s, 0));
 		rv = *value ? 0 : -ENOMEM;
 	} else if (rc == SQLITE_DONE) {
-		set_err(j, "no meta key '%s'", key);
+		pd_journal_set_err(j, "no meta key '%s'", key);
 		rv = -ENOENT;
 	} else {
 		rv = fail(j, rc, "meta");
@@ -562,23 +526,23 @@ int pd_journal_task(pd_journal *j, uint64_t id, const char *const *cells, size_t
 		return rv;
 	rv = pd_jblock_task_size(cells, ncells, &size);
 	if (rv < 0) {
-		set_err(j, "task %" PRIu64 ": cannot encode its cells", id);
+		pd_journal_set_err(j, "task %" PRIu64 ": cannot encode its cells", id);
 		return rv;
 	}
 	/* ids come in order: only one below task_end can be a duplicate */
 	if (id < j->task_end && (rv = task_recorded(j, id)) != 0) {
 		if (rv > 0)
-			set_err(j, "task %" PRIu64 " is recorded already", id);
+			pd_journal_set_err(j, "task %" PRIu64 " is recorded already", id);
 		return rv > 0 ? -EEXIST : rv;
 	}
 	n = pd_jblock_count(&j->tblock);
-	if (n && id - j->tfirst != n && (rv = flush_tasks(j)) < 0)
+	if (n && id - j->tfirst != n && (rv = pd_journal_flush_tasks(j)) < 0)
 		return rv;
 	rv = pd_jblock_task_add(&j->tblock, cells, ncells);
-	if (rv == -ENOSPC && (rv = flush_tasks(j)) == 0)
+	if (rv == -ENOSPC && (rv = pd_journal_flush_tasks(j)) == 0)
 		rv = pd_jblock_task_add(&j->tblock, cells, ncells);
 	if (rv == -ENOMEM)
-		set_err(j, "out of memory");
+		pd_journal_set_err(j, "out of memory");
 	if (rv < 0)
 		return rv;
 	if (pd_jblock_count(&j->tblock) == 1)
@@ -596,10 +560,10 @@ int pd_journal_attempt(pd_journal *j, uint64_t task, uint32_t attempt, const cha
 	if ((rv = check_write(j)) < 0 || (rv = check_id(j, task)) < 0)
 		return rv;
 	rv = pd_jblock_attempt_add(&j->ablock, task, attempt, at_ms, agent);
-	if (rv == -ENOSPC && (rv = flush_attempts(j)) == 0)
+	if (rv == -ENOSPC && (rv = pd_journal_flush_attempts(j)) == 0)
 		rv = pd_jblock_attempt_add(&j->ablock, task, attempt, at_ms, agent);
 	if (rv == -ENOMEM || rv == -E2BIG)
-		set_err(j, "task %" PRIu64 ": %s", task,
+		pd_journal_set_err(j, "task %" PRIu64 ": %s", task,
 			rv == -ENOMEM ? "out of memory" : "agent name too long");
 	return rv;
 }
@@ -610,7 +574,7 @@ int pd_journal_result(pd_journal *j, const pd_jresult *r)
 	int rv;
 
 	if (r->out_len > PD_JOURNAL_MAX_BLOB || (!r->out && r->out_len)) {
-		set_err(j, "task %" PRIu64 ": bad output size %zu", r->task, r->out_len);
+		pd_journal_set_err(j, "task %" PRIu64 ": bad output size %zu", r->task, r->out_len);
 		return r->out ? -E2BIG : -EINVAL;
 	}
 	rv = check_id(j, r->task);
@@ -672,7 +636,7 @@ int pd_journal_agent_leave(pd_journal *j, int64_t row, uint64_t left_ms, uint64_
 	bind_u64(s, 3, tasks_done);
 	rv = wrun(j, s, "agent");
 	if (rv == 0 && sqlite3_changes(j->db) == 0) {
-		set_err(j, "no agent row %" PRId64, row);
+		pd_journal_set_err(j, "no agent row %" PRId64, row);
 		rv = -ENOENT;
 	}
 	return rv;
@@ -706,14 +670,14 @@ int pd_journal_commit(pd_journal *j)
 	if (j->readonly)
 		return 0;
 	if (sqlite3_get_autocommit(j->db) && j->pending) {
-		set_err(j, "%zu uncommitted writes were rolled back", j->pending);
+		pd_journal_set_err(j, "%zu uncommitted writes were rolled back", j->pending);
 		pd_err("%s", j->err);
 		j->pending = 0;
 		return -EIO;
 	}
-	rv = flush_tasks(j);
+	rv = pd_journal_flush_tasks(j);
 	if (rv == 0)
-		rv = flush_attempts(j);
+		rv = pd_journal_flush_attempts(j);
 	if (rv == 0 && sqlite3_get_autocommit(j->db))
 		return 0; /* nothing was pending */
 	if (rv == 0)
@@ -732,195 +696,4 @@ int pd_journal_commit(pd_journal *j)
 	}
 	pd_err("%s (%zu writes lost, %zu kept for a retry)", j->err, lost, pd_journal_pending(j));
 	return -EIO;
-}
-
-int pd_journal_counts(pd_journal *j, pd_jcounts *c)
-{
-	sqlite3_stmt *s = NULL;
-	int rv;
-
-	memset(c, 0, sizeof(*c));
-	if ((rv = flush_tasks(j)) < 0)
-		return rv;
-	/* one statement, so one snapshot */
-	rv = prep(j,
-		  "SELECT (SELECT coalesce(sum(count), 0) FROM tasks), count(*), sum(status = 0),"
-		  " sum(status = 1), sum(status = 2), sum(status = 3) FROM results",
-		  &s);
-	if (rv == 0 && next_row(j, s, &rv, "counting")) {
-		c->tasks = (uint64_t)sqlite3_column_int64(s, 0);
-		c->results = (uint64_t)sqlite3_column_int64(s, 1);
-		c->ok = (uint64_t)sqlite3_column_int64(s, 2);
-		c->failed = (uint64_t)sqlite3_column_int64(s, 3);
-		c->timeout = (uint64_t)sqlite3_column_int64(s, 4);
-		c->lost = (uint64_t)sqlite3_column_int64(s, 5);
-	}
-	sqlite3_finalize(s);
-	return rv;
-}
-
-/* The first id and count of a block row, checked: 0 or -EINVAL. */
-static int block_row(sqlite3_stmt *s, uint32_t max, uint64_t *first, size_t *count)
-{
-	int64_t f = sqlite3_column_int64(s, 0), n = sqlite3_column_int64(s, 1);
-
-	*first = f < 0 ? 0 : (uint64_t)f;
-	*count = n < 1 || n > max ? 0 : (size_t)n;
-	return f < 0 || !*count || (uint64_t)f > (uint64_t)INT64_MAX - (*count - 1) ? -EINVAL : 0;
-}
-
-int pd_journal_tasks(pd_journal *j, int (*cb)(void *arg, uint64_t id, char **cells, size_t n),
-		     void *arg)
-{
-	sqlite3_stmt *s = NULL;
-	pd_buf b = {0};
-	pd_jbtask *t;
-	const void *blob;
-	size_t n, len;
-	uint64_t first;
-	int rv;
-
-	if ((rv = flush_tasks(j)) < 0)
-		return rv;
-	rv = prep(j, "SELECT first, count, cells FROM tasks ORDER BY first", &s);
-	while (rv == 0 && next_row(j, s, &rv, "reading tasks")) {
-		rv = block_row(s, PD_JBLOCK_TASKS, &first, &n);
-		blob = col_blob(s, 2, &len);
-		if (rv == 0)
-			rv = pd_jblock_tasks_decode(&b, blob, len, n, &t);
-		if (rv < 0) {
-			set_err(j, "task block %lld (%lld tasks): %s", sqlite3_column_int64(s, 0),
-				sqlite3_column_int64(s, 1),
-				rv == -ENOMEM ? "out of memory" : "does not decode");
-			break;
-		}
-		for (size_t i = 0; rv == 0 && i < n; i++)
-			rv = cb(arg, first + i, t[i].cells, t[i].n);
-	}
-	sqlite3_finalize(s);
-	pd_buf_free(&b);
-	return rv;
-}
-
-int pd_journal_results(pd_journal *j, int by_task, uint64_t since_seq, size_t limit,
-		       int (*cb)(void *arg, const pd_jresult *r), void *arg)
-{
-#define RESULTS_SQL                                                                                \
-	"SELECT seq, task, attempt, status, exit_code, seconds, agent, out, error, at_ms"          \
-	" FROM results WHERE seq > ?1 ORDER BY "
-	static const char *const sql[2] = {RESULTS_SQL "seq LIMIT ?2", RESULTS_SQL "task LIMIT ?2"};
-	sqlite3_stmt *s = NULL;
-	pd_jresult r;
-	int rv;
-
-	rv = prep(j, sql[by_task != 0], &s);
-	if (rv < 0)
-		return rv;
-	bind_u64(s, 1, since_seq > INT64_MAX ? INT64_MAX : since_seq);
-	sqlite3_bind_int64(s, 2, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
-	while (rv == 0 && next_row(j, s, &rv, "reading results")) {
-		r.seq = (uint64_t)sqlite3_column_int64(s, 0);
-		r.task = (uint64_t)sqlite3_column_int64(s, 1);
-		r.attempt = (uint32_t)sqlite3_column_int64(s, 2);
-		r.status = sqlite3_column_int(s, 3);
-		r.exit_code = sqlite3_column_int(s, 4);
-		r.seconds = sqlite3_column_double(s, 5);
-		r.agent = col_str(s, 6);
-		r.out = col_str(s, 7); /* text access NUL-terminates a blob */
-		r.out_len = (size_t)sqlite3_column_bytes(s, 7);
-		r.error = col_str(s, 8);
-		r.at_ms = (uint64_t)sqlite3_column_int64(s, 9);
-		if (r.out_len > PD_JOURNAL_MAX_BLOB) {
-			set_err(j, "task %" PRIu64 ": output of %zu bytes is too large", r.task,
-				r.out_len);
-			rv = -EINVAL;
-			break;
-		}
-		rv = cb(arg, &r);
-	}
-	sqlite3_finalize(s);
-	return rv;
-}
-
-int pd_journal_attempts_max(pd_journal *j, int (*cb)(void *arg, uint64_t task, uint32_t attempt),
-			    void *arg)
-{
-	sqlite3_stmt *s = NULL;
-	pd_buf b = {0};
-	pd_jbattempt *a;
-	pd_jblock_max m = {0};
-	const void *blob;
-	size_t count, len;
-	uint64_t seq;
-	int rv;
-
-	if ((rv = flush_attempts(j)) < 0)
-		return rv;
-	rv = prep(j, "SELECT seq, count, data FROM attempts ORDER BY seq", &s);
-	while (rv == 0 && next_row(j, s, &rv, "reading attempts")) {
-		rv = block_row(s, PD_JBLOCK_ATTEMPTS, &seq, &count);
-		blob = col_blob(s, 2, &len);
-		if (rv == 0)
-			rv = pd_jblock_attempts_decode(&b, blob, len, count, &a);
-		if (rv == 0)
-			rv = pd_jblock_max_add(&m, a, count);
-		if (rv < 0)
-			set_err(j, "attempt block %lld (%lld attempts): %s",
-				sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
-				rv == -ENOMEM ? "out of memory" : "does not decode");
-	}
-	sqlite3_finalize(s);
-	pd_buf_free(&b);
-	if (rv == 0)
-		pd_jblock_max_finish(&m);
-	for (size_t i = 0; rv == 0 && i < m.n; i++)
-		rv = cb(arg, m.v[i].task, m.v[i].attempt);
-	pd_jblock_max_free(&m);
-	return rv;
-}
-
-int pd_journal_agents(pd_journal *j, int (*cb)(void *arg, const pd_jagent *a), void *arg)
-{
-	sqlite3_stmt *s = NULL;
-	pd_jagent a;
-	int rv;
-
-	rv = prep(j,
-		  "SELECT name, host, pid, mode, slurm_job, slurm_step, slots, joined_ms,"
-		  " left_ms, tasks_done FROM agents ORDER BY id",
-		  &s);
-	while (rv == 0 && next_row(j, s, &rv, "reading agents")) {
-		a.name = col_str(s, 0);
-		a.host = col_str(s, 1);
-		a.pid = (uint32_t)sqlite3_column_int64(s, 2);
-		a.mode = col_str(s, 3);
-		a.slurm_job = col_str(s, 4);
-		a.slurm_step = col_str(s, 5);
-		a.slots = (uint32_t)sqlite3_column_int64(s, 6);
-		a.joined_ms = (uint64_t)sqlite3_column_int64(s, 7);
-		a.left_ms = (uint64_t)sqlite3_column_int64(s, 8);
-		a.tasks_done = (uint64_t)sqlite3_column_int64(s, 9);
-		rv = cb(arg, &a);
-	}
-	sqlite3_finalize(s);
-	return rv;
-}
-
-int pd_journal_events(pd_journal *j, uint64_t since_seq,
-		      int (*cb)(void *arg, uint64_t seq, uint64_t at_ms, const char *kind,
-				const char *text),
-		      void *arg)
-{
-	sqlite3_stmt *s = NULL;
-	int rv;
-
-	rv = prep(j, "SELECT seq, at_ms, kind, text FROM events WHERE seq > ?1 ORDER BY seq", &s);
-	if (rv < 0)
-		return rv;
-	bind_u64(s, 1, since_seq > INT64_MAX ? INT64_MAX : since_seq);
-	while (rv == 0 && next_row(j, s, &rv, "reading events"))
-		rv = cb(arg, (uint64_t)sqlite3_column_int64(s, 0),
-			(uint64_t)sqlite3_column_int64(s, 1), col_str(s, 2), col_str(s, 3));
-	sqlite3_finalize(s);
-	return rv;
 }

@@ -2,8 +2,8 @@
  *
  * One SQLite file in WAL mode. One controller writes it; any number of
  * other processes (`parade collect`, `parade status`) read it at the same
- * time; a restarted controller (`parade resume`) reloads it. This module is
- * the only one that knows SQLite.
+ * time; a restarted controller (`parade resume`) reloads it. This module
+ * (journal.c, journal_read.c) is the only one that knows SQLite.
  *
  * Durability: the writer runs with synchronous=NORMAL. A commit survives a
  * crash of the process (kill -9, abort, OOM killer) but the last commits
