@@ -480,6 +480,7 @@ int pd_collect_main(int argc, char **argv)
 	char *colstr = NULL, *std = NULL;
 
 	memset(&rec, 0, sizeof(rec));
+	memset(&co, 0, sizeof(co));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
 		switch (c) {
@@ -539,7 +540,6 @@ int pd_collect_main(int argc, char **argv)
 		f = stdout;
 		goto out;
 	}
-	memset(&co, 0, sizeof(co));
 	co.schema = schema;
 	co.contiguous = live && !unordered;
 	co.out = pd_output_new(f, format, grid, schema, 0);
@@ -595,6 +595,20 @@ static int wait_end(const char *name, const char *dir)
 	return off.has_journal && off.n.ok == off.n.tasks ? 0 : 1;
 }
 
+/* Takes a lone flag (--cancel, --foreground) out of argv wherever it
+ * stands; returns whether it was there. */
+static int take_flag(int *argc, char **argv, const char *flag)
+{
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], flag))
+			continue;
+		memmove(argv + i, argv + i + 1, (size_t)(*argc - i) * sizeof(*argv));
+		(*argc)--;
+		return 1;
+	}
+	return 0;
+}
+
 static int find_named(int argc, char **argv, int want, const char *usage, char *dir, size_t len)
 {
 	char err[1024];
@@ -632,10 +646,10 @@ int pd_stop_main(int argc, char **argv)
 		"--cancel: running tasks are killed at once. Returns when nothing of the session is "
 		"left running.\n";
 	char dir[4096], err[1024];
-	int cancel = argc == 3 && !strcmp(argv[2], "--cancel"), rv;
+	int cancel = take_flag(&argc, argv, "--cancel"), rv;
 	pd_json *r = NULL;
 
-	rv = find_named(argc - cancel, argv, 2, usage, dir, sizeof(dir));
+	rv = find_named(argc, argv, 2, usage, dir, sizeof(dir));
 	if (rv)
 		return rv > 0 ? 0 : 2;
 	rv = ask(dir, cancel ? "{\"op\":\"stop\",\"cancel\":true}" : "{\"op\":\"stop\"}", &r, err,
@@ -696,10 +710,10 @@ int pd_resume_main(int argc, char **argv)
 		"whose controller died: finished results stay, unfinished tasks run again, agents "
 		"still alive rejoin. Detaches like submit unless --foreground.\n";
 	char dir[4096];
-	int fg = argc == 3 && !strcmp(argv[2], "--foreground"), rv;
+	int fg = take_flag(&argc, argv, "--foreground"), rv;
 	recorded rec;
 
-	rv = find_named(argc - fg, argv, 2, usage, dir, sizeof(dir));
+	rv = find_named(argc, argv, 2, usage, dir, sizeof(dir));
 	if (rv)
 		return rv > 0 ? 0 : 2;
 	if (recorded_open(argv[1], dir, PD_J_READONLY, &rec) < 0)
