@@ -52,7 +52,15 @@ grep -q "have no result" "$T/pool.err" || fail "collect does not say that tasks 
 RC=0
 timeout 30 "$PARADE" submit --name slow --workers 2 -- sleep 300 <"$T/in" >/dev/null 2>"$T/submit2.err" || RC=$?
 expect_rc 0 "parade submit (slow)" "$T/submit2.err"
-sleeping() { pgrep -f '^sleep 300$' >/dev/null; }
+# this test's `sleep 300` tasks: their environment holds $T (PARADE_HOME)
+sleeping() {
+	local p
+	find_procs
+	for p in "${PIDS[@]}"; do
+		[ "$(cmdline_of "$p")" = "sleep 300" ] && return 0
+	done
+	return 1
+}
 wait_for 20 sleeping || fail "the slow tasks did not start"
 start=$(now_ms)
 RC=0
@@ -61,5 +69,5 @@ expect_rc 0 "parade stop --cancel" "$T/cancel.out"
 grep -q "session slow cancelled" "$T/cancel.out" || { show_file "$T/cancel.out"; fail "stop --cancel does not report the end"; }
 info "cancel took $(($(now_ms) - start)) ms"
 assert_no_procs
-pgrep -f '^sleep 300$' >/dev/null && fail "a cancelled task (sleep 300) is still running"
+sleeping && fail "a cancelled task (sleep 300) is still running"
 info "scale 1 -> 3 -> 1, graceful stop and cancel, nothing left"
