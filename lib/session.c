@@ -145,11 +145,11 @@ static int sessions_dir(const char *name, char *sessions, size_t len, char *err,
 	return 0;
 }
 
-int pd_session_open(const char *name, char *dir, size_t dirlen, char *err, size_t errlen)
+/* dir = the folder of session name (checked), sessions = their parent. */
+static int session_path(const char *name, char *sessions, size_t slen, char *dir, size_t dirlen,
+			char *err, size_t errlen)
 {
-	char sessions[4200];
-	struct stat st;
-	int rv = sessions_dir(name, sessions, sizeof(sessions), err, errlen);
+	int rv = sessions_dir(name, sessions, slen, err, errlen);
 
 	if (rv < 0)
 		return rv;
@@ -157,6 +157,17 @@ int pd_session_open(const char *name, char *dir, size_t dirlen, char *err, size_
 		snprintf(err, errlen, "session path too long");
 		return -ENAMETOOLONG;
 	}
+	return 0;
+}
+
+int pd_session_open(const char *name, char *dir, size_t dirlen, char *err, size_t errlen)
+{
+	char sessions[4200];
+	struct stat st;
+	int rv = session_path(name, sessions, sizeof(sessions), dir, dirlen, err, errlen);
+
+	if (rv < 0)
+		return rv;
 	rv = mkdir_private(dir, err, errlen);
 	if (rv < 0)
 		return rv;
@@ -171,14 +182,10 @@ int pd_session_find(const char *name, char *dir, size_t dirlen, char *err, size_
 {
 	char sessions[4200];
 	struct stat st;
-	int rv = sessions_dir(name, sessions, sizeof(sessions), err, errlen);
+	int rv = session_path(name, sessions, sizeof(sessions), dir, dirlen, err, errlen);
 
 	if (rv < 0)
 		return rv;
-	if ((size_t)snprintf(dir, dirlen, "%s/%s", sessions, name) >= dirlen) {
-		snprintf(err, errlen, "session path too long");
-		return -ENAMETOOLONG;
-	}
 	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "no session named '%s' in %s ('parade status' lists them)", name,
 			 sessions);
