@@ -370,6 +370,9 @@ static void detach(const ctl *c, int *ready_fd)
 			fwrite(buf, 1, (size_t)n, stderr);
 	if (fd >= 0)
 		close(fd);
+	/* a new session that never came up is of no use to anyone */
+	if (c->o->mode == PD_MODE_SUBMIT)
+		pd_session_remove(c->dir);
 	exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 2);
 }
 
@@ -502,7 +505,7 @@ int pd_run(const pd_run_opts *o)
 	pd_server_opts so;
 	pd_server_cbs cbs = {task_argv, ctl_on_result, ctl_on_agent, ctl_on_sent};
 	FILE *outf = stdout;
-	int rv = 2, have_session = 0, ready_fd = -1, detached;
+	int rv = 2, have_session = 0, ready_fd = -1, detached, created = 0, up = 0;
 	unsigned workers = o->workers ? o->workers : online_cores();
 	const char *step = o->mode == PD_MODE_RUN ? step_session(o) : NULL;
 	const char *listen_url = o->listen;
@@ -582,6 +585,7 @@ int pd_run(const pd_run_opts *o)
 			pd_err("%s", err);
 			goto out;
 		}
+		created = 1;
 	}
 	have_session = 1;
 	if (detached && ready_fd < 0)
@@ -689,6 +693,7 @@ int pd_run(const pd_run_opts *o)
 	ctl_journal_event(&c, "start", "controller pid %ld started (%s)", (long)getpid(),
 			  o->mode == PD_MODE_RESUME ? "resume" : "new session");
 	detached_ready(&ready_fd);
+	up = 1;
 	ctl_check_end(&c); /* a resumed session may have nothing left */
 	pd_loop_run(c.loop);
 
@@ -772,6 +777,10 @@ out:
 		unlink(path);
 	} else if (have_session && o->mode == PD_MODE_RUN && !o->keep_session &&
 		   !(c.interrupted && c.jn)) {
+		pd_session_remove(c.dir);
+	} else if (created && !up && ready_fd < 0) {
+		/* a session that never came up is of no use to anyone (a
+		 * detached one is removed by the parent, after it showed why) */
 		pd_session_remove(c.dir);
 	}
 	if (c.lock_fd >= 0)

@@ -30,6 +30,15 @@ timeout 30 "$PARADE" submit --name sweep --grid "$T/grid.csv" -- echo {x} >/dev/
 expect_rc 2 "a second submit named sweep"
 grep -q "already exists" "$T/dup.err" || { show_file "$T/dup.err"; fail "no 'already exists' message"; }
 
+# a controller that cannot come up: submit says why, and leaves no session
+RC=0
+timeout 30 "$PARADE" submit --name broken --listen tcp://127.0.0.1:0 --grid "$T/grid.csv" \
+	-- echo {x} >"$T/broken.out" 2>"$T/broken.err" || RC=$?
+expect_rc 2 "submit with a listener it may not open" "$T/broken.err"
+grep -q "plain TCP without TLS" "$T/broken.err" || { show_file "$T/broken.err"; fail "submit does not say why the controller failed"; }
+[ ! -e "$PARADE_HOME/sessions/broken" ] || fail "a session that never came up was left behind"
+[ ! -s "$T/broken.out" ] || fail "a failed submit printed a session name: $(cat "$T/broken.out")"
+
 RC=0
 timeout 30 "$PARADE" status sweep >"$T/status" 2>&1 || RC=$?
 expect_rc 0 "parade status sweep" "$T/status"
