@@ -9,6 +9,7 @@
 
 #include "builtin.h"
 #include "codec.h"
+#include "coproc.h"
 #include "log.h"
 #include "net.h"
 #include "proc.h"
@@ -47,6 +48,7 @@ typedef struct agent {
 	uint64_t idle_since;
 	uint64_t backoff_ms;
 	pd_timer *hb_timer, *retry_timer;
+	pd_coproc *coproc; /* --coproc, or NULL */
 	char host[256];
 } agent;
 
@@ -133,6 +135,21 @@ static void builtin_done(const pd_result_msg *r, void *arg)
 	on_result(arg, r);
 }
 
+/* A task that could not start: failed, with why. */
+static void start_failed(agent *a, const pd_task_msg *t, const char *why)
+{
+	pd_result_msg r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = t->id;
+	r.attempt = t->attempt;
+	r.status = PD_ST_FAILED;
+	r.exit_code = -1;
+	r.out = r.err = "";
+	r.error = (char *)why;
+	on_result(a, &r);
+}
+
 /* Takes no new work from now on and tells the controller so. */
 static void start_drain(agent *a)
 {
@@ -158,17 +175,14 @@ static void pump(agent *a)
 		if (t->kind == PD_TASK_PROCESS) {
 			pd_proc *p;
 			rv = pd_proc_start(a->loop, t, proc_done, a, &p);
-			if (rv < 0) {
-				pd_result_msg r;
-				memset(&r, 0, sizeof(r));
-				r.id = t->id;
-				r.attempt = t->attempt;
-				r.status = PD_ST_FAILED;
-				r.exit_code = -1;
-				r.out = r.err = "";
-				r.error = "agent could not start a process";
-				on_result(a, &r);
-			}
+			if (rv < 0)
+				start_failed(a, t, "agent could not start a process");
+		} else if (t->kind == PD_TASK_COPROC) {
+			if (!a->coproc)
+				start_failed(a, t, "this agent has no coprocess (start it with "
+						   "--coproc COMMAND)");
+			else if (pd_coproc_run(a->coproc, t) < 0)
+				start_failed(a, t, "agent could not start its coprocess");
 		} else {
 			rv = pd_builtin_run(a->loop, t, builtin_done, a);
 			if (rv < 0)
@@ -515,6 +529,12 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 	pd_loop_signal(l, SIGINT, on_signal, &a);
 	pd_loop_signal(l, SIGHUP, on_signal, &a);
 	signal(SIGPIPE, SIG_IGN);
+	if (o->coproc && pd_coproc_new(l, o->coproc, o->slots, builtin_done, &a, &a.coproc) < 0) {
+		pd_err("cannot start the coprocess '%s'", o->coproc);
+		pd_timer_free(a.hb_timer);
+		pd_timer_free(a.retry_timer);
+		return 2;
+	}
 	agent_connect(&a);
 	if (o->idle_exit_ms)
 		pd_timer_start(a.hb_timer, a.hb_ms);
@@ -522,6 +542,7 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 	if (o->exit_on_stdin_eof)
 		pd_loop_del(l, 0);
 	pd_proc_kill_all();
+	pd_coproc_free(a.coproc);
 	if (a.conn) {
 		pd_conn_close(a.conn, "agent exiting");
 		pd_loop_run_deferred(l);

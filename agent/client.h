@@ -20,13 +20,15 @@ typedef struct pd_agent_opts {
 	uint64_t idle_exit_ms;	/* 0: never; exit after this long without tasks */
 	uint64_t max_tasks;	/* 0: unlimited; exit after this many tasks */
 	size_t max_frame;
+	const char *coproc;	/* --coproc COMMAND: one coprocess per slot, or NULL */
 	int exit_on_stdin_eof;	/* watch fd 0: its end (the ssh session is over)
 				 * ends the tasks and the agent, status 0 */
 } pd_agent_opts;
 
 /* Runs the agent until it should exit; returns the process exit status:
  * 0 told to stop / idle / max tasks / stdin closed, 1 controller
- * unreachable past the grace period, 2 stdin cannot be watched,
+ * unreachable past the grace period, 2 stdin cannot be watched or the
+ * coprocesses (--coproc) cannot be started,
  * 3 refused by the controller (wrong secret or version). */
 int pd_agent_run(pd_loop *l, const pd_agent_opts *o);
 

@@ -36,6 +36,9 @@ static const char usage[] =
 	"  --secret-file FILE  64 hex digits: the session secret (for --url tls+tcp://)\n"
 	"  --insecure          allow a plain tcp:// controller\n"
 	"  --slots K           tasks run at once (default 1)\n"
+	"  --coproc COMMAND    start COMMAND (sh -c) once per slot and keep it: coproc\n"
+	"                      tasks are one line on its stdin, answered by one line\n"
+	"                      on its stdout (docs/coproc.md); its stderr is the log\n"
 	"  --grace SEC         exit when the controller is unreachable this long (default 30)\n"
 	"  --idle-exit SEC     exit after SEC seconds without a task (default: never)\n"
 	"  --max-tasks N       exit after N tasks (default: no limit)\n"
@@ -51,7 +54,7 @@ static const char usage[] =
 	"grace period; 2 usage error; 3 refused by the controller (wrong secret or version).\n";
 
 enum { O_CONNECT = 256, O_LOCAL, O_WAIT, O_URL, O_SECRET, O_INSECURE, O_SLOTS, O_GRACE, O_IDLE,
-       O_MAXTASKS, O_ID, O_MODE, O_MAXFRAME, O_LOG, O_VERSION, O_EXIT_EOF };
+       O_MAXTASKS, O_ID, O_MODE, O_MAXFRAME, O_LOG, O_VERSION, O_EXIT_EOF, O_COPROC };
 
 static const struct option longopts[] = {
 	{"connect", required_argument, 0, O_CONNECT},
@@ -61,6 +64,7 @@ static const struct option longopts[] = {
 	{"secret-file", required_argument, 0, O_SECRET},
 	{"insecure", no_argument, 0, O_INSECURE},
 	{"slots", required_argument, 0, O_SLOTS},
+	{"coproc", required_argument, 0, O_COPROC},
 	{"grace", required_argument, 0, O_GRACE},
 	{"idle-exit", required_argument, 0, O_IDLE},
 	{"max-tasks", required_argument, 0, O_MAXTASKS},
@@ -205,6 +209,13 @@ int main(int argc, char **argv)
 			pd_log_set_file(logf);
 			break;
 		case O_EXIT_EOF: o.exit_on_stdin_eof = 1; break;
+		case O_COPROC:
+			if (!*optarg) {
+				fprintf(stderr, "parade-agent: --coproc needs a command\n");
+				return 2;
+			}
+			o.coproc = optarg;
+			break;
 		case 'v': pd_log_set_level(PD_LOG_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		case O_VERSION: printf("parade-agent %s (protocol %u)\n", PACKAGE_VERSION, PD_PROTO_VERSION); return 0;

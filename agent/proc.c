@@ -81,7 +81,7 @@ static void list_del(struct pd_proc *p)
 
 /* ---- the child side (between fork and exec: async-signal-safe only) ---- */
 
-static void child_close_from(int lowfd)
+void pd_proc_close_from(int lowfd)
 {
 #ifdef SYS_close_range
 	if (syscall(SYS_close_range, (unsigned int)lowfd, ~0U, 0) == 0)
@@ -144,7 +144,7 @@ static void child_run(char *const argv[], pid_t parent, int nullfd, int outfd, i
 			child_fail(reportfd, errno);
 		reportfd = 3;
 	}
-	child_close_from(4);
+	pd_proc_close_from(4);
 
 	execvp(argv[0], argv);
 	child_fail(reportfd, errno);

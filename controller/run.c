@@ -284,6 +284,10 @@ static int load_tasks(ctl *c, const pd_run_opts *o, char *err, size_t errlen)
 	if (shell) {
 		words = shellword;
 		nwords = 1;
+	} else if (nwords == 0 && o->coproc_json) {
+		static const char *const row_word[1] = {"-"};
+		words = row_word; /* not used: the line is the row as JSON */
+		nwords = 1;
 	} else if (nwords == 0) {
 		if (!c->serve || o->grid || c->grid->ncols != 1 ||
 		    strcmp(c->grid->header[0], "command")) {
@@ -309,6 +313,8 @@ static int task_argv(void *arg, uint64_t id, char ***argv, size_t *argc)
 {
 	ctl *c = arg;
 
+	if (c->o->kind == PD_TASK_COPROC)
+		return pd_template_line(c->tpl, c->grid, (size_t)id, c->o->coproc_json, argv, argc);
 	return pd_template_expand(c->tpl, c->grid, (size_t)id, argv, argc);
 }
 
@@ -403,7 +409,7 @@ static int adopt_agent(void *arg, const pd_jagent *a)
 static int start_local(ctl *c, unsigned workers, char *err, size_t errlen)
 {
 	char slots[16];
-	const char *extra[4] = {NULL};
+	const char *extra[6] = {NULL};
 	int k = 0;
 	unsigned alive;
 
@@ -412,6 +418,10 @@ static int start_local(ctl *c, unsigned workers, char *err, size_t errlen)
 	extra[k++] = slots;
 	if (pd_log_get_level() >= PD_LOG_DEBUG)
 		extra[k++] = "-v";
+	if (c->o->coproc) {
+		extra[k++] = "--coproc";
+		extra[k++] = c->o->coproc;
+	}
 	c->local = pd_local_start(c->loop, c->connpath, 0, extra, c->o->mode != PD_MODE_RUN, err,
 				  errlen);
 	if (!c->local)

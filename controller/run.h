@@ -40,6 +40,8 @@ typedef struct pd_run_opts {
 	const char *name;        /* session name */
 	int keep_session;
 	int kind;                /* --handler: enum pd_task_kind */
+	const char *coproc;      /* --handler coproc:COMMAND, else NULL */
+	int coproc_json;         /* --coproc-format json */
 	uint64_t max_frame;
 	uint32_t agent_slots;    /* --slots for local agents */
 	int progress;            /* -1 auto, 0 off, 1 on */

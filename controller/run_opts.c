@@ -34,7 +34,12 @@ const char pd_run_usage[] =
 	"  -- COMMAND ARG...    argv of each task, word for word; {col} is a grid\n"
 	"                       value, {#} the row number, {} the stdin line\n"
 	"  --shell 'SCRIPT'     run SCRIPT with /bin/sh -c; values are shell-quoted\n"
-	"  --handler H          process (default), or the built-ins echo / sleep\n"
+	"  --handler H          process (default), the built-ins echo / sleep, or\n"
+	"                       coproc:'COMMAND': each agent keeps COMMAND (sh -c)\n"
+	"                       running per slot and sends it one line per task, the\n"
+	"                       answer is the line it writes back (docs/coproc.md)\n"
+	"  --coproc-format F    line (default): the template's words joined by\n"
+	"                       spaces; json: the row as a one-line JSON object\n"
 	"Results:\n"
 	"  --schema SPEC        parse name=value lines of stdout: name:type,...\n"
 	"                       with types dbl, int, chr, lgl\n"
@@ -81,7 +86,7 @@ enum {
 	O_WORKERS = 256, O_GRID, O_GRID_FORMAT, O_LIMIT, O_CHUNK, O_NODISP, O_RETRIES, O_CRASH,
 	O_TIMEOUT, O_SCHEMA, O_FORMAT, O_LISTEN, O_LAUNCH, O_INSECURE, O_SHELL, O_UNORDERED,
 	O_NAME, O_KEEP, O_HANDLER, O_MAXFRAME, O_OUTLIMIT, O_SLOTS, O_PROGRESS, O_NOPROGRESS,
-	O_SLURM_OPT, O_DRYRUN, O_SSH_OPT, O_SSH_FLAG, O_NOJOURNAL
+	O_SLURM_OPT, O_DRYRUN, O_SSH_OPT, O_SSH_FLAG, O_NOJOURNAL, O_COPROC_FMT
 };
 
 static const struct option longopts[] = {
@@ -106,6 +111,7 @@ static const struct option longopts[] = {
 	{"keep-session", no_argument, 0, O_KEEP},
 	{"no-journal", no_argument, 0, O_NOJOURNAL},
 	{"handler", required_argument, 0, O_HANDLER},
+	{"coproc-format", required_argument, 0, O_COPROC_FMT},
 	{"max-frame", required_argument, 0, O_MAXFRAME},
 	{"output-limit", required_argument, 0, O_OUTLIMIT},
 	{"slots", required_argument, 0, O_SLOTS},
@@ -157,7 +163,7 @@ static int count_arg(const char *opt, const char *s, uint64_t min, uint64_t max,
 int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
 {
 	uint64_t v;
-	int c, li = 0, slurm_opts = 0, ssh_opts = 0;
+	int c, li = 0, slurm_opts = 0, ssh_opts = 0, fmt_set = 0;
 	double secs;
 	char *end;
 
@@ -285,8 +291,19 @@ int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
 				o->kind = PD_TASK_ECHO;
 			else if (!strcmp(optarg, "sleep"))
 				o->kind = PD_TASK_SLEEP;
+			else if (!strncmp(optarg, "coproc:", 7) && optarg[7])
+				o->kind = PD_TASK_COPROC;
 			else
-				return bad("--handler", optarg, "use process, echo or sleep");
+				return bad("--handler", optarg,
+					   "use process, echo, sleep or coproc:'COMMAND'");
+			o->coproc = o->kind == PD_TASK_COPROC ? optarg + 7 : NULL;
+			break;
+		case O_COPROC_FMT:
+			if (!strcmp(optarg, "line") || !strcmp(optarg, "json"))
+				o->coproc_json = optarg[0] == 'j';
+			else
+				return bad("--coproc-format", optarg, "use line or json");
+			fmt_set = 1;
 			break;
 		case O_MAXFRAME:
 			if (count_arg("--max-frame", optarg, 4096, 0xFFFFFFFFu, &o->max_frame) < 0)
@@ -345,8 +362,18 @@ int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
 		fprintf(stderr, "%s: give either --shell 'SCRIPT' or -- COMMAND, not both\n", prog);
 		return -EINVAL;
 	}
-	/* serve without a command runs the command lines clients submit */
-	if (!o->shell && o->nwords == 0 && mode != PD_MODE_SERVE) {
+	if (fmt_set && o->kind != PD_TASK_COPROC) {
+		fprintf(stderr, "%s: --coproc-format goes with --handler coproc:'COMMAND'\n", prog);
+		return -EINVAL;
+	}
+	if (o->kind == PD_TASK_COPROC && o->launch != PD_LAUNCH_LOCAL) {
+		fprintf(stderr, "%s: --handler coproc: needs local agents (--launch local): "
+				"ssh and slurm agents do not get --coproc yet\n", prog);
+		return -EINVAL;
+	}
+	/* serve without a command runs the command lines clients submit; a
+	 * json coprocess gets the row, not a command */
+	if (!o->shell && o->nwords == 0 && mode != PD_MODE_SERVE && !o->coproc_json) {
 		fprintf(stderr, "%s: no command: put it after -- (see '%s --help')\n", prog, prog);
 		return -EINVAL;
 	}

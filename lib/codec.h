@@ -54,7 +54,13 @@ enum pd_msg_type {
 };
 
 /* task kinds */
-enum pd_task_kind { PD_TASK_PROCESS = 0, PD_TASK_ECHO = 1, PD_TASK_SLEEP = 2 };
+/* task kinds; COPROC: argv[0] is one line for the agent's coprocess */
+enum pd_task_kind {
+	PD_TASK_PROCESS = 0,
+	PD_TASK_ECHO = 1,
+	PD_TASK_SLEEP = 2,
+	PD_TASK_COPROC = 3
+};
 
 /* result status */
 enum pd_status { PD_ST_OK = 0, PD_ST_FAILED, PD_ST_TIMEOUT, PD_ST_LOST };

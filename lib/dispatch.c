@@ -398,7 +398,7 @@ size_t pd_disp_next(pd_disp *d, uint32_t *agent, uint64_t *ids, size_t max)
 	return k;
 }
 
-int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt, int failed)
+int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt, int end)
 {
 	uint32_t s = pd_dag_find(&d->at, agent);
 	struct agent *a;
@@ -423,7 +423,18 @@ int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt
 	}
 	d->outstanding--;
 	pd_dag_update(&d->at, s);
-	if (failed && t->fails < d->o.retries) {
+	if (end == PD_END_CRASHED && t->loss + 1 < d->o.crash_limit) {
+		/* as if its agent were lost: to the front, not starved */
+		t->loss++;
+		t->attempt++;
+		t->owner = OWN_QUEUED;
+		d->queued++;
+		rq_push_front(&d->q, task);
+		return PD_DISP_RETRY;
+	}
+	if (end == PD_END_CRASHED) {
+		t->loss++;
+	} else if (end != PD_END_OK && t->fails < d->o.retries) {
 		t->fails++;
 		t->attempt++;
 		t->owner = OWN_QUEUED;

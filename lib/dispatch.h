@@ -71,13 +71,19 @@ int pd_disp_agent_remove(pd_disp *d, uint32_t agent, uint64_t **lost, size_t *nl
 size_t pd_disp_next(pd_disp *d, uint32_t *agent, uint64_t *ids, size_t max);
 
 enum pd_disp_outcome { PD_DISP_DONE = 0, PD_DISP_RETRY = 1, PD_DISP_STALE = 2 };
-/* Reports that `agent` finished `task` at `attempt`, with failed = 1 if it
- * did not succeed. DONE: record it. RETRY: it went back to the queue with
- * attempt + 1 (only when failed and retries remain). STALE: the report
- * does not match an outstanding (agent, task, attempt): ignore it. The
- * agent's own report of a task settled while it held it is STALE too, and
- * gives the agent its credit back. */
-int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt, int failed);
+/* How a task ended on its agent: ok, failed by itself (--retries), or its
+ * handler crashed under it (a coprocess died): a crash counts like a loss
+ * of the agent, against the crash limit. */
+enum pd_disp_end { PD_END_OK = 0, PD_END_FAILED = 1, PD_END_CRASHED = 2 };
+/* Reports that `agent` finished `task` at `attempt`, ending as `end`
+ * (enum pd_disp_end). DONE: record it. RETRY: it went back to the queue
+ * with attempt + 1: at the back after a failure while retries remain, at
+ * the front after a crash below the crash limit (at the limit the crash is
+ * DONE: the caller reports the task lost). STALE: the report does not
+ * match an outstanding (agent, task, attempt): ignore it. The agent's own
+ * report of a task settled while it held it is STALE too, and gives the
+ * agent its credit back. */
+int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt, int end);
 
 /* A result for `task` came from outside pd_disp_complete (a late report of
  * an older attempt, say from an agent that reconnected, or one a restarted

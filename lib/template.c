@@ -1,4 +1,5 @@
 #include "template.h"
+#include "json.h"
 #include "log.h"
 
 #include <errno.h>
@@ -378,4 +379,61 @@ int pd_template_expand(const pd_template *tp, const pd_table *t, size_t row, cha
 	*argv = av;
 	*argc = n;
 	return 0;
+}
+
+/* Moves the bytes of b into a {line, NULL} block. */
+static int line_block(const pd_buf *b, char ***argv, size_t *argc)
+{
+	size_t n = pd_buf_size(b);
+	char **av = malloc(2 * sizeof(char *) + n + 1);
+
+	if (!av)
+		return -ENOMEM;
+	av[0] = (char *)(av + 2);
+	if (n)
+		memcpy(av[0], pd_buf_head(b), n);
+	av[0][n] = '\0';
+	av[1] = NULL;
+	*argv = av;
+	*argc = 1;
+	return 0;
+}
+
+int pd_template_line(const pd_template *tp, const pd_table *t, size_t row, int json,
+		     char ***argv, size_t *argc)
+{
+	pd_buf b = {0};
+	char **words = NULL;
+	size_t nwords = 0;
+	int rv = 0;
+
+	*argv = NULL;
+	*argc = 0;
+	if (json) {
+		pd_jw w;
+
+		if (!t || row >= t->nrows)
+			return -EINVAL;
+		pd_jw_init(&w, &b);
+		pd_jw_obj_begin(&w);
+		for (size_t c = 0; c < t->ncols; c++) {
+			pd_jw_key(&w, t->header[c]);
+			pd_jw_str(&w, pd_table_cell(t, row, c));
+		}
+		pd_jw_obj_end(&w);
+		rv = pd_jw_error(&w);
+	} else {
+		rv = pd_template_expand(tp, t, row, &words, &nwords);
+		for (size_t i = 0; rv == 0 && i < nwords; i++) {
+			if (i)
+				rv = pd_buf_append(&b, " ", 1);
+			if (rv == 0)
+				rv = pd_buf_append(&b, words[i], strlen(words[i]));
+		}
+		free(words);
+	}
+	if (rv == 0)
+		rv = line_block(&b, argv, argc);
+	pd_buf_free(&b);
+	return rv;
 }

@@ -35,6 +35,15 @@ void pd_template_free(pd_template *tp);
 int pd_template_expand(const pd_template *tp, const pd_table *t, size_t row, char ***argv,
 		       size_t *argc);
 
+/* The one line of a coproc task (pure). Line mode (json == 0): the
+ * template expanded for `row` (argv mode) and its words joined by single
+ * spaces, no quoting. JSON mode: the row as one JSON object of t's
+ * columns, every value a string, on one line (tp is not used). *argv is
+ * one malloc block holding one word: {line, NULL} (free(*argv)), *argc 1.
+ * 0, -EINVAL (row out of range) or -ENOMEM; *argv is NULL on error. */
+int pd_template_line(const pd_template *tp, const pd_table *t, size_t row, int json,
+		     char ***argv, size_t *argc);
+
 /* Appends s shell-quoted ('...' with ' written as '\'') to out. 0/-ENOMEM */
 int pd_shell_quote(pd_buf *out, const char *s, size_t len);
 

@@ -1288,12 +1288,39 @@ static void test_fuzz_mutations(void)
 	CU_ASSERT_EQUAL(fuzz_bad, 0);
 }
 
+/* The coproc kind travels like any other: one line as its one word. */
+static void test_task_coproc(void)
+{
+	static char *line[] = {"alpha beta {\"x\":1}", NULL};
+	const pd_task_msg want = {9, 2, PD_TASK_COPROC, 1000, 4096, 1, line};
+	pd_buf b = {0};
+	pd_task_msg **t = NULL;
+	const uint8_t *p;
+	uint8_t type;
+	size_t mark, plen, used;
+	uint32_t n = 0;
+
+	CU_ASSERT_EQUAL_FATAL(pd_tasks_begin(&b, &mark), 0);
+	CU_ASSERT_EQUAL_FATAL(pd_tasks_add(&b, mark, &want), 0);
+	CU_ASSERT_EQUAL_FATAL(pd_tasks_end(&b, mark), 0);
+	CU_ASSERT_EQUAL_FATAL(pd_frame_parse(pd_buf_head(&b), pd_buf_size(&b), PD_MAX_FRAME_DEFAULT,
+					     &type, &p, &plen, &used), 0);
+	CU_ASSERT_EQUAL_FATAL(pd_tasks_decode(p, plen, &t, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	check_task(t[0], &want);
+	CU_ASSERT_EQUAL(t[0]->kind, PD_TASK_COPROC);
+	free(t[0]);
+	free(t);
+	pd_buf_free(&b);
+}
+
 int main(void)
 {
 	static const struct {
 		const char *name;
 		CU_TestFunc fn;
 	} tests[] = {
+		{"tasks: coproc kind", test_task_coproc},
 		{"names", test_names},
 		{"put/get primitives", test_primitives},
 		{"bad strings", test_bad_strings},

@@ -844,6 +844,35 @@ static void test_sim(void)
 	}
 }
 
+/* A handler crash (a coprocess died) counts against the crash limit, goes
+ * back to the FRONT of the queue at attempt + 1, and never spends --retries;
+ * at the limit it is DONE (the caller reports it lost). */
+static void test_crashed(void)
+{
+	pd_disp *d = mk(0, 1, 0, 0, 2, 5);
+	uint64_t id = 99;
+
+	CU_ASSERT_EQUAL(pd_disp_add_tasks(d, 0, 3), 0);
+	CU_ASSERT_EQUAL(pd_disp_agent_add(d, 1, 1), 0);
+	CU_ASSERT_EQUAL(next1(d, &id), 1);
+	CU_ASSERT_EQUAL(id, 0);
+	CU_ASSERT_EQUAL(pd_disp_complete(d, 1, 0, 1, PD_END_CRASHED), PD_DISP_RETRY);
+	CU_ASSERT_EQUAL(pd_disp_attempt(d, 0), 2);
+	/* front of the queue: task 0 again before 1 and 2 */
+	CU_ASSERT_EQUAL(next1(d, &id), 1);
+	CU_ASSERT_EQUAL(id, 0);
+	CU_ASSERT_EQUAL(pd_disp_complete(d, 1, 0, 1, PD_END_OK), PD_DISP_STALE);
+	CU_ASSERT_EQUAL(pd_disp_complete(d, 1, 0, 2, PD_END_CRASHED), PD_DISP_DONE);
+	CU_ASSERT_EQUAL(pd_disp_finished(d), 1);
+	CU_ASSERT_EQUAL(pd_disp_queued(d), 2);
+	/* an ordinary failure still has its 5 retries */
+	CU_ASSERT_EQUAL(next1(d, &id), 1);
+	CU_ASSERT_EQUAL(id, 1);
+	CU_ASSERT_EQUAL(pd_disp_complete(d, 1, 1, 1, PD_END_FAILED), PD_DISP_RETRY);
+	CU_ASSERT_EQUAL(pd_disp_outstanding(d), 0);
+	pd_disp_free(d);
+}
+
 int main(void)
 {
 	static const struct {
@@ -861,6 +890,7 @@ int main(void)
 		{ "large", test_large },
 		{ "large_dead_run", test_large_dead_run },
 		{ "sim", test_sim },
+		{ "crashed", test_crashed },
 	};
 	CU_pSuite s;
 	unsigned fails;
