@@ -10,6 +10,7 @@
 #include "net.h"
 
 #define MAX_BATCH 4096
+#define ACCEPT_WARN_MS 5000 /* at most one accept warning per 5 s */
 
 typedef struct srv_agent {
 	pd_server *srv;
@@ -44,6 +45,7 @@ struct pd_server {
 	size_t nls;
 	pd_timer *hb;
 	pd_timer *accept_retry;
+	uint64_t accept_warned_ms; /* loop time of the last accept warning */
 	int dispatch_queued;
 	int shutting_down;
 	int drain_all;
@@ -308,8 +310,20 @@ static void on_results(srv_agent *a, const uint8_t *p, size_t n)
 	}
 	for (uint32_t i = 0; i < count; i++) {
 		pd_result_msg *r = rs[i];
-		int failed = r->status != PD_ST_OK;
-		int out = pd_disp_complete(s->disp, a->id, r->id, r->attempt, failed);
+		/* an agent reports "lost" when the handler died under the task
+		 * (a coprocess): that spends the crash limit, not --retries */
+		int end = r->status == PD_ST_OK     ? PD_END_OK
+			  : r->status == PD_ST_LOST ? PD_END_CRASHED
+						    : PD_END_FAILED;
+		int out = pd_disp_complete(s->disp, a->id, r->id, r->attempt, end);
+		char msg[512];
+
+		if (out == PD_DISP_DONE && end == PD_END_CRASHED) {
+			snprintf(msg, sizeof(msg), "%s; the crash limit (%u) is reached",
+				 r->error && *r->error ? r->error : "its handler crashed",
+				 s->o.disp.crash_limit);
+			r->error = msg;
+		}
 
 		/* a report from an earlier connection still counts when the
 		 * task has no result yet: the work was done */
@@ -433,10 +447,18 @@ static void on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
 		if (cfd < 0) {
 			/* out of descriptors or memory: say so, then give the
 			 * system a moment instead of spinning */
-			if (pd_ratelimit_ok(&s->rl, 10))
-				pd_warn("cannot accept a connection on %s: %s (open-file limit "
-					"RLIMIT_NOFILE or memory); retrying shortly",
-					ls->url, strerror(-cfd));
+			/* one line per 5 s while it lasts: every retry would
+			 * log ten a second */
+			if (!s->accept_warned_ms ||
+			    pd_loop_now(l) - s->accept_warned_ms >= ACCEPT_WARN_MS) {
+				char hint[160];
+				s->accept_warned_ms = pd_loop_now(l);
+				pd_net_accept_hint(cfd, hint, sizeof(hint));
+				pd_warn("cannot accept a connection on %s: %s%s%s%s; retrying in "
+					"100 ms",
+					ls->url, strerror(-cfd), hint[0] ? " (" : "", hint,
+					hint[0] ? ")" : "");
+			}
 			pd_loop_del(l, fd);
 			pd_timer_start(s->accept_retry, 100);
 			return;

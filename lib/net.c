@@ -163,3 +163,33 @@ long pd_net_raise_nofile(void)
 	}
 	return (long)rl.rlim_cur;
 }
+
+void pd_net_accept_hint(int rv, char *out, size_t outlen)
+{
+	struct rlimit rl;
+	unsigned long long max = 0;
+	FILE *f;
+
+	if (!outlen)
+		return;
+	out[0] = 0;
+	if (rv == -EMFILE) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+			snprintf(out, outlen,
+				 "RLIMIT_NOFILE is %llu (hard limit %llu); raise it with ulimit -n",
+				 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+		else
+			snprintf(out, outlen, "RLIMIT_NOFILE reached; raise it with ulimit -n");
+	} else if (rv == -ENFILE) {
+		f = fopen("/proc/sys/fs/file-max", "re");
+		if (f && fscanf(f, "%llu", &max) == 1)
+			snprintf(out, outlen,
+				 "the system-wide limit fs.file-max is %llu; raise it with sysctl", max);
+		else
+			snprintf(out, outlen, "the system-wide limit fs.file-max was reached");
+		if (f)
+			fclose(f);
+	} else if (rv == -ENOMEM || rv == -ENOBUFS) {
+		snprintf(out, outlen, "out of memory");
+	}
+}

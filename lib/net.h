@@ -20,5 +20,10 @@ int pd_net_connect(const pd_endpoint *ep, int *in_progress, char *err, size_t er
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the new
  * soft limit. */
 long pd_net_raise_nofile(void);
+/* Explains a failed accept (rv < 0 from pd_net_accept) in out, naming the
+ * limit that was hit and its value, for example "RLIMIT_NOFILE is 1024;
+ * raise it with ulimit -n" for -EMFILE or the system-wide fs.file-max for
+ * -ENFILE; other errors get "out of memory" or "". Never fails. */
+void pd_net_accept_hint(int rv, char *out, size_t outlen);
 
 #endif
