@@ -100,7 +100,12 @@ int pd_slurm_script(const pd_slurm_opts *o, const char *job_name, const char *ag
 	rv |= pd_shell_quote(out, agent, strlen(agent));
 	rv |= app(out, " --connect ");
 	rv |= pd_shell_quote(out, connfile, strlen(connfile));
-	rv |= app(out, " --mode slurm --grace 30\n");
+	rv |= app(out, " --mode slurm --grace 30");
+	if (o->coproc) {
+		rv |= app(out, " --coproc ");
+		rv |= pd_shell_quote(out, o->coproc, strlen(o->coproc));
+	}
+	rv |= app(out, "\n");
 	if (rv < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;

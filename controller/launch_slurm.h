@@ -25,6 +25,7 @@ typedef struct pd_slurm_opts {
 	const char *args[PD_SLURM_MAX_ARGS]; /* extra sbatch arguments, verbatim */
 	size_t nargs;
 	int dry_run;
+	const char *coproc;	/* the agents' --coproc COMMAND, or NULL */
 } pd_slurm_opts;
 
 /* Parses one of the launcher's options (name without "--", e.g.

@@ -366,11 +366,14 @@ int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
 		fprintf(stderr, "%s: --coproc-format goes with --handler coproc:'COMMAND'\n", prog);
 		return -EINVAL;
 	}
-	if (o->kind == PD_TASK_COPROC && o->launch != PD_LAUNCH_LOCAL) {
-		fprintf(stderr, "%s: --handler coproc: needs local agents (--launch local): "
-				"ssh and slurm agents do not get --coproc yet\n", prog);
+	if (o->kind == PD_TASK_COPROC && o->launch != PD_LAUNCH_LOCAL &&
+	    o->launch != PD_LAUNCH_SLURM) {
+		fprintf(stderr, "%s: --handler coproc: needs agents this controller starts "
+				"(--launch local or slurm:N): ssh agents do not get --coproc yet\n",
+			prog);
 		return -EINVAL;
 	}
+	o->slurm.coproc = o->coproc;
 	/* serve without a command runs the command lines clients submit; a
 	 * json coprocess gets the row, not a command */
 	if (!o->shell && o->nwords == 0 && mode != PD_MODE_SERVE && !o->coproc_json) {
