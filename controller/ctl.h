@@ -101,6 +101,18 @@ int ctl_journal_event(ctl *c, const char *kind, const char *fmt, ...)
 /* Resume: queues every task without a result, at the next attempt. */
 int ctl_journal_restore(ctl *c, char *err, size_t errlen);
 
+/* detach.c */
+/* Detaching: the parent waits until the child says the session is up
+ * (its line "ok") or dies, so that `submit` can fail with the reason and
+ * `wait`/`status` right after it find a controller. The child logs to the
+ * session's controller.log from the start (nothing it starts may hold the
+ * caller's stdout or stderr open); when it fails, the parent copies what
+ * it wrote there to stderr. Returns in the child with *ready_fd set; the
+ * parent never returns. */
+void ctl_detach(const ctl *c, int *ready_fd);
+/* The child is up: tells the parent (which then exits 0). */
+void ctl_detached_ready(int *ready_fd);
+
 /* control_ops.c */
 void ctl_control(void *arg, const char *req, size_t len, pd_buf *reply);
 /* Grows or shrinks the agent pool to n. 0, or -errno with err. */

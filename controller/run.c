@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -318,81 +316,6 @@ static int task_argv(void *arg, uint64_t id, char ***argv, size_t *argc)
 	return pd_template_expand(c->tpl, c->grid, (size_t)id, argv, argc);
 }
 
-/* Detaching: the parent waits until the child says the session is up
- * (its line "ok") or dies, so that `submit` can fail with the reason and
- * `wait`/`status` right after it find a controller. The child logs to the
- * session's controller.log from the start (nothing it starts may hold the
- * caller's stdout or stderr open); when it fails, the parent copies what
- * it wrote there to stderr. Returns in the child with *ready_fd set; the
- * parent never returns. */
-static void detach(const ctl *c, int *ready_fd)
-{
-	char path[4200], buf[4096];
-	struct stat st;
-	off_t from = 0;
-	int p[2], status = 0, fd;
-	pid_t pid;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%s/controller.log", c->dir);
-	if (stat(path, &st) == 0)
-		from = st.st_size;
-	fflush(NULL);
-	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
-		pd_err("cannot start the controller: %s", strerror(errno));
-		exit(2);
-	}
-	if (pid == 0) {
-		close(p[0]);
-		setsid();
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			dup2(fd, 0);
-			close(fd);
-		}
-		*ready_fd = p[1];
-		return;
-	}
-	close(p[1]);
-	while ((n = read(p[0], buf, sizeof(buf))) < 0 && errno == EINTR)
-		;
-	if (n >= 2 && !memcmp(buf, "ok", 2)) {
-		if (c->o->mode == PD_MODE_SUBMIT)
-			printf("%s\n", c->name);
-		exit(0);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	/* the child's reasons went to the log: show them here */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && lseek(fd, from, SEEK_SET) == from)
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			fwrite(buf, 1, (size_t)n, stderr);
-	if (fd >= 0)
-		close(fd);
-	/* a new session that never came up is of no use to anyone */
-	if (c->o->mode == PD_MODE_SUBMIT)
-		pd_session_remove(c->dir);
-	exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 2);
-}
-
-/* The child is up: tell the parent. */
-static void detached_ready(int *ready_fd)
-{
-	if (*ready_fd < 0)
-		return;
-	if (write(*ready_fd, "ok\n", 3) < 0)
-		pd_warn("the command that started this controller is gone");
-	close(*ready_fd);
-	*ready_fd = -1;
-}
-
 /* Agents a crashed controller of this session left running: the local
  * launcher counts them as its own. */
 static int adopt_agent(void *arg, const pd_jagent *a)
@@ -542,7 +465,7 @@ int pd_run(const pd_run_opts *o)
 			goto out;
 		}
 		if (detached)
-			detach(&c, &ready_fd);
+			ctl_detach(&c, &ready_fd);
 		if (pd_lock_take(c.dir, c.name, &c.lock_fd, err, sizeof(err)) < 0) {
 			pd_err("%s", err);
 			goto out;
@@ -599,7 +522,7 @@ int pd_run(const pd_run_opts *o)
 	}
 	have_session = 1;
 	if (detached && ready_fd < 0)
-		detach(&c, &ready_fd);
+		ctl_detach(&c, &ready_fd);
 	if (c.lock_fd < 0 && pd_lock_take(c.dir, c.name, &c.lock_fd, err, sizeof(err)) < 0) {
 		pd_err("%s", err);
 		goto out;
@@ -702,7 +625,7 @@ int pd_run(const pd_run_opts *o)
 					 ctl_total(&c));
 	ctl_journal_event(&c, "start", "controller pid %ld started (%s)", (long)getpid(),
 			  o->mode == PD_MODE_RESUME ? "resume" : "new session");
-	detached_ready(&ready_fd);
+	ctl_detached_ready(&ready_fd);
 	up = 1;
 	ctl_check_end(&c); /* a resumed session may have nothing left */
 	pd_loop_run(c.loop);
