@@ -31,6 +31,17 @@ count() {
 	done
 	echo "\$1=\$n \${1}_step0=\$n0"
 }
+# count_settled NAME WANT: count, but give agents that are forked and not
+# yet exec'd (they still look like slurmstepd) up to 5 s to show up
+count_settled() {
+	local i line
+	for i in \$(seq 50); do
+		line=\$(count "\$1")
+		case \$line in "\$1=\$2 "*) break ;; esac
+		sleep 0.1
+	done
+	echo "\$line"
+}
 EOF
 
 cat >"$T/inner.sh" <<EOF
@@ -48,7 +59,7 @@ body() {
 . "$T/count.sh"
 echo "batch_session=\${PARADE_STEP_SESSION:-}"
 echo "batch_workers=\${PARADE_STEP_WORKERS:-}"
-count before
+count_settled before 4
 srun -n1 "$T/inner.sh"
 echo "inner_rc=\$?"
 count after_inner
