@@ -200,30 +200,9 @@ int ctl_scale(ctl *c, unsigned n, char *err, size_t errlen)
 			return rv;
 		}
 	} else if (n > was) {
-		pd_slurm_opts so = c->o->slurm;
-		char path[4300], job[160], agent[4096], e[2048];
-		pd_buf script = {0};
-		int rv;
-		if (c->njobs == CTL_MAX_JOBS) {
-			snprintf(err, errlen, "this session has submitted %d jobs already", CTL_MAX_JOBS);
-			return -ENOSPC;
-		}
-		so.n = n - was;
-		so.dry_run = 0;
-		pd_local_agent_path(agent, sizeof(agent));
-		snprintf(job, sizeof(job), "parade-%s", c->name);
-		snprintf(path, sizeof(path), "%s/agents-%u.sbatch", c->dir, c->njobs + 1);
-		rv = pd_slurm_script(&so, job, agent, c->connpath, c->dir, &script, e, sizeof(e));
-		if (rv == 0)
-			rv = pd_slurm_submit(&so, path, &script, c->jobs[c->njobs],
-					     sizeof(c->jobs[0]), e, sizeof(e));
-		pd_buf_free(&script);
-		if (rv < 0) {
-			snprintf(err, errlen, "%s", e);
+		int rv = ctl_submit_job(c, n - was, err, errlen);
+		if (rv < 0)
 			return rv;
-		}
-		pd_info("scale: submitted Slurm job %s with %u agent(s)", c->jobs[c->njobs], so.n);
-		c->njobs++;
 	} else if (n < was) {
 		size_t asked = pd_server_drain(c->srv, was - n);
 		pd_info("scale: %zu agent(s) asked to finish their tasks and leave", asked);

@@ -101,6 +101,13 @@ int ctl_journal_event(ctl *c, const char *kind, const char *fmt, ...)
 /* Resume: queues every task without a result, at the next attempt. */
 int ctl_journal_restore(ctl *c, char *err, size_t errlen);
 
+/* run.c */
+/* Writes and submits an sbatch script for n more agents (the first as
+ * agents.sbatch, later ones as agents-K.sbatch) and records the job id in
+ * c->jobs. 0 submitted, 1 --dry-run (the script went to stdout), -errno
+ * with err (sbatch's own message). */
+int ctl_submit_job(ctl *c, unsigned n, char *err, size_t errlen);
+
 /* detach.c */
 /* Detaching: the parent waits until the child says the session is up
  * (its line "ok") or dies, so that `submit` can fail with the reason and

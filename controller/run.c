@@ -132,31 +132,36 @@ static int copy_str(char *dst, size_t len, const char *src)
 	return 0;
 }
 
-/* Writes and submits (or, for --dry-run, prints) the sbatch script.
- * 0 submitted, 1 dry run done, -errno failed (reported). */
-static int submit_slurm(ctl *r, const char *name, const char *dir, const char *connpath,
-			char *jobid, size_t idlen)
+int ctl_submit_job(ctl *c, unsigned n, char *err, size_t errlen)
 {
-	char agent[4096], job[160], path[4200], err[2048];
+	pd_slurm_opts so = c->o->slurm;
+	char agent[4096], job[160], path[4300];
 	pd_buf script = {0};
 	int rv;
 
+	if (c->njobs == CTL_MAX_JOBS) {
+		snprintf(err, errlen, "this session has submitted %d jobs already", CTL_MAX_JOBS);
+		return -ENOSPC;
+	}
+	so.n = n;
 	pd_local_agent_path(agent, sizeof(agent));
-	snprintf(job, sizeof(job), "parade-%s", name);
-	snprintf(path, sizeof(path), "%s/agents.sbatch", dir);
-	rv = pd_slurm_script(&r->o->slurm, job, agent, connpath, dir, &script, err, sizeof(err));
-	if (rv == 0 && r->o->slurm.dry_run) {
+	snprintf(job, sizeof(job), "parade-%s", c->name);
+	if (c->njobs == 0)
+		snprintf(path, sizeof(path), "%s/agents.sbatch", c->dir);
+	else
+		snprintf(path, sizeof(path), "%s/agents-%u.sbatch", c->dir, c->njobs + 1);
+	rv = pd_slurm_script(&so, job, agent, c->connpath, c->dir, &script, err, errlen);
+	if (rv == 0 && so.dry_run) {
 		fwrite(pd_buf_head(&script), 1, pd_buf_size(&script), stdout);
 		fflush(stdout);
 		rv = 1;
 	} else if (rv == 0) {
-		rv = pd_slurm_submit(&r->o->slurm, path, &script, jobid, idlen, err, sizeof(err));
+		rv = pd_slurm_submit(&so, path, &script, c->jobs[c->njobs], sizeof(c->jobs[0]), err,
+				     errlen);
 		if (rv == 0)
-			pd_info("submitted Slurm job %s: %u agent(s) (script %s)", jobid,
-				r->o->slurm.n, path);
+			pd_info("submitted Slurm job %s: %u agent(s) (script %s)", c->jobs[c->njobs++],
+				n, path);
 	}
-	if (rv < 0)
-		pd_err("%s", err);
 	pd_buf_free(&script);
 	return rv;
 }
@@ -579,12 +584,13 @@ int pd_run(const pd_run_opts *o)
 		pd_info("session %s: agents may join at %s with the connection file %s", c.name,
 			cf.endpoint, c.connpath);
 	if (o->launch == PD_LAUNCH_SLURM && !step) {
-		rv = submit_slurm(&c, c.name, c.dir, c.connpath, c.jobs[0], sizeof(c.jobs[0]));
+		rv = ctl_submit_job(&c, o->slurm.n, err, sizeof(err));
 		if (rv != 0) {
+			if (rv < 0)
+				pd_err("%s", err);
 			rv = rv > 0 ? 0 : 2; /* a dry run ends here */
 			goto out;
 		}
-		c.njobs = 1;
 		c.target = o->slurm.n;
 		rv = 2;
 	}

@@ -199,33 +199,31 @@ static void print_offline(const char *name, const offline *off, int json)
 static int list_one(void *arg, const char *name, const char *dir)
 {
 	int *json = arg;
-	char err[512];
+	char err[512], state[64];
+	unsigned long long total, done, agents = 0;
 	pd_json *r = NULL;
 
+	/* from the controller while one runs, else from the journal */
 	if (ask(dir, "{\"op\":\"status\"}", &r, err, sizeof(err)) == 0 &&
 	    pd_json_get(r, "tasks")) {
 		const pd_json *t = pd_json_get(r, "tasks");
-		if (*json)
-			printf("{\"session\":\"%s\",\"state\":\"%s\",\"total\":%llu,\"done\":%llu,"
-			       "\"agents\":%llu}\n",
-			       name, str(r, "state"), (unsigned long long)num(t, "total"),
-			       (unsigned long long)num(t, "done"), (unsigned long long)num(r, "agents"));
-		else
-			printf("%-24s %-12s %10llu %10llu %7llu\n", name, str(r, "state"),
-			       (unsigned long long)num(t, "done"), (unsigned long long)num(t, "total"),
-			       (unsigned long long)num(r, "agents"));
+		snprintf(state, sizeof(state), "%s", str(r, "state"));
+		total = num(t, "total");
+		done = num(t, "done");
+		agents = num(r, "agents");
 	} else {
 		offline off;
 		read_offline(dir, &off);
-		if (*json)
-			printf("{\"session\":\"%s\",\"state\":\"%s\",\"total\":%llu,\"done\":%llu,"
-			       "\"agents\":0}\n",
-			       name, off.state, (unsigned long long)off.n.tasks,
-			       (unsigned long long)off.n.results);
-		else
-			printf("%-24s %-12s %10llu %10llu %7d\n", name, off.state,
-			       (unsigned long long)off.n.results, (unsigned long long)off.n.tasks, 0);
+		snprintf(state, sizeof(state), "%s", off.state);
+		total = off.n.tasks;
+		done = off.n.results;
 	}
+	if (*json)
+		printf("{\"session\":\"%s\",\"state\":\"%s\",\"total\":%llu,\"done\":%llu,"
+		       "\"agents\":%llu}\n",
+		       name, state, total, done, agents);
+	else
+		printf("%-24s %-12s %10llu %10llu %7llu\n", name, state, done, total, agents);
 	pd_json_free(r);
 	return 0;
 }
