@@ -500,6 +500,10 @@ int main(int argc, char **argv)
 	unsigned timeout_s = DEFAULT_TIMEOUT_S, grace_s = DEFAULT_GRACE_S;
 	int ch, rv;
 
+	if (pd_loop_poll_env(err, sizeof(err)) < 0) {
+		fprintf(stderr, "loadagents: %s\n", err);
+		return 2;
+	}
 	memset(&ld, 0, sizeof(ld));
 	ld.n = 1000;
 	ld.rate = DEFAULT_RATE;

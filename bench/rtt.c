@@ -471,6 +471,10 @@ int main(int argc, char **argv)
 	uint64_t v;
 
 	pd_log_init("rtt");
+	if (pd_loop_poll_env(err, sizeof(err)) < 0) {
+		fprintf(stderr, "rtt: %s\n", err);
+		return 2;
+	}
 	memset(&b, 0, sizeof(b));
 	b.lfd = -1;
 	b.agent = -1;

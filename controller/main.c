@@ -5,6 +5,7 @@
 #include "codec.h"
 #include "config.h"
 #include "log.h"
+#include "loop.h"
 #include "commands.h"
 #include "launch_ssh.h"
 #include "run.h"
@@ -49,7 +50,13 @@ int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	char err[160];
+
 	pd_log_init("parade");
+	if (pd_loop_poll_env(err, sizeof(err)) < 0) {
+		fprintf(stderr, "parade: %s\n", err);
+		return 2;
+	}
 	if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		fputs(usage, cmd ? stdout : stderr);
 		return cmd ? 0 : 2;

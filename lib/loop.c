@@ -1,7 +1,9 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -10,6 +12,9 @@
 #include <unistd.h>
 
 #define LOOP_MAX_EVENTS 256
+#define LOOP_POLL_START_US 8u /* first polling window */
+
+static uint32_t poll_default = PD_LOOP_POLL_US; /* pd_loop_poll_env */
 
 struct watch {
 	pd_io_cb cb;
@@ -53,6 +58,9 @@ struct pd_loop {
 	size_t ndefer, capdefer;
 	uint64_t now;
 	int stop;
+	uint32_t poll_max; /* microseconds; 0: never poll before sleeping */
+	uint32_t poll_us;  /* the current polling window (adaptive) */
+	uint64_t poll_hits;
 };
 
 uint64_t pd_now_us(void)
@@ -81,6 +89,7 @@ pd_loop *pd_loop_new(void)
 	}
 	l->sigfd = -1;
 	sigemptyset(&l->sigmask);
+	l->poll_max = poll_default;
 	l->now = now_ms();
 	return l;
 }
@@ -422,6 +431,79 @@ static void run_pending(pd_loop *l)
 	}
 }
 
+int pd_loop_poll_env(char *err, size_t errlen)
+{
+	const char *s = getenv("PARADE_POLL_US");
+	unsigned long v;
+	char *end;
+
+	if (!s)
+		return 0;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || v > PD_LOOP_POLL_MAX_US || s[0] == '-' || s[0] == '+' ||
+	    s[0] == ' ') {
+		snprintf(err, errlen,
+			 "PARADE_POLL_US='%.40s': give whole microseconds from 0 to %u (0: never poll)",
+			 s, PD_LOOP_POLL_MAX_US);
+		return -EINVAL;
+	}
+	poll_default = (uint32_t)v;
+	return 0;
+}
+
+void pd_loop_set_poll(pd_loop *l, uint32_t max_us)
+{
+	l->poll_max = max_us;
+	if (l->poll_us > max_us)
+		l->poll_us = max_us;
+}
+
+/* Checks for events without sleeping for up to poll_us microseconds (not
+ * past timeout ms), then sleeps in epoll_wait. The window adapts to how
+ * long the loop sleeps: a wake-up that came within poll_max of falling
+ * asleep doubles it (up to poll_max), a longer sleep halves it, so a loop
+ * that is idle for long stops polling and one in a quick exchange of
+ * messages polls through the gaps instead of paying a wake-up each time. */
+static int wait_events(pd_loop *l, struct epoll_event *evs, int timeout)
+{
+	uint64_t start = l->poll_max ? pd_now_us() : 0, slept;
+	int n;
+
+	if (l->poll_us) {
+		uint64_t end = start + l->poll_us;
+
+		if (timeout > 0 && (uint64_t)timeout * 1000u < l->poll_us)
+			end = start + (uint64_t)timeout * 1000u;
+		do {
+			n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, 0);
+			if (n > 0)
+				l->poll_hits++;
+			if (n != 0)
+				return n;
+			sched_yield();
+		} while (pd_now_us() < end);
+	}
+	n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, timeout);
+	if (!l->poll_max || n <= 0)
+		return n;
+	slept = pd_now_us() - start;
+	if (slept <= l->poll_max) {
+		uint64_t grown = l->poll_us ? 2u * (uint64_t)l->poll_us : LOOP_POLL_START_US;
+		l->poll_us = (uint32_t)(grown < l->poll_max ? grown : l->poll_max);
+	} else {
+		l->poll_us /= 2u;
+		if (l->poll_us < LOOP_POLL_START_US)
+			l->poll_us = 0;
+	}
+	return n;
+}
+
+uint64_t pd_loop_poll_hits(const pd_loop *l)
+{
+	return l->poll_hits;
+}
+
 int pd_loop_run(pd_loop *l)
 {
 	struct epoll_event evs[LOOP_MAX_EVENTS];
@@ -440,7 +522,8 @@ int pd_loop_run(pd_loop *l)
 			uint64_t due = l->heap[0]->due;
 			timeout = due <= l->now ? 0 : (int)(due - l->now > 60000 ? 60000 : due - l->now);
 		}
-		n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, timeout);
+		n = timeout == 0 ? epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, 0)
+				 : wait_events(l, evs, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

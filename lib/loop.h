@@ -9,6 +9,7 @@
 #ifndef PD_LOOP_H
 #define PD_LOOP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct pd_loop pd_loop;
@@ -60,6 +61,23 @@ void pd_loop_child_sigmask(void);
 /* Runs cb once, after the current iteration's events (before sleeping).
  * 0 or -ENOMEM. */
 int pd_loop_defer(pd_loop *l, pd_cb cb, void *arg);
+
+/* Polling before sleeping: a loop checks for events without sleeping for
+ * up to max_us microseconds before it blocks, in a window that adapts to
+ * how long it sleeps (grows while events come within max_us of going idle,
+ * shrinks to nothing when they do not). On a VM a wake-up from sleep costs
+ * tens of microseconds; two of them are most of a task's round trip. An
+ * idle loop stops polling after a few long sleeps. */
+#define PD_LOOP_POLL_US 50u      /* default max_us of new loops */
+#define PD_LOOP_POLL_MAX_US 1000u /* the largest accepted */
+/* Reads PARADE_POLL_US (unset: keep PD_LOOP_POLL_US) as the max_us of
+ * loops created from now on; call once at start-up. 0, or -EINVAL with err
+ * naming the variable and the accepted range. */
+int pd_loop_poll_env(char *err, size_t errlen);
+/* Sets this loop's max_us (0: never poll). */
+void pd_loop_set_poll(pd_loop *l, uint32_t max_us);
+/* How many times polling found events (so it saved a sleep). */
+uint64_t pd_loop_poll_hits(const pd_loop *l);
 
 /* Runs until pd_loop_stop. 0, or -errno if epoll fails. */
 int pd_loop_run(pd_loop *l);
