@@ -329,36 +329,64 @@ static int shell_word(pd_buf *b, const char *s)
 	return pd_shell_quote(b, s, strlen(s));
 }
 
+/* The agent's options after --connect: ` --mode ssh --slots K [-v]
+ * [--coproc 'COMMAND']`. COMMAND is always single-quoted, so the remote
+ * shell hands it on byte for byte. */
+static int agent_opts(const pd_ssh_opts *o, const pd_ssh_host *h, pd_buf *out)
+{
+	unsigned slots = h->slots ? h->slots : o->slots ? o->slots : 1;
+	char num[16];
+	int rv;
+
+	snprintf(num, sizeof(num), "%u", slots);
+	rv = app(out, " --mode ssh --slots ");
+	rv |= app(out, num);
+	if (o->verbose)
+		rv |= app(out, " -v");
+	if (o->coproc) {
+		rv |= app(out, " --coproc ");
+		rv |= pd_shell_quote(out, o->coproc, strlen(o->coproc));
+	}
+	return rv;
+}
+
+/* "remote-SESSION.INDEX.conn"; the session name is [A-Za-z0-9_.-]
+ * already, anything else becomes '_' to be sure. */
+static int conn_file_name(const char *session, size_t index, pd_buf *out)
+{
+	char tail[32];
+	int rv = app(out, "remote-");
+
+	for (size_t i = 0; session[i]; i++) {
+		char c = session[i];
+		if (!isalnum((unsigned char)c) && !strchr("_.-", c))
+			c = '_';
+		rv |= pd_buf_append(out, &c, 1);
+	}
+	snprintf(tail, sizeof(tail), ".%zu.conn", index);
+	return rv | app(out, tail);
+}
+
 int pd_ssh_remote_cmd(const pd_ssh_opts *o, const pd_ssh_host *h, const char *session,
 		      size_t index, pd_buf *out)
 {
 	const char *agent = o->remote_agent ? o->remote_agent : "parade-agent";
-	unsigned slots = h->slots ? h->slots : o->slots ? o->slots : 1;
-	char tail[64], file[200];
-	size_t i, k = 0;
 	int rv = 0;
 
-	snprintf(tail, sizeof(tail), " --mode ssh --slots %u%s", slots, o->verbose ? " -v" : "");
 	if (!o->remote_connect_file) {
 		rv |= app(out, "exec ");
 		rv |= shell_word(out, agent);
 		rv |= app(out, " --connect -");
-		rv |= app(out, tail);
+		rv |= agent_opts(o, h, out);
 		return rv < 0 ? -ENOMEM : 0;
 	}
-	/* the session name is [A-Za-z0-9_.-] already; make sure */
-	k = (size_t)snprintf(file, sizeof(file), "remote-");
-	for (i = 0; session[i] && k < 100; i++)
-		file[k++] = isalnum((unsigned char)session[i]) || strchr("_.-", session[i])
-				    ? session[i] : '_';
-	snprintf(file + k, sizeof(file) - k, ".%zu.conn", index);
 	rv |= app(out, "umask 077 && mkdir -p ~/.parade && f=~/.parade/");
-	rv |= app(out, file);
+	rv |= conn_file_name(session, index, out);
 	rv |= app(out, " && while IFS= read -r l && [ \"$l\" != end ]; do printf '%s\\n' \"$l\"; "
 		       "done > \"$f\" && { ");
 	rv |= shell_word(out, agent);
 	rv |= app(out, " --connect \"$f\" --exit-on-eof");
-	rv |= app(out, tail);
+	rv |= agent_opts(o, h, out);
 	rv |= app(out, "; r=$?; rm -f \"$f\"; exit $r; }");
 	return rv < 0 ? -ENOMEM : 0;
 }

@@ -41,6 +41,7 @@ typedef struct pd_ssh_opts {
 	unsigned slots;            /* tasks per agent when a host names none; 0: 1 */
 	int verbose;               /* pass -v to the remote agents */
 	const char *ssh_program;   /* borrowed; NULL: $PARADE_SSH, else "ssh" */
+	const char *coproc;        /* borrowed; the agents' --coproc COMMAND; NULL: none */
 } pd_ssh_opts;
 
 /* ---- options ---- */
@@ -75,11 +76,16 @@ int pd_hostfile_parse(const char *name, const char *text, size_t len, pd_ssh_opt
  * holds ':'). 0 or -ENAMETOOLONG. */
 int pd_ssh_forward(unsigned rport, const char *target, unsigned cport, char *out, size_t len);
 /* The shell command run on the host (ssh hands it to the login shell):
- * `exec AGENT --connect - --mode ssh --slots K [-v]`, or with
- * remote_connect_file a script that saves the text to
+ * `exec AGENT --connect - --mode ssh --slots K [-v] [--coproc 'COMMAND']`,
+ * or with remote_connect_file a script that saves the text to
  * ~/.parade/remote-SESSION.INDEX.conn (mode 0600), runs the agent on it
- * with --exit-on-eof and removes it when the agent exits. Appends to out.
- * 0 or -ENOMEM. */
+ * with --exit-on-eof and the same options, and removes it when the agent
+ * exits. COMMAND (o->coproc) is single-quoted ('\'' for a quote,
+ * pd_shell_quote), so a POSIX login shell (sh, dash, bash, ksh, zsh)
+ * passes it to the agent byte for byte, quotes, '$', ';', spaces and
+ * newlines included (csh rejects a newline in quotes; fish reads
+ * backslashes there). Nothing is cut short: it all goes into out.
+ * 0, or -ENOMEM (out may then hold part of the command). */
 int pd_ssh_remote_cmd(const pd_ssh_opts *o, const pd_ssh_host *h, const char *session,
 		      size_t index, pd_buf *out);
 /* argv of one ssh: ssh [-o OPT...] -o BatchMode=yes -o ConnectTimeout=10

@@ -3,9 +3,11 @@
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -305,6 +307,212 @@ static void test_remote_cmd(void)
 	pd_buf_free(&cmd);
 }
 
+/* A command for the coprocess that no remote shell may change: quotes of
+ * both kinds, '$', backquotes, ';', '&', '|', redirections, globs, '~',
+ * '#', '!', backslashes, a tab, a control byte, UTF-8, newlines, and a
+ * quote at both ends. */
+static const char HOSTILE[] =
+	"'it's \"$HOME\" `id` $(id) ${x:-y}; a && b || c | d > /dev/null < e &"
+	" \\ \\\\ \\' ~ ~/x * ? [a] {a,b} # ! !! \t\x01 caf\xc3\xa9\n"
+	"second line '' \"\" $\n'";
+
+static void test_remote_cmd_coproc(void)
+{
+	pd_ssh_opts o;
+	pd_ssh_host h;
+	pd_buf cmd = {0};
+	char err[300];
+	const char *s;
+
+	memset(&o, 0, sizeof(o));
+	CU_ASSERT_EQUAL_FATAL(host("n", &h, err, sizeof(err)), 0);
+	o.coproc = "while read l; do echo \"$l\"; done";
+	o.verbose = 1;
+	CU_ASSERT_EQUAL(pd_ssh_remote_cmd(&o, &h, "s", 0, &cmd), 0);
+	pd_buf_append(&cmd, "", 1);
+	CU_ASSERT_STRING_EQUAL((const char *)pd_buf_head(&cmd),
+			       "exec parade-agent --connect - --mode ssh --slots 1 -v --coproc "
+			       "'while read l; do echo \"$l\"; done'");
+	/* a quote is closed, escaped and reopened; nothing else is touched */
+	pd_buf_reset(&cmd);
+	o.verbose = 0;
+	o.coproc = "a'b $c\nd";
+	CU_ASSERT_EQUAL(pd_ssh_remote_cmd(&o, &h, "s", 0, &cmd), 0);
+	pd_buf_append(&cmd, "", 1);
+	CU_ASSERT_STRING_EQUAL((const char *)pd_buf_head(&cmd),
+			       "exec parade-agent --connect - --mode ssh --slots 1 --coproc "
+			       "'a'\\''b $c\nd'");
+	/* the script form: the same options for the agent it runs */
+	pd_buf_reset(&cmd);
+	o.remote_connect_file = 1;
+	CU_ASSERT_EQUAL(pd_ssh_remote_cmd(&o, &h, "demo", 1, &cmd), 0);
+	pd_buf_append(&cmd, "", 1);
+	s = (const char *)pd_buf_head(&cmd);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "parade-agent --connect \"$f\" --exit-on-eof --mode ssh "
+					 "--slots 1 --coproc 'a'\\''b $c\nd'; r=$?;"));
+	pd_buf_free(&cmd);
+}
+
+/* Nothing is cut short: a long command, the longest session name. */
+static void test_remote_cmd_long(void)
+{
+	static char big[20000];
+	char name[128], want[200], err[300];
+	pd_ssh_opts o;
+	pd_ssh_host h;
+	pd_buf cmd = {0};
+	const char *s;
+
+	memset(big, 'x', sizeof(big) - 2);
+	big[sizeof(big) - 2] = '\'';
+	memset(name, 's', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	memset(&o, 0, sizeof(o));
+	CU_ASSERT_EQUAL_FATAL(host("n", &h, err, sizeof(err)), 0);
+	o.coproc = big;
+	o.remote_connect_file = 1;
+	o.slots = 4096;
+	CU_ASSERT_EQUAL(pd_ssh_remote_cmd(&o, &h, name, 7, &cmd), 0);
+	pd_buf_append(&cmd, "", 1);
+	s = (const char *)pd_buf_head(&cmd);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "--slots 4096 --coproc 'xxx"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "x'\\'''; r=$?; rm -f \"$f\"; exit $r; }"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(strstr(s, " --coproc '"));
+	CU_ASSERT_EQUAL(strspn(strstr(s, " --coproc '") + 11, "x"), sizeof(big) - 2);
+	snprintf(want, sizeof(want), "f=~/.parade/remote-%s.7.conn && ", name);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, want));
+	pd_buf_free(&cmd);
+}
+
+/* Runs `shell -c cmd` with HOME=tmp and `input` on its stdin, as sshd
+ * would; its exit status, or -1. */
+static int run_shell(const char *shell, const char *cmd, const char *input)
+{
+	int p[2], st = 0;
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(p[0], 0);
+		close(p[0]);
+		close(p[1]);
+		setenv("HOME", tmp, 1);
+		execl(shell, shell, "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(p[0]);
+	signal(SIGPIPE, SIG_IGN); /* a shell that does not read is its own failure */
+	if (write(p[1], input, strlen(input)) < 0)
+		perror("write to the shell");
+	close(p[1]);
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Reads the words (NUL-terminated) the fake agent wrote and compares them
+ * with want; 0 if equal. */
+static int expect_words(const char *path, const char *const *want)
+{
+	char buf[8192];
+	int fd = open(path, O_RDONLY), bad = 0;
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	size_t off = 0, i;
+
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
+		return -1;
+	for (i = 0; want[i]; i++) {
+		if (off >= (size_t)n || strcmp(buf + off, want[i]) != 0) {
+			fprintf(stderr, "\n  word %zu: got '%s', want '%s'\n", i,
+				off < (size_t)n ? buf + off : "(none)", want[i]);
+			bad = 1;
+			break;
+		}
+		off += strlen(want[i]) + 1;
+	}
+	return bad || off != (size_t)n ? -1 : 0;
+}
+
+/* The remote command, run by each POSIX shell here in place of the login
+ * shell, gives a fake agent HOSTILE as one word, unchanged, in both forms. */
+static void test_remote_cmd_shells(void)
+{
+	static const char *const shells[] = {"/bin/sh",  "/bin/dash", "/bin/bash",
+					     "/bin/ksh", "/bin/mksh", "/bin/zsh"};
+	char agent[300], words[300], conn[300], copy[300], err[300];
+	pd_ssh_opts o;
+	pd_ssh_host h;
+	pd_buf cmd = {0};
+	FILE *f;
+	int tried = 0;
+
+	snprintf(agent, sizeof(agent), "%s/fake-agent", tmp);
+	snprintf(words, sizeof(words), "%s/words", tmp);
+	snprintf(conn, sizeof(conn), "%s/.parade/remote-s.3.conn", tmp);
+	snprintf(copy, sizeof(copy), "%s/conn-copy", tmp);
+	f = fopen(agent, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	/* its words, NUL-terminated; with --connect FILE, that file too */
+	fprintf(f, "#!/bin/sh\nprintf '%%s\\0' \"$@\" >'%s'\n"
+		   "[ \"$2\" = - ] || cp \"$2\" '%s'\n", words, copy);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(chmod(agent, 0700), 0);
+	memset(&o, 0, sizeof(o));
+	CU_ASSERT_EQUAL_FATAL(host("n", &h, err, sizeof(err)), 0);
+	o.remote_agent = agent;
+	o.coproc = HOSTILE;
+	for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++) {
+		const char *direct[] = {"--connect", "-", "--mode", "ssh", "--slots", "1",
+					"--coproc", HOSTILE, NULL};
+		const char *file[] = {"--connect", conn, "--exit-on-eof", "--mode", "ssh",
+				      "--slots", "1", "--coproc", HOSTILE, NULL};
+		if (access(shells[i], X_OK) != 0)
+			continue;
+		tried++;
+		o.remote_connect_file = 0;
+		pd_buf_reset(&cmd);
+		CU_ASSERT_EQUAL(pd_ssh_remote_cmd(&o, &h, "s", 3, &cmd), 0);
+		pd_buf_append(&cmd, "", 1);
+		unlink(words);
+		CU_ASSERT_EQUAL(run_shell(shells[i], (const char *)pd_buf_head(&cmd), ""), 0);
+		if (expect_words(words, direct) != 0) {
+			fprintf(stderr, "  (%s, --connect -)\n", shells[i]);
+			CU_FAIL("the agent's words after the remote shell (--connect -)");
+		}
+		o.remote_connect_file = 1;
+		pd_buf_reset(&cmd);
+		CU_ASSERT_EQUAL(pd_ssh_remote_cmd(&o, &h, "s", 3, &cmd), 0);
+		pd_buf_append(&cmd, "", 1);
+		unlink(words);
+		CU_ASSERT_EQUAL(run_shell(shells[i], (const char *)pd_buf_head(&cmd),
+					  "version=1\nsecret=00\nend\nnot this\n"), 0);
+		if (expect_words(words, file) != 0) {
+			fprintf(stderr, "  (%s, --remote-connect-file)\n", shells[i]);
+			CU_FAIL("the agent's words after the remote shell (a connection file)");
+		}
+		/* the file held the text up to `end`, and is gone */
+		f = fopen(copy, "r");
+		CU_ASSERT_PTR_NOT_NULL(f);
+		if (f) {
+			char got[100] = "";
+			size_t n = fread(got, 1, sizeof(got) - 1, f);
+			got[n] = 0;
+			CU_ASSERT_STRING_EQUAL(got, "version=1\nsecret=00\n");
+			fclose(f);
+		}
+		CU_ASSERT_EQUAL(access(conn, F_OK), -1);
+		unlink(copy);
+	}
+	CU_ASSERT(tried > 0);
+	pd_buf_free(&cmd);
+}
+
 /* ---- the connection text ---- */
 
 static void test_conntext_roundtrip(void)
@@ -503,6 +711,9 @@ int main(void)
 	CU_add_test(s, "argv user, port, options", test_argv_user_port_opts);
 	CU_add_test(s, "argv tunnel", test_argv_tunnel);
 	CU_add_test(s, "remote command", test_remote_cmd);
+	CU_add_test(s, "remote command with --coproc", test_remote_cmd_coproc);
+	CU_add_test(s, "remote command, long", test_remote_cmd_long);
+	CU_add_test(s, "remote command through the shells", test_remote_cmd_shells);
 	CU_add_test(s, "connection text round trip", test_conntext_roundtrip);
 	CU_add_test(s, "connection text errors", test_conntext_parse);
 	CU_add_test(s, "connection text from a pipe", test_conntext_read);
