@@ -29,10 +29,14 @@ const char pd_launch_usage[] =
 	"  --partition P, --time T, --mem M, --cpus C, --account A\n"
 	"                       the job's resources (sbatch's meaning)\n"
 	"  --sbatch-arg ARG     any other sbatch argument (repeatable)\n"
+	"  --coproc COMMAND     the agents keep COMMAND (sh -c) per slot for a\n"
+	"                       controller with --handler coproc: (give the same\n"
+	"                       COMMAND; without it, each coproc task sent to these\n"
+	"                       agents fails)\n"
 	"  --dry-run            print the script instead of submitting it\n"
 	"  -h, --help           this help\n";
 
-enum { L_CONNECT = 256, L_SESSION, L_SLURM, L_DRY };
+enum { L_CONNECT = 256, L_SESSION, L_SLURM, L_DRY, L_COPROC };
 
 static const struct option longopts[] = {
 	{"agents", required_argument, 0, 'n'},
@@ -45,6 +49,7 @@ static const struct option longopts[] = {
 	{"account", required_argument, 0, L_SLURM},
 	{"sbatch-arg", required_argument, 0, L_SLURM},
 	{"dry-run", no_argument, 0, L_DRY},
+	{"coproc", required_argument, 0, L_COPROC},
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0}};
 
@@ -88,6 +93,13 @@ int pd_launch_main(int argc, char **argv)
 				return 2;
 			break;
 		case L_DRY: so.dry_run = 1; break;
+		case L_COPROC:
+			if (!*optarg) {
+				pd_err("--coproc needs a command");
+				return 2;
+			}
+			so.coproc = optarg;
+			break;
 		case 'h': fputs(pd_launch_usage, stdout); return 0;
 		default: fputs(pd_launch_usage, stderr); return 2;
 		}

@@ -544,12 +544,16 @@ static const char ssh_usage[] =
 	"  --ssh-opt OPT         pass -o OPT to ssh (repeatable)\n"
 	"  --remote-agent PATH   the agent program there (default parade-agent)\n"
 	"  --remote-connect-file copy the connection file to ~/.parade/ there\n"
+	"  --coproc COMMAND      the agents keep COMMAND (sh -c) per slot for a\n"
+	"                        controller with --handler coproc: (give the same\n"
+	"                        COMMAND; without it, each coproc task sent to\n"
+	"                        these agents fails)\n"
 	"  -v, --verbose         debug log lines, here and from the agents\n"
 	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 the agents left when told, 1 some host failed, 2 usage error.\n";
 
-enum { S_CONNECT = 256, S_SESSION, S_SLOTS, S_OPT, S_FLAG };
+enum { S_CONNECT = 256, S_SESSION, S_SLOTS, S_OPT, S_FLAG, S_COPROC };
 
 static const struct option ssh_longopts[] = {
 	{"connect", required_argument, 0, S_CONNECT},
@@ -561,6 +565,7 @@ static const struct option ssh_longopts[] = {
 	{"remote-agent", required_argument, 0, S_OPT},
 	{"tunnel", no_argument, 0, S_FLAG},
 	{"remote-connect-file", no_argument, 0, S_FLAG},
+	{"coproc", required_argument, 0, S_COPROC},
 	{"verbose", no_argument, 0, 'v'},
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0}};
@@ -629,6 +634,13 @@ int pd_ssh_main(const char *prog, int argc, char **argv)
 		case S_FLAG:
 			if (pd_ssh_opt(&o, ssh_longopts[li].name, c == S_OPT ? optarg : NULL) < 0)
 				goto out;
+			break;
+		case S_COPROC:
+			if (!*optarg) {
+				pd_err("--coproc needs a command");
+				goto out;
+			}
+			o.coproc = optarg;
 			break;
 		case 'v':
 			o.verbose = 1;

@@ -37,7 +37,9 @@ const char pd_run_usage[] =
 	"  --handler H          process (default), the built-ins echo / sleep, or\n"
 	"                       coproc:'COMMAND': each agent keeps COMMAND (sh -c)\n"
 	"                       running per slot and sends it one line per task, the\n"
-	"                       answer is the line it writes back (docs/coproc.md)\n"
+	"                       answer is the line it writes back (docs/coproc.md);\n"
+	"                       the agents --launch starts get COMMAND, others need\n"
+	"                       --coproc COMMAND (parade launch, parade-agent)\n"
 	"  --coproc-format F    line (default): the template's words joined by\n"
 	"                       spaces; json: the row as a one-line JSON object\n"
 	"Results:\n"
@@ -366,14 +368,9 @@ int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
 		fprintf(stderr, "%s: --coproc-format goes with --handler coproc:'COMMAND'\n", prog);
 		return -EINVAL;
 	}
-	if (o->kind == PD_TASK_COPROC && o->launch != PD_LAUNCH_LOCAL &&
-	    o->launch != PD_LAUNCH_SLURM) {
-		fprintf(stderr, "%s: --handler coproc: needs agents this controller starts "
-				"(--launch local or slurm:N): ssh agents do not get --coproc yet\n",
-			prog);
-		return -EINVAL;
-	}
+	/* every launcher passes COMMAND on to the agents it starts */
 	o->slurm.coproc = o->coproc;
+	o->ssh.coproc = o->coproc;
 	/* serve without a command runs the command lines clients submit; a
 	 * json coprocess gets the row, not a command */
 	if (!o->shell && o->nwords == 0 && mode != PD_MODE_SERVE && !o->coproc_json) {
