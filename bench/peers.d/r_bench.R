@@ -1,6 +1,9 @@
 # r_bench.R - R's parallel package (PSOCK cluster) for bench/peers.
 #
-#   Rscript r_bench.R rtt N        1-worker cluster, N timed clusterCall()s
+#   Rscript r_bench.R rtt N [P]    1-worker cluster, N timed clusterCall()s;
+#                                  P: none (default), same (master and
+#                                  worker pinned to CPU 0) or split (master
+#                                  on CPU 0, worker on CPU 1)
 #   Rscript r_bench.R tput W N     makePSOCKcluster(W) (timed), then N trivial
 #                                  tasks with clusterApplyLB and parLapply
 #   Rscript r_bench.R limit W      try makePSOCKcluster(W), print the outcome
@@ -14,7 +17,14 @@ pct <- function(x, p) { x <- sort(x); x[max(1L, ceiling(p * length(x)))] }
 
 if (mode == "rtt") {
   n <- as.integer(args[2])
+  place <- if (length(args) >= 3) args[3] else "none"
   cl <- makePSOCKcluster(1)
+  if (place != "none") {
+    # mcaffinity counts CPUs from 1
+    mcaffinity(1)
+    wcpu <- if (place == "split") 2L else 1L
+    clusterCall(cl, function(c) invisible(parallel::mcaffinity(c)), wcpu)
+  }
   f <- function() 1
   for (i in 1:100) clusterCall(cl, f)   # warm-up
   us <- numeric(n)
@@ -50,5 +60,5 @@ if (mode == "rtt") {
     stopCluster(r)
   }
 } else {
-  stop("usage: r_bench.R rtt N | tput W N | limit W")
+  stop("usage: r_bench.R rtt N [none|same|split] | tput W N | limit W")
 }
