@@ -217,12 +217,14 @@ rtt_row() {
 }
 
 # ---- throughput: echo built-in, 2 agents ----
-echo "run.sh: echo throughput, $repeat x $n_echo tasks, --chunk 1 and 64" >&2
+echo "run.sh: echo and sh-coprocess throughput, $repeat x $n_echo tasks, --chunk 1 and 64" >&2
 i=0
 while [ "$i" -lt "$repeat" ]; do
 	timed echo1 "$n_echo" "$parade" run --workers 2 --handler echo --chunk 1 -o /dev/null -- x '{}'
 	timed echo1nj "$n_echo" "$parade" run --workers 2 --handler echo --chunk 1 --no-journal -o /dev/null -- x '{}'
 	timed echo64 "$n_echo" "$parade" run --workers 2 --handler echo --chunk 64 -o /dev/null -- x '{}'
+	timed coproc1 "$n_echo" "$parade" run --workers 2 --chunk 1 -o /dev/null \
+		--handler coproc:"sh $here/../examples/coproc/loop.sh" -- x '{}'
 	i=$((i + 1))
 done
 
@@ -268,6 +270,7 @@ if [ "$e1" != n/a ] && [ "$e1nj" != n/a ]; then
 	jcost=$(awk -v a="$e1nj" -v b="$e1" 'BEGIN { printf "%.2f", a / b }')
 fi
 e64=$(med echo64)
+cp1=$(med coproc1)
 tp=$(med true_parade)
 tx=$(med true_xargs)
 tg=$(med true_parallel)
@@ -331,6 +334,7 @@ report=$work/report.md
 	echo "| echo, $(fmt "$n_echo") tasks, 2 agents, \`--chunk 1\` | $(fmt "$e1") | $(runs echo1) | >= 50,000 | $(verdict "$e1" ">=" 50000) |"
 	echo "| echo, $(fmt "$n_echo") tasks, 2 agents, \`--chunk 1 --no-journal\` | $(fmt "$e1nj") | $(runs echo1nj) | | |"
 	echo "| echo, $(fmt "$n_echo") tasks, 2 agents, \`--chunk 64\` | $(fmt "$e64") | $(runs echo64) | >= 300,000 | $(verdict "$e64" ">=" 300000) |"
+	echo "| coprocess \`examples/coproc/loop.sh\`, $(fmt "$n_echo") tasks, 2 agents, \`--chunk 1\` | $(fmt "$cp1") | $(runs coproc1) | >= 20,000 | $(verdict "$cp1" ">=" 20000) |"
 	echo "| \`true\` x $(fmt "$n_shell") via \`parade run --workers 2\` | $(fmt "$tp") | $(runs true_parade) | | |"
 	echo "| \`true\` x $(fmt "$n_shell") via \`xargs -P2 -n1\` | $(fmt "$tx") | $(runs true_xargs) | | |"
 	echo "| \`true\` x $(fmt "$n_shell") via GNU \`parallel -j2\` | $(fmt "$tg") | $(runs true_parallel) | | |"
@@ -343,10 +347,12 @@ report=$work/report.md
 	echo "| unbatched echo >= 50,000 tasks/s | $(fmt "$e1") | $(verdict "$e1" ">=" 50000) |"
 	echo "| journal costs at most 1.5x (time with / time without, unbatched echo) | ${jcost}x | $(verdict "$jcost" "<" 1.5) |"
 	echo "| \`--chunk 64\` echo >= 300,000 tasks/s | $(fmt "$e64") | $(verdict "$e64" ">=" 300000) |"
+	echo "| trivial coprocess task (sh loop), 2 agents unbatched >= 20,000 tasks/s | $(fmt "$cp1") | $(verdict "$cp1" ">=" 20000) |"
 	echo "| shell tasks >= 3x GNU parallel | ${ratio_par}x | $(verdict "$ratio_par" ">=" 3) |"
 	echo "| shell tasks within 20% of xargs -P2 (>= 0.8x) | ${ratio_x}x | $(verdict "$ratio_x" ">=" 0.8) |"
 	echo
 	echo "Commands: \`seq N | parade run --workers 2 --handler echo --chunk K -o /dev/null -- x {}\`,"
+	echo "\`seq N | parade run --workers 2 --chunk 1 --handler coproc:'sh examples/coproc/loop.sh' -o /dev/null -- x {}\`,"
 	echo "\`seq N | parade run --workers 2 -o /dev/null -- true\`, \`seq N | xargs -P2 -n1 true\`,"
 	echo "\`seq N | parallel --will-cite -j2 true\`; wall time from \`date +%s.%N\` around each."
 	if [ "$quick" = 1 ]; then
