@@ -15,7 +15,8 @@
 #       joining a --launch none coproc controller;
 #   (d) an agent started by `parade-agent ssh` without --coproc: each coproc
 #       task it gets fails with "this agent has no coprocess", nothing hangs.
-# After each run nothing is left, neither here nor in the namespaces.
+# After each run nothing is left, neither here nor in the namespaces, and
+# no remote agent wrote a sanitizer report.
 . "$(dirname "$0")/lib.sh"
 # runs here take seconds: one that hangs fails the test sooner
 PRUN_TIMEOUT=30
@@ -23,10 +24,35 @@ PRUN_TIMEOUT=30
 ssh_hosts_up 2
 H1=${SSH_H[1]} H2=${SSH_H[2]} A1=${SSH_A[1]} A2=${SSH_A[2]}
 LISTEN=tls+tcp://$SSH_TEST_HOST_ADDR:0
-RA=(--remote-agent "$AGENT")
+# The remote agents' stderr reaches the log only with -v: in a sanitizer
+# build their reports go to files in $T/san instead, checked after each run.
+mkdir "$T/san" || fail "mkdir $T/san"
+cat >"$T/agent.sh" <<EOF
+#!/bin/sh
+ASAN_OPTIONS=log_path=$T/san/asan UBSAN_OPTIONS=log_path=$T/san/ubsan
+export ASAN_OPTIONS UBSAN_OPTIONS
+exec "$AGENT" "\$@"
+EOF
+chmod +x "$T/agent.sh"
+RA=(--remote-agent "$T/agent.sh")
+
+# clean WHAT: nothing left running, no sanitizer report from a remote agent.
+clean() {
+	local f
+	ssh_assert_clean
+	for f in "$T"/san/*; do
+		[ -e "$f" ] || continue
+		show_file "$f" 40
+		fail "$1: a remote agent's sanitizer report ($f)"
+	done
+}
 
 # The literal every answer carries: it must come back unexpanded.
 LIT='it'"'"'s "$HOME"; `x` $(y) | z'
+
+# Session names: the coprocess looks for its --remote-connect-file copy,
+# ~/.parade/remote-NAME.INDEX.conn (root's HOME, shared with other tests).
+NAME=cp-$$-$RANDOM
 
 # coproc_cmd [GATE_FILE TEXT...]: prints the COMMAND. With a gate, the
 # coprocess first waits (up to 20 s) until GATE_FILE holds every TEXT (no
@@ -42,9 +68,10 @@ coproc_cmd() {
 			printf '\ti=$((i + 1)); [ "$i" -ge 200 ] && exit 3; sleep 0.1\ndone\n'
 		done
 	fi
+	printf 'p=%s\n' "$NAME"
 	cat <<'EOF'
 a=$(ip -4 -o addr show scope global | awk '{ sub("/.*", "", $4); print $4; exit }')
-c=no; for f in "$HOME"/.parade/remote-*.conn; do [ -s "$f" ] && c=yes; done
+c=no; for f in "$HOME/.parade/remote-$p".*.conn; do [ -s "$f" ] && c=yes; done
 m='it'\''s "$HOME"; `x` $(y) | z'
 while IFS= read -r l; do
 	printf '%s addr=%s pid=%s conn=%s m=%s\n' "$l" "$a" "$$" "$c" "$m"
@@ -69,14 +96,16 @@ check_answers() {
 		NR == 1 { next }
 		{
 			want = "row=" $1 " addr="
-			if (substr($6, 1, length(want)) != want) { print "row " $1 ": answer \"" $6 "\""; exit }
 			s = substr($6, length(want) + 1)
 			split(s, w, " ")
-			if (w[1] != a1 && w[1] != a2) { print "row " $1 ": ran at \"" w[1] "\""; exit }
-			if (w[2] !~ /^pid=[0-9]+$/) { print "row " $1 ": no pid in \"" $6 "\""; exit }
-			if (w[3] != "conn=" conn) { print "row " $1 ": " w[3] ", expected conn=" conn; exit }
-			m = s; sub(/^[^ ]* [^ ]* [^ ]* m=/, "", m)
-			if (m != lit) { print "row " $1 ": literal \"" m "\", expected \"" lit "\""; exit }
+			m = s
+			sub(/^[^ ]* [^ ]* [^ ]* m=/, "", m)
+			if (substr($6, 1, length(want)) != want) bad = "answer \"" $6 "\""
+			else if (w[1] != a1 && w[1] != a2) bad = "ran at \"" w[1] "\""
+			else if (w[2] !~ /^pid=[0-9]+$/) bad = "no pid in \"" $6 "\""
+			else if (w[3] != "conn=" conn) bad = w[3] ", expected conn=" conn
+			else if (m != lit) bad = "literal \"" m "\", expected \"" lit "\""
+			if (bad) { print "row " $1 ": " bad; exit }
 			print w[1], substr(w[2], 5) > where
 		}')
 	if [ -n "$bad" ]; then
@@ -92,8 +121,12 @@ both_hosts() {
 	bad=$(awk -v a1="$A1" -v a2="$A2" -v max="$3" '
 		{ n[$1]++; if (!(($1, $2) in p)) { p[$1, $2] = 1; np[$1]++ } }
 		END {
-			if (!n[a1] || !n[a2]) { print "not both hosts: " n[a1] + 0 " and " n[a2] + 0 " rows"; exit }
-			if (np[a1] > max || np[a2] > max) print np[a1] " and " np[a2] " coprocesses, expected at most " max " per host"
+			if (!n[a1] || !n[a2]) {
+				print "not both hosts: " n[a1] + 0 " and " n[a2] + 0 " rows"
+				exit
+			}
+			if (np[a1] > max || np[a2] > max)
+				print np[a1] " and " np[a2] " coprocesses, at most " max " expected"
 		}' "$1")
 	[ -z "$bad" ] || fail "$2: $bad"
 }
@@ -115,10 +148,9 @@ for a in "$A1" "$A2"; do
 		fail "(a) expected one agent with 2 slots joined over ssh from $a"
 	}
 done
-ssh_assert_clean
+clean "(a)"
 
 # ---- (b) the same through --remote-connect-file ----
-NAME=cp-$$-$RANDOM
 prun "$T/b.csv" "$T/b.err" --name "$NAME" --launch "ssh:$H1,$H2" --remote-connect-file \
 	--listen "$LISTEN" "${SSHO[@]}" "${RA[@]}" --grid "$T/g30.csv" \
 	--handler coproc:"$(both_joined "$T/b.err")" -- row={n}
@@ -131,15 +163,15 @@ for i in 0 1; do
 	[ ! -e "$rhome/.parade/remote-$NAME.$i.conn" ] ||
 		fail "(b) the remote copy $rhome/.parade/remote-$NAME.$i.conn was left behind"
 done
-ssh_assert_clean
+clean "(b)"
 
 # ---- (c) parade launch ssh / parade-agent ssh --coproc for a --launch none run ----
 # host 2's agent (parade-agent ssh) joins first; its coprocess answers
 # only once host 1's (parade launch ssh) has joined, so both take part
-timeout -k 5 60 "$PARADE" run --launch none --name C --listen "$LISTEN" --grid "$T/g30.csv" \
-	--handler coproc:"$CP" -- row={n} >"$T/c.csv" 2>"$T/c.err" &
+timeout -k 5 60 "$PARADE" run --launch none --name "$NAME-c" --listen "$LISTEN" \
+	--grid "$T/g30.csv" --handler coproc:"$CP" -- row={n} >"$T/c.csv" 2>"$T/c.err" &
 cpid=$!
-conn=$T/sessions/C/connection
+conn=$T/sessions/$NAME-c/connection
 wait_for 10 test -s "$conn" || {
 	show_file "$T/c.err"
 	fail "(c) no connection file $conn"
@@ -152,8 +184,8 @@ wait_for 15 grep -q "joined from $A2:" "$T/c.err" || {
 	show_file "$T/c2.err"
 	fail "(c) no agent joined from $A2 (parade-agent ssh)"
 }
-timeout -k 5 60 "$PARADE" launch ssh "$H1" --session C "${SSHO[@]}" "${RA[@]}" --coproc "$CP" \
-	>"$T/c1.out" 2>"$T/c1.err" &
+timeout -k 5 60 "$PARADE" launch ssh "$H1" --session "$NAME-c" "${SSHO[@]}" "${RA[@]}" \
+	--coproc "$CP" >"$T/c1.out" 2>"$T/c1.err" &
 l1=$!
 wait_pid "$cpid" 60 || fail "(c) parade run --launch none did not finish"
 expect_rc 0 "(c) coproc run served by parade launch ssh and parade-agent ssh" "$T/c.err"
@@ -163,28 +195,28 @@ wait_pid "$l1" 20 || fail "(c) parade launch ssh did not end after the run"
 expect_rc 0 "(c) parade launch ssh --coproc" "$T/c1.err"
 wait_pid "$l2" 20 || fail "(c) parade-agent ssh did not end after the run"
 expect_rc 0 "(c) parade-agent ssh --coproc" "$T/c2.err"
-ssh_assert_clean
+clean "(c)"
 
 # ---- (d) an ssh agent without --coproc: a clear error per task ----
 {
 	echo n
 	seq 1 3
 } >"$T/g3.csv"
-timeout -k 5 60 "$PARADE" run --launch none --name D --listen "$LISTEN" --grid "$T/g3.csv" \
-	--handler coproc:"$CP" -- row={n} >"$T/d.csv" 2>"$T/d.err" &
+timeout -k 5 60 "$PARADE" run --launch none --name "$NAME-d" --listen "$LISTEN" \
+	--grid "$T/g3.csv" --handler coproc:"$CP" -- row={n} >"$T/d.csv" 2>"$T/d.err" &
 dpid=$!
-wait_for 10 test -s "$T/sessions/D/connection" || {
+wait_for 10 test -s "$T/sessions/$NAME-d/connection" || {
 	show_file "$T/d.err"
 	fail "(d) no connection file"
 }
-timeout -k 5 60 "$AGENT" ssh "$H1" --session D "${SSHO[@]}" "${RA[@]}" \
+timeout -k 5 60 "$AGENT" ssh "$H1" --session "$NAME-d" "${SSHO[@]}" "${RA[@]}" \
 	>"$T/d1.out" 2>"$T/d1.err" &
 l1=$!
 wait_pid "$dpid" 30 || fail "(d) a coproc run with an agent lacking --coproc did not finish"
 expect_rc 1 "(d) coproc tasks on an agent without --coproc" "$T/d.err"
-bad=$(csv_flat "$T/d.csv" | awk -F'\037' '
-	NR > 1 && ($2 != "failed" || $7 != "this agent has no coprocess (start it with --coproc COMMAND)") {
-		print "row " $1 ": " $2 " (" $7 ")"; exit }
+e="this agent has no coprocess (start it with --coproc COMMAND)"
+bad=$(csv_flat "$T/d.csv" | awk -F'\037' -v e="$e" '
+	NR > 1 && ($2 != "failed" || $7 != e) { print "row " $1 ": " $2 " (" $7 ")"; exit }
 	END { if (NR != 4) print NR - 1 " rows, expected 3" }')
 [ -z "$bad" ] || {
 	show_file "$T/d.csv"
@@ -192,6 +224,6 @@ bad=$(csv_flat "$T/d.csv" | awk -F'\037' '
 }
 wait_pid "$l1" 20 || fail "(d) parade-agent ssh did not end after the run"
 expect_rc 0 "(d) parade-agent ssh without --coproc" "$T/d1.err"
-ssh_assert_clean
+clean "(d)"
 
 info "ok"
