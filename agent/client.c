@@ -281,6 +281,7 @@ static void send_hello(agent *a)
 	if (step)
 		snprintf(pid_step, sizeof(pid_step), "%s", step);
 	h.slurm_step = pid_step;
+	h.features = a->coproc ? PD_HELLO_COPROC : 0;
 	pd_hello_encode(pd_conn_out(a->conn), &h);
 	pd_conn_flush(a->conn);
 }

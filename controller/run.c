@@ -510,6 +510,12 @@ int pd_run(const pd_run_opts *o)
 			pd_err("the Slurm plugin could not start this step's agents: %s", e);
 			goto out;
 		}
+		if (o->kind == PD_TASK_COPROC) {
+			pd_err("--handler coproc: needs agents started with --coproc; the agents the "
+			       "Slurm plugin started for this step (--parade-workers) have none: use "
+			       "--launch slurm:N, or --launch local inside the step");
+			goto out;
+		}
 		snprintf(c.name, sizeof(c.name), "%s", step);
 		if (pd_session_open(step, c.dir, sizeof(c.dir), err, sizeof(err)) < 0) {
 			pd_err("%s", err);

@@ -261,6 +261,14 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 		pd_conn_close(a->conn, "bad slot count in HELLO");
 		return;
 	}
+	if (s->o.kind == PD_TASK_COPROC && !(h.features & PD_HELLO_COPROC)) {
+		static const char why[] = "this session's tasks go to a coprocess (--handler "
+					  "coproc:): start the agent with --coproc COMMAND";
+		pd_reject_encode(pd_conn_out(a->conn), why);
+		pd_conn_close(a->conn, "the agent has no coprocess (--coproc) for this "
+				       "session's coproc: tasks");
+		return;
+	}
 	unique_name(s, h.agent_id, a->name, sizeof(a->name));
 	snprintf(a->host, sizeof(a->host), "%s", h.host);
 	snprintf(a->mode, sizeof(a->mode), "%s", h.mode);

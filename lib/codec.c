@@ -331,7 +331,7 @@ int pd_hello_encode(pd_buf *out, const pd_hello *h)
 	    (rv = put_cstr(out, h->agent_id)) < 0 || (rv = put_cstr(out, h->host)) < 0 ||
 	    (rv = pd_put_u32(out, h->pid)) < 0 || (rv = pd_put_u32(out, h->slots)) < 0 ||
 	    (rv = put_cstr(out, h->mode)) < 0 || (rv = put_cstr(out, h->slurm_job)) < 0 ||
-	    (rv = put_cstr(out, h->slurm_step)) < 0)
+	    (rv = put_cstr(out, h->slurm_step)) < 0 || (rv = pd_put_u32(out, h->features)) < 0)
 		goto fail;
 	return pd_frame_end(out, mark);
 fail:
@@ -357,7 +357,8 @@ int pd_hello_decode(const uint8_t *p, size_t n, pd_hello *h)
 	if (pd_get_str(&r, &t.agent_id, NULL) < 0 || pd_get_str(&r, &t.host, NULL) < 0 ||
 	    pd_get_u32(&r, &t.pid) < 0 || pd_get_u32(&r, &t.slots) < 0 ||
 	    pd_get_str(&r, &t.mode, NULL) < 0 || pd_get_str(&r, &t.slurm_job, NULL) < 0 ||
-	    pd_get_str(&r, &t.slurm_step, NULL) < 0 || pd_reader_end(&r) < 0)
+	    pd_get_str(&r, &t.slurm_step, NULL) < 0 || pd_get_u32(&r, &t.features) < 0 ||
+	    pd_reader_end(&r) < 0)
 		return -EPROTO;
 	*h = t;
 	return 0;

@@ -11,7 +11,7 @@
  * Message payloads:
  *   HELLO    u32 magic 'PRDE', u32 version, str agent_id, str host, u32 pid,
  *            u32 slots, str mode ("local","ssh","slurm","manual"),
- *            str slurm_job, str slurm_step
+ *            str slurm_job, str slurm_step, u32 features (PD_HELLO_*)
  *   WELCOME  u32 version, u32 heartbeat_ms, u32 max_frame, str name
  *   REJECT   str reason
  *   TASKS    u32 count, count x task:
@@ -33,7 +33,7 @@
 
 #include "buf.h"
 
-#define PD_PROTO_VERSION 1u
+#define PD_PROTO_VERSION 2u
 #define PD_HELLO_MAGIC 0x45445250u /* "PRDE" read little endian */
 #define PD_FRAME_HDR 8u
 #define PD_MAX_FRAME_DEFAULT (64u << 20)
@@ -64,6 +64,10 @@ enum pd_task_kind {
 
 /* result status */
 enum pd_status { PD_ST_OK = 0, PD_ST_FAILED, PD_ST_TIMEOUT, PD_ST_LOST };
+
+/* HELLO features: what the agent can run besides processes and built-ins
+ * (bits it does not know a controller ignores) */
+#define PD_HELLO_COPROC 0x1u /* it keeps coprocesses (parade-agent --coproc) */
 
 /* result flags */
 #define PD_RF_OUT_TRUNC 0x1u
@@ -129,6 +133,7 @@ typedef struct pd_hello {
 	const char *mode;
 	const char *slurm_job;
 	const char *slurm_step;
+	uint32_t features; /* PD_HELLO_* */
 } pd_hello;
 
 /* Appends a HELLO frame (version is always PD_PROTO_VERSION; h->version is

@@ -2,8 +2,9 @@
 # t_coproc.sh - the coprocess handler (--handler coproc:'COMMAND'): the
 # three reference loops of examples/coproc over a small grid, json rows, a
 # coprocess that dies on one input (restarted; that row lost at the crash
-# limit, the others ok), one that hangs (timeout, the rest still ok), and
-# no coprocess left afterwards.
+# limit, the others ok), one that hangs (timeout, the rest still ok), an
+# agent without --coproc refused by a coproc controller, and no coprocess
+# left afterwards.
 . "$(dirname "$0")/lib.sh"
 
 EX=$top_srcdir/examples/coproc
@@ -82,6 +83,29 @@ bad=$(flat_rows "$T/out.csv" | awk -F'\037' '
 	END { if (NR != 5) print NR " rows" }')
 [ -z "$bad" ] || { show_file "$T/out.csv"; fail "hanging coprocess: $bad"; }
 info "hanging coprocess: row 2 timeout, the other 4 ok"
+
+# ---- an agent without --coproc is refused at once; one with it runs all ----
+seq 1 4 >"$T/in"
+timeout -k 5 60 "$PARADE" run --launch none --name nocp --handler coproc:cat -- {} \
+	<"$T/in" >"$T/out.csv" 2>"$T/err" &
+cpid=$!
+conn=$T/sessions/nocp/connection
+wait_for 10 test -s "$conn" || { show_file "$T/err"; fail "no connection file for nocp"; }
+timeout -k 5 20 "$AGENT" --connect "$conn" 2>"$T/a1.err"
+rc=$?
+[ $rc -eq 3 ] || { show_file "$T/a1.err"; fail "an agent without --coproc: exit $rc, expected 3"; }
+grep -q "controller refused this agent: this session's tasks go to a coprocess" "$T/a1.err" ||
+	{ show_file "$T/a1.err"; fail "the refused agent does not say why"; }
+grep -q "refused connection from .*: the agent has no coprocess (--coproc)" "$T/err" ||
+	{ show_file "$T/err"; fail "the controller does not say why it refused the agent"; }
+timeout -k 5 20 "$AGENT" --connect "$conn" --coproc cat 2>"$T/a2.err"
+RC=$?
+expect_rc 0 "an agent with --coproc after a refused one" "$T/a2.err"
+wait_pid "$cpid" 20 || fail "the nocp run did not end"
+expect_rc 0 "the nocp run" "$T/err"
+[ "$(flat_rows "$T/out.csv" | awk -F'\037' '$2 == "ok" && $3 == $1' | wc -l)" -eq 4 ] ||
+	{ show_file "$T/out.csv"; fail "nocp: expected 4 rows ok, each its own line back"; }
+info "an agent without --coproc: refused (exit 3), no task taken"
 
 assert_no_procs
 info "no coprocess left"

@@ -13,8 +13,9 @@
 #       copied connection file; it is removed at the end);
 #   (c) `parade launch ssh --coproc` and `parade-agent ssh --coproc`
 #       joining a --launch none coproc controller;
-#   (d) an agent started by `parade-agent ssh` without --coproc: each coproc
-#       task it gets fails with "this agent has no coprocess", nothing hangs.
+#   (d) an agent started by `parade-agent ssh` without --coproc is refused
+#       (both sides say why), takes no task, and the run goes on to finish
+#       on one started with --coproc.
 # After each run nothing is left, neither here nor in the namespaces, and
 # no remote agent wrote a sanitizer report.
 . "$(dirname "$0")/lib.sh"
@@ -197,7 +198,7 @@ wait_pid "$l2" 20 || fail "(c) parade-agent ssh did not end after the run"
 expect_rc 0 "(c) parade-agent ssh --coproc" "$T/c2.err"
 clean "(c)"
 
-# ---- (d) an ssh agent without --coproc: a clear error per task ----
+# ---- (d) an ssh agent without --coproc is refused; one with it runs all ----
 {
 	echo n
 	seq 1 3
@@ -205,25 +206,44 @@ clean "(c)"
 timeout -k 5 60 "$PARADE" run --launch none --name "$NAME-d" --listen "$LISTEN" \
 	--grid "$T/g3.csv" --handler coproc:"$CP" -- row={n} >"$T/d.csv" 2>"$T/d.err" &
 dpid=$!
-wait_for 10 test -s "$T/sessions/$NAME-d/connection" || {
+conn=$T/sessions/$NAME-d/connection
+wait_for 10 test -s "$conn" || {
 	show_file "$T/d.err"
 	fail "(d) no connection file"
 }
-timeout -k 5 60 "$AGENT" ssh "$H1" --session "$NAME-d" "${SSHO[@]}" "${RA[@]}" \
-	>"$T/d1.out" 2>"$T/d1.err" &
-l1=$!
-wait_pid "$dpid" 30 || fail "(d) a coproc run with an agent lacking --coproc did not finish"
-expect_rc 1 "(d) coproc tasks on an agent without --coproc" "$T/d.err"
-e="this agent has no coprocess (start it with --coproc COMMAND)"
-bad=$(csv_flat "$T/d.csv" | awk -F'\037' -v e="$e" '
-	NR > 1 && ($2 != "failed" || $7 != e) { print "row " $1 ": " $2 " (" $7 ")"; exit }
+timeout -k 5 30 "$AGENT" ssh "$H1" --session "$NAME-d" "${SSHO[@]}" "${RA[@]}" \
+	>"$T/d1.out" 2>"$T/d1.err"
+rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || {
+	show_file "$T/d1.err"
+	fail "(d) parade-agent ssh without --coproc: exit $rc, expected a refusal"
+}
+grep -q "refused this agent: this session's tasks go to a coprocess (--handler coproc:): start the agent with --coproc COMMAND" "$T/d1.err" || {
+	show_file "$T/d1.err"
+	fail "(d) the refused agent does not say why"
+}
+grep -q "refused connection from $A1:[0-9]*: the agent has no coprocess (--coproc)" "$T/d.err" || {
+	show_file "$T/d.err"
+	fail "(d) the controller does not say why it refused the agent"
+}
+is_alive "$dpid" || {
+	show_file "$T/d.err"
+	fail "(d) the run ended with no agent to run it"
+}
+timeout -k 5 30 "$AGENT" ssh "$H2" --session "$NAME-d" --coproc "$CP" "${SSHO[@]}" "${RA[@]}" \
+	>"$T/d2.out" 2>"$T/d2.err" &
+l2=$!
+wait_pid "$dpid" 30 || fail "(d) the run did not finish once an agent with --coproc joined"
+expect_rc 0 "(d) the run after a refused agent" "$T/d.err"
+bad=$(csv_flat "$T/d.csv" | awk -F'\037' -v a="$A2" '
+	NR > 1 && ($2 != "ok" || index($6, a) == 0) { print "row " $1 ": " $2 " (" $6 $7 ")"; exit }
 	END { if (NR != 4) print NR - 1 " rows, expected 3" }')
 [ -z "$bad" ] || {
 	show_file "$T/d.csv"
 	fail "(d) $bad"
 }
-wait_pid "$l1" 20 || fail "(d) parade-agent ssh did not end after the run"
-expect_rc 0 "(d) parade-agent ssh without --coproc" "$T/d1.err"
+wait_pid "$l2" 20 || fail "(d) parade-agent ssh --coproc did not end after the run"
+expect_rc 0 "(d) parade-agent ssh --coproc" "$T/d2.err"
 clean "(d)"
 
 info "ok"

@@ -25,3 +25,22 @@ bad=$(tail -n +2 "$T/c1.csv" | awk -F, '
 wait_job_end "$JOB" 15
 assert_job_clean "$JOB" 5
 info "20 rows through a coprocess kept by the agent of job $JOB"
+
+# a step whose agents the plugin started (--parade-workers) has no
+# coprocess: parade run says so at once, and the step's agents end
+rc=0
+as_user root timeout -k 5 60 srun -Q -J psl-$TEST_NAME-step -n1 -c2 --parade-workers=1 \
+	"$PARADE" run --grid "$T/g20.csv" --handler coproc:"$T/loop.sh" -- '{x}' \
+	>"$T/c2.csv" 2>"$T/c2.err" || rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || {
+	show_file "$T/c2.err"
+	fail "srun --parade-workers=1 parade run --handler coproc: exit status $rc, expected a refusal"
+}
+grep -q "^parade: error: --handler coproc: needs agents started with --coproc; the agents the Slurm plugin started for this step (--parade-workers) have none" "$T/c2.err" || {
+	show_file "$T/c2.err"
+	fail "no clear error for --handler coproc: in a --parade-workers step"
+}
+job_id "psl-$TEST_NAME-step"
+wait_job_end "$JOB" 15
+assert_job_clean "$JOB" 5
+info "a --parade-workers step refuses --handler coproc: with a clear error (job $JOB)"

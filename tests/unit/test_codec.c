@@ -396,6 +396,7 @@ static const pd_result_msg sample_results[] = {
 
 static const pd_hello sample_hello = {
 	PD_PROTO_VERSION, "agent-7", "node12.cluster", 4242, 64, "slurm", "123456", "0",
+	PD_HELLO_COPROC | 0x80000000u, /* a bit this version does not know rides along */
 };
 
 static void build_frame(pd_buf *b, uint8_t type)
@@ -571,7 +572,7 @@ static void test_hello(void)
 	CU_ASSERT_EQUAL(pd_hello_encode(&b, &h), 0);
 	p = only_frame(&b, PD_MSG_HELLO, &plen);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	CU_ASSERT(memcmp(p, "PRDE\x01\0\0\0", 8) == 0);
+	CU_ASSERT(memcmp(p, "PRDE\x02\0\0\0", 8) == 0);
 	memset(&out, 0, sizeof(out));
 	CU_ASSERT_EQUAL_FATAL(pd_hello_decode(p, plen, &out), 0);
 	CU_ASSERT_EQUAL(out.version, PD_PROTO_VERSION);
@@ -582,6 +583,9 @@ static void test_hello(void)
 	CU_ASSERT_STRING_EQUAL(out.mode, "slurm");
 	CU_ASSERT_STRING_EQUAL(out.slurm_job, "123456");
 	CU_ASSERT_STRING_EQUAL(out.slurm_step, "0");
+	CU_ASSERT_EQUAL(out.features, PD_HELLO_COPROC | 0x80000000u);
+	/* features are the last 4 bytes, little endian */
+	CU_ASSERT(memcmp(p + plen - 4, "\x01\0\0\x80", 4) == 0);
 	CU_ASSERT(out.host > (const char *)p && out.host < (const char *)p + plen);
 
 	/* NULL strings go out as "" */
@@ -591,13 +595,16 @@ static void test_hello(void)
 	CU_ASSERT_EQUAL(pd_hello_encode(&b, &h), 0);
 	p = only_frame(&b, PD_MSG_HELLO, &plen);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	CU_ASSERT_EQUAL(plen, 8 + 5 + 5 + 8 + 10 + 5 + 5);
+	CU_ASSERT_EQUAL(plen, 8 + 5 + 5 + 8 + 10 + 5 + 5 + 4);
 	CU_ASSERT_EQUAL_FATAL(pd_hello_decode(p, plen, &out), 0);
 	CU_ASSERT_STRING_EQUAL(out.agent_id, "");
 	CU_ASSERT_STRING_EQUAL(out.host, "");
 	CU_ASSERT_STRING_EQUAL(out.mode, "local");
 	CU_ASSERT_STRING_EQUAL(out.slurm_job, "");
 	CU_ASSERT_STRING_EQUAL(out.slurm_step, "");
+	CU_ASSERT_EQUAL(out.features, 0);
+	/* a version-1 HELLO (no features field) is cut short for version 2 */
+	CU_ASSERT_EQUAL(pd_hello_decode(p, plen - 4, &out), -EPROTO);
 	pd_buf_free(&b);
 }
 
@@ -614,14 +621,17 @@ static void test_hello_version(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	d = dup_exact(p, plen);
 
-	d[4] = 2;
+	d[4] = 3;
 	memset(&h, 0, sizeof(h));
 	CU_ASSERT_EQUAL(pd_hello_decode(d, plen, &h), -EPROTONOSUPPORT);
-	CU_ASSERT_EQUAL(h.version, 2);
+	CU_ASSERT_EQUAL(h.version, 3);
 	/* the rest is not looked at: a newer agent may send anything */
 	memset(&h, 0, sizeof(h));
 	CU_ASSERT_EQUAL(pd_hello_decode(d, 8, &h), -EPROTONOSUPPORT);
-	CU_ASSERT_EQUAL(h.version, 2);
+	CU_ASSERT_EQUAL(h.version, 3);
+	d[4] = 1; /* an agent of the version before */
+	CU_ASSERT_EQUAL(pd_hello_decode(d, plen, &h), -EPROTONOSUPPORT);
+	CU_ASSERT_EQUAL(h.version, 1);
 	d[4] = 0;
 	d[7] = 1;
 	CU_ASSERT_EQUAL(pd_hello_decode(d, 8, &h), -EPROTONOSUPPORT);
@@ -632,7 +642,7 @@ static void test_hello_version(void)
 	d[0] = 'X';
 	CU_ASSERT_EQUAL(pd_hello_decode(d, plen, &h), -EPROTO);
 	d[0] = 'P';
-	d[4] = 1;
+	d[4] = PD_PROTO_VERSION;
 	d[7] = 0;
 	CU_ASSERT_EQUAL(pd_hello_decode(d, plen, &h), 0);
 	d[3] = 'F';
