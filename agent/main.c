@@ -13,6 +13,7 @@
 #include "config.h"
 #include "launch_ssh.h"
 #include "log.h"
+#include "loop.h"
 #include "session.h"
 #include "ssh.h"
 
@@ -153,6 +154,10 @@ int main(int argc, char **argv)
 	FILE *logf = NULL;
 
 	pd_log_init("parade-agent");
+	if (pd_loop_poll_env(err, sizeof(err)) < 0) {
+		fprintf(stderr, "parade-agent: %s\n", err);
+		return 2;
+	}
 	if (argc > 1 && !strcmp(argv[1], "ssh"))
 		return pd_ssh_main("parade-agent", argc - 1, argv + 1);
 	memset(&o, 0, sizeof(o));

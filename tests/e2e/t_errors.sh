@@ -75,11 +75,26 @@ bad_run "\{\}" "a, b" -- --grid "$T/good.csv" -- echo {}
 bad_run "--format 'xml'" -- --grid "$T/good.csv" --format xml -- echo {a}
 bad_run "--timeout" -- --grid "$T/good.csv" --timeout -1 -- echo {a}
 bad_run "bogus" -- --grid "$T/good.csv" --bogus -- echo {a}
+for v in abc -5 1001 ''; do
+	PARADE_POLL_US=$v bad_run "^parade: PARADE_POLL_US='$v': give whole microseconds from 0 to 1000" \
+		-- --grid "$T/good.csv" -- echo {a}
+done
+PARADE_POLL_US=x "$AGENT" --version >/dev/null 2>"$T/agent-poll.err" && fail "parade-agent took PARADE_POLL_US=x"
+grep -q "^parade-agent: PARADE_POLL_US='x'" "$T/agent-poll.err" || {
+	show_file "$T/agent-poll.err"
+	fail "parade-agent does not name PARADE_POLL_US"
+}
 
 # the check above can see an agent start: a good run leaves the mark
 prun "$T/out.ok" "$T/err.ok" --grid "$T/good.csv" --workers 1 -- echo {a}
 expect_rc 0 "control run" "$T/err.ok"
 [ -s "$T/agents-started" ] || fail "control run: the agent wrapper left no mark"
+# polling off (PARADE_POLL_US=0) gives the same table
+PARADE_POLL_US=0 prun "$T/out.p0" "$T/err.p0" --grid "$T/good.csv" --workers 1 -- echo {a}
+expect_rc 0 "run with PARADE_POLL_US=0" "$T/err.p0"
+cut -d, -f1-4,7 "$T/out.ok" >"$T/ok.cut"
+cut -d, -f1-4,7 "$T/out.p0" >"$T/p0.cut"
+cmp -s "$T/ok.cut" "$T/p0.cut" || fail "PARADE_POLL_US=0 changed the table"
 
 assert_no_procs
 info "$n usage and input errors exit 2"
