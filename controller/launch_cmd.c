@@ -31,8 +31,7 @@ const char pd_launch_usage[] =
 	"  --sbatch-arg ARG     any other sbatch argument (repeatable)\n"
 	"  --coproc COMMAND     the agents keep COMMAND (sh -c) per slot for a\n"
 	"                       controller with --handler coproc: (give the same\n"
-	"                       COMMAND; without it, each coproc task sent to these\n"
-	"                       agents fails)\n"
+	"                       COMMAND; such a controller refuses agents without)\n"
 	"  --dry-run            print the script instead of submitting it\n"
 	"  -h, --help           this help\n";
 

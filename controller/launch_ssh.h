@@ -1,7 +1,7 @@
 /* launch_ssh.h - agents on other machines, started and kept alive over ssh.
  *
  * One `ssh` per host runs `exec parade-agent --connect - --mode ssh
- * --slots K` there. The session's connection text (the secret included)
+ * --slots K [--coproc 'COMMAND']` there. The session's connection text (the secret included)
  * goes down ssh's stdin, never on a command line, followed by a line
  * `end`; that stdin then stays open, and when it closes (the run ends, the
  * controller dies, the ssh connection breaks) the remote agent ends its
