@@ -325,16 +325,8 @@ cat "$report"
 
 if [ "$write" = 1 ]; then
 	dest=$here/RESULTS.md
-	if [ -f "$dest" ] && grep -q '^<!-- BEGIN gamma' "$dest" && grep -q '^<!-- END gamma' "$dest"; then
-		awk -v rep="$report" '
-			/^<!-- BEGIN gamma/ { while ((getline l < rep) > 0) print l; skip = 1; next }
-			/^<!-- END gamma/ { skip = 0; next }
-			!skip { print }' "$dest" >"$work/results.new"
-	else
-		{ [ -f "$dest" ] && cat "$dest" && echo; cat "$report"; } >"$work/results.new"
-	fi
-	cp "$work/results.new" "$dest"
-	say "wrote $dest"
+	. "$here/results_block.sh"
+	results_block gamma "$report" "$dest" && say "wrote $dest"
 fi
 [ "$bad" = 0 ] || say "FAILED: rows failed or answers differ (see the report)"
 exit "$bad"

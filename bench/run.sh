@@ -372,18 +372,6 @@ cat "$report"
 
 if [ "$write" = 1 ]; then
 	dest=$here/RESULTS.md
-	if [ -f "$dest" ] && grep -q '^<!-- BEGIN run.sh' "$dest" && grep -q '^<!-- END run.sh' "$dest"; then
-		awk -v rep="$report" '
-			/^<!-- BEGIN run.sh/ { while ((getline l < rep) > 0) print l; skip = 1; next }
-			/^<!-- END run.sh/ { skip = 0; next }
-			!skip { print }' "$dest" >"$work/results.new"
-	else
-		{
-			echo "# parade benchmark results"
-			echo
-			cat "$report"
-		} >"$work/results.new"
-	fi
-	cp "$work/results.new" "$dest"
-	echo "run.sh: wrote $dest" >&2
+	. "$here/results_block.sh"
+	results_block run.sh "$report" "$dest" && echo "run.sh: wrote $dest" >&2
 fi
