@@ -333,13 +333,19 @@ static void on_results(srv_agent *a, const uint8_t *p, size_t n)
 			r->error = msg;
 		}
 
-		/* a report from an earlier connection still counts when the
-		 * task has no result yet: the work was done */
-		if (out == PD_DISP_STALE && r->id < pd_disp_total(s->disp) &&
-		    pd_disp_settle(s->disp, r->id) == 1) {
+		/* a success reported from an earlier connection still counts
+		 * when the task has no result yet: the work was done. A late
+		 * failure does not: the task was requeued and its current
+		 * attempt, with the retries left, decides. */
+		if (out == PD_DISP_STALE && r->status == PD_ST_OK &&
+		    r->id < pd_disp_total(s->disp) && pd_disp_settle(s->disp, r->id) == 1) {
 			pd_debug("task %llu: late result of attempt %u from %s taken",
 				 (unsigned long long)r->id, r->attempt, a->name);
 			out = PD_DISP_DONE;
+		} else if (out == PD_DISP_STALE && r->status != PD_ST_OK) {
+			pd_debug("task %llu: late %s result of attempt %u from %s ignored",
+				 (unsigned long long)r->id, pd_status_name(r->status), r->attempt,
+				 a->name);
 		}
 		if (out == PD_DISP_DONE) {
 			a->done++;

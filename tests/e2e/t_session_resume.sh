@@ -105,3 +105,48 @@ info "re-run after the crash: $(awk '$2 > 1' "$T/counts" | wc -l) row(s) that we
 
 assert_no_procs 5
 info "$N rows once each across a controller crash"
+
+# ---- a failure that comes late does not decide the row ----
+# The task's first run waits for $T/go, then fails; the controller is
+# killed while it waits. The agent keeps the failure (attempt 1) and hands
+# it to the resumed controller, which has requeued the task as attempt 2:
+# that run succeeds, and it is the row's result.
+cat >"$T/late.sh" <<EOF2
+#!/bin/sh
+if [ -e "$T/late.ran" ]; then echo second >>"$T/late.ran"; echo "v=ok"; exit 0; fi
+echo first >"$T/late.ran"
+i=0
+while [ ! -e "$T/go" ] && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done
+echo "failing on purpose" >&2
+exit 1
+EOF2
+chmod +x "$T/late.sh"
+RC=0
+echo 1 | timeout 30 "$PARADE" submit --name late --workers 1 -- "$T/late.sh" >/dev/null 2>"$T/l.err" || RC=$?
+expect_rc 0 "parade submit (late)" "$T/l.err"
+wait_for 20 test -e "$T/late.ran" || fail "the late task did not start"
+find_procs_cmd parade-agent
+[ ${#PIDS[@]} -eq 1 ] || fail "${#PIDS[@]} agents for the late session, expected 1"
+lagent=${PIDS[0]}
+ctl=$(sed -n 's/^pid=\([0-9]*\) .*/\1/p' "$PARADE_HOME/sessions/late/lock")
+[ -n "$ctl" ] && kill -9 "$ctl" || fail "no controller pid for the late session"
+wait_for 10 eval '! is_alive '"$ctl" || fail "controller $ctl survived kill -9"
+wait_for 10 flock -n -s "$PARADE_HOME/sessions/late/lock" true || fail "the late session's lock outlived its controller"
+touch "$T/go"
+# the failure is now sitting in the agent, unsent
+sleep 0.5
+is_alive "$lagent" || fail "the late session's agent did not outlive its controller"
+RC=0
+timeout 30 "$PARADE" resume late >/dev/null 2>"$T/lr.err" || RC=$?
+expect_rc 0 "parade resume late" "$T/lr.err"
+RC=0
+timeout 60 "$PARADE" collect late --wait >"$T/late.csv" 2>"$T/lc.err" || RC=$?
+expect_rc 0 "collect --wait (late)" "$T/lc.err"
+bad=$(csv_flat "$T/late.csv" | tail -n +2 | awk -F'\037' '
+	$2 != "ok" || $6 != "v=ok" { print "status " $2 ", stdout " $6 ", error " $7 }
+	END { if (NR != 1) print NR " rows, expected 1" }')
+[ -z "$bad" ] || { show_file "$T/late.csv"; fail "late failure: $bad"; }
+[ "$(grep -c second "$T/late.ran")" -eq 1 ] || fail "the task did not run a second time"
+timeout 30 "$PARADE" wait late >/dev/null 2>&1
+assert_no_procs 5
+info "a failure reported after the crash was not taken: attempt 2 ran, the row is ok"
