@@ -14,5 +14,7 @@ int pd_stop_main(int argc, char **argv);
 int pd_scale_main(int argc, char **argv);
 int pd_resume_main(int argc, char **argv);
 int pd_serve_main(int argc, char **argv);
+/* session_rm.c */
+int pd_rm_main(int argc, char **argv);
 
 #endif

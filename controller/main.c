@@ -25,6 +25,7 @@ static const char usage[] =
 	"  scale      grow or shrink a session's agent pool\n"
 	"  stop       stop a session (--cancel: kill running tasks)\n"
 	"  resume     restart the controller of a session whose controller died\n"
+	"  rm         remove sessions no controller serves (journal and logs)\n"
 	"  launch     start more agents for a running controller (slurm, ssh)\n"
 	"  help       this help ('parade COMMAND --help' for a command's options)\n"
 	"  version    print the version\n"
@@ -43,7 +44,7 @@ static const struct {
 } session_cmds[] = {
 	{"serve", pd_serve_main},   {"status", pd_status_main}, {"collect", pd_collect_main},
 	{"wait", pd_wait_main},     {"stop", pd_stop_main},     {"scale", pd_scale_main},
-	{"resume", pd_resume_main},
+	{"resume", pd_resume_main}, {"rm", pd_rm_main},
 };
 
 int main(int argc, char **argv)

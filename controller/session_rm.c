@@ -1,0 +1,71 @@
+/* session_rm.c - `parade rm NAME...`: removes sessions that no controller
+ * serves (finished, stopped, or dead), journal and logs included. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "lock.h"
+#include "log.h"
+#include "session.h"
+
+static const char rm_usage[] =
+	"usage: parade rm NAME...\n"
+	"\n"
+	"Removes each named session: its folder in $PARADE_HOME/sessions with the\n"
+	"journal (every result it kept), the logs and the connection file. A\n"
+	"session whose controller still runs is refused; stop it first (parade\n"
+	"stop NAME). Exit status 0 when every session was removed, 1 when one\n"
+	"was not (the others are still removed), 2 on a usage error.\n";
+
+/* Holds the session's lock while removing, so that no `parade resume` or
+ * `serve --name` starts on it half way. 0 or -errno (logged). */
+static int remove_one(const char *name)
+{
+	char dir[4096], err[1024];
+	int fd, rv;
+
+	if (pd_session_find(name, dir, sizeof(dir), err, sizeof(err)) < 0) {
+		pd_err("%s", err);
+		return -ENOENT;
+	}
+	rv = pd_lock_take(dir, name, &fd, err, sizeof(err));
+	if (rv == -EBUSY) {
+		pd_err("%s: stop it first (parade stop %s)", err, name);
+		return rv;
+	}
+	if (rv < 0) {
+		pd_err("%s", err);
+		return rv;
+	}
+	rv = pd_session_remove(dir);
+	close(fd);
+	if (rv < 0)
+		pd_err("cannot remove %s: %s", dir, strerror(-rv));
+	return rv;
+}
+
+int pd_rm_main(int argc, char **argv)
+{
+	int failed = 0;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(rm_usage, stdout);
+		return 0;
+	}
+	if (argc < 2) {
+		fputs(rm_usage, stderr);
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-') {
+			pd_err("unknown option %s", argv[i]);
+			fputs(rm_usage, stderr);
+			return 2;
+		}
+	}
+	for (int i = 1; i < argc; i++)
+		failed |= remove_one(argv[i]) < 0;
+	return failed ? 1 : 0;
+}
