@@ -50,6 +50,7 @@ typedef struct agent {
 	pd_timer *hb_timer, *retry_timer;
 	pd_coproc *coproc; /* --coproc, or NULL */
 	char host[256];
+	pd_endpoint ep; /* where to dial: o->ep, or what connect_file names now */
 } agent;
 
 static void agent_connect(agent *a);
@@ -430,7 +431,7 @@ static void agent_connect(agent *a)
 	char err[512];
 	int inprog, fd;
 
-	fd = pd_net_connect(&a->o->ep, &inprog, err, sizeof(err));
+	fd = pd_net_connect(&a->ep, &inprog, err, sizeof(err));
 	if (fd < 0) {
 		pd_debug("%s", err);
 		schedule_retry(a);
@@ -446,9 +447,39 @@ static void agent_connect(agent *a)
 	pd_conn_deadline(a->conn, HELLO_DEADLINE_MS, "no WELCOME from the controller");
 }
 
+/* See pd_agent_opts.connect_file. A file that cannot be read, or names an
+ * endpoint of another kind (TLS against plain), leaves ep as it is. */
+static void reread_endpoint(agent *a)
+{
+	char err[600], now[600], was[600];
+	pd_connfile cf;
+	pd_endpoint ep;
+	const char *url;
+	int rv;
+
+	if (!a->o->connect_file)
+		return;
+	memset(&cf, 0, sizeof(cf));
+	rv = pd_connfile_read(a->o->connect_file, &cf, err, sizeof(err));
+	memset(cf.secret, 0, sizeof(cf.secret));
+	if (rv < 0 && rv != -EPERM) {
+		pd_debug("%s", err);
+		return;
+	}
+	url = a->o->use_local && cf.local[0] ? cf.local : cf.endpoint;
+	if (pd_endpoint_parse(url, &ep, err, sizeof(err)) < 0 || ep.kind != a->ep.kind)
+		return;
+	if (pd_endpoint_format(&ep, now, sizeof(now)) < 0 ||
+	    pd_endpoint_format(&a->ep, was, sizeof(was)) < 0 || !strcmp(now, was))
+		return;
+	pd_info("%s now names %s (was %s): dialling it", a->o->connect_file, now, was);
+	a->ep = ep;
+}
+
 static void retry_cb(pd_loop *l, void *arg)
 {
 	(void)l;
+	reread_endpoint(arg);
 	agent_connect(arg);
 }
 
@@ -509,6 +540,7 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 	memset(&a, 0, sizeof(a));
 	a.loop = l;
 	a.o = o;
+	a.ep = o->ep;
 	a.exit_code = -1;
 	a.hb_ms = DEFAULT_HEARTBEAT_MS;
 	a.max_frame = o->max_frame ? o->max_frame : PD_MAX_FRAME_DEFAULT;

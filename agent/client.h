@@ -23,6 +23,13 @@ typedef struct pd_agent_opts {
 	const char *coproc;	/* --coproc COMMAND: one coprocess per slot, or NULL */
 	int exit_on_stdin_eof;	/* watch fd 0: its end (the ssh session is over)
 				 * ends the tasks and the agent, status 0 */
+	/* The connection file ep came from, or NULL. Before each new attempt
+	 * after a failed or lost connection the agent reads it again and
+	 * dials the endpoint it names now (use_local: its local= line when it
+	 * has one), so that it finds a controller restarted on the session
+	 * (parade resume) on another port. */
+	const char *connect_file;
+	int use_local;
 } pd_agent_opts;
 
 /* Runs the agent until it should exit; returns the process exit status:

@@ -263,8 +263,14 @@ int main(int argc, char **argv)
 			       cf.version, PD_PROTO_VERSION);
 			return 3;
 		}
-		if (!url)
+		if (!url) {
 			url = (use_local && cf.local[0]) ? cf.local : cf.endpoint;
+			/* a restarted controller may move: read the file again */
+			if (strcmp(connect, "-")) {
+				o.connect_file = connect;
+				o.use_local = use_local;
+			}
+		}
 	}
 	if (secret_file) {
 		if (pd_secret_read(secret_file, secret, err, sizeof(err)) < 0) {

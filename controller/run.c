@@ -413,8 +413,9 @@ static int connection(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **
 			    listen_tcp(c, url, cf, tls, e2, sizeof(e2)) == 0)
 				listen_url = NULL;
 			else
-				pd_info("the session's old port %u is taken; agents on other hosts need "
-					"the new connection file",
+				pd_info("the session's old port %u is taken, so it listens on a new "
+					"one: agents that joined with the connection file read it "
+					"again and follow; others need the new file",
 					was.port);
 		}
 	}
