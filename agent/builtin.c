@@ -39,15 +39,10 @@ static int run_echo(const pd_task_msg *t, pd_builtin_done_cb cb, void *arg)
 {
 	pd_result_msg r;
 	pd_buf b = {0};
-	int rv = 0;
+	int rv;
 
 	result_init(&r, t);
-	for (uint32_t i = 0; i < t->argc && rv == 0; i++) {
-		if (i)
-			rv = pd_buf_append(&b, " ", 1);
-		if (rv == 0)
-			rv = pd_buf_append(&b, t->argv[i], strlen(t->argv[i]));
-	}
+	rv = pd_buf_join(&b, t->argv, t->argc);
 	if (rv == 0)
 		rv = pd_buf_append(&b, "\n", 1);
 	if (rv < 0) {

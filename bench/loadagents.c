@@ -110,12 +110,7 @@ static int echo_result(pd_buf *out, size_t mark, const pd_task_msg *t)
 	r.attempt = t->attempt;
 	r.out = r.err = r.error = "";
 	if (t->kind == PD_TASK_ECHO) {
-		for (uint32_t i = 0; i < t->argc && rv == 0; i++) {
-			if (i)
-				rv = pd_buf_append(&b, " ", 1);
-			if (rv == 0)
-				rv = pd_buf_append(&b, t->argv[i], strlen(t->argv[i]));
-		}
+		rv = pd_buf_join(&b, t->argv, t->argc);
 		if (rv == 0)
 			rv = pd_buf_append(&b, "\n", 1);
 		if (rv == 0 && t->out_limit && b.len > t->out_limit) {

@@ -48,6 +48,19 @@ int pd_buf_append(pd_buf *b, const void *p, size_t n)
 	return 0;
 }
 
+int pd_buf_join(pd_buf *b, char *const *words, size_t n)
+{
+	int rv = 0;
+
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		if (i)
+			rv = pd_buf_append(b, " ", 1);
+		if (rv == 0)
+			rv = pd_buf_append(b, words[i], strlen(words[i]));
+	}
+	return rv;
+}
+
 void pd_buf_consume(pd_buf *b, size_t n)
 {
 	if (n > b->len - b->off)

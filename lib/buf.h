@@ -19,6 +19,9 @@ typedef struct pd_buf {
 int pd_buf_reserve(pd_buf *b, size_t extra);
 /* Appends n bytes. 0 or -ENOMEM (buffer unchanged). */
 int pd_buf_append(pd_buf *b, const void *p, size_t n);
+/* Appends the n strings of words joined by single spaces (nothing for
+ * n == 0). 0 or -ENOMEM (part of them may be appended). */
+int pd_buf_join(pd_buf *b, char *const *words, size_t n);
 /* Drops n unread bytes from the front (n <= pd_buf_size). */
 void pd_buf_consume(pd_buf *b, size_t n);
 /* Unread bytes and their count. */

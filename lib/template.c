@@ -424,12 +424,8 @@ int pd_template_line(const pd_template *tp, const pd_table *t, size_t row, int j
 		rv = pd_jw_error(&w);
 	} else {
 		rv = pd_template_expand(tp, t, row, &words, &nwords);
-		for (size_t i = 0; rv == 0 && i < nwords; i++) {
-			if (i)
-				rv = pd_buf_append(&b, " ", 1);
-			if (rv == 0)
-				rv = pd_buf_append(&b, words[i], strlen(words[i]));
-		}
+		if (rv == 0)
+			rv = pd_buf_join(&b, words, nwords);
 		free(words);
 	}
 	if (rv == 0)
