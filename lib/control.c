@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "net.h"
 
 #define BATCH 64                   /* requests served per wake-up */
 #define KEEP_REPLY_BUF (1u << 20) /* larger reply buffers are freed after use */
@@ -178,10 +179,18 @@ int pd_control_listen(pd_loop *l, const char *url, pd_control_fn fn, void *arg,
 	if (rv < 0)
 		return rv;
 	/* nanomsg removes whatever refuses a connection at the path, a
-	 * regular file included: only let it replace a socket */
-	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		pd_seterr(err, errlen, "control socket: %s exists and is not a socket", path);
-		return -EEXIST;
+	 * regular file or another user's socket included: clear the path
+	 * first, so that nanomsg finds nothing there to remove */
+	{
+		char why[600];
+		rv = pd_net_ipc_clear(path, why, sizeof(why));
+		if (rv == -EADDRINUSE)
+			pd_seterr(err, errlen, "control socket %s is in use by another process",
+				  path);
+		else if (rv < 0)
+			pd_seterr(err, errlen, "control socket: %s", why);
+		if (rv < 0)
+			return rv;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {

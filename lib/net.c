@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -51,6 +52,69 @@ static void addr_string(const struct sockaddr_storage *ss, char *out, size_t out
 	}
 }
 
+int pd_net_ipc_clear(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un su;
+	struct stat st;
+	int fd, rv, e;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		rv = -errno;
+		snprintf(err, errlen, "cannot listen on ipc://%s: %s", path, strerror(-rv));
+		return rv;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen,
+			 "cannot listen on ipc://%s: %s exists and is not a socket (a %s); parade "
+			 "removes only a stale socket of its own there: move it away or choose "
+			 "another path",
+			 path, path,
+			 S_ISLNK(st.st_mode)  ? "symbolic link"
+			 : S_ISDIR(st.st_mode) ? "folder"
+			 : S_ISREG(st.st_mode) ? "regular file"
+					       : "special file");
+		return -EEXIST;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen,
+			 "cannot listen on ipc://%s: the socket there belongs to uid %lu, not to "
+			 "this user; parade leaves it alone: choose another path",
+			 path, (unsigned long)st.st_uid);
+		return -EPERM;
+	}
+	if (strlen(path) >= sizeof(su.sun_path)) {
+		snprintf(err, errlen, "cannot listen on ipc://%s: path too long for a socket", path);
+		return -ENAMETOOLONG;
+	}
+	/* stale when nobody accepts: connect is refused */
+	memset(&su, 0, sizeof(su));
+	su.sun_family = AF_UNIX;
+	memcpy(su.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot listen on ipc://%s: %s", path, strerror(-rv));
+		return rv;
+	}
+	rv = connect(fd, (struct sockaddr *)&su, sizeof(su));
+	e = errno;
+	close(fd);
+	if (rv < 0 && e == ECONNREFUSED) {
+		if (unlink(path) < 0 && errno != ENOENT) {
+			rv = -errno;
+			snprintf(err, errlen, "cannot remove the stale socket %s: %s", path,
+				 strerror(-rv));
+			return rv;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "cannot listen on ipc://%s: %s is in use by another process", path,
+		 path);
+	return -EADDRINUSE;
+}
+
 int pd_net_listen(const pd_endpoint *ep, pd_endpoint *bound, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
@@ -64,7 +128,9 @@ int pd_net_listen(const pd_endpoint *ep, pd_endpoint *bound, char *err, size_t e
 		su->sun_family = AF_UNIX;
 		snprintf(su->sun_path, sizeof(su->sun_path), "%s", ep->path);
 		sl = sizeof(*su);
-		unlink(ep->path);
+		rv = pd_net_ipc_clear(ep->path, err, errlen);
+		if (rv < 0)
+			return rv;
 	} else {
 		rv = resolve(ep, &ss, &sl, 1, err, errlen);
 		if (rv < 0)
@@ -75,7 +141,17 @@ int pd_net_listen(const pd_endpoint *ep, pd_endpoint *bound, char *err, size_t e
 		goto fail;
 	if (ep->kind != PD_EP_IPC)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 4096) < 0)
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto fail;
+	/* only this user may dial a socket it binds (outside the 0700
+	 * session folder, --insecure ipc:// has no other protection) */
+	if (ep->kind == PD_EP_IPC && chmod(ep->path, 0600) < 0) {
+		int e = errno;
+		unlink(ep->path);
+		errno = e;
+		goto fail;
+	}
+	if (listen(fd, 4096) < 0)
 		goto fail;
 	if (ep->kind != PD_EP_IPC) {
 		sl = sizeof(ss);

@@ -6,7 +6,15 @@
 
 #include "endpoint.h"
 
-/* Binds and listens on ep (ipc: an existing socket file is replaced).
+/* Makes path free for a Unix socket to bind: nothing there is fine; a
+ * stale socket (nobody accepts on it) owned by this user is removed. Any
+ * other thing is left alone and refused, with err naming path: a live
+ * socket -EADDRINUSE ("in use by another process"), a socket of another
+ * user -EPERM, a regular file, folder or symbolic link -EEXIST ("exists
+ * and is not a socket"). The final component is never followed. */
+int pd_net_ipc_clear(const char *path, char *err, size_t errlen);
+/* Binds and listens on ep (ipc: only a stale socket of this user is
+ * replaced, see pd_net_ipc_clear; the socket is made 0600).
  * *bound gets the actual endpoint (the chosen port for port 0).
  * Returns the listening fd (non-blocking, close-on-exec) or -errno with err
  * naming the endpoint and the reason. */

@@ -450,6 +450,42 @@ static void test_listen_errors(void)
 	CU_ASSERT(S_ISREG(st.st_mode));
 	unlink(path);
 
+	/* a symbolic link, even to a stale socket, is neither followed nor removed */
+	{
+		char target[300];
+		struct sockaddr_un su;
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		snprintf(target, sizeof(target), "%s/stale-target", dir);
+		memset(&su, 0, sizeof(su));
+		su.sun_family = AF_UNIX;
+		CU_ASSERT_FATAL(strlen(target) < sizeof(su.sun_path));
+		memcpy(su.sun_path, target, strlen(target) + 1);
+		CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&su, sizeof(su)) == 0);
+		close(fd);
+		CU_ASSERT_EQUAL_FATAL(symlink(target, path), 0);
+		CU_ASSERT_EQUAL(pd_control_listen(l, url, handler, NULL, &c, err, sizeof(err)),
+				-EEXIST);
+		CU_ASSERT(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+		CU_ASSERT(lstat(target, &st) == 0 && S_ISSOCK(st.st_mode));
+		unlink(path);
+		/* a stale socket of another user stays too (root only: chown) */
+		if (geteuid() == 0) {
+			CU_ASSERT_EQUAL_FATAL(rename(target, path), 0);
+			CU_ASSERT_EQUAL_FATAL(lchown(path, 65534, 65534), 0);
+			CU_ASSERT_EQUAL(pd_control_listen(l, url, handler, NULL, &c, err,
+							  sizeof(err)),
+					-EPERM);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err, "belongs to uid 65534"));
+			CU_ASSERT(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+				  st.st_uid == 65534);
+			unlink(path);
+		} else {
+			fprintf(stderr, "\n  SKIP: a socket of another user needs root to make\n");
+			unlink(target);
+		}
+	}
+
 	/* a live listener is not taken over, nor is its file removed */
 	listen_ok(l, &sv);
 	memset(&sv2, 0, sizeof(sv2));

@@ -3,9 +3,15 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "endpoint.h"
+#include "net.h"
 
 static void parse_ok(const char *url, int kind, const char *host, unsigned port,
 		     const char *path)
@@ -204,6 +210,120 @@ static void test_roundtrip(void)
 	CU_ASSERT_STRING_EQUAL(small, "tls+tcp://[");
 }
 
+
+/* ---- pd_net_listen on ipc:// paths: only a stale socket of ours goes ---- */
+
+static char ipcdir[64];
+
+static int listen_ipc(const char *path, char *err, size_t errlen)
+{
+	pd_endpoint ep, bound;
+	char url[300];
+
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	CU_ASSERT_EQUAL_FATAL(pd_endpoint_parse(url, &ep, err, errlen), 0);
+	return pd_net_listen(&ep, &bound, err, errlen);
+}
+
+/* A socket file nobody listens on any more (bound, then closed). */
+static void make_stale(const char *path)
+{
+	struct sockaddr_un su;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	memset(&su, 0, sizeof(su));
+	su.sun_family = AF_UNIX;
+	snprintf(su.sun_path, sizeof(su.sun_path), "%s", path);
+	CU_ASSERT_EQUAL_FATAL(bind(fd, (struct sockaddr *)&su, sizeof(su)), 0);
+	close(fd);
+}
+
+static void test_ipc_listen_refuses(void)
+{
+	char path[200], target[200], err[512], want[400];
+	struct stat st;
+	FILE *f;
+	int fd, fd2;
+
+	/* a regular file is neither removed nor used */
+	snprintf(path, sizeof(path), "%s/file", ipcdir);
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("precious\n", f);
+	fclose(f);
+	err[0] = 0;
+	CU_ASSERT_EQUAL(listen_ipc(path, err, sizeof(err)), -EEXIST);
+	snprintf(want, sizeof(want), "%s exists and is not a socket", path);
+	if (!strstr(err, want))
+		fprintf(stderr, "\n  got '%s'\n", err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+	CU_ASSERT(stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 9);
+
+	/* a folder, and a symbolic link (to a stale socket even) are left alone */
+	snprintf(path, sizeof(path), "%s/folder", ipcdir);
+	CU_ASSERT_EQUAL_FATAL(mkdir(path, 0700), 0);
+	CU_ASSERT_EQUAL(listen_ipc(path, err, sizeof(err)), -EEXIST);
+	CU_ASSERT(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+	snprintf(target, sizeof(target), "%s/stale-target", ipcdir);
+	make_stale(target);
+	snprintf(path, sizeof(path), "%s/link", ipcdir);
+	CU_ASSERT_EQUAL_FATAL(symlink(target, path), 0);
+	CU_ASSERT_EQUAL(listen_ipc(path, err, sizeof(err)), -EEXIST);
+	CU_ASSERT(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+	CU_ASSERT(lstat(target, &st) == 0 && S_ISSOCK(st.st_mode));
+
+	/* a live listener keeps its socket */
+	snprintf(path, sizeof(path), "%s/live", ipcdir);
+	fd = listen_ipc(path, err, sizeof(err));
+	CU_ASSERT_FATAL(fd >= 0);
+	fd2 = listen_ipc(path, err, sizeof(err));
+	CU_ASSERT_EQUAL(fd2, -EADDRINUSE);
+	if (fd2 >= 0)
+		close(fd2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "in use by another process"));
+	CU_ASSERT(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode));
+	close(fd);
+
+	/* a stale socket of ours is replaced */
+	snprintf(path, sizeof(path), "%s/stale", ipcdir);
+	make_stale(path);
+	fd = listen_ipc(path, err, sizeof(err));
+	if (fd < 0)
+		fprintf(stderr, "\n  stale socket: %s\n", err);
+	CU_ASSERT(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* A stale socket that belongs to another user is not removed (root only:
+ * it needs chown). */
+static void test_ipc_listen_foreign(void)
+{
+	char path[200], err[512];
+	struct stat st;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "\n  SKIP: a socket of another user needs root to make\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/foreign", ipcdir);
+	make_stale(path);
+	CU_ASSERT_EQUAL_FATAL(lchown(path, 65534, 65534), 0);
+	CU_ASSERT_EQUAL(listen_ipc(path, err, sizeof(err)), -EPERM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "belongs to uid 65534"));
+	CU_ASSERT(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid == 65534);
+}
+
+static void rm_ipcdir(void)
+{
+	char cmd[200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ipcdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", ipcdir);
+}
+
 int main(void)
 {
 	static const struct {
@@ -220,11 +340,16 @@ int main(void)
 		{"ipc errors", test_ipc_errors},
 		{"error buffer", test_err_buffer},
 		{"round trip", test_roundtrip},
+		{"ipc listen refuses what is not a stale socket", test_ipc_listen_refuses},
+		{"ipc listen leaves another user's socket", test_ipc_listen_foreign},
 	};
 	CU_pSuite s;
 	unsigned fails;
 	size_t i;
 
+	snprintf(ipcdir, sizeof(ipcdir), "/tmp/pd-test-endpoint-XXXXXX");
+	if (!mkdtemp(ipcdir))
+		return 2;
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	s = CU_add_suite("endpoint", NULL, NULL);
@@ -238,8 +363,10 @@ int main(void)
 		goto fail;
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
+	rm_ipcdir();
 	return fails ? 1 : 0;
 fail:
 	CU_cleanup_registry();
+	rm_ipcdir();
 	return 2;
 }
