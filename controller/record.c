@@ -313,6 +313,8 @@ int ctl_journal_create(ctl *c, int argc, char **argv, char *err, size_t errlen)
 {
 	char path[4200], num[32];
 	static const char *const modes[] = {"run", "submit", "serve", "resume"};
+	/* enum pd_format, as pd_format_parse reads them back */
+	static const char *const formats[] = {"csv", "tsv", "jsonl"};
 	int rv;
 
 	snprintf(path, sizeof(path), "%s/journal.db", c->dir);
@@ -325,6 +327,8 @@ int ctl_journal_create(ctl *c, int argc, char **argv, char *err, size_t errlen)
 	    (rv = pd_journal_meta_set(c->jn, "created", num)) < 0 ||
 	    (rv = pd_journal_meta_set(c->jn, "state", "running")) < 0 ||
 	    (rv = pd_journal_meta_set(c->jn, "stdin", c->stdin_input ? "1" : "0")) < 0 ||
+	    (rv = pd_journal_meta_set(c->jn, "schema", c->o->schema ? c->o->schema : "")) < 0 ||
+	    (rv = pd_journal_meta_set(c->jn, "format", formats[c->o->format])) < 0 ||
 	    (rv = meta_strings(c, "argv", argv, (size_t)argc)) < 0 ||
 	    (rv = meta_strings(c, "columns", c->grid->header, c->grid->ncols)) < 0)
 		goto fail;

@@ -1,0 +1,264 @@
+/* session_util.c - session_int.h: what the commands on a session by name
+ * share: asking its controller, reading its journal, waiting for its end. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "json.h"
+#include "lock.h"
+#include "log.h"
+#include "session_int.h"
+
+#define REQUEST_MS 10000
+
+/* Asks the session's controller; *out is the parsed reply (ok or not).
+ * -ESRCH when no controller holds the session, -errno otherwise; err says
+ * why. */
+int ses_ask_raw(const char *dir, const char *req, pd_json **out, char **raw, char *err,
+		   size_t errlen)
+{
+	char url[4200], *reply = NULL;
+	size_t rlen = 0;
+	int rv;
+
+	*out = NULL;
+	if (pd_lock_held(dir, NULL, 0) != 1) {
+		snprintf(err, errlen, "no controller is running for this session");
+		return -ESRCH;
+	}
+	snprintf(url, sizeof(url), "ipc://%s/control.sock", dir);
+	rv = pd_control_request(url, req, strlen(req), REQUEST_MS, &reply, &rlen, err, errlen);
+	if (rv < 0)
+		return rv;
+	rv = pd_json_parse(reply, rlen, out, err, errlen);
+	if (raw)
+		*raw = reply;
+	else
+		free(reply);
+	if (rv < 0)
+		return rv;
+	if (pd_json_type(*out) != PD_JSON_OBJECT) {
+		snprintf(err, errlen, "the controller's reply is not a JSON object");
+		pd_json_free(*out);
+		*out = NULL;
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int ses_ask(const char *dir, const char *req, pd_json **out, char *err, size_t errlen)
+{
+	return ses_ask_raw(dir, req, out, NULL, err, errlen);
+}
+
+/* "ok": false replies carry the controller's reason. */
+int ses_reply_ok(const pd_json *r, const char *name)
+{
+	int ok = 0;
+	const char *e;
+
+	if (pd_json_bool(pd_json_get(r, "ok"), &ok) == 0 && ok)
+		return 1;
+	e = pd_json_str(pd_json_get(r, "error"), NULL);
+	pd_err("session %s: %s", name, e ? e : "the controller refused the request");
+	return 0;
+}
+
+uint64_t ses_num(const pd_json *obj, const char *key)
+{
+	uint64_t v = 0;
+	double d;
+
+	if (pd_json_u64(pd_json_get(obj, key), &v) < 0 && pd_json_num(pd_json_get(obj, key), &d) == 0 &&
+	    d > 0)
+		v = (uint64_t)d;
+	return v;
+}
+
+const char *ses_str(const pd_json *obj, const char *key)
+{
+	const char *s = pd_json_str(pd_json_get(obj, key), NULL);
+	return s ? s : "";
+}
+
+/* ---- the journal of a session no controller holds ---- */
+
+
+/* Reads the state and counts of the journal in dir. A journal that exists
+ * but does not open or read (damaged, foreign, another version) is
+ * damaged, with err naming the file and SQLite's complaint. */
+void ses_read_offline(const char *dir, ses_offline *off)
+{
+	char path[4200], *state = NULL;
+	pd_journal *j = NULL;
+	int rv;
+
+	memset(off, 0, sizeof(*off));
+	snprintf(off->state, sizeof(off->state), "no journal");
+	snprintf(path, sizeof(path), "%s/journal.db", dir);
+	if (access(path, F_OK) != 0)
+		return;
+	off->has_journal = 1;
+	if (pd_journal_open(path, PD_J_READONLY, &j, off->err, sizeof(off->err)) < 0)
+		goto damaged;
+	rv = pd_journal_counts(j, &off->n);
+	if (rv == 0) {
+		rv = pd_journal_meta_get(j, "state", &state);
+		if (rv == -ENOENT)
+			rv = 0; /* a journal from before its first state: running */
+	}
+	if (rv < 0) {
+		snprintf(off->err, sizeof(off->err), "%s", pd_journal_error(j));
+		pd_journal_close(j);
+		goto damaged;
+	}
+	/* "running" with nobody holding the lock: the controller died */
+	snprintf(off->state, sizeof(off->state), "%s",
+		 !state || !strcmp(state, "running") ? "dead" : state);
+	free(state);
+	pd_journal_close(j);
+	return;
+damaged:
+	off->damaged = 1;
+	memset(&off->n, 0, sizeof(off->n));
+	snprintf(off->state, sizeof(off->state), "damaged");
+}
+
+/* ---- what a session was started with ---- */
+
+/* Opens the journal of session name in dir: 0 or -errno (reported). */
+int ses_journal_open(const char *name, const char *dir, int flags, pd_journal **j)
+{
+	char path[4200], err[1024];
+	int rv;
+
+	*j = NULL;
+	snprintf(path, sizeof(path), "%s/journal.db", dir);
+	if (access(path, F_OK) != 0) {
+		pd_err("session %s has no journal (%s): it was run with --no-journal, or inside a "
+		       "Slurm step",
+		       name, path);
+		return -ENOENT;
+	}
+	if ((rv = pd_journal_open(path, flags, j, err, sizeof(err))) < 0)
+		pd_err("session %s: %s", name, err);
+	return rv;
+}
+
+
+void ses_recorded_free(ses_recorded *r)
+{
+	pd_ssh_opts_free(&r->o.ssh);
+	free(r->argv);
+	pd_json_free(r->argv_json);
+	pd_journal_close(r->j);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Parses the command line recorded in journal j (owned by r from now on,
+ * even on failure) again: what resume needs to start the controller as it
+ * was. The parser's getopt state does not reach the caller (copy what you
+ * need of your own argv before all the same); a recorded -v sets the log
+ * level only for_run. 0 or -errno (reported). */
+int ses_recorded_parse(const char *name, pd_journal *j, int for_run, ses_recorded *r)
+{
+	char err[1024], *argv = NULL, *mode = NULL;
+	int rv, level = pd_log_get_level(), saved_optind = optind;
+
+	memset(r, 0, sizeof(*r));
+	r->j = j;
+	if (pd_journal_meta_get(r->j, "argv", &argv) < 0 ||
+	    pd_journal_meta_get(r->j, "mode", &mode) < 0 ||
+	    pd_json_parse(argv, strlen(argv), &r->argv_json, err, sizeof(err)) < 0 ||
+	    pd_json_type(r->argv_json) != PD_JSON_ARRAY || pd_json_len(r->argv_json) == 0) {
+		pd_err("session %s: the journal's record of its command line is missing or damaged",
+		       name);
+		rv = -EPROTO;
+		goto out;
+	}
+	r->argc = (int)pd_json_len(r->argv_json);
+	if (!(r->argv = calloc((size_t)r->argc + 1, sizeof(char *)))) {
+		rv = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < r->argc; i++)
+		if (!(r->argv[i] = (char *)pd_json_str(pd_json_at(r->argv_json, (size_t)i), NULL))) {
+			pd_err("session %s: the journal's record of its command line is damaged",
+			       name);
+			rv = -EPROTO;
+			goto out;
+		}
+	r->mode = !strcmp(mode, "serve") ? PD_MODE_SERVE
+		  : !strcmp(mode, "run") ? PD_MODE_RUN
+					 : PD_MODE_SUBMIT;
+	if (pd_run_parse(r->argc, r->argv, r->mode, &r->o) != 0) {
+		pd_err("session %s: its ses_recorded command line no longer parses", name);
+		rv = -EPROTO;
+		goto out;
+	}
+	rv = 0;
+out:
+	if (!for_run || rv < 0)
+		pd_log_set_level(level);
+	optind = saved_optind;
+	free(argv);
+	free(mode);
+	if (rv < 0)
+		ses_recorded_free(r);
+	return rv;
+}
+
+/* ---- waiting ---- */
+
+/* The controller's word on its journal while it runs: 1 and err set when
+ * it reports that it cannot write it, 0 otherwise (also when it cannot be
+ * asked). */
+int ses_journal_failing(const char *dir, char *err, size_t errlen)
+{
+	pd_json *r = NULL;
+	const pd_json *jn;
+	int ok = 1, failing = 0;
+	char e[512];
+
+	if (ses_ask(dir, "{\"op\":\"status\"}", &r, e, sizeof(e)) == 0 &&
+	    (jn = pd_json_get(r, "journal")) && pd_json_bool(pd_json_get(jn, "ok"), &ok) == 0 &&
+	    !ok) {
+		snprintf(err, errlen, "%s", ses_str(jn, "error"));
+		failing = 1;
+	}
+	pd_json_free(r);
+	return failing;
+}
+
+/* Blocks until the session's controller has ended: 0. While it waits, a
+ * controller that cannot write the journal ends the wait: 2, reported
+ * (the controller keeps the results and retries; tasks stay queued). */
+int ses_wait(const char *name, const char *dir)
+{
+	char err[1024];
+	int rv;
+
+	for (unsigned tick = 0;; tick++) {
+		rv = pd_lock_held(dir, NULL, 0);
+		if (rv == 0)
+			return 0;
+		if (rv < 0) {
+			pd_err("cannot wait for session %s: %s", name, strerror(-rv));
+			return 2;
+		}
+		/* the controller is asked once a second; the lock is cheap */
+		if (tick % 10 == 0 && ses_journal_failing(dir, err, sizeof(err))) {
+			pd_err("session %s: its journal cannot be written: %s (the controller keeps "
+			       "the results it has, hands out no new tasks and retries; free space "
+			       "and it goes on by itself)",
+			       name, err);
+			return 2;
+		}
+		usleep(100000);
+	}
+}
+
