@@ -1,6 +1,7 @@
 #include "template.h"
 #include "json.h"
 #include "log.h"
+#include "template_sh.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,9 +11,12 @@
 
 enum { PC_LIT, PC_COL, PC_ROW };
 
-/* PC_LIT: lit[a, a + n); PC_COL: column a ("{}" is column 0 of stdin). */
+/* PC_LIT: lit[a, a + n); PC_COL: column a ("{}" is column 0 of stdin).
+ * A PC_COL in a script (form >= 0) stands for positional parameter n,
+ * written in that form (enum pd_sh_form). */
 struct piece {
 	int kind;
+	int form; /* -1: the value's bytes themselves */
 	size_t a;
 	size_t n;
 };
@@ -25,6 +29,11 @@ struct pd_template {
 	size_t *wstart; /* nwords + 1: word w is pieces[wstart[w], wstart[w+1]) */
 	struct piece *pieces;
 	char *lit;
+	/* a script that refers to values: argv gets [dollar0] then the values
+	 * of columns poscol[0, npos) as positional parameters posbase... */
+	size_t npos, posbase;
+	size_t *poscol;
+	char *dollar0; /* NULL: the script has arguments after it already */
 };
 
 /* Appends the header as "a, b, c" to err (already NUL-terminated). */
@@ -70,6 +79,7 @@ static void emit_lit(struct compiler *c, const char *s, size_t n)
 	if (!last || last->kind != PC_LIT) {
 		last = &c->tp->pieces[c->np++];
 		last->kind = PC_LIT;
+		last->form = -1;
 		last->a = c->nlit;
 		last->n = 0;
 	}
@@ -83,6 +93,7 @@ static void emit(struct compiler *c, int kind, size_t a)
 	struct piece *p = &c->tp->pieces[c->np++];
 
 	p->kind = kind;
+	p->form = -1;
 	p->a = a;
 	p->n = 0;
 }
@@ -180,12 +191,115 @@ static int compile_word(struct compiler *c, const char *w, const pd_table *t, ch
 	return 0;
 }
 
+/* argv mode: the index of the script when the program is a POSIX-like
+ * shell given -c (sh -c, bash -euc, dash -o errexit -c), else -1. */
+static long shell_script_word(const char *const *words, size_t nwords)
+{
+	static const char *const shells[] = {"sh", "bash", "dash", "ash", "ksh", "mksh",
+					     "zsh", "yash", "posh", "busybox-sh"};
+	const char *base = strrchr(words[0], '/');
+	int known = 0, cflag = 0;
+	size_t w;
+
+	base = base ? base + 1 : words[0];
+	for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++)
+		known |= !strcmp(base, shells[i]);
+	if (!known)
+		return -1;
+	for (w = 1; w < nwords; w++) {
+		const char *o = words[w];
+		if ((o[0] != '-' && o[0] != '+') || !o[1])
+			break;
+		if (!strcmp(o, "--")) {
+			w++;
+			break;
+		}
+		if (o[1] == '-') /* bash's --norc, --login, ... */
+			continue;
+		if (o[0] == '-' && strchr(o, 'c'))
+			cflag = 1;
+		if (strchr(o + 1, 'o') || strchr(o + 1, 'O'))
+			w++; /* -o OPTION */
+	}
+	return cflag && w < nwords ? (long)w : -1;
+}
+
+/* Chooses how the script word sw refers to each value (template_sh.h)
+ * and numbers the columns it names as positional parameters. */
+static int compile_script(struct pd_template *tp, size_t sw, const char *dollar0, size_t after,
+			  const pd_table *t, char *err, size_t errlen)
+{
+	size_t a = tp->wstart[sw], b = tp->wstart[sw + 1], len = 0, nph = 0, k, i, j;
+	char *skel = NULL, **names = NULL;
+	unsigned char *slot = NULL;
+	int *forms = NULL, rv = -ENOMEM;
+
+	for (i = a; i < b; i++) {
+		len += tp->pieces[i].kind == PC_LIT ? tp->pieces[i].n : 1;
+		nph += tp->pieces[i].kind != PC_LIT;
+	}
+	skel = malloc(len + 1);
+	slot = malloc(len + 1);
+	names = calloc(nph + 1, sizeof(*names));
+	forms = malloc((nph + 1) * sizeof(*forms));
+	tp->poscol = malloc((nph + 1) * sizeof(*tp->poscol));
+	if (!skel || !slot || !names || !forms || !tp->poscol)
+		goto out;
+	len = nph = 0;
+	for (i = a; i < b; i++) {
+		const struct piece *p = &tp->pieces[i];
+		const char *name;
+		if (p->kind == PC_LIT) {
+			memcpy(skel + len, tp->lit + p->a, p->n);
+			memset(slot + len, PD_SLOT_TEXT, p->n);
+			len += p->n;
+			continue;
+		}
+		name = p->kind == PC_ROW ? "#" : t->header[p->a];
+		if (!(names[nph] = malloc(strlen(name) + 3)))
+			goto out;
+		sprintf(names[nph++], "{%s}", name);
+		skel[len] = p->kind == PC_ROW ? '1' : 'x';
+		slot[len++] = p->kind == PC_ROW ? PD_SLOT_ROW : PD_SLOT_VALUE;
+	}
+	rv = pd_sh_forms(skel, len, slot, (const char *const *)names, forms, err, errlen);
+	if (rv < 0)
+		goto out;
+	/* one parameter per column, however often the script names it */
+	tp->posbase = after ? after : 1;
+	for (i = a, k = 0; i < b; i++) {
+		struct piece *p = &tp->pieces[i];
+		if (p->kind != PC_COL)
+			continue;
+		for (j = 0; j < tp->npos && tp->poscol[j] != p->a; j++)
+			;
+		if (j == tp->npos)
+			tp->poscol[tp->npos++] = p->a;
+		p->form = forms[k++];
+		p->n = tp->posbase + j;
+	}
+	if (!after && !(tp->dollar0 = strdup(dollar0))) {
+		rv = -ENOMEM;
+		goto out;
+	}
+	rv = 0;
+out:
+	for (i = 0; names && i < nph; i++)
+		free(names[i]);
+	free(names);
+	free(forms);
+	free(slot);
+	free(skel);
+	return rv;
+}
+
 int pd_template_compile(const char *const *words, size_t nwords, const pd_table *t, int shell,
 			pd_template **out, char *err, size_t errlen)
 {
 	struct compiler c = {0};
 	struct pd_template *tp;
 	size_t total = 0, w;
+	long sw;
 	int rv;
 
 	*out = NULL;
@@ -225,6 +339,19 @@ int pd_template_compile(const char *const *words, size_t nwords, const pd_table 
 		}
 	}
 	tp->wstart[nwords] = c.np;
+	/* a script that names columns gets their values as parameters */
+	sw = shell ? 0 : shell_script_word(words, nwords);
+	for (w = sw >= 0 ? tp->wstart[sw] : 0; sw >= 0 && w < tp->wstart[sw + 1]; w++) {
+		if (tp->pieces[w].kind != PC_COL)
+			continue;
+		rv = compile_script(tp, (size_t)sw, shell ? "/bin/sh" : words[0],
+				    shell ? 0 : nwords - (size_t)sw - 1, t, err, errlen);
+		if (rv < 0) {
+			pd_template_free(tp);
+			return rv;
+		}
+		break;
+	}
 	*out = tp;
 	return 0;
 }
@@ -236,6 +363,8 @@ void pd_template_free(pd_template *tp)
 	free(tp->wstart);
 	free(tp->pieces);
 	free(tp->lit);
+	free(tp->poscol);
+	free(tp->dollar0);
 	free(tp);
 }
 
@@ -280,7 +409,7 @@ int pd_shell_quote(pd_buf *out, const char *s, size_t len)
 	return 0;
 }
 
-/* Bytes piece p expands to (without quoting). */
+/* Bytes piece p expands to (its value, not its reference). */
 static const char *piece_value(const struct pd_template *tp, const struct piece *p,
 			       const pd_table *t, size_t row, const char *num, size_t *len)
 {
@@ -300,49 +429,62 @@ static const char *piece_value(const struct pd_template *tp, const struct piece 
 	}
 }
 
+/* The text a script holds for a value: a reference to its parameter. */
+static size_t reference(const struct piece *p, char *buf, size_t len)
+{
+	static const char *const fmt[] = {"\"${%zu}\"", "${%zu}", "'\"${%zu}\"'"};
+	int n = snprintf(buf, len, fmt[p->form], p->n);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* raw: values as they are even in a script (the coproc line). */
 static size_t word_len(const struct pd_template *tp, size_t w, const pd_table *t, size_t row,
-		       const char *num)
+		       const char *num, int raw)
 {
 	size_t i, n = 0, len;
-	const char *v;
+	char ref[48];
 
 	for (i = tp->wstart[w]; i < tp->wstart[w + 1]; i++) {
-		v = piece_value(tp, &tp->pieces[i], t, row, num, &len);
-		/* {#} is only digits; leaving it bare keeps $(({#} + 1)) working */
-		if (tp->shell && tp->pieces[i].kind == PC_COL)
-			n += quoted_len(v, len);
+		/* {#} is only digits: left bare, $(({#} + 1)) works */
+		if (!raw && tp->pieces[i].form >= 0)
+			n += reference(&tp->pieces[i], ref, sizeof(ref));
 		else
-			n += len;
+			n += (piece_value(tp, &tp->pieces[i], t, row, num, &len), len);
 	}
 	return n;
 }
 
 static char *word_write(const struct pd_template *tp, size_t w, const pd_table *t, size_t row,
-			const char *num, char *d)
+			const char *num, int raw, char *d)
 {
 	size_t i, len;
 	const char *v;
+	char ref[48];
 
 	for (i = tp->wstart[w]; i < tp->wstart[w + 1]; i++) {
-		v = piece_value(tp, &tp->pieces[i], t, row, num, &len);
-		if (tp->shell && tp->pieces[i].kind == PC_COL) {
-			d = quote_into(d, v, len);
+		if (!raw && tp->pieces[i].form >= 0) {
+			len = reference(&tp->pieces[i], ref, sizeof(ref));
+			v = ref;
 		} else {
-			memcpy(d, v, len);
-			d += len;
+			v = piece_value(tp, &tp->pieces[i], t, row, num, &len);
 		}
+		memcpy(d, v, len);
+		d += len;
 	}
 	*d++ = '\0';
 	return d;
 }
 
-int pd_template_expand(const pd_template *tp, const pd_table *t, size_t row, char ***argv,
-		       size_t *argc)
+static int expand(const pd_template *tp, const pd_table *t, size_t row, int raw, char ***argv,
+		  size_t *argc)
 {
 	static const char sh_prefix[] = "/bin/sh\0-c";
 	char num[24] = "";
-	size_t n, size, w;
+	size_t n, size, w, base, k;
 	char **av, *d;
+	const char *v;
+	int params = !raw && tp->npos;
 
 	*argv = NULL;
 	*argc = 0;
@@ -351,12 +493,17 @@ int pd_template_expand(const pd_template *tp, const pd_table *t, size_t row, cha
 	if (tp->uses_row)
 		snprintf(num, sizeof(num), "%zu", row + 1);
 
-	n = tp->shell ? 3 : tp->nwords;
+	base = tp->shell ? 3 : tp->nwords;
+	n = base + (params ? tp->npos + (tp->dollar0 != NULL) : 0);
 	size = (n + 1) * sizeof(char *);
 	if (tp->shell)
 		size += sizeof(sh_prefix);
 	for (w = 0; w < tp->nwords; w++)
-		size += word_len(tp, w, t, row, num) + 1;
+		size += word_len(tp, w, t, row, num, raw) + 1;
+	if (params && tp->dollar0)
+		size += strlen(tp->dollar0) + 1;
+	for (k = 0; params && k < tp->npos; k++)
+		size += strlen(pd_table_cell(t, row, tp->poscol[k])) + 1;
 
 	av = malloc(size);
 	if (!av)
@@ -368,17 +515,32 @@ int pd_template_expand(const pd_template *tp, const pd_table *t, size_t row, cha
 		av[1] = d + strlen("/bin/sh") + 1;
 		d += sizeof(sh_prefix);
 		av[2] = d;
-		word_write(tp, 0, t, row, num, d);
+		d = word_write(tp, 0, t, row, num, raw, d);
 	} else {
 		for (w = 0; w < tp->nwords; w++) {
 			av[w] = d;
-			d = word_write(tp, w, t, row, num, d);
+			d = word_write(tp, w, t, row, num, raw, d);
 		}
+	}
+	for (k = base; params && k < n; k++) {
+		if (tp->dollar0 && k == base)
+			v = tp->dollar0;
+		else
+			v = pd_table_cell(t, row, tp->poscol[k - base - (tp->dollar0 != NULL)]);
+		av[k] = d;
+		memcpy(d, v, strlen(v) + 1);
+		d += strlen(v) + 1;
 	}
 	av[n] = NULL;
 	*argv = av;
 	*argc = n;
 	return 0;
+}
+
+int pd_template_expand(const pd_template *tp, const pd_table *t, size_t row, char ***argv,
+		       size_t *argc)
+{
+	return expand(tp, t, row, 0, argv, argc);
 }
 
 /* Moves the bytes of b into a {line, NULL} block. */
@@ -423,7 +585,7 @@ int pd_template_line(const pd_template *tp, const pd_table *t, size_t row, int j
 		pd_jw_obj_end(&w);
 		rv = pd_jw_error(&w);
 	} else {
-		rv = pd_template_expand(tp, t, row, &words, &nwords);
+		rv = expand(tp, t, row, 1, &words, &nwords);
 		if (rv == 0)
 			rv = pd_buf_join(&b, words, nwords);
 		free(words);

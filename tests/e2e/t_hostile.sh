@@ -1,7 +1,10 @@
 #!/bin/bash
 # t_hostile.sh - grid values full of shell and CSV metacharacters reach the
-# task byte for byte, as an argv word (-- COMMAND) and shell-quoted
-# (--shell); nothing in a value is ever run.
+# task byte for byte, as an argv word (-- COMMAND) and in a shell script
+# (--shell, or the script of `sh -c`) wherever the placeholder stands:
+# bare, in double or single quotes, in a here-document, in backquotes or
+# $(...); forms that cannot carry a value safely are refused up front;
+# nothing in a value is ever run.
 . "$(dirname "$0")/lib.sh"
 
 N=2000
@@ -154,5 +157,76 @@ for i in $(seq 1 $NSHELL); do
 done
 [ "$(($(csv_flat "$T/res2.csv" | wc -l) - 1))" -eq $NSHELL ] || fail "--shell: table has not $NSHELL rows"
 
+# 3. placeholders wherever they stand in a shell script: inside double
+# quotes, single quotes, a here-document, backquotes, $(...) within double
+# quotes, several in one word, and in the script of an argv `sh -c` /
+# `bash -c` template. Every case writes its file and it must hold exactly
+# the bytes that want_CASE makes from the value.
+NQ=200
+want_plain() { cat "$1"; }
+want_mixed() { printf '<'; cat "$1"; printf '>|'; cat "$1"; printf '|'; cat "$1"; printf '#'; }
+want_heredoc() { cat "$1"; echo; }
+# shell_case NAME WANT ARGS...: runs parade with ARGS (the template uses
+# O for the output folder, which is $T/o-NAME) over the first NQ rows.
+shell_case() {
+	local name=$1 want=$2 o=$T/o-$1 i
+	shift 2
+	mkdir "$o" || fail "mkdir $o"
+	prun "$T/r-$name.csv" "$T/e-$name" --grid "$T/grid.csv" --limit $NQ --workers 2 "${@//@O@/$o}"
+	expect_rc 0 "$name: parade run" "$T/e-$name"
+	[ -e "$T/pwned" ] && fail "$name: a value was executed: $T/pwned exists"
+	[ -e "$T/exp/1" ] || fail "$name: a value removed the expected files"
+	for i in $(seq 1 $NQ); do
+		$want "$T/exp/$i" >"$T/want"
+		cmp -s "$T/want" "$o/$i" || {
+			od -c "$T/want" | head -n 5 >&2
+			od -c "$o/$i" 2>&1 | head -n 5 >&2
+			fail "$name: row $i: the file differs from the grid value"
+		}
+	done
+}
+shell_case dq want_plain --shell 'printf %s "{v}" > @O@/{#}'
+shell_case sq want_plain --shell "printf %s '{v}' > @O@/{#}"
+shell_case mixed want_mixed --shell "printf '<%s>|%s|%s#' \"{v}\" '{v}' {v} > @O@/{#}"
+shell_case inword want_mixed --shell "printf %s \"<{v}>|\"'{v}|'{v}'#' > @O@/{#}"
+shell_case heredoc want_heredoc --shell 'cat <<EOF > @O@/{#}
+{v}
+EOF'
+shell_case heredoc_tab want_heredoc --shell 'cat <<-EOF > @O@/{#}
+	{v}
+	EOF'
+shell_case backquote want_plain --shell 'x=`printf %s {v}; echo .`; printf %s "${x%.}" > @O@/{#}'
+shell_case cmdsub_dq want_plain --shell 'x="$(printf %s "{v}"; echo .)"; printf %s "${x%.}" > @O@/{#}'
+shell_case param want_plain --shell 'printf %s "${UNSET_IN_TEST:-{v}}" > @O@/{#}'
+shell_case comment want_plain --shell 'printf %s {v} > @O@/{#} # {v} '"'"
+shell_case sh_c want_plain -- sh -c 'printf %s "{v}" > @O@/{#}'
+shell_case bash_c want_plain -- bash -ec "printf %s '{v}' > @O@/{#}"
+shell_case sh_c_args want_mixed -- sh -c 'printf "<%s>|%s|%s#" "$1" '"'"'{v}'"'"' "{v}" > "$2"' sh {v} @O@/{#}
+
+# 4. forms that cannot carry a value safely are refused before anything
+# runs, with an error that shows the safe form
+refuse_case() {
+	local name=$1 want=$2
+	shift 2
+	prun "$T/r-$name.csv" "$T/e-$name" --grid "$T/grid.csv" --limit 5 --workers 1 "$@"
+	expect_rc 2 "$name: parade run with a template that must be refused" "$T/e-$name"
+	grep -qF -- "$want" "$T/e-$name" || {
+		show_file "$T/e-$name"
+		fail "$name: the error does not say '$want'"
+	}
+	[ -s "$T/r-$name.csv" ] && fail "$name: a refused template wrote a table"
+	[ -e "$T/pwned" ] && fail "$name: a value was executed: $T/pwned exists"
+	return 0
+}
+refuse_case ansi_c "outside \$'...'" --shell "printf %s \$'\\t{v}' > $T/x"
+refuse_case bq_in_dq 'write $(...)' --shell 'echo "`printf %s {v}`" > '"$T/x"
+refuse_case quoted_heredoc '<<EOF' --shell "cat <<'EOF' > $T/x
+{v}
+EOF"
+refuse_case arith '$((' --shell 'echo $(( {v} + 1 ))'
+refuse_case dollar '${{v}}' --shell 'echo ${v}'
+refuse_case sh_c_ansi "outside \$'...'" -- bash -c "printf %s \$'{v}'"
+[ -e "$T/x" ] && fail "a refused template ran"
+
 assert_no_procs
-info "$N rows (argv) and $NSHELL rows (--shell) byte for byte"
+info "$N rows (argv), $NSHELL rows (--shell) and $NQ rows in each of 13 placements byte for byte; 6 unsafe forms refused"

@@ -383,12 +383,196 @@ static void test_argv_hostile(void)
 
 static void test_shell_expand_shape(void)
 {
-	const char *words[] = {"echo {alpha} '{beta}' {#} > out_{#}.txt"};
-	const char *want[] = {"/bin/sh", "-c", "echo 'a1' ''b1'' 2 > out_2.txt"};
+	/* values are never in the script: it refers to them as parameters */
+	const char *words[] = {"echo {alpha} '{beta}' \"{alpha}\" {#} > out_{#}.txt"};
+	const char *want[] = {"/bin/sh", "-c",
+			      "echo \"${1}\" ''\"${2}\"'' \"${1}\" 2 > out_2.txt", "/bin/sh",
+			      "a1", "b1"};
+	const char *words2[] = {"echo {#} > out_{#}.txt"};
+	const char *want2[] = {"/bin/sh", "-c", "echo 2 > out_2.txt"};
 	pd_template *tp = compile_ok(words, 1, &grid, 1);
+	pd_template *tp2 = compile_ok(words2, 1, &grid, 1);
 
-	expect_argv(tp, &grid, 1, want, 3);
+	expect_argv(tp, &grid, 1, want, 6);
+	expect_argv(tp2, &grid, 1, want2, 3);
 	pd_template_free(tp);
+	pd_template_free(tp2);
+}
+
+/* Every script prints the value once, exactly (the here-document adds a
+ * line end, the comment and the parameter default none). */
+static const struct {
+	const char *script;
+	const char *before, *after; /* printed around the value */
+} placements[] = {
+	{"printf %s {v}", "", ""},
+	{"printf %s \"<\"{v}'>'", "<", ">"},
+	{"printf %s \"{v}\"", "", ""},
+	{"printf %s '{v}'", "", ""},
+	{"printf %s \"a{v}b\" | tr -d ab", "", ""},
+	{"x={v}; printf %s \"$x\"", "", ""},
+	{"x=\"{v}\"; printf %s \"$x\"", "", ""},
+	{"cat <<EOF\n{v}\nEOF", "", "\n"},
+	{"cat <<-\"E\"OF; cat <<X\n\tignored\n\tEOF\n{v}\nX", "ignored\n", "\n"},
+	{"x=`printf %s {v}; echo .`; printf %s \"${x%.}\"", "", ""},
+	{"x=\"$(printf %s \"{v}\"; echo .)\"; printf %s \"${x%.}\"", "", ""},
+	{"x=$(printf %s '{v}'; echo .); printf %s \"${x%.}\"", "", ""},
+	{"printf %s \"${UNSET_HERE:-{v}}\"", "", ""},
+	{"printf %s {v} # {v} ' \" `", "", ""},
+	{"printf %s \"$#\" >/dev/null; printf %s {v}", "", ""},
+	{"printf %s $${v} | sed 's/^[0-9]*//'", "", ""},
+	{"echo '#'\"'\" >/dev/null; printf %s \"{v}\"", "", ""},
+};
+
+static void test_shell_placements_run(void)
+{
+	size_t i, j, vlen, alen;
+	char *want;
+
+	unlink(PWNED);
+	for (j = 0; j < sizeof(placements) / sizeof(placements[0]); j++) {
+		for (i = 0; i < NHOSTILE; i++) {
+			const char *cell[] = {hostile[i]};
+			const char *words[] = {placements[j].script};
+			pd_table t = one_value_table(cell);
+			pd_template *tp = compile_ok(words, 1, &t, 1);
+			char **av = NULL;
+			size_t ac = 0;
+
+			if (!tp)
+				break;
+			/* tr -d ab and sed eat their letters: values without them */
+			if (strchr(placements[j].script, '|') &&
+			    strpbrk(hostile[i], "ab0123456789\n")) {
+				pd_template_free(tp);
+				continue;
+			}
+			vlen = strlen(hostile[i]);
+			want = malloc(vlen + strlen(placements[j].before) +
+				      strlen(placements[j].after) + 1);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+			sprintf(want, "%s", placements[j].before);
+			alen = strlen(want);
+			memcpy(want + alen, hostile[i], vlen);
+			strcpy(want + alen + vlen, placements[j].after);
+			alen += strlen(placements[j].after);
+			CU_ASSERT_EQUAL_FATAL(pd_template_expand(tp, &t, 0, &av, &ac), 0);
+			check_run(av, want, vlen + alen, placements[j].script);
+			free(av);
+			free(want);
+			pd_template_free(tp);
+		}
+	}
+	CU_ASSERT(access(PWNED, F_OK) != 0);
+}
+
+/* Where no reference is both safe and exact, compiling refuses and shows
+ * the safe form. */
+static void test_shell_refused(void)
+{
+	static const struct {
+		const char *script;
+		const char *msg;
+	} bad[] = {
+		{"printf %s $'\\t{v}'", "the script has {v} inside $'...', which dash does not know "
+		 "and where no reference to it is exact: put it outside $'...', e.g. $'\\t'\"{v}\""},
+		{"echo \"`echo {v}`\"", "the script has {v} in backquotes inside double quotes, "
+		 "where no reference to it is exact: write $(...) instead, e.g. \"$(echo {v})\""},
+		{"echo $(( {v} + 1 ))", "the script has {v} inside $((...)), where a shell may run "
+		 "a value as code: assign it and check it first, e.g. n={v}; case $n in "
+		 "''|*[!0-9]*) exit 1;; esac; echo $((n + 1))"},
+		{"cat <<'END'\n{v}\nEND", "the script has {v} in a here-document with a quoted "
+		 "delimiter, where nothing expands: write <<END instead"},
+		{"cat <<\\END\n{v}\nEND", "the script has {v} in a here-document with a quoted "
+		 "delimiter, where nothing expands: write <<END instead"},
+		{"cat <<E{v}\nx\nE", "the script has {v} in a here-document's delimiter: use a "
+		 "fixed word, e.g. <<EOF"},
+		{"echo ${v}", "the script has '${v}': {v} is the value itself; write {v}, or "
+		 "${{v}} for the shell variable"},
+		{"echo \\{v}", "the script has '\\{v}': a backslash before a placeholder; write "
+		 "{v} for the value, or {{v}} for the text {v}"},
+		{"echo \"\\{v}\"", "the script has '\\{v}': a backslash before a placeholder; "
+		 "write {v} for the value, or {{v}} for the text {v}"},
+	};
+	const char *cell[] = {"x"};
+	pd_table t = one_value_table(cell);
+	const char *sh_c[] = {"bash", "-c", "echo $'{v}'"};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *words[] = {bad[i].script};
+		char msg[512];
+		/* messages name the placeholder as written */
+		snprintf(msg, sizeof(msg), "%s", bad[i].msg);
+		expect_error(words, 1, &t, 1, msg);
+	}
+	/* the same scanner reads the script of an argv `sh -c` */
+	expect_error(sh_c, 3, &t, 0, "the script has {v} inside $'...', which dash does not "
+		     "know and where no reference to it is exact: put it outside $'...', e.g. "
+		     "$'\\t'\"{v}\"");
+}
+
+/* An argv template whose program is a shell with -c gets the same
+ * treatment for its script; its own arguments keep their numbers. */
+static void test_argv_shell_c(void)
+{
+	const char *a[] = {"sh", "-c", "printf %s \"{v}\""};
+	const char *want_a[] = {"sh", "-c", "printf %s \"${1}\"", "sh", "x y"};
+	const char *b[] = {"/bin/bash", "-o", "pipefail", "-euc", "printf %s '{v}'", "name",
+			   "{v}", "arg2"};
+	const char *want_b[] = {"/bin/bash", "-o", "pipefail", "-euc",
+				"printf %s ''\"${3}\"''", "name", "x y", "arg2", "x y"};
+	const char *c[] = {"sh", "-e", "script.sh", "{v}"}; /* no -c: a file */
+	const char *want_c[] = {"sh", "-e", "script.sh", "x y"};
+	const char *d[] = {"python3", "-c", "print('{v}')"}; /* not a shell */
+	const char *want_d[] = {"python3", "-c", "print('x y')"};
+	const char *e[] = {"sh", "-c", "echo {#}"}; /* no values: unchanged */
+	const char *want_e[] = {"sh", "-c", "echo 1"};
+	const char *cell[] = {"x y"};
+	pd_table t = one_value_table(cell);
+	pd_template *tp;
+	char **av = NULL;
+	size_t ac = 0;
+
+	tp = compile_ok(a, 3, &t, 0);
+	expect_argv(tp, &t, 0, want_a, 5);
+	/* the coproc line stays the words joined, values as they are */
+	CU_ASSERT_EQUAL_FATAL(pd_template_line(tp, &t, 0, 0, &av, &ac), 0);
+	CU_ASSERT_STRING_EQUAL(av[0], "sh -c printf %s \"x y\"");
+	free(av);
+	pd_template_free(tp);
+	tp = compile_ok(b, 8, &t, 0);
+	expect_argv(tp, &t, 0, want_b, 9);
+	pd_template_free(tp);
+	tp = compile_ok(c, 4, &t, 0);
+	expect_argv(tp, &t, 0, want_c, 4);
+	pd_template_free(tp);
+	tp = compile_ok(d, 3, &t, 0);
+	expect_argv(tp, &t, 0, want_d, 3);
+	pd_template_free(tp);
+	tp = compile_ok(e, 3, &t, 0);
+	expect_argv(tp, &t, 0, want_e, 3);
+	pd_template_free(tp);
+
+	unlink(PWNED);
+	for (size_t i = 0; i < NHOSTILE; i++) {
+		const char *hc[] = {hostile[i]};
+		const char *w[] = {"/bin/sh", "-c", "printf %s \"{v}\"'{v}'"};
+		pd_table ht = one_value_table(hc);
+		size_t vlen = strlen(hostile[i]);
+		char *want = malloc(2 * vlen + 1);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+		memcpy(want, hostile[i], vlen);
+		memcpy(want + vlen, hostile[i], vlen);
+		tp = compile_ok(w, 3, &ht, 0);
+		CU_ASSERT_EQUAL_FATAL(pd_template_expand(tp, &ht, 0, &av, &ac), 0);
+		check_run(av, want, 2 * vlen, "sh -c");
+		free(av);
+		free(want);
+		pd_template_free(tp);
+	}
+	CU_ASSERT(access(PWNED, F_OK) != 0);
 }
 
 static void test_shell_hostile_run(void)
@@ -411,10 +595,13 @@ static void test_shell_hostile_run(void)
 		char *wrapped;
 
 		CU_ASSERT_EQUAL_FATAL(pd_template_expand(tp, &t, 0, &av, &ac), 0);
-		CU_ASSERT_EQUAL(ac, 3);
+		CU_ASSERT_EQUAL(ac, 5);
 		CU_ASSERT_STRING_EQUAL(av[0], "/bin/sh");
 		CU_ASSERT_STRING_EQUAL(av[1], "-c");
-		CU_ASSERT_PTR_NULL(av[3]);
+		CU_ASSERT_STRING_EQUAL(av[2], "printf %s \"${1}\"");
+		CU_ASSERT_STRING_EQUAL(av[3], "/bin/sh");
+		CU_ASSERT_STRING_EQUAL(av[4], hostile[i]);
+		CU_ASSERT_PTR_NULL(av[5]);
 		check_run(av, hostile[i], vlen, "shell mode");
 		free(av);
 
@@ -503,6 +690,9 @@ int main(void)
 		{"argv mode hostile values", test_argv_hostile},
 		{"shell expand shape", test_shell_expand_shape},
 		{"shell mode hostile values run", test_shell_hostile_run},
+		{"shell mode: every placement runs exactly", test_shell_placements_run},
+		{"shell mode: unsafe placements refused", test_shell_refused},
+		{"argv sh -c: the script's values as parameters", test_argv_shell_c},
 		{"shell mode stdin run", test_shell_stdin_run},
 		{"pd_shell_quote", test_shell_quote},
 	};
