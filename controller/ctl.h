@@ -67,6 +67,7 @@ typedef struct ctl {
 	char name[128];
 	char dir[4096];
 	char connpath[4200];
+	int dir_fd;	/* the session folder, held from creation to removal (-1: none) */
 	int lock_fd;
 	uint64_t started_s;
 } ctl;

@@ -22,8 +22,16 @@ void ctl_detach(const ctl *c, int *ready_fd)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "%s/controller.log", c->dir);
-	if (stat(path, &st) == 0)
+	/* the log is opened in the held folder, never through a link */
+	if (fstatat(c->dir_fd, "controller.log", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			pd_err("%s is not a regular file (a symbolic link?): parade does not write "
+			       "through it; remove it",
+			       path);
+			exit(2);
+		}
 		from = st.st_size;
+	}
 	fflush(NULL);
 	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
 		pd_err("cannot start the controller: %s", strerror(errno));
@@ -32,12 +40,15 @@ void ctl_detach(const ctl *c, int *ready_fd)
 	if (pid == 0) {
 		close(p[0]);
 		setsid();
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
+		fd = openat(c->dir_fd, "controller.log",
+			    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			pd_err("cannot write %s: %s", path, strerror(errno));
+			_exit(2);
 		}
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
 		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			dup2(fd, 0);
@@ -57,15 +68,16 @@ void ctl_detach(const ctl *c, int *ready_fd)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	/* the child's reasons went to the log: show them here */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(c->dir_fd, "controller.log", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && lseek(fd, from, SEEK_SET) == from)
 		while ((n = read(fd, buf, sizeof(buf))) > 0)
 			fwrite(buf, 1, (size_t)n, stderr);
 	if (fd >= 0)
 		close(fd);
 	/* a new session that never came up is of no use to anyone */
-	if (c->o->mode == PD_MODE_SUBMIT)
-		pd_session_remove(c->dir);
+	if (c->o->mode == PD_MODE_SUBMIT &&
+	    pd_session_remove(c->dir_fd, c->name, buf, sizeof(buf)) < 0)
+		pd_warn("%s", buf);
 	exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 2);
 }
 

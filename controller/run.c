@@ -452,6 +452,7 @@ int pd_run(const pd_run_opts *o)
 	memset(&c, 0, sizeof(c));
 	memset(&cf, 0, sizeof(cf));
 	c.o = o;
+	c.dir_fd = -1;
 	c.lock_fd = -1;
 	c.started_s = (uint64_t)time(NULL);
 	c.serve = o->mode == PD_MODE_SERVE || (o->mode == PD_MODE_RESUME && o->serve_session);
@@ -466,13 +467,14 @@ int pd_run(const pd_run_opts *o)
 	/* a restarted session: its folder, its lock, then its journal */
 	if (o->mode == PD_MODE_RESUME) {
 		snprintf(c.name, sizeof(c.name), "%s", o->name);
-		if (pd_session_find(o->name, c.dir, sizeof(c.dir), err, sizeof(err)) < 0) {
+		if (pd_session_find_at(o->name, c.dir, sizeof(c.dir), &c.dir_fd, err, sizeof(err)) <
+		    0) {
 			pd_err("%s", err);
 			goto out;
 		}
 		if (detached)
 			ctl_detach(&c, &ready_fd);
-		if (pd_lock_take(c.dir, c.name, &c.lock_fd, err, sizeof(err)) < 0) {
+		if (pd_lock_take(c.dir_fd, c.dir, c.name, &c.lock_fd, err, sizeof(err)) < 0) {
 			pd_err("%s", err);
 			goto out;
 		}
@@ -518,15 +520,15 @@ int pd_run(const pd_run_opts *o)
 			goto out;
 		}
 		snprintf(c.name, sizeof(c.name), "%s", step);
-		if (pd_session_open(step, c.dir, sizeof(c.dir), err, sizeof(err)) < 0) {
+		if (pd_session_open(step, c.dir, sizeof(c.dir), &c.dir_fd, err, sizeof(err)) < 0) {
 			pd_err("%s", err);
 			goto out;
 		}
 		pd_info("using the %s agents Slurm started for this step (session %s)",
 			getenv("PARADE_STEP_WORKERS") ? getenv("PARADE_STEP_WORKERS") : "?", step);
 	} else if (o->mode != PD_MODE_RESUME) {
-		if (pd_session_create(o->name, c.dir, sizeof(c.dir), c.name, sizeof(c.name), err,
-				      sizeof(err)) < 0) {
+		if (pd_session_create(o->name, c.dir, sizeof(c.dir), c.name, sizeof(c.name),
+				      &c.dir_fd, err, sizeof(err)) < 0) {
 			pd_err("%s", err);
 			goto out;
 		}
@@ -535,7 +537,8 @@ int pd_run(const pd_run_opts *o)
 	have_session = 1;
 	if (detached && ready_fd < 0)
 		ctl_detach(&c, &ready_fd);
-	if (c.lock_fd < 0 && pd_lock_take(c.dir, c.name, &c.lock_fd, err, sizeof(err)) < 0) {
+	if (c.lock_fd < 0 &&
+	    pd_lock_take(c.dir_fd, c.dir, c.name, &c.lock_fd, err, sizeof(err)) < 0) {
 		pd_err("%s", err);
 		goto out;
 	}
@@ -580,8 +583,9 @@ int pd_run(const pd_run_opts *o)
 	}
 	{
 		char url[4200];
+		/* a crashed controller's stale socket is replaced (we hold the
+		 * lock); anything else there is refused (pd_net_ipc_clear) */
 		snprintf(url, sizeof(url), "ipc://%s/control.sock", c.dir);
-		unlink(url + 6); /* a crashed controller's; we hold the lock */
 		if (pd_control_listen(c.loop, url, ctl_control, &c, &c.ctrl, err, sizeof(err)) < 0) {
 			pd_err("%s", err);
 			goto out;
@@ -715,22 +719,25 @@ out:
 		rv = 2;
 	}
 	pd_journal_close(c.jn);
+	/* through the folder held since it was made: a link planted in its
+	 * place (or in place of its files) is never followed */
 	if (have_session && step) {
 		/* the agents' logs stay; the secret and the sockets go */
-		char path[4400];
-		unlink(c.connpath);
-		snprintf(path, sizeof(path), "%s/agents.sock", c.dir);
-		unlink(path);
-	} else if (have_session && o->mode == PD_MODE_RUN && !o->keep_session &&
-		   !(c.interrupted && c.jn)) {
-		pd_session_remove(c.dir);
-	} else if (created && !up && ready_fd < 0) {
-		/* a session that never came up is of no use to anyone (a
-		 * detached one is removed by the parent, after it showed why) */
-		pd_session_remove(c.dir);
+		unlinkat(c.dir_fd, "connection", 0);
+		unlinkat(c.dir_fd, "agents.sock", 0);
+	} else if ((have_session && o->mode == PD_MODE_RUN && !o->keep_session &&
+		    !(c.interrupted && c.jn)) ||
+		   (created && !up && ready_fd < 0)) {
+		/* (the second: a session that never came up is of no use to
+		 * anyone; a detached one is removed by the parent, after it
+		 * showed why) */
+		if (pd_session_remove(c.dir_fd, c.name, err, sizeof(err)) < 0)
+			pd_warn("%s", err);
 	}
 	if (c.lock_fd >= 0)
 		close(c.lock_fd);
+	if (c.dir_fd >= 0)
+		close(c.dir_fd);
 	free(c.agent_rows);
 	pd_template_free(c.tpl);
 	pd_schema_free(c.schema);

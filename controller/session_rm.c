@@ -20,29 +20,29 @@ static const char rm_usage[] =
 	"was not (the others are still removed), 2 on a usage error.\n";
 
 /* Holds the session's lock while removing, so that no `parade resume` or
- * `serve --name` starts on it half way. 0 or -errno (logged). */
+ * `serve --name` starts on it half way; the folder is opened once, never
+ * through a link, and removed through that descriptor. 0 or -errno
+ * (logged). */
 static int remove_one(const char *name)
 {
 	char dir[4096], err[1024];
-	int fd, rv;
+	int dfd = -1, fd = -1, rv;
 
-	if (pd_session_find(name, dir, sizeof(dir), err, sizeof(err)) < 0) {
-		pd_err("%s", err);
-		return -ENOENT;
-	}
-	rv = pd_lock_take(dir, name, &fd, err, sizeof(err));
-	if (rv == -EBUSY) {
-		pd_err("%s: stop it first (parade stop %s)", err, name);
-		return rv;
-	}
+	rv = pd_session_find_at(name, dir, sizeof(dir), &dfd, err, sizeof(err));
 	if (rv < 0) {
 		pd_err("%s", err);
 		return rv;
 	}
-	rv = pd_session_remove(dir);
-	close(fd);
-	if (rv < 0)
-		pd_err("cannot remove %s: %s", dir, strerror(-rv));
+	rv = pd_lock_take(dfd, dir, name, &fd, err, sizeof(err));
+	if (rv == -EBUSY)
+		pd_err("%s: stop it first (parade stop %s)", err, name);
+	else if (rv < 0)
+		pd_err("%s", err);
+	else if ((rv = pd_session_remove(dfd, name, err, sizeof(err))) < 0)
+		pd_err("%s", err);
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
 	return rv;
 }
 

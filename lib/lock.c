@@ -43,7 +43,7 @@ static void describe(const char *line, char *out, size_t len)
 	}
 }
 
-int pd_lock_take(const char *dir, const char *name, int *fd, char *err, size_t errlen)
+int pd_lock_take(int dfd, const char *dir, const char *name, int *fd, char *err, size_t errlen)
 {
 	char path[4200], line[400], host[256] = "localhost", who[600];
 	int f, rv;
@@ -53,10 +53,11 @@ int pd_lock_take(const char *dir, const char *name, int *fd, char *err, size_t e
 		snprintf(err, errlen, "session path too long: %s", dir);
 		return -ENAMETOOLONG;
 	}
-	f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	f = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (f < 0) {
 		rv = -errno;
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot open %s: %s%s", path, strerror(errno),
+			 rv == -ELOOP ? " (a symbolic link: parade does not follow it)" : "");
 		return rv;
 	}
 	/* a reader's brief shared lock (pd_lock_held) must not refuse us */

@@ -10,12 +10,14 @@
 
 #include <stddef.h>
 
-/* Takes the lock of the session folder dir for this process; *fd must stay
- * open for as long as the lock is held (close it, or exit, to release).
+/* Takes the lock of the session folder held by dfd (dir is its path, for
+ * messages) for this process: dfd/lock, never through a symbolic link.
+ * *fd must stay open for as long as the lock is held (close it, or exit,
+ * to release).
  * -EBUSY when another process holds it: err then names the holder, e.g.
  * "session s-abc is already served by pid 123 on host n1 (since ...)".
  * Other failures: -errno with err. */
-int pd_lock_take(const char *dir, const char *name, int *fd, char *err, size_t errlen);
+int pd_lock_take(int dfd, const char *dir, const char *name, int *fd, char *err, size_t errlen);
 
 /* 1 if some process holds the lock of dir (holder gets its line, "" if it
  * wrote none yet), 0 if nobody does, -errno if it cannot be checked. */

@@ -61,25 +61,93 @@ int pd_unhex(const char *s, size_t slen, uint8_t *p, size_t n)
 	return 0;
 }
 
-static int mkdir_private(const char *path, char *err, size_t errlen)
+/* "uid 1000 (alice)" */
+static void owner_name(uid_t uid, char *out, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw && pw->pw_name)
+		snprintf(out, len, "uid %lu (%s)", (unsigned long)uid, pw->pw_name);
+	else
+		snprintf(out, len, "uid %lu", (unsigned long)uid);
+}
+
+/* A folder parade keeps sessions in must be this user's alone: nobody
+ * else may rename, replace or plant anything in it. */
+static int check_private(int fd, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
+	char who[300];
 
-	if (mkdir(path, 0700) == 0)
-		return 0;
-	if (errno != EEXIST) {
+	if (fstat(fd, &st) < 0) {
 		int e = errno;
-		snprintf(err, errlen, "cannot create %s: %s", path, strerror(e));
+		snprintf(err, errlen, "cannot check %s: %s", path, strerror(e));
 		return -e;
 	}
-	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (!S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "%s exists and is not a folder", path);
 		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid()) {
+		owner_name(st.st_uid, who, sizeof(who));
+		snprintf(err, errlen,
+			 "%s belongs to %s, not to this user: parade keeps its sessions only in "
+			 "folders of its own; choose another PARADE_HOME",
+			 path, who);
+		return -EPERM;
+	}
+	if (st.st_mode & 022) {
+		snprintf(err, errlen,
+			 "%s is writable by group or others (mode %04o), so they could replace "
+			 "what parade keeps there: run chmod 700 %s, or choose another PARADE_HOME",
+			 path, (unsigned)(st.st_mode & 07777), path);
+		return -EPERM;
 	}
 	return 0;
 }
 
-int pd_home_dir(char *out, size_t outlen, char *err, size_t errlen)
+/* Opens the folder name in the folder pfd (path names it in messages),
+ * creating it 0700 first when create is set. A symbolic link is never
+ * followed: -ELOOP. With check, the folder must pass check_private.
+ * 0 and *fd, or -errno with err. */
+static int open_sub(int pfd, const char *name, const char *path, int create, int check, int *fd,
+		    char *err, size_t errlen)
+{
+	struct stat st;
+	int f, rv;
+
+	*fd = -1;
+	if (create && mkdirat(pfd, name, 0700) < 0 && errno != EEXIST) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(-rv));
+		return rv;
+	}
+	f = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (f < 0) {
+		rv = -errno;
+		if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+			snprintf(err, errlen,
+				 "%s is a symbolic link: parade never follows links inside "
+				 "PARADE_HOME; remove it",
+				 path);
+			return -ELOOP;
+		}
+		if (rv == -ENOTDIR)
+			snprintf(err, errlen, "%s exists and is not a folder", path);
+		else
+			snprintf(err, errlen, "cannot open %s: %s", path, strerror(-rv));
+		return rv;
+	}
+	if (check && (rv = check_private(f, path, err, errlen)) < 0) {
+		close(f);
+		return rv;
+	}
+	*fd = f;
+	return 0;
+}
+
+/* The home folder's path (PARADE_HOME, or ~/.parade). */
+static int home_path(char *out, size_t outlen, char *err, size_t errlen)
 {
 	const char *h = getenv("PARADE_HOME");
 	int n;
@@ -102,7 +170,78 @@ int pd_home_dir(char *out, size_t outlen, char *err, size_t errlen)
 		snprintf(err, errlen, "parade home path too long");
 		return -ENAMETOOLONG;
 	}
-	return mkdir_private(out, err, errlen);
+	return 0;
+}
+
+/* The home folder, created 0700 if missing and checked; the home itself
+ * may be a link the user made (~/.parade -> /scratch/...): what it leads
+ * to is checked. 0 and *fd, or -errno with err. */
+static int home_open(char *path, size_t len, int *fd, char *err, size_t errlen)
+{
+	int rv = home_path(path, len, err, errlen), f;
+
+	*fd = -1;
+	if (rv < 0)
+		return rv;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(-rv));
+		return rv;
+	}
+	f = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f < 0) {
+		rv = -errno;
+		if (rv == -ENOTDIR)
+			snprintf(err, errlen, "%s exists and is not a folder", path);
+		else
+			snprintf(err, errlen, "cannot open %s: %s", path, strerror(-rv));
+		return rv;
+	}
+	if ((rv = check_private(f, path, err, errlen)) < 0) {
+		close(f);
+		return rv;
+	}
+	*fd = f;
+	return 0;
+}
+
+/* The sessions folder (created if missing, checked): *fd and its path. */
+static int sessions_open(char *sessions, size_t len, int *fd, char *err, size_t errlen)
+{
+	char home[4096];
+	int hfd, rv;
+
+	*fd = -1;
+	rv = home_open(home, sizeof(home), &hfd, err, errlen);
+	if (rv < 0)
+		return rv;
+	if ((size_t)snprintf(sessions, len, "%s/sessions", home) >= len) {
+		snprintf(err, errlen, "parade home path too long");
+		close(hfd);
+		return -ENAMETOOLONG;
+	}
+	rv = open_sub(hfd, "sessions", sessions, 1, 1, fd, err, errlen);
+	close(hfd);
+	return rv;
+}
+
+int pd_home_dir(char *out, size_t outlen, char *err, size_t errlen)
+{
+	char sessions[4200];
+	int hfd, sfd, rv = home_open(out, outlen, &hfd, err, errlen);
+
+	if (rv < 0)
+		return rv;
+	/* callers read sessions/NAME/connection: the sessions folder must be
+	 * as private as the home, if there is one yet */
+	snprintf(sessions, sizeof(sessions), "%s/sessions", out);
+	rv = open_sub(hfd, "sessions", sessions, 0, 1, &sfd, err, errlen);
+	close(hfd);
+	if (rv == -ENOENT)
+		return 0;
+	if (rv == 0)
+		close(sfd);
+	return rv;
 }
 
 static int name_ok(const char *s)
@@ -120,82 +259,95 @@ static int name_ok(const char *s)
 	return 1;
 }
 
-/* The sessions folder (created if missing) after checking name. */
-static int sessions_dir(const char *name, char *sessions, size_t len, char *err, size_t errlen)
+static int check_name(const char *name, char *err, size_t errlen)
 {
-	char home[4096];
-	int rv = pd_home_dir(home, sizeof(home), err, errlen);
-
-	if (rv < 0)
-		return rv;
-	if ((size_t)snprintf(sessions, len, "%s/sessions", home) >= len) {
-		snprintf(err, errlen, "parade home path too long");
-		return -ENAMETOOLONG;
-	}
-	rv = mkdir_private(sessions, err, errlen);
-	if (rv < 0)
-		return rv;
-	if (name && !name_ok(name)) {
-		snprintf(err, errlen,
-			 "invalid session name '%s' (use 1-64 of A-Z a-z 0-9 _ . -, not starting "
-			 "with '.')",
-			 name);
-		return -EINVAL;
-	}
-	return 0;
+	if (name_ok(name))
+		return 0;
+	snprintf(err, errlen,
+		 "invalid session name '%s' (use 1-64 of A-Z a-z 0-9 _ . -, not starting with '.')",
+		 name);
+	return -EINVAL;
 }
 
-/* dir = the folder of session name (checked), sessions = their parent. */
-static int session_path(const char *name, char *sessions, size_t slen, char *dir, size_t dirlen,
-			char *err, size_t errlen)
+/* Opens session name's folder in the sessions folder sfd: dir gets its
+ * path; with create it is made first; it must be this user's folder. */
+static int session_at(int sfd, const char *sessions, const char *name, int create, char *dir,
+		      size_t dirlen, int *dfd, char *err, size_t errlen)
 {
-	int rv = sessions_dir(name, sessions, slen, err, errlen);
+	struct stat st;
+	int rv;
 
-	if (rv < 0)
-		return rv;
+	*dfd = -1;
 	if ((size_t)snprintf(dir, dirlen, "%s/%s", sessions, name) >= dirlen) {
 		snprintf(err, errlen, "session path too long");
 		return -ENAMETOOLONG;
 	}
-	return 0;
-}
-
-int pd_session_open(const char *name, char *dir, size_t dirlen, char *err, size_t errlen)
-{
-	char sessions[4200];
-	struct stat st;
-	int rv = session_path(name, sessions, sizeof(sessions), dir, dirlen, err, errlen);
-
+	rv = open_sub(sfd, name, dir, create, 0, dfd, err, errlen);
 	if (rv < 0)
 		return rv;
-	rv = mkdir_private(dir, err, errlen);
-	if (rv < 0)
-		return rv;
-	if (stat(dir, &st) < 0 || st.st_uid != getuid()) {
+	if (fstat(*dfd, &st) < 0 || st.st_uid != geteuid()) {
 		snprintf(err, errlen, "session folder %s is not owned by this user", dir);
+		close(*dfd);
+		*dfd = -1;
 		return -EPERM;
 	}
 	return 0;
+}
+
+/* Hands fd to *out, or closes it when out is NULL. */
+static void give_fd(int fd, int *out)
+{
+	if (out)
+		*out = fd;
+	else if (fd >= 0)
+		close(fd);
+}
+
+int pd_session_open(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
+		    size_t errlen)
+{
+	char sessions[4200];
+	int sfd = -1, fd = -1, rv;
+
+	if (dfd)
+		*dfd = -1;
+	rv = check_name(name, err, errlen);
+	if (rv == 0)
+		rv = sessions_open(sessions, sizeof(sessions), &sfd, err, errlen);
+	if (rv == 0)
+		rv = session_at(sfd, sessions, name, 1, dir, dirlen, &fd, err, errlen);
+	if (sfd >= 0)
+		close(sfd);
+	give_fd(fd, dfd);
+	return rv;
+}
+
+int pd_session_find_at(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
+		       size_t errlen)
+{
+	char sessions[4200];
+	int sfd = -1, fd = -1, rv;
+
+	if (dfd)
+		*dfd = -1;
+	rv = check_name(name, err, errlen);
+	if (rv == 0)
+		rv = sessions_open(sessions, sizeof(sessions), &sfd, err, errlen);
+	if (rv == 0) {
+		rv = session_at(sfd, sessions, name, 0, dir, dirlen, &fd, err, errlen);
+		if (rv == -ENOENT)
+			snprintf(err, errlen, "no session named '%s' in %s ('parade status' lists them)",
+				 name, sessions);
+	}
+	if (sfd >= 0)
+		close(sfd);
+	give_fd(fd, dfd);
+	return rv;
 }
 
 int pd_session_find(const char *name, char *dir, size_t dirlen, char *err, size_t errlen)
 {
-	char sessions[4200];
-	struct stat st;
-	int rv = session_path(name, sessions, sizeof(sessions), dir, dirlen, err, errlen);
-
-	if (rv < 0)
-		return rv;
-	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "no session named '%s' in %s ('parade status' lists them)", name,
-			 sessions);
-		return -ENOENT;
-	}
-	if (st.st_uid != getuid()) {
-		snprintf(err, errlen, "session folder %s is not owned by this user", dir);
-		return -EPERM;
-	}
-	return 0;
+	return pd_session_find_at(name, dir, dirlen, NULL, err, errlen);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -210,18 +362,24 @@ int pd_session_list(int (*cb)(void *arg, const char *name, const char *dir), voi
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
-	DIR *d;
-	int rv = sessions_dir(NULL, sessions, sizeof(sessions), err, errlen);
+	struct stat st;
+	DIR *d = NULL;
+	int sfd = -1, dfd, rv = sessions_open(sessions, sizeof(sessions), &sfd, err, errlen);
 
 	if (rv < 0)
 		return rv;
-	if (!(d = opendir(sessions))) {
+	if ((dfd = dup(sfd)) < 0 || !(d = fdopendir(dfd))) {
 		rv = -errno;
-		snprintf(err, errlen, "cannot read %s: %s", sessions, strerror(errno));
+		snprintf(err, errlen, "cannot read %s: %s", sessions, strerror(-rv));
+		if (dfd >= 0)
+			close(dfd);
+		close(sfd);
 		return rv;
 	}
 	while ((e = readdir(d))) {
-		if (!name_ok(e->d_name))
+		/* a link is never a session: it is not followed, nor listed */
+		if (!name_ok(e->d_name) || fstatat(sfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
 			continue;
 		if (n == cap) {
 			char **t = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*t));
@@ -237,7 +395,8 @@ int pd_session_list(int (*cb)(void *arg, const char *name, const char *dir), voi
 		}
 		n++;
 	}
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < n && rv == 0; i++) {
 		snprintf(dir, sizeof(dir), "%s/%s", sessions, names[i]);
 		rv = cb(arg, names[i], dir);
@@ -246,6 +405,7 @@ out:
 	if (rv == -ENOMEM)
 		snprintf(err, errlen, "out of memory listing sessions");
 	closedir(d);
+	close(sfd);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -253,17 +413,20 @@ out:
 }
 
 int pd_session_create(const char *name, char *dir, size_t dirlen, char *name_out, size_t namelen,
-		      char *err, size_t errlen)
+		      int *dfd, char *err, size_t errlen)
 {
 	char sessions[4200], gen[16];
-	int rv, tries = 0;
+	int rv, tries = 0, sfd = -1, fd = -1;
 
-	rv = sessions_dir(name, sessions, sizeof(sessions), err, errlen);
+	if (dfd)
+		*dfd = -1;
+	if (name && (rv = check_name(name, err, errlen)) < 0)
+		return rv;
+	rv = sessions_open(sessions, sizeof(sessions), &sfd, err, errlen);
 	if (rv < 0)
 		return rv;
 	for (;;) {
 		const char *nm = name;
-		int n;
 		if (!nm) {
 			uint8_t r[6];
 			pd_random(r, sizeof(r));
@@ -273,42 +436,88 @@ int pd_session_create(const char *name, char *dir, size_t dirlen, char *name_out
 			gen[8] = 0;
 			nm = gen;
 		}
-		n = snprintf(dir, dirlen, "%s/%s", sessions, nm);
-		if (n < 0 || (size_t)n >= dirlen) {
+		if ((size_t)snprintf(dir, dirlen, "%s/%s", sessions, nm) >= dirlen) {
 			snprintf(err, errlen, "session path too long");
-			return -ENAMETOOLONG;
+			rv = -ENAMETOOLONG;
+			break;
 		}
-		if (mkdir(dir, 0700) == 0) {
+		if (mkdirat(sfd, nm, 0700) == 0) {
 			snprintf(name_out, namelen, "%s", nm);
-			return 0;
+			/* ours alone: made just now in a folder nobody else may write */
+			rv = session_at(sfd, sessions, nm, 0, dir, dirlen, &fd, err, errlen);
+			break;
 		}
-		if (errno != EEXIST || name || ++tries > 20) {
-			int e = errno;
-			if (e == EEXIST)
+		rv = -errno;
+		if (rv != -EEXIST || name || ++tries > 20) {
+			if (rv == -EEXIST)
 				snprintf(err, errlen, "session '%s' already exists (%s)", nm, dir);
 			else
-				snprintf(err, errlen, "cannot create %s: %s", dir, strerror(e));
-			return -e;
+				snprintf(err, errlen, "cannot create %s: %s", dir, strerror(-rv));
+			break;
 		}
 	}
+	close(sfd);
+	give_fd(fd, dfd);
+	return rv;
 }
 
-int pd_session_remove(const char *dir)
+int pd_session_remove(int dfd, const char *name, char *err, size_t errlen)
 {
-	DIR *d = opendir(dir);
+	char sessions[4200];
+	struct stat held, now;
 	struct dirent *e;
-	char path[4400];
+	DIR *d = NULL;
+	int fd, sfd = -1, rv = 0;
 
-	if (!d)
-		return -errno;
+	/* empty the folder we hold, wherever it is now; unlinkat removes a
+	 * link itself, never what it points to */
+	if ((fd = dup(dfd)) < 0 || !(d = fdopendir(fd))) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot read the folder of session %s: %s", name,
+			 strerror(-rv));
+		if (fd >= 0)
+			close(fd);
+		return rv;
+	}
+	rewinddir(d);
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
+		if (unlinkat(dfd, e->d_name, 0) < 0 && errno != ENOENT && rv == 0) {
+			rv = -errno;
+			snprintf(err, errlen, "cannot remove %s in the folder of session %s: %s",
+				 e->d_name, name, strerror(-rv));
+		}
 	}
 	closedir(d);
-	return rmdir(dir) < 0 ? -errno : 0;
+	if (rv < 0)
+		return rv;
+	/* then its name, only if the name still is that folder */
+	rv = sessions_open(sessions, sizeof(sessions), &sfd, err, errlen);
+	if (rv < 0)
+		return rv;
+	if (fstat(dfd, &held) < 0) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot check the folder of session %s: %s", name,
+			 strerror(-rv));
+	} else if (fstatat(sfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0) {
+		rv = errno == ENOENT ? 0 : -errno;
+		if (rv < 0)
+			snprintf(err, errlen, "cannot check %s/%s: %s", sessions, name,
+				 strerror(-rv));
+	} else if (!S_ISDIR(now.st_mode) || now.st_dev != held.st_dev ||
+		   now.st_ino != held.st_ino) {
+		rv = -ESTALE;
+		snprintf(err, errlen,
+			 "%s/%s is no longer the folder of session %s (it was moved or replaced, by "
+			 "a link perhaps): its files were removed, the name is left alone",
+			 sessions, name, name);
+	} else if (unlinkat(sfd, name, AT_REMOVEDIR) < 0) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot remove %s/%s: %s", sessions, name, strerror(-rv));
+	}
+	close(sfd);
+	return rv;
 }
 
 int pd_connfile_write(const char *path, const pd_connfile *cf, char *err, size_t errlen)
@@ -317,8 +526,17 @@ int pd_connfile_write(const char *path, const pd_connfile *cf, char *err, size_t
 	FILE *f;
 	int fd, rv = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		snprintf(err, errlen, "cannot write %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	/* a stale temporary (or a link planted there) goes; a new file is made */
+	if (unlink(tmp) < 0 && errno != ENOENT) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot remove %s: %s", tmp, strerror(-rv));
+		return rv;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		rv = -errno;
 		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(-rv));

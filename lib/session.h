@@ -1,7 +1,7 @@
 /* session.h - session folders, connection files and the session secret.
  *
  * A session lives in $PARADE_HOME/sessions/NAME/ (default ~/.parade);
- * folders are 0700, files 0600. The connection file ("connection") is
+ * folders are 0700, files 0600 (see below for the checks on the folders). The connection file ("connection") is
  * "key=value" lines ('#' starts a comment):
  *   version=1                      protocol version
  *   session=NAME
@@ -28,28 +28,57 @@ typedef struct pd_connfile {
 	uint8_t secret[PD_SECRET_LEN];
 } pd_connfile;
 
-/* The parade home folder, created 0700 if missing. 0 or -errno + err. */
+/* Folders in PARADE_HOME must be this user's alone. The home (made 0700
+ * if missing; it may itself be a link the user made) and its sessions/
+ * folder must be folders owned by the effective user and not writable by
+ * group or others; otherwise calls fail with -EPERM and err naming the
+ * folder, its owner or mode and the way out (chmod 700, or another
+ * PARADE_HOME). Inside the home no symbolic link is ever followed: a
+ * session folder that is a link fails with -ELOOP ("... is a symbolic
+ * link"), and folders are made, opened and removed through held folder
+ * descriptors (mkdirat, openat with O_NOFOLLOW, unlinkat). */
+
+/* The parade home folder, checked (and its sessions/ folder, if there is
+ * one). 0 or -errno + err. */
 int pd_home_dir(char *out, size_t outlen, char *err, size_t errlen);
-/* Creates the folder of a new session. name NULL generates one ("s-" and
- * 6 random letters); a given name must be [A-Za-z0-9_.-]{1,64} and unused.
- * dir gets the path, name_out the name. 0, -EEXIST, -EINVAL or -errno. */
+/* Creates the folder of a new session (0700). name NULL generates one ("s-"
+ * and 6 random letters); a given name must be [A-Za-z0-9_.-]{1,64}, not
+ * starting with '.', and unused. dir gets the path, name_out the name and,
+ * when dfd is not NULL, *dfd a descriptor of the folder (O_DIRECTORY,
+ * close-on-exec) that the caller owns and closes; -1 on failure.
+ * 0, -EEXIST, -EINVAL, -EPERM or -errno, with err. */
 int pd_session_create(const char *name, char *dir, size_t dirlen, char *name_out, size_t namelen,
-		      char *err, size_t errlen);
+		      int *dfd, char *err, size_t errlen);
 /* Opens the folder of a named session that may already exist (made by the
  * Slurm plugin for a step, say): creates it 0700 if missing; an existing one
- * must be a folder owned by this user. 0, -EINVAL, -EPERM or -errno. */
-int pd_session_open(const char *name, char *dir, size_t dirlen, char *err, size_t errlen);
+ * must be a folder (not a link) owned by this user. dfd as for
+ * pd_session_create. 0, -EINVAL, -EPERM, -ELOOP or -errno. */
+int pd_session_open(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
+		    size_t errlen);
 /* Finds an existing session (never creates one). -ENOENT with err
- * "no session named NAME in HOME/sessions" when there is none. */
+ * "no session named NAME in HOME/sessions" when there is none, -ELOOP when
+ * its folder is a link, -EPERM when it is not this user's. dfd as for
+ * pd_session_create (NULL: none wanted). */
+int pd_session_find_at(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
+		       size_t errlen);
+/* pd_session_find_at without the descriptor. */
 int pd_session_find(const char *name, char *dir, size_t dirlen, char *err, size_t errlen);
-/* Calls cb for every session folder, in name order. 0, or cb's non-zero
- * return, or -errno with err. */
+/* Calls cb for every session folder, in name order (links and other
+ * non-folders are skipped, never followed). 0, or cb's non-zero return, or
+ * -errno with err. */
 int pd_session_list(int (*cb)(void *arg, const char *name, const char *dir), void *arg, char *err,
 		    size_t errlen);
-/* Removes a session folder and its files (not recursive beyond one level). */
-int pd_session_remove(const char *dir);
+/* Removes the session folder held by dfd (from pd_session_create/open/
+ * find_at; still the caller's to close): unlinks every entry in it (a link
+ * itself, never its target; subfolders are not removed), then removes the
+ * name sessions/NAME only if it still is that folder. -ESTALE with err when
+ * the name was moved or replaced (by a link, say): the name is left alone.
+ * 0 or -errno with err. */
+int pd_session_remove(int dfd, const char *name, char *err, size_t errlen);
 
-/* Writes the file 0600 (via a temporary file and rename). 0 or -errno. */
+/* Writes the file 0600 (via a new temporary file PATH.tmp, made with
+ * O_EXCL|O_NOFOLLOW after removing a stale one, and rename: a link at
+ * either name is replaced, never written through). 0 or -errno. */
 int pd_connfile_write(const char *path, const pd_connfile *cf, char *err, size_t errlen);
 /* Reads and validates one; err names the path, line and problem. Warns
  * through err (returning -EPERM) if the file is readable by others. */

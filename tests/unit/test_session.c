@@ -1,5 +1,7 @@
 /* test_session.c - session folders, connection files, secrets, hex. */
 #include <CUnit/Basic.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +41,8 @@ static void test_create_and_roundtrip(void)
 	pd_connfile cf, back;
 	struct stat st;
 
-	CU_ASSERT_EQUAL_FATAL(pd_session_create(NULL, dir, sizeof(dir), name, sizeof(name), err,
-						sizeof(err)),
+	CU_ASSERT_EQUAL_FATAL(pd_session_create(NULL, dir, sizeof(dir), name, sizeof(name), NULL,
+						err, sizeof(err)),
 			      0);
 	CU_ASSERT_EQUAL(strncmp(name, "s-", 2), 0);
 	CU_ASSERT_EQUAL(stat(dir, &st), 0);
@@ -63,11 +65,11 @@ static void test_create_and_roundtrip(void)
 	CU_ASSERT_STRING_EQUAL(back.session, name);
 	CU_ASSERT_EQUAL(back.version, 1);
 	/* the same name again is refused, an odd name too */
-	CU_ASSERT_EQUAL(pd_session_create(name, dir, sizeof(dir), name, sizeof(name), err,
+	CU_ASSERT_EQUAL(pd_session_create(name, dir, sizeof(dir), name, sizeof(name), NULL, err,
 					  sizeof(err)),
 			-EEXIST);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "already exists"));
-	CU_ASSERT_EQUAL(pd_session_create("../x", dir, sizeof(dir), name, sizeof(name), err,
+	CU_ASSERT_EQUAL(pd_session_create("../x", dir, sizeof(dir), name, sizeof(name), NULL, err,
 					  sizeof(err)),
 			-EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid session name"));
@@ -128,11 +130,199 @@ static void test_secret_file(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "expected 64 hex digits"));
 }
 
+
+static int count_cb(void *arg, const char *name, const char *dir)
+{
+	(void)dir;
+	if (!strcmp(name, "lnk"))
+		*(int *)arg += 100;
+	else
+		*(int *)arg += 1;
+	return 0;
+}
+
+/* Files a victim keeps outside PARADE_HOME, that links point at. */
+static void victim_files(char *vdir, size_t len)
+{
+	char path[700];
+
+	snprintf(vdir, len, "%s.victim", home);
+	mkdir(vdir, 0700);
+	snprintf(path, sizeof(path), "%s/keep", vdir);
+	write_file(path, "keep\n", 0600);
+}
+
+static int victim_intact(const char *vdir)
+{
+	char path[700], buf[16] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/keep", vdir);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return !strcmp(buf, "keep\n");
+}
+
+static void test_home_modes(void)
+{
+	char dir[4096], name[128], err[1024], sessions[600], want[800];
+
+	/* a home writable by group: nothing is made in it */
+	CU_ASSERT_EQUAL_FATAL(chmod(home, 0770), 0);
+	CU_ASSERT_EQUAL(pd_session_create(NULL, dir, sizeof(dir), name, sizeof(name), NULL, err,
+					  sizeof(err)),
+			-EPERM);
+	snprintf(want, sizeof(want),
+		 "%s is writable by group or others (mode 0770), so they could replace what "
+		 "parade keeps there: run chmod 700 %s, or choose another PARADE_HOME",
+		 home, home);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	CU_ASSERT_EQUAL(pd_home_dir(dir, sizeof(dir), err, sizeof(err)), -EPERM);
+	CU_ASSERT_EQUAL(chmod(home, 0700), 0);
+	/* a sessions folder writable by others (sticky or not) */
+	snprintf(sessions, sizeof(sessions), "%s/sessions", home);
+	CU_ASSERT_EQUAL(pd_home_dir(dir, sizeof(dir), err, sizeof(err)), 0);
+	mkdir(sessions, 0700);
+	CU_ASSERT_EQUAL_FATAL(chmod(sessions, 01777), 0);
+	CU_ASSERT_EQUAL(pd_session_find("x", dir, sizeof(dir), err, sizeof(err)), -EPERM);
+	snprintf(want, sizeof(want), "%s is writable by group or others (mode 1777)", sessions);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+	CU_ASSERT_EQUAL(pd_home_dir(dir, sizeof(dir), err, sizeof(err)), -EPERM);
+	CU_ASSERT_EQUAL(chmod(sessions, 0700), 0);
+	CU_ASSERT_EQUAL(pd_home_dir(dir, sizeof(dir), err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(dir, home);
+}
+
+/* Another user's sessions folder (root only: it needs chown). */
+static void test_home_foreign(void)
+{
+	char dir[4096], name[128], err[1024], sessions[600], want[800];
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "\n  SKIP: a folder of another user needs root to make\n");
+		return;
+	}
+	snprintf(sessions, sizeof(sessions), "%s/sessions", home);
+	mkdir(sessions, 0700);
+	CU_ASSERT_EQUAL_FATAL(chown(sessions, 65534, 65534), 0);
+	CU_ASSERT_EQUAL(pd_session_create(NULL, dir, sizeof(dir), name, sizeof(name), NULL, err,
+					  sizeof(err)),
+			-EPERM);
+	snprintf(want, sizeof(want), "%s belongs to uid 65534", sessions);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "choose another PARADE_HOME"));
+	CU_ASSERT_EQUAL(chown(sessions, 0, 0), 0);
+	/* and another user's home */
+	CU_ASSERT_EQUAL_FATAL(chown(home, 65534, 65534), 0);
+	CU_ASSERT_EQUAL(pd_home_dir(dir, sizeof(dir), err, sizeof(err)), -EPERM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "belongs to uid 65534"));
+	CU_ASSERT_EQUAL(chown(home, 0, 0), 0);
+}
+
+/* A session folder that is a link is refused, not listed, not followed. */
+static void test_session_links(void)
+{
+	char dir[4096], name[128], err[1024], vdir[600], lnk[600];
+	int dfd = 7, n = 0;
+
+	victim_files(vdir, sizeof(vdir));
+	CU_ASSERT_EQUAL(pd_home_dir(dir, sizeof(dir), err, sizeof(err)), 0);
+	snprintf(lnk, sizeof(lnk), "%s/sessions", home);
+	mkdir(lnk, 0700);
+	snprintf(lnk, sizeof(lnk), "%s/sessions/lnk", home);
+	CU_ASSERT_EQUAL_FATAL(symlink(vdir, lnk), 0);
+	CU_ASSERT_EQUAL(pd_session_find_at("lnk", dir, sizeof(dir), &dfd, err, sizeof(err)),
+			-ELOOP);
+	CU_ASSERT_EQUAL(dfd, -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is a symbolic link"));
+	CU_ASSERT_EQUAL(pd_session_open("lnk", dir, sizeof(dir), &dfd, err, sizeof(err)), -ELOOP);
+	CU_ASSERT_EQUAL(pd_session_create("lnk", dir, sizeof(dir), name, sizeof(name), &dfd, err,
+					  sizeof(err)),
+			-EEXIST);
+	CU_ASSERT_EQUAL(pd_session_list(count_cb, &n, err, sizeof(err)), 0);
+	CU_ASSERT(n < 100);
+	CU_ASSERT(victim_intact(vdir));
+	unlink(lnk);
+}
+
+/* The folder held since creation is emptied even when a link took its
+ * name; the link and what it points to stay. */
+static void test_remove_swapped(void)
+{
+	char dir[4096], name[128], err[1024], vdir[600], moved[4200], path[4300];
+	struct stat st;
+	int dfd = -1;
+
+	victim_files(vdir, sizeof(vdir));
+	CU_ASSERT_EQUAL_FATAL(pd_session_create("swap", dir, sizeof(dir), name, sizeof(name), &dfd,
+						err, sizeof(err)),
+			      0);
+	CU_ASSERT_FATAL(dfd >= 0);
+	snprintf(path, sizeof(path), "%s/journal.db", dir);
+	write_file(path, "j", 0600);
+	snprintf(moved, sizeof(moved), "%s.moved", dir);
+	CU_ASSERT_EQUAL_FATAL(rename(dir, moved), 0);
+	CU_ASSERT_EQUAL_FATAL(symlink(vdir, dir), 0);
+	CU_ASSERT_EQUAL(pd_session_remove(dfd, "swap", err, sizeof(err)), -ESTALE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is no longer the folder of session swap"));
+	CU_ASSERT(victim_intact(vdir));
+	CU_ASSERT(lstat(dir, &st) == 0 && S_ISLNK(st.st_mode));
+	snprintf(path, sizeof(path), "%s/journal.db", moved);
+	CU_ASSERT(lstat(path, &st) < 0);
+	close(dfd);
+	unlink(dir);
+	rmdir(moved);
+
+	/* the ordinary case: files and a planted link go, the name goes */
+	CU_ASSERT_EQUAL_FATAL(pd_session_create("plain", dir, sizeof(dir), name, sizeof(name), &dfd,
+						err, sizeof(err)),
+			      0);
+	snprintf(path, sizeof(path), "%s/keep-link", dir);
+	CU_ASSERT_EQUAL(symlink(vdir, path), 0);
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	write_file(path, "", 0600);
+	CU_ASSERT_EQUAL(pd_session_remove(dfd, "plain", err, sizeof(err)), 0);
+	CU_ASSERT(lstat(dir, &st) < 0 && errno == ENOENT);
+	CU_ASSERT(victim_intact(vdir));
+	close(dfd);
+}
+
+/* A link planted at the connection file's temporary is not written
+ * through: the secret never lands in its target. */
+static void test_connfile_link(void)
+{
+	char dir[4096], name[128], err[1024], vdir[600], path[4200], tmp[4300];
+	pd_connfile cf;
+	struct stat st;
+	int dfd = -1;
+
+	victim_files(vdir, sizeof(vdir));
+	CU_ASSERT_EQUAL_FATAL(pd_session_create("cf", dir, sizeof(dir), name, sizeof(name), &dfd,
+						err, sizeof(err)),
+			      0);
+	memset(&cf, 0, sizeof(cf));
+	cf.version = 1;
+	strcpy(cf.endpoint, "tls+tcp://127.0.0.1:4000");
+	snprintf(path, sizeof(path), "%s/connection", dir);
+	snprintf(tmp, sizeof(tmp), "%s/connection.tmp", dir);
+	snprintf(err, sizeof(err), "%s/keep", vdir);
+	CU_ASSERT_EQUAL_FATAL(symlink(err, tmp), 0);
+	CU_ASSERT_EQUAL(pd_connfile_write(path, &cf, err, sizeof(err)), 0);
+	CU_ASSERT(victim_intact(vdir));
+	CU_ASSERT(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600);
+	CU_ASSERT(lstat(tmp, &st) < 0);
+	CU_ASSERT_EQUAL(pd_session_remove(dfd, "cf", err, sizeof(err)), 0);
+	close(dfd);
+}
+
 int main(void)
 {
 	CU_pSuite s;
 	unsigned fails;
-	char cmd[300];
+	char cmd[700];
 
 	snprintf(home, sizeof(home), "/tmp/pd-test-session-XXXXXX");
 	if (!mkdtemp(home))
@@ -145,11 +335,16 @@ int main(void)
 	CU_add_test(s, "create and round trip", test_create_and_roundtrip);
 	CU_add_test(s, "connection file errors", test_read_errors);
 	CU_add_test(s, "secret file", test_secret_file);
+	CU_add_test(s, "home and sessions modes", test_home_modes);
+	CU_add_test(s, "home of another user", test_home_foreign);
+	CU_add_test(s, "a session folder that is a link", test_session_links);
+	CU_add_test(s, "remove after the name was swapped", test_remove_swapped);
+	CU_add_test(s, "connection file through a link", test_connfile_link);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.victim'", home, home);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", home);
 	return fails ? 1 : 0;
