@@ -20,6 +20,21 @@
 #define MISSED_HEARTBEATS 5
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/* a WELCOME's heartbeat is taken within these bounds: a controller cannot
+ * make the agent ping in a busy loop, nor wait forever on a silent link */
+#define HEARTBEAT_MIN_MS 50
+#define HEARTBEAT_MAX_MS 60000
+/* Tasks started per turn of the loop: a frame of tasks that all finish at
+ * once (echo, bad arguments) is worked through a bounded batch at a time,
+ * with the loop's other events (heartbeats, signals) in between. */
+#define PUMP_BUDGET 1024
+/* The most tasks an agent holds (queued + running). A parade controller
+ * hands an agent at most slots x 64 (round-robin window) or slots + 2 x
+ * chunk (chunk <= 4096) outstanding tasks (lib/dispatch.h); after a rejoin
+ * the tasks still running from the old connection come on top (<= slots).
+ * A TASKS frame that would go over this is a protocol error. */
+#define HOLD_PER_SLOT 65u
+#define HOLD_EXTRA 8192u
 
 typedef struct agent {
 	pd_loop *loop;
@@ -48,6 +63,8 @@ typedef struct agent {
 	uint64_t idle_since;
 	uint64_t backoff_ms;
 	pd_timer *hb_timer, *retry_timer;
+	pd_timer *pump_timer; /* the next batch of PUMP_BUDGET starts */
+	int pumping;          /* pump() is on the stack: calls from within return */
 	pd_coproc *coproc; /* --coproc, or NULL */
 	char host[256];
 	pd_endpoint ep; /* where to dial: o->ep, or what connect_file names now */
@@ -161,36 +178,50 @@ static void start_drain(agent *a)
 	}
 }
 
-/* Starts queued tasks while slots are free; applies the exit rules. */
+/* Starts one task; its result may come back before this returns. */
+static void start_task(agent *a, pd_task_msg *t)
+{
+	a->running++;
+	if (t->kind == PD_TASK_PROCESS) {
+		pd_proc *p;
+		if (pd_proc_start(a->loop, t, proc_done, a, &p) < 0)
+			start_failed(a, t, "agent could not start a process");
+	} else if (t->kind == PD_TASK_COPROC) {
+		if (!a->coproc)
+			start_failed(a, t, "this agent has no coprocess (start it with "
+					   "--coproc COMMAND)");
+		else if (pd_coproc_run(a->coproc, t) < 0)
+			start_failed(a, t, "agent could not start its coprocess");
+	} else if (pd_builtin_run(a->loop, t, builtin_done, a) < 0) {
+		start_failed(a, t, "agent out of memory");
+	}
+}
+
+/* Starts queued tasks while slots are free, at most PUMP_BUDGET now and
+ * the rest from pump_timer; applies the exit rules. A result that comes
+ * back while a task starts calls pump() again: that inner call returns at
+ * once and the loop here goes on, so the stack stays flat however many
+ * tasks finish at once. */
 static void pump(agent *a)
 {
 	const pd_agent_opts *o = a->o;
+	unsigned started = 0;
 
-	while (a->qlen && a->running < o->slots) {
+	if (a->pumping)
+		return;
+	a->pumping = 1;
+	while (a->qlen && a->running < o->slots && started < PUMP_BUDGET) {
 		pd_task_msg *t = a->queue[a->qhead];
-		int rv;
 
 		a->qhead = (a->qhead + 1) % a->qcap;
 		a->qlen--;
-		a->running++;
-		if (t->kind == PD_TASK_PROCESS) {
-			pd_proc *p;
-			rv = pd_proc_start(a->loop, t, proc_done, a, &p);
-			if (rv < 0)
-				start_failed(a, t, "agent could not start a process");
-		} else if (t->kind == PD_TASK_COPROC) {
-			if (!a->coproc)
-				start_failed(a, t, "this agent has no coprocess (start it with "
-						   "--coproc COMMAND)");
-			else if (pd_coproc_run(a->coproc, t) < 0)
-				start_failed(a, t, "agent could not start its coprocess");
-		} else {
-			rv = pd_builtin_run(a->loop, t, builtin_done, a);
-			if (rv < 0)
-				a->running--;
-		}
+		started++;
+		start_task(a, t);
 		free(t);
 	}
+	a->pumping = 0;
+	if (a->qlen && a->running < o->slots && !pd_timer_active(a->pump_timer))
+		pd_timer_start(a->pump_timer, 1);
 	if (o->max_tasks && !a->stopping && a->done + a->running + a->qlen >= o->max_tasks) {
 		/* ask for no more work, finish what is held, then leave: leaving
 		 * with tasks in hand would charge them as lost */
@@ -295,17 +326,49 @@ static void on_ready(pd_conn *c, void *arg)
 	send_hello(a);
 }
 
+/* The count a TASKS payload declares (its first field), checked before
+ * anything is decoded: one frame must not make the agent hold more than
+ * HOLD_PER_SLOT x slots + HOLD_EXTRA tasks. 1 (why says so) or 0. */
+static int tasks_over_limit(const agent *a, const uint8_t *p, size_t n, char *why, size_t whylen)
+{
+	uint64_t limit = (uint64_t)a->o->slots * HOLD_PER_SLOT + HOLD_EXTRA;
+	uint64_t held = (uint64_t)a->qlen + a->running;
+	uint32_t count;
+
+	if (n < 4)
+		return 0; /* the decoder refuses it */
+	count = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	if (held + count <= limit)
+		return 0;
+	snprintf(why, whylen,
+		 "protocol error: a TASKS frame of %u task(s) while holding %llu: an agent with "
+		 "%u slot(s) holds at most %llu",
+		 count, (unsigned long long)held, a->o->slots, (unsigned long long)limit);
+	return 1;
+}
+
 static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void *arg)
 {
 	agent *a = arg;
+	char why[256];
 
 	a->last_heard = pd_loop_now(a->loop);
 	switch (type) {
 	case PD_MSG_WELCOME: {
 		pd_welcome w;
 		int rejoin = a->ever_welcomed && !a->welcomed;
-		if (pd_welcome_decode(p, n, &w) < 0) {
-			pd_conn_close(c, "protocol error: bad WELCOME");
+		if (a->welcomed || pd_welcome_decode(p, n, &w) < 0) {
+			pd_conn_close(c, a->welcomed ? "protocol error: a second WELCOME"
+						     : "protocol error: bad WELCOME");
+			return;
+		}
+		if (w.version != PD_PROTO_VERSION) {
+			/* final, like a connection file of another version */
+			pd_err("controller speaks protocol version %u, this agent speaks version "
+			       "%u: refusing it",
+			       w.version, PD_PROTO_VERSION);
+			pd_conn_close(c, "protocol version mismatch");
+			finish(a, 3);
 			return;
 		}
 		a->welcomed = 1;
@@ -313,6 +376,10 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 		a->lost_since = 0;
 		a->backoff_ms = 0;
 		a->hb_ms = w.heartbeat_ms ? w.heartbeat_ms : DEFAULT_HEARTBEAT_MS;
+		if (a->hb_ms < HEARTBEAT_MIN_MS)
+			a->hb_ms = HEARTBEAT_MIN_MS;
+		if (a->hb_ms > HEARTBEAT_MAX_MS)
+			a->hb_ms = HEARTBEAT_MAX_MS;
 		if (w.max_frame >= 4096 && w.max_frame < a->max_frame)
 			a->max_frame = w.max_frame;
 		pd_conn_deadline(c, 0, NULL);
@@ -338,7 +405,15 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 	case PD_MSG_TASKS: {
 		pd_task_msg **tasks = NULL;
 		uint32_t count = 0;
-		if (!a->welcomed || pd_tasks_decode(p, n, &tasks, &count) < 0) {
+		if (!a->welcomed) {
+			pd_conn_close(c, "protocol error: TASKS before WELCOME");
+			return;
+		}
+		if (tasks_over_limit(a, p, n, why, sizeof(why))) {
+			pd_conn_close(c, why);
+			return;
+		}
+		if (pd_tasks_decode(p, n, &tasks, &count) < 0) {
 			pd_conn_close(c, "protocol error: bad TASKS");
 			return;
 		}
@@ -354,29 +429,54 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 	}
 	case PD_MSG_PING: {
 		uint64_t stamp = 0;
-		pd_ping_decode(p, n, &stamp);
+		if (pd_ping_decode(p, n, &stamp) < 0) {
+			pd_conn_close(c, "protocol error: bad PING");
+			return;
+		}
 		pd_ping_encode(pd_conn_out(c), PD_MSG_PONG, stamp);
 		pd_conn_flush(c);
 		return;
 	}
-	case PD_MSG_PONG:
+	case PD_MSG_PONG: {
+		uint64_t stamp = 0;
+		if (pd_ping_decode(p, n, &stamp) < 0)
+			pd_conn_close(c, "protocol error: bad PONG");
 		return;
-	case PD_MSG_CANCEL:
-		/* not sent by this controller version; harmless to ignore */
+	}
+	case PD_MSG_CANCEL: {
+		/* not sent by this controller version; checked, then ignored */
+		uint64_t *ids = NULL;
+		uint32_t count = 0;
+		if (pd_cancel_decode(p, n, &ids, &count) < 0)
+			pd_conn_close(c, "protocol error: bad CANCEL");
+		free(ids);
 		return;
+	}
 	case PD_MSG_DRAIN:
+		if (n || !a->welcomed) {
+			pd_conn_close(c, n ? "protocol error: DRAIN with a payload"
+					   : "protocol error: DRAIN before WELCOME");
+			return;
+		}
 		pd_info("controller asked to drain: finishing held tasks, then leaving");
 		a->stopping = 1;
 		a->stop_for_max = 0;
 		pump(a);
 		return;
 	case PD_MSG_BYE:
+		if (n || !a->welcomed) {
+			pd_conn_close(c, n ? "protocol error: BYE with a payload"
+					   : "protocol error: BYE before WELCOME");
+			return;
+		}
 		pd_debug("controller said goodbye");
 		pd_conn_close(c, "controller finished");
 		finish(a, 0);
 		return;
 	default:
-		pd_conn_close(c, "protocol error: unexpected message");
+		snprintf(why, sizeof(why), "protocol error: unexpected %s frame (type %u)",
+			 pd_msg_name(type), (unsigned)type);
+		pd_conn_close(c, why);
 	}
 }
 
@@ -412,6 +512,9 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 	pd_timer_stop(a->hb_timer);
 	if (a->exit_code >= 0)
 		return; /* leaving anyway */
+	/* final only when the handshake itself failed (lib/tls.c names a
+	 * connection that broke off during it differently: a controller killed
+	 * mid-handshake is retried like any lost connection) */
 	if (strstr(why, "TLS handshake failed")) {
 		pd_err("cannot join the controller: %s", why);
 		finish(a, 3);
@@ -483,6 +586,12 @@ static void retry_cb(pd_loop *l, void *arg)
 	agent_connect(arg);
 }
 
+static void pump_cb(pd_loop *l, void *arg)
+{
+	(void)l;
+	pump(arg);
+}
+
 static void hb_cb(pd_loop *l, void *arg)
 {
 	agent *a = arg;
@@ -549,13 +658,19 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 		snprintf(a.host, sizeof(a.host), "%s", un.nodename);
 	a.hb_timer = pd_timer_new(l, hb_cb, &a);
 	a.retry_timer = pd_timer_new(l, retry_cb, &a);
-	if (!a.hb_timer || !a.retry_timer)
+	a.pump_timer = pd_timer_new(l, pump_cb, &a);
+	if (!a.hb_timer || !a.retry_timer || !a.pump_timer) {
+		pd_timer_free(a.hb_timer);
+		pd_timer_free(a.retry_timer);
+		pd_timer_free(a.pump_timer);
 		return 1;
+	}
 	if (o->exit_on_stdin_eof && pd_loop_add(l, 0, PD_EV_IN, on_stdin, &a) < 0) {
 		pd_err("cannot watch stdin for the end of the ssh session (a pipe or terminal "
 		       "is needed)");
 		pd_timer_free(a.hb_timer);
 		pd_timer_free(a.retry_timer);
+		pd_timer_free(a.pump_timer);
 		return 2;
 	}
 	pd_loop_signal(l, SIGTERM, on_signal, &a);
@@ -566,6 +681,7 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 		pd_err("cannot start the coprocess '%s'", o->coproc);
 		pd_timer_free(a.hb_timer);
 		pd_timer_free(a.retry_timer);
+		pd_timer_free(a.pump_timer);
 		return 2;
 	}
 	agent_connect(&a);
@@ -582,6 +698,7 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 	}
 	pd_timer_free(a.hb_timer);
 	pd_timer_free(a.retry_timer);
+	pd_timer_free(a.pump_timer);
 	while (a.qlen) {
 		free(a.queue[a.qhead]);
 		a.qhead = (a.qhead + 1) % a.qcap;

@@ -171,6 +171,14 @@ static int tls_handshake(pd_transport *tr, char *err, size_t errlen)
 		return -EAGAIN;
 	if (!gnutls_error_is_fatal(g))
 		return -EAGAIN;
+	/* the peer went away mid-handshake (killed, reset): nothing was judged,
+	 * so no "failed" and no secret to blame; agents retry such a link */
+	if (g == GNUTLS_E_PREMATURE_TERMINATION || g == GNUTLS_E_PULL_ERROR ||
+	    g == GNUTLS_E_PUSH_ERROR || g == GNUTLS_E_UNEXPECTED_PACKET_LENGTH) {
+		snprintf(err, errlen, "connection lost during the TLS handshake: %s",
+			 gnutls_strerror(g));
+		return -ECONNRESET;
+	}
 	/* tell the peer why, best effort, so both sides can log one clear line */
 	gnutls_alert_send_appropriate(t->s, g);
 	{
