@@ -6,11 +6,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "held.h"
 #include "log.h"
 #include "net.h"
 
 #define MAX_BATCH 4096
 #define ACCEPT_WARN_MS 5000 /* at most one accept warning per 5 s */
+/* output queued for one agent above which the controller stops reading
+ * from it until it reads (a peer that never reads cannot grow it) */
+#define SRV_OUT_CAP (4u << 20)
 
 typedef struct srv_agent {
 	pd_server *srv;
@@ -18,9 +22,14 @@ typedef struct srv_agent {
 	uint32_t id;
 	int welcomed;
 	int draining;
+	int dropped; /* by unauth_make_room, which logs it */
 	uint64_t last_heard;
 	uint64_t done;
+	/* accept order of connections without HELLO yet (the oldest goes
+	 * first when there are too many) */
+	struct srv_agent *un_prev, *un_next;
 	uint32_t pid, slots;
+	uint64_t who; /* pd_held_digest of the id it claimed */
 	char name[160];
 	char host[128], mode[16], slurm_job[32], slurm_step[32];
 } srv_agent;
@@ -41,16 +50,26 @@ struct pd_server {
 	size_t nagents_cap;
 	uint32_t next_id;
 	size_t nconns, nwelcomed;
+	srv_agent *un_head, *un_tail; /* connections that said no HELLO yet */
+	size_t nunauth;
 	listener ls[4];
 	size_t nls;
 	pd_timer *hb;
 	pd_timer *accept_retry;
 	uint64_t accept_warned_ms; /* loop time of the last accept warning */
+	uint64_t unauth_warned_ms; /* ... and of the last unauth_make_room one */
+	uint64_t unauth_dropped;   /* dropped by it since that warning */
 	int dispatch_queued;
 	int shutting_down;
+	int paused; /* pd_server_pause: no task leaves the queue */
 	int drain_all;
 	pd_ratelimit rl;
 	uint64_t *ids;
+	pd_held *held;	   /* who held which attempt, of agents gone */
+	int held_full;	   /* said once that it is full */
+	uint32_t *carried; /* per task: first attempt of this controller
+			    * (pd_server_set_attempt), 0 when none */
+	uint64_t ncarried;
 };
 
 void pd_server_opts_default(pd_server_opts *o)
@@ -63,6 +82,65 @@ void pd_server_opts_default(pd_server_opts *o)
 	o->max_frame = PD_MAX_FRAME_DEFAULT;
 	o->kind = PD_TASK_PROCESS;
 	o->out_limit = 1u << 20;
+	o->max_unauth = PD_SERVER_MAX_UNAUTH;
+}
+
+/* ---- connections that have not said HELLO ---- */
+
+static void unauth_push(pd_server *s, srv_agent *a)
+{
+	a->un_prev = s->un_tail;
+	a->un_next = NULL;
+	if (s->un_tail)
+		s->un_tail->un_next = a;
+	else
+		s->un_head = a;
+	s->un_tail = a;
+	s->nunauth++;
+}
+
+static void unauth_remove(pd_server *s, srv_agent *a)
+{
+	if (!a->un_prev && s->un_head != a)
+		return; /* not on the list */
+	if (a->un_prev)
+		a->un_prev->un_next = a->un_next;
+	else
+		s->un_head = a->un_next;
+	if (a->un_next)
+		a->un_next->un_prev = a->un_prev;
+	else
+		s->un_tail = a->un_prev;
+	a->un_prev = a->un_next = NULL;
+	s->nunauth--;
+}
+
+/* Makes room for one more connection without HELLO: the oldest goes. Its
+ * close completes later; it is off the list at once. */
+static void unauth_make_room(pd_server *s)
+{
+	while (s->o.max_unauth && s->nunauth >= s->o.max_unauth && s->un_head) {
+		srv_agent *old = s->un_head;
+		char why[120];
+
+		unauth_remove(s, old);
+		snprintf(why, sizeof(why),
+			 "dropped: %u connections without HELLO (the limit), this one the oldest",
+			 s->o.max_unauth);
+		old->dropped = 1;
+		pd_conn_close(old->conn, why);
+		s->unauth_dropped++;
+		/* one line per 5 s while it lasts, with the count */
+		if (!s->unauth_warned_ms ||
+		    pd_loop_now(s->loop) - s->unauth_warned_ms >= ACCEPT_WARN_MS) {
+			pd_warn("dropped %llu connection(s), the oldest first: %u connections "
+				"without HELLO is the limit (last dropped: %s)",
+				(unsigned long long)s->unauth_dropped, s->o.max_unauth,
+				pd_conn_peer(old->conn));
+			s->unauth_warned_ms = pd_loop_now(s->loop);
+			s->unauth_dropped = 0;
+		}
+	}
 }
 
 /* ---- sending work ---- */
@@ -113,7 +191,7 @@ static void dispatch_now(pd_loop *l, void *arg)
 
 	(void)l;
 	s->dispatch_queued = 0;
-	if (s->shutting_down)
+	if (s->shutting_down || s->paused)
 		return;
 	while ((n = pd_disp_next(s->disp, &agent, s->ids, MAX_BATCH)) > 0) {
 		srv_agent *a = agent < s->nagents_cap ? s->agents[agent] : NULL;
@@ -189,6 +267,20 @@ static void drain_agent(srv_agent *a)
 	pd_conn_flush(a->conn);
 }
 
+/* pd_disp_agent_held callback: the agent (arg) leaves holding this */
+static void note_held(void *arg, uint64_t task, uint32_t attempt)
+{
+	srv_agent *a = arg;
+	pd_server *s = a->srv;
+
+	if (pd_held_put(s->held, task, attempt, a->who) < 0 && !s->held_full) {
+		s->held_full = 1;
+		pd_warn("cannot note every task held by agents that left (%u noted): late "
+			"results of the others will be refused",
+			PD_HELD_MAX);
+	}
+}
+
 static void on_close(pd_conn *c, const char *why, void *arg)
 {
 	srv_agent *a = arg;
@@ -196,10 +288,12 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 
 	(void)c;
 	s->nconns--;
+	unauth_remove(s, a);
 	if (a->welcomed) {
 		uint64_t *lost = NULL;
 		size_t nlost = 0, had = pd_disp_agent_outstanding(s->disp, a->id);
 		s->nwelcomed--;
+		pd_disp_agent_held(s->disp, a->id, note_held, a);
 		pd_disp_agent_remove(s->disp, a->id, &lost, &nlost);
 		if (had && !s->shutting_down)
 			pd_warn("agent %s lost (%s); its %zu task(s) requeued or lost", a->name,
@@ -214,7 +308,7 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 		report_lost(s, lost, nlost, a->name);
 		free(lost);
 		dispatch_later(s);
-	} else if (!s->shutting_down && pd_ratelimit_ok(&s->rl, 10)) {
+	} else if (!s->shutting_down && !a->dropped && pd_ratelimit_ok(&s->rl, 10)) {
 		pd_warn("refused connection from %s: %s", pd_conn_peer(c), why);
 	}
 	agent_free(a);
@@ -241,7 +335,8 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 	pd_server *s = a->srv;
 	pd_hello h;
 	pd_welcome w;
-	int rv = pd_hello_decode(p, n, &h);
+	char bad[160];
+	int rv = pd_hello_decode_why(p, n, &h, bad, sizeof(bad));
 
 	if (rv == -EPROTONOSUPPORT) {
 		char msg[200];
@@ -253,7 +348,10 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 		return;
 	}
 	if (rv < 0) {
-		pd_conn_close(a->conn, "protocol error: malformed HELLO");
+		char msg[200];
+		snprintf(msg, sizeof(msg), "protocol error: HELLO refused: %s", bad);
+		pd_reject_encode(pd_conn_out(a->conn), msg);
+		pd_conn_close(a->conn, msg);
 		return;
 	}
 	if (h.slots == 0 || h.slots > 4096) {
@@ -276,11 +374,13 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 	snprintf(a->slurm_step, sizeof(a->slurm_step), "%s", h.slurm_step);
 	a->pid = h.pid;
 	a->slots = h.slots;
+	a->who = pd_held_digest(h.agent_id);
 	if (pd_disp_agent_add(s->disp, a->id, h.slots) < 0) {
 		pd_conn_close(a->conn, "out of memory");
 		return;
 	}
 	a->welcomed = 1;
+	unauth_remove(s, a);
 	s->nwelcomed++;
 	pd_conn_deadline(a->conn, 0, NULL);
 	memset(&w, 0, sizeof(w));
@@ -306,6 +406,52 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 	dispatch_later(s);
 }
 
+/* A result for (task, attempt) that `a` does not hold now: whether it may
+ * be a late report of its own (see held.h). */
+static int late_ok(pd_server *s, const srv_agent *a, const pd_result_msg *r)
+{
+	uint32_t holder;
+
+	if (pd_disp_holder(s->disp, r->id, r->attempt, &holder)) {
+		/* the same agent on a connection this controller has not seen
+		 * end yet (it reconnected first) */
+		const srv_agent *b = holder < s->nagents_cap ? s->agents[holder] : NULL;
+		return b && b->who == a->who;
+	}
+	if (pd_held_get(s->held, r->id, r->attempt) == a->who)
+		return 1;
+	/* an attempt handed out before a restart: the journal does not tell
+	 * this controller which agent held it (see docs/security.md) */
+	return r->id < s->ncarried && r->attempt < s->carried[r->id];
+}
+
+/* 0 when r may be taken from a, else -EPROTO with why */
+static int result_valid(pd_server *s, const srv_agent *a, const pd_result_msg *r, char *why,
+			size_t whylen)
+{
+	char bad[200];
+	uint32_t holder;
+
+	if (r->id >= pd_disp_total(s->disp)) {
+		snprintf(why, whylen, "protocol error: result for task %llu of %llu",
+			 (unsigned long long)r->id, (unsigned long long)pd_disp_total(s->disp));
+		return -EPROTO;
+	}
+	if (pd_result_check(r, s->o.out_limit, bad, sizeof(bad)) < 0) {
+		snprintf(why, whylen, "protocol error: result for task %llu: %s",
+			 (unsigned long long)r->id, bad);
+		return -EPROTO;
+	}
+	if ((pd_disp_holder(s->disp, r->id, r->attempt, &holder) && holder == a->id) ||
+	    late_ok(s, a, r))
+		return 0;
+	snprintf(why, whylen,
+		 "protocol error: result for task %llu attempt %u, which this agent does not "
+		 "hold and did not hold",
+		 (unsigned long long)r->id, r->attempt);
+	return -EPROTO;
+}
+
 static void on_results(srv_agent *a, const uint8_t *p, size_t n)
 {
 	pd_server *s = a->srv;
@@ -318,6 +464,17 @@ static void on_results(srv_agent *a, const uint8_t *p, size_t n)
 	}
 	for (uint32_t i = 0; i < count; i++) {
 		pd_result_msg *r = rs[i];
+		char bad[300];
+
+		if (!pd_conn_is_ready(a->conn)) {
+			free(r); /* the rest of the frame goes with the peer */
+			continue;
+		}
+		if (result_valid(s, a, r, bad, sizeof(bad)) < 0) {
+			pd_conn_close(a->conn, bad);
+			free(r);
+			continue;
+		}
 		/* an agent reports "lost" when the handler died under the task
 		 * (a coprocess): that spends the crash limit, not --retries */
 		int end = r->status == PD_ST_OK     ? PD_END_OK
@@ -484,6 +641,7 @@ static void on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
 			close(cfd);
 			continue;
 		}
+		unauth_make_room(s);
 		a = calloc(1, sizeof(*a));
 		if (!a || agent_slot(s, a) < 0) {
 			free(a);
@@ -499,7 +657,9 @@ static void on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
 			continue;
 		}
 		s->nconns++;
+		unauth_push(s, a);
 		pd_conn_set_peer(a->conn, peer);
+		pd_conn_out_cap(a->conn, SRV_OUT_CAP);
 		pd_conn_deadline(a->conn, s->o.handshake_ms,
 				 ls->tls ? "no TLS handshake and HELLO in time" : "no HELLO in time");
 	}
@@ -547,7 +707,8 @@ pd_server *pd_server_new(pd_loop *l, const pd_server_opts *opts, const pd_server
 	s->hb = pd_timer_new(l, hb_cb, s);
 	s->accept_retry = pd_timer_new(l, accept_retry_cb, s);
 	s->ids = malloc(MAX_BATCH * sizeof(*s->ids));
-	if (!s->disp || !s->hb || !s->accept_retry || !s->ids) {
+	s->held = pd_held_new();
+	if (!s->disp || !s->hb || !s->accept_retry || !s->ids || !s->held) {
 		pd_server_free(s);
 		return NULL;
 	}
@@ -667,7 +828,20 @@ int pd_server_settle(pd_server *s, uint64_t id)
 
 int pd_server_set_attempt(pd_server *s, uint64_t id, uint32_t attempt)
 {
-	return pd_disp_set_attempt(s->disp, id, attempt);
+	int rv = pd_disp_set_attempt(s->disp, id, attempt);
+
+	if (rv < 0)
+		return rv;
+	if (!s->carried) {
+		uint64_t n = pd_disp_total(s->disp);
+		s->carried = calloc(n ? n : 1, sizeof(*s->carried));
+		if (!s->carried)
+			return 0; /* their late results will be refused */
+		s->ncarried = n;
+	}
+	if (id < s->ncarried)
+		s->carried[id] = attempt;
+	return 0;
 }
 
 void pd_server_shutdown(pd_server *s)
@@ -690,6 +864,13 @@ void pd_server_shutdown(pd_server *s)
 	}
 }
 
+void pd_server_pause(pd_server *s, int pause)
+{
+	s->paused = pause != 0;
+	if (!s->paused)
+		dispatch_later(s);
+}
+
 void pd_server_free(pd_server *s)
 {
 	if (!s)
@@ -701,5 +882,7 @@ void pd_server_free(pd_server *s)
 		close(s->ls[i].fd);
 	free(s->agents);
 	free(s->ids);
+	pd_held_free(s->held);
+	free(s->carried);
 	free(s);
 }

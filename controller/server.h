@@ -34,7 +34,12 @@ typedef struct pd_server_opts {
 	uint32_t timeout_ms;	/* per task, 0: none */
 	uint32_t out_limit;	/* per stream, bytes */
 	uint32_t max_conns;	/* connections held at once (0: no limit) */
+	/* connections held that have not said HELLO (TLS handshake or HELLO
+	 * under way); one more drops the oldest (0: no limit) */
+	uint32_t max_unauth;
 } pd_server_opts;
+
+#define PD_SERVER_MAX_UNAUTH 512u
 
 /* Fills the defaults above. */
 void pd_server_opts_default(pd_server_opts *o);
@@ -92,6 +97,9 @@ void pd_server_drain_all(pd_server *s);
 int pd_server_settle(pd_server *s, uint64_t id);
 /* The next hand-out of queued task id carries this attempt number. */
 int pd_server_set_attempt(pd_server *s, uint64_t id, uint32_t attempt);
+/* pause 1: no queued task is handed out (results still come in, agents
+ * keep what they hold) until pause 0 resumes the hand-out. */
+void pd_server_pause(pd_server *s, int pause);
 /* Says BYE to every agent, closes every connection and listener. The
  * closes complete from deferred calls: run the loop (or
  * pd_loop_run_deferred) before pd_server_free. */

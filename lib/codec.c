@@ -339,30 +339,7 @@ fail:
 	return rv;
 }
 
-int pd_hello_decode(const uint8_t *p, size_t n, pd_hello *h)
-{
-	pd_reader r;
-	pd_hello t;
-	uint32_t magic;
-
-	pd_reader_init(&r, p, n);
-	if (pd_get_u32(&r, &magic) < 0 || magic != PD_HELLO_MAGIC)
-		return -EPROTO;
-	if (pd_get_u32(&r, &t.version) < 0)
-		return -EPROTO;
-	if (t.version != PD_PROTO_VERSION) {
-		h->version = t.version;
-		return -EPROTONOSUPPORT;
-	}
-	if (pd_get_str(&r, &t.agent_id, NULL) < 0 || pd_get_str(&r, &t.host, NULL) < 0 ||
-	    pd_get_u32(&r, &t.pid) < 0 || pd_get_u32(&r, &t.slots) < 0 ||
-	    pd_get_str(&r, &t.mode, NULL) < 0 || pd_get_str(&r, &t.slurm_job, NULL) < 0 ||
-	    pd_get_str(&r, &t.slurm_step, NULL) < 0 || pd_get_u32(&r, &t.features) < 0 ||
-	    pd_reader_end(&r) < 0)
-		return -EPROTO;
-	*h = t;
-	return 0;
-}
+/* pd_hello_decode: codec_check.c */
 
 /* ---- WELCOME, REJECT, PING ---- */
 

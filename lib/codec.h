@@ -141,8 +141,15 @@ typedef struct pd_hello {
 int pd_hello_encode(pd_buf *out, const pd_hello *h);
 /* -EPROTO on malformed input or wrong magic. A different version decodes as
  * far as the version field and returns -EPROTONOSUPPORT with h->version set
- * so the caller can name both versions. */
+ * so the caller can name both versions. A decoded HELLO is clean: every
+ * string is printable ASCII (0x20-0x7e; no space in host, mode and the
+ * slurm fields), at most 127 bytes (agent id, host), 15 (mode, not empty)
+ * or 31 (slurm job, step); anything else is -EPROTO, so log lines and
+ * listings can print them as they are. */
 int pd_hello_decode(const uint8_t *p, size_t n, pd_hello *h);
+/* The same, and on -EPROTO why (if not NULL) names the field and the
+ * problem ("host holds the byte 0x1b (printable ASCII only)"). */
+int pd_hello_decode_why(const uint8_t *p, size_t n, pd_hello *h, char *why, size_t whylen);
 
 typedef struct pd_welcome {
 	uint32_t version;
@@ -204,6 +211,12 @@ int pd_results_begin(pd_buf *out, size_t *mark);
 int pd_results_add(pd_buf *out, size_t mark, const pd_result_msg *r);
 int pd_results_end(pd_buf *out, size_t mark);
 int pd_results_decode(const uint8_t *p, size_t n, pd_result_msg ***results, uint32_t *count);
+/* Whether a decoded result can be true: status 0-3, only known flags, exit
+ * code -1 to 255, signal 0 to 64, ok only with exit code 0 and no signal,
+ * wall and cpu time at most 10^15 us, maxrss at most 2^40 KiB, stdout and
+ * stderr each at most out_limit bytes (0: not checked). 0, or -EPROTO with
+ * why (if not NULL) naming the field. */
+int pd_result_check(const pd_result_msg *r, uint32_t out_limit, char *why, size_t whylen);
 
 int pd_cancel_encode(pd_buf *out, const uint64_t *ids, uint32_t count);
 /* *ids is malloc'd (free it). */

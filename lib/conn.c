@@ -14,6 +14,8 @@
 /* bytes read from one connection per loop iteration before others get a turn */
 #define CONN_READ_BUDGET (256u * 1024u)
 #define CONN_READ_CHUNK (64u * 1024u)
+/* an output buffer this big is given back once it is written out */
+#define CONN_OUT_KEEP (256u * 1024u)
 
 struct pd_conn {
 	pd_loop *loop;
@@ -22,6 +24,7 @@ struct pd_conn {
 	const pd_conn_ops *ops;
 	void *arg;
 	size_t max_frame;
+	size_t out_cap; /* 0: none; see pd_conn_out_cap */
 	pd_buf in, out;
 	pd_timer *deadline;
 	const char *deadline_what;
@@ -29,7 +32,7 @@ struct pd_conn {
 	char why[256];
 	uint32_t events;
 	unsigned connecting : 1, handshaking : 1, ready : 1, closing : 1, flush_queued : 1,
-		in_frame : 1;
+		in_frame : 1, paused : 1;
 };
 
 /* ---- the plain transport ---- */
@@ -126,13 +129,18 @@ static void set_events(pd_conn *c, uint32_t ev)
 		c->events = ev;
 }
 
+static int over_cap(const pd_conn *c)
+{
+	return c->out_cap && pd_buf_size(&c->out) > c->out_cap;
+}
+
 /* Writes as much output as the transport takes now. */
 static void conn_write(pd_conn *c)
 {
 	while (pd_buf_size(&c->out) > 0) {
 		ssize_t w = c->tr->ops->write(c->tr, pd_buf_head(&c->out), pd_buf_size(&c->out));
 		if (w == -EAGAIN) {
-			set_events(c, PD_EV_IN | PD_EV_OUT);
+			set_events(c, (over_cap(c) ? 0 : PD_EV_IN) | PD_EV_OUT);
 			return;
 		}
 		if (w < 0) {
@@ -140,7 +148,16 @@ static void conn_write(pd_conn *c)
 			return;
 		}
 		pd_buf_consume(&c->out, (size_t)w);
+		if (c->paused && !over_cap(c)) {
+			/* the peer reads again: so do we (TLS may hold records
+			 * that epoll will not announce) */
+			c->paused = 0;
+			pd_loop_set_pending(c->loop, c->fd, 1);
+		}
 	}
+	/* a burst is over: give its memory back */
+	if (c->out.cap > CONN_OUT_KEEP)
+		pd_buf_free(&c->out);
 	set_events(c, PD_EV_IN);
 }
 
@@ -228,6 +245,15 @@ static void conn_read(pd_conn *c)
 	while (!c->closing && budget > 0) {
 		ssize_t r;
 
+		if (over_cap(c)) {
+			/* a peer that does not read its answers gets no more
+			 * read: it cannot grow our output without bound */
+			c->paused = 1;
+			set_events(c, PD_EV_OUT);
+			pd_loop_set_pending(c->loop, c->fd, 0);
+			return;
+		}
+
 		if (pd_buf_reserve(&c->in, CONN_READ_CHUNK) < 0) {
 			conn_fail(c, "out of memory");
 			return;
@@ -253,8 +279,12 @@ static void conn_read(pd_conn *c)
 		if ((size_t)r < CONN_READ_CHUNK && !c->closing && !c->tr->ops->has_pending(c->tr))
 			break;
 	}
-	if (!c->closing)
-		pd_loop_set_pending(c->loop, c->fd, budget == 0 || c->tr->ops->has_pending(c->tr));
+	if (c->closing)
+		return;
+	/* an idle connection keeps no input buffer */
+	if (!pd_buf_size(&c->in))
+		pd_buf_free(&c->in);
+	pd_loop_set_pending(c->loop, c->fd, budget == 0 || c->tr->ops->has_pending(c->tr));
 }
 
 static void conn_io(pd_loop *l, int fd, uint32_t ev, void *arg)
@@ -280,12 +310,21 @@ static void conn_io(pd_loop *l, int fd, uint32_t ev, void *arg)
 	}
 	if (c->handshaking) {
 		conn_handshake(c);
-		/* TLS may already hold application data that came with the handshake */
-		if (c->ready && !c->closing)
+		if (c->closing)
+			return;
+		/* TLS may already hold application data that came with the
+		 * handshake; conn_read keeps the pending mark while it does */
+		if (c->ready)
 			conn_read(c);
+		else
+			/* the kick from pd_conn_new is spent: from here on only
+			 * epoll wakes a handshake that waits for its peer (kept
+			 * pending, one idle socket would spin the loop) */
+			pd_loop_set_pending(c->loop, c->fd, 0);
 		return;
 	}
-	if (ev & PD_EV_OUT)
+	/* paused, an error or hang-up is found by the write */
+	if ((ev & PD_EV_OUT) || ((ev & PD_EV_ERR) && c->paused))
 		conn_write(c);
 	if ((ev & (PD_EV_IN | PD_EV_ERR)) && !c->closing)
 		conn_read(c);
@@ -355,6 +394,11 @@ void pd_conn_flush(pd_conn *c)
 		c->flush_queued = 1;
 	else if (c->ready)
 		conn_write(c);
+}
+
+void pd_conn_out_cap(pd_conn *c, size_t cap)
+{
+	c->out_cap = cap;
 }
 
 size_t pd_conn_backlog(const pd_conn *c)

@@ -47,6 +47,12 @@ pd_buf *pd_conn_out(pd_conn *c);
 void pd_conn_flush(pd_conn *c);
 /* Bytes waiting to be written. */
 size_t pd_conn_backlog(const pd_conn *c);
+/* While more than cap bytes wait to be written, nothing more is read from
+ * the peer (it is read again once it takes its output): a peer that sends
+ * requests and never reads the answers cannot make the output grow
+ * without bound. 0 (the default): no cap. Output the owner queues by
+ * itself is not refused. */
+void pd_conn_out_cap(pd_conn *c, size_t cap);
 /* Closes after a best-effort write of pending output; why is copied. */
 void pd_conn_close(pd_conn *c, const char *why);
 /* Closes c unless it is ready within ms (0 cancels the deadline); the

@@ -33,7 +33,8 @@ struct hand {
 struct agent {
 	uint32_t id;
 	uint32_t slots;
-	uint64_t limit;   /* max outstanding */
+	uint64_t limit;   /* max outstanding now */
+	uint64_t full;    /* what limit grows to (dispatch.c: slow start) */
 	uint64_t out;     /* tasks held: the credit in use */
 	uint64_t settled; /* of those, settled elsewhere, not yet reported */
 	int draining;

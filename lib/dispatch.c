@@ -54,6 +54,7 @@ void pd_disp_opts_default(pd_disp_opts *o)
 	o->rr_window = 64;
 	o->crash_limit = 3;
 	o->retries = 0;
+	o->start = PD_DISP_START;
 }
 
 pd_disp *pd_disp_new(const pd_disp_opts *o)
@@ -77,6 +78,8 @@ pd_disp *pd_disp_new(const pd_disp_opts *o)
 			d->o.rr_window = o->rr_window;
 		if (o->crash_limit)
 			d->o.crash_limit = o->crash_limit;
+		if (o->start)
+			d->o.start = o->start;
 	}
 	pd_dag_init(&d->at, d->o.round_robin);
 	return d;
@@ -191,17 +194,21 @@ static void queue_pop(pd_disp *d, uint64_t *ids, size_t k)
 
 int pd_disp_agent_add(pd_disp *d, uint32_t agent, uint32_t slots)
 {
-	uint64_t limit;
+	uint64_t full;
+	int rv;
 
 	if (!slots)
 		return -EINVAL;
 	if (pd_dag_find(&d->at, agent) != NONE)
 		return -EEXIST;
 	if (d->o.round_robin)
-		limit = (uint64_t)slots * d->o.rr_window;
+		full = (uint64_t)slots * d->o.rr_window;
 	else
-		limit = (uint64_t)slots + d->o.prefetch;
-	return pd_dag_add(&d->at, agent, slots, limit);
+		full = (uint64_t)slots + d->o.prefetch;
+	rv = pd_dag_add(&d->at, agent, slots, full < d->o.start ? full : d->o.start);
+	if (rv == 0)
+		d->at.ag[pd_dag_find(&d->at, agent)].full = full;
+	return rv;
 }
 
 int pd_disp_agent_drain(pd_disp *d, uint32_t agent)
@@ -422,6 +429,9 @@ int pd_disp_complete(pd_disp *d, uint32_t agent, uint64_t task, uint32_t attempt
 		return PD_DISP_STALE;
 	}
 	d->outstanding--;
+	/* slow start: a result earns one more task of credit */
+	if (end != PD_END_CRASHED && a->limit < a->full)
+		a->limit++;
 	pd_dag_update(&d->at, s);
 	if (end == PD_END_CRASHED && t->loss + 1 < d->o.crash_limit) {
 		/* as if its agent were lost: to the front, not starved */
@@ -484,6 +494,34 @@ int pd_disp_set_attempt(pd_disp *d, uint64_t task, uint32_t attempt)
 	if (t->owner != OWN_QUEUED || attempt < t->attempt)
 		return -EINVAL;
 	t->attempt = attempt;
+	return 0;
+}
+
+int pd_disp_holder(const pd_disp *d, uint64_t task, uint32_t attempt, uint32_t *agent)
+{
+	const struct task *t;
+
+	if (task >= d->total)
+		return 0;
+	t = &d->tasks[task];
+	if (t->owner >= PD_DAG_MAX_SLOTS || t->attempt != attempt)
+		return 0;
+	*agent = d->at.ag[t->owner].id;
+	return 1;
+}
+
+int pd_disp_agent_held(const pd_disp *d, uint32_t agent,
+		       void (*cb)(void *arg, uint64_t task, uint32_t attempt), void *arg)
+{
+	uint32_t s = pd_dag_find(&d->at, agent);
+	const struct agent *a;
+
+	if (s == NONE)
+		return -ENOENT;
+	a = &d->at.ag[s];
+	for (size_t i = 0; i < a->nlog; i++)
+		if (hand_live(d, s, &a->log[i]))
+			cb(arg, a->log[i].task, a->log[i].attempt);
 	return 0;
 }
 

@@ -38,10 +38,19 @@ typedef struct pd_disp_opts {
 	uint32_t rr_window;   /* outstanding per slot in round-robin mode */
 	uint32_t crash_limit; /* losses before a task is lost (default 3) */
 	uint32_t retries;     /* re-runs of a task that failed by itself */
+	uint32_t start;       /* credit of a new agent (slow start, below) */
 } pd_disp_opts;
 
+/* Slow start: a new agent may hold at most min(its limit, start) tasks at
+ * first, and every result it reports (done or retried; not a crash, not a
+ * stale one) raises that by one up to its limit, so its credit doubles
+ * with each round of results. What an agent that never reports can hold,
+ * and so make lost by leaving crash_limit times, is bounded by start, not
+ * by the slot count it claims. */
+#define PD_DISP_START 64u
+
 /* Fills defaults: dispatcher mode, chunk 1, prefetch 2, rr_window 64,
- * crash_limit 3, retries 0. */
+ * crash_limit 3, retries 0, start PD_DISP_START. */
 void pd_disp_opts_default(pd_disp_opts *o);
 
 /* NULL on allocation failure. Zero fields of o are replaced by defaults
@@ -102,6 +111,15 @@ int pd_disp_settle(pd_disp *d, uint64_t task);
  * -EINVAL if task >= total, the task is not queued, or attempt is below
  * its current attempt (a number this dispatcher may have handed out). */
 int pd_disp_set_attempt(pd_disp *d, uint64_t task, uint32_t attempt);
+
+/* Whether some agent holds `task` at `attempt` now (handed out and not
+ * reported, settled or not): 1 with *agent set, else 0. O(1). */
+int pd_disp_holder(const pd_disp *d, uint64_t task, uint32_t attempt, uint32_t *agent);
+/* Calls cb(arg, task, attempt) for every task `agent` holds now, in
+ * hand-out order (before pd_disp_agent_remove, to note who held what).
+ * 0 or -ENOENT. */
+int pd_disp_agent_held(const pd_disp *d, uint32_t agent,
+		       void (*cb)(void *arg, uint64_t task, uint32_t attempt), void *arg);
 
 /* Current attempt number of a task (1 for a task never requeued nor given
  * one by pd_disp_set_attempt); 0 if task >= total. */

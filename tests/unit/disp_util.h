@@ -7,9 +7,10 @@
 
 #include "dispatch.h"
 
-/* A dispatcher with these options (0 fields take the defaults). */
-static inline pd_disp *mk(int rr, uint32_t chunk, uint32_t prefetch, uint32_t window,
-			  uint32_t crash, uint32_t retries)
+/* A dispatcher with these options (0 fields take the defaults) and slow
+ * start `start` (0: the default PD_DISP_START). */
+static inline pd_disp *mk_start(int rr, uint32_t chunk, uint32_t prefetch, uint32_t window,
+				uint32_t crash, uint32_t retries, uint32_t start)
 {
 	pd_disp_opts o;
 
@@ -20,7 +21,16 @@ static inline pd_disp *mk(int rr, uint32_t chunk, uint32_t prefetch, uint32_t wi
 	o.rr_window = window;
 	o.crash_limit = crash;
 	o.retries = retries;
+	o.start = start;
 	return pd_disp_new(&o);
+}
+
+/* The same without slow start: an agent has its whole credit at once
+ * (the tests of credit and order; slow start has tests of its own). */
+static inline pd_disp *mk(int rr, uint32_t chunk, uint32_t prefetch, uint32_t window,
+			  uint32_t crash, uint32_t retries)
+{
+	return mk_start(rr, chunk, prefetch, window, crash, retries, UINT32_MAX);
 }
 
 /* One task for whoever is picked; returns the agent, or -1 for none. */

@@ -1324,6 +1324,151 @@ static void test_task_coproc(void)
 	pd_buf_free(&b);
 }
 
+/* Issue #11: a HELLO's strings reach log lines and `parade status`: a
+ * newline fakes a log line, ESC clears the screen. The decoder refuses
+ * anything but printable ASCII and over-long strings, naming the field. */
+static void hello_with(pd_hello *h, const char *field, const char *v)
+{
+	*h = sample_hello;
+	if (!strcmp(field, "agent_id"))
+		h->agent_id = v;
+	else if (!strcmp(field, "host"))
+		h->host = v;
+	else if (!strcmp(field, "mode"))
+		h->mode = v;
+	else if (!strcmp(field, "slurm_job"))
+		h->slurm_job = v;
+	else
+		h->slurm_step = v;
+}
+
+static int decode_with(const char *field, const char *v, char *why, size_t whylen)
+{
+	pd_buf b = {0};
+	pd_hello h, out;
+	const uint8_t *p;
+	size_t plen;
+	int rv;
+
+	hello_with(&h, field, v);
+	CU_ASSERT_EQUAL_FATAL(pd_hello_encode(&b, &h), 0);
+	p = only_frame(&b, PD_MSG_HELLO, &plen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	rv = pd_hello_decode_why(p, plen, &out, why, whylen);
+	CU_ASSERT_EQUAL(pd_hello_decode(p, plen, &out), rv);
+	pd_buf_free(&b);
+	return rv;
+}
+
+static void test_hello_hostile(void)
+{
+	static const char *const fields[] = {"agent_id", "host", "mode", "slurm_job",
+					     "slurm_step"};
+	static const char *const bad[] = {
+		"a\nparade: fake line", "\x1b[2J\x1b[H", "tab\there", "del\x7f",
+		"utf8-\xc2\x9b31m", "cr\r",
+	};
+	char why[200], big[300];
+
+	for (size_t f = 0; f < 5; f++) {
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			why[0] = 0;
+			CU_ASSERT_EQUAL(decode_with(fields[f], bad[i], why, sizeof(why)), -EPROTO);
+			CU_ASSERT(strstr(why, "printable ASCII") != NULL);
+		}
+		memset(big, 'a', 200);
+		big[200] = 0;
+		CU_ASSERT_EQUAL(decode_with(fields[f], big, why, sizeof(why)), -EPROTO);
+		CU_ASSERT(strstr(why, "bytes long") != NULL);
+	}
+	CU_ASSERT_EQUAL(decode_with("host", "\x1b[31m", why, sizeof(why)), -EPROTO);
+	CU_ASSERT_STRING_EQUAL(why, "host holds the byte 0x1b (printable ASCII only)");
+	/* a space only where a name may hold one */
+	CU_ASSERT_EQUAL(decode_with("agent_id", "my agent 1", why, sizeof(why)), 0);
+	CU_ASSERT_EQUAL(decode_with("host", "my host", why, sizeof(why)), -EPROTO);
+	CU_ASSERT_EQUAL(decode_with("mode", "", why, sizeof(why)), -EPROTO);
+	CU_ASSERT_STRING_EQUAL(why, "mode is empty");
+	/* the longest accepted */
+	memset(big, 'h', 127);
+	big[127] = 0;
+	CU_ASSERT_EQUAL(decode_with("host", big, why, sizeof(why)), 0);
+	CU_ASSERT_EQUAL(decode_with("agent_id", big, why, sizeof(why)), 0);
+	CU_ASSERT_EQUAL(decode_with("slurm_job", "4242_7", why, sizeof(why)), 0);
+	CU_ASSERT_EQUAL(decode_with("slurm_step", "batch", why, sizeof(why)), 0);
+}
+
+/* an inner NUL is refused too (a C string would hide what follows) */
+static void test_hello_inner_nul(void)
+{
+	pd_buf b = {0};
+	pd_hello out;
+	const uint8_t *p;
+	size_t plen;
+	uint8_t *d;
+	char why[200];
+
+	CU_ASSERT_EQUAL_FATAL(pd_hello_encode(&b, &sample_hello), 0);
+	p = only_frame(&b, PD_MSG_HELLO, &plen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	d = dup_exact(p, plen);
+	/* "agent-7" starts at 8 + 4: turn its '-' into a NUL */
+	CU_ASSERT_EQUAL_FATAL(d[12 + 5], '-');
+	d[12 + 5] = 0;
+	CU_ASSERT_EQUAL(pd_hello_decode_why(d, plen, &out, why, sizeof(why)), -EPROTO);
+	CU_ASSERT_STRING_EQUAL(why, "agent id holds the byte 0x00 (printable ASCII only)");
+	free(d);
+	pd_buf_free(&b);
+}
+
+/* Issue #11: a result is checked field by field before it decides a task */
+static void test_result_check(void)
+{
+	pd_result_msg r;
+	char why[200];
+
+	memset(&r, 0, sizeof(r));
+	r.out = r.err = r.error = "";
+	r.wall_us = 1500;
+	CU_ASSERT_EQUAL(pd_result_check(&r, 1 << 20, why, sizeof(why)), 0);
+#define BAD(field, value, words)                                                                \
+	do {                                                                                    \
+		pd_result_msg x = r;                                                            \
+		x.field = value;                                                                \
+		why[0] = 0;                                                                     \
+		CU_ASSERT_EQUAL(pd_result_check(&x, 1 << 20, why, sizeof(why)), -EPROTO);       \
+		CU_ASSERT(strstr(why, words) != NULL);                                          \
+	} while (0)
+	BAD(status, 4, "status 4");
+	BAD(status, 255, "status 255");
+	BAD(flags, 0x4, "flags");
+	BAD(exit_code, 256, "exit code 256");
+	BAD(exit_code, -2, "exit code -2");
+	BAD(signal, -1, "signal -1");
+	BAD(signal, 65, "signal 65");
+	BAD(wall_us, UINT64_MAX, "wall 18446744073709551615 us");
+	BAD(cpu_us, UINT64_MAX, "cpu");
+	BAD(maxrss_kb, UINT64_MAX, "maxrss");
+	BAD(out_len, (1 << 20) + 1, "stdout 1048577");
+	BAD(err_len, (1 << 20) + 1, "stderr 1048577");
+	BAD(exit_code, 3, "status ok with exit code 3");
+	BAD(signal, 9, "status ok with exit code 0 and signal 9");
+#undef BAD
+	/* the same numbers are fine where they can be true */
+	r.status = PD_ST_FAILED;
+	r.exit_code = 3;
+	CU_ASSERT_EQUAL(pd_result_check(&r, 1 << 20, why, sizeof(why)), 0);
+	r.exit_code = -1;
+	r.signal = 9;
+	r.flags = PD_RF_OUT_TRUNC | PD_RF_ERR_TRUNC;
+	CU_ASSERT_EQUAL(pd_result_check(&r, 1 << 20, why, sizeof(why)), 0);
+	r.status = PD_ST_LOST;
+	CU_ASSERT_EQUAL(pd_result_check(&r, 0, NULL, 0), 0);
+	/* no limit given: the lengths are not checked */
+	r.out_len = 1u << 30;
+	CU_ASSERT_EQUAL(pd_result_check(&r, 0, NULL, 0), 0);
+	CU_ASSERT_EQUAL(pd_result_check(&r, 100, NULL, 0), -EPROTO);
+}
+
 int main(void)
 {
 	static const struct {
@@ -1341,6 +1486,9 @@ int main(void)
 		{"bad type and reserved bytes", test_bad_header},
 		{"HELLO round trip", test_hello},
 		{"HELLO version and magic", test_hello_version},
+		{"HELLO strings from a hostile agent", test_hello_hostile},
+		{"HELLO string with a NUL inside", test_hello_inner_nul},
+		{"result fields checked", test_result_check},
 		{"WELCOME, REJECT, PING, PONG", test_welcome_reject_ping},
 		{"DRAIN and BYE", test_empty_frames},
 		{"CANCEL", test_cancel},

@@ -21,6 +21,7 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(o.rr_window, 64);
 	CU_ASSERT_EQUAL(o.crash_limit, 3);
 	CU_ASSERT_EQUAL(o.retries, 0);
+	CU_ASSERT_EQUAL(o.start, PD_DISP_START);
 
 	/* zero fields become defaults: slots 1 + prefetch 2 = 3 */
 	d = mk(0, 0, 0, 0, 0, 0);
@@ -387,6 +388,120 @@ static void test_requeue_after_retry_order(void)
 	/* one loss and one own failure: no retries left */
 	CU_ASSERT_EQUAL(pd_disp_complete(d, 2, 0, 3, 1), PD_DISP_DONE);
 	CU_ASSERT_EQUAL(pd_disp_complete(d, 2, 1, 2, 1), PD_DISP_RETRY);
+	pd_disp_free(d);
+}
+
+/* Issue #11: an agent that claims 4096 slots and leaves three times
+ * without reporting anything must not make thousands of tasks lost. It
+ * gets PD_DISP_START tasks at first; each result it reports raises its
+ * credit by one, up to slots + prefetch. */
+static void test_slow_start(void)
+{
+	pd_disp *d = mk_start(0, 4096, 2, 0, 3, 0, 0);
+	uint64_t *ids = malloc(8192 * sizeof(*ids)), *lost, nlost_all = 0;
+	size_t nlost, n;
+	uint32_t a;
+	int round;
+
+	CU_ASSERT_FATAL(d != NULL && ids != NULL);
+	CU_ASSERT_EQUAL(pd_disp_add_tasks(d, 0, 10000), 0);
+	for (round = 1; round <= 3; round++) {
+		CU_ASSERT_EQUAL(pd_disp_agent_add(d, 7, 4096), 0);
+		n = pd_disp_next(d, &a, ids, 8192);
+		CU_ASSERT_EQUAL(n, PD_DISP_START);
+		CU_ASSERT_EQUAL(pd_disp_next(d, &a, ids, 8192), 0);
+		lost = NULL;
+		nlost = 0;
+		CU_ASSERT_EQUAL(pd_disp_agent_remove(d, 7, &lost, &nlost), 0);
+		nlost_all += nlost;
+		free(lost);
+	}
+	CU_ASSERT_EQUAL(nlost_all, PD_DISP_START);
+	CU_ASSERT_EQUAL(pd_disp_finished(d), PD_DISP_START);
+
+	/* an agent that reports earns its credit: one more per result */
+	CU_ASSERT_EQUAL(pd_disp_agent_add(d, 8, 4096), 0);
+	n = pd_disp_next(d, &a, ids, 8192);
+	CU_ASSERT_EQUAL_FATAL(n, PD_DISP_START);
+	for (size_t i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(pd_disp_complete(d, 8, ids[i], pd_disp_attempt(d, ids[i]), 0),
+				PD_DISP_DONE);
+	/* 10 results: 10 slots freed and 10 more of credit */
+	CU_ASSERT_EQUAL(pd_disp_next(d, &a, ids, 8192), 20);
+	CU_ASSERT_EQUAL(pd_disp_agent_outstanding(d, 8), PD_DISP_START + 10);
+	/* a stale report earns nothing */
+	CU_ASSERT_EQUAL(pd_disp_complete(d, 8, 0, 1, 0), PD_DISP_STALE);
+	CU_ASSERT_EQUAL(pd_disp_next(d, &a, ids, 8192), 0);
+	pd_disp_free(d);
+
+	/* credit never goes past slots + prefetch */
+	d = mk_start(0, 64, 2, 0, 3, 0, 2);
+	CU_ASSERT_FATAL(d != NULL);
+	CU_ASSERT_EQUAL(pd_disp_add_tasks(d, 0, 100), 0);
+	CU_ASSERT_EQUAL(pd_disp_agent_add(d, 1, 2), 0);
+	for (int k = 0; k < 20; k++) {
+		n = pd_disp_next(d, &a, ids, 64);
+		for (size_t i = 0; i < n; i++)
+			pd_disp_complete(d, 1, ids[i], 1, 0);
+		CU_ASSERT(n <= 4);
+	}
+	CU_ASSERT_EQUAL(pd_disp_next(d, &a, ids, 64), 4);
+	pd_disp_free(d);
+	free(ids);
+}
+
+struct held_log {
+	uint64_t task[8];
+	uint32_t attempt[8];
+	size_t n;
+};
+
+static void held_cb(void *arg, uint64_t task, uint32_t attempt)
+{
+	struct held_log *h = arg;
+
+	if (h->n < 8) {
+		h->task[h->n] = task;
+		h->attempt[h->n] = attempt;
+	}
+	h->n++;
+}
+
+/* who holds what: the controller checks a result against it */
+static void test_holder(void)
+{
+	pd_disp *d = mk(0, 1, 0, 0, 0, 0);
+	struct held_log h = {{0}, {0}, 0};
+	uint32_t who = 0;
+	uint64_t *lost;
+	size_t nlost;
+
+	CU_ASSERT_FATAL(d != NULL);
+	CU_ASSERT_EQUAL(pd_disp_add_tasks(d, 0, 4), 0);
+	CU_ASSERT_EQUAL(pd_disp_holder(d, 0, 1, &who), 0); /* queued */
+	CU_ASSERT_EQUAL(pd_disp_agent_add(d, 5, 3), 0);
+	CU_ASSERT_EQUAL(next1(d, NULL), 5);
+	CU_ASSERT_EQUAL(next1(d, NULL), 5);
+	CU_ASSERT_EQUAL(next1(d, NULL), 5);
+	CU_ASSERT_EQUAL(pd_disp_holder(d, 1, 1, &who), 1);
+	CU_ASSERT_EQUAL(who, 5);
+	CU_ASSERT_EQUAL(pd_disp_holder(d, 1, 2, &who), 0); /* another attempt */
+	CU_ASSERT_EQUAL(pd_disp_holder(d, 3, 1, &who), 0); /* still queued */
+	CU_ASSERT_EQUAL(pd_disp_holder(d, 99, 1, &who), 0);
+	CU_ASSERT_EQUAL(pd_disp_complete(d, 5, 0, 1, 0), PD_DISP_DONE);
+	CU_ASSERT_EQUAL(pd_disp_holder(d, 0, 1, &who), 0); /* done */
+	/* settled while held: still held, so its report is its own */
+	CU_ASSERT_EQUAL(pd_disp_settle(d, 2), 1);
+	CU_ASSERT_EQUAL(pd_disp_holder(d, 2, 1, &who), 1);
+	CU_ASSERT_EQUAL(pd_disp_agent_held(d, 5, held_cb, &h), 0);
+	CU_ASSERT_EQUAL_FATAL(h.n, 2);
+	CU_ASSERT(h.task[0] == 1 && h.attempt[0] == 1);
+	CU_ASSERT(h.task[1] == 2 && h.attempt[1] == 1);
+	CU_ASSERT_EQUAL(pd_disp_agent_held(d, 6, held_cb, &h), -ENOENT);
+	CU_ASSERT_EQUAL(pd_disp_agent_remove(d, 5, &lost, &nlost), 0);
+	free(lost);
+	CU_ASSERT_EQUAL(pd_disp_holder(d, 1, 1, &who), 0); /* requeued as attempt 2 */
+	CU_ASSERT_EQUAL(pd_disp_attempt(d, 1), 2);
 	pd_disp_free(d);
 }
 
@@ -1037,6 +1152,8 @@ int main(void)
 		{ "remove_requeue", test_remove_requeue },
 		{ "requeue_after_retry_order", test_requeue_after_retry_order },
 		{ "crash_limit", test_crash_limit },
+		{ "slow_start", test_slow_start },
+		{ "holder", test_holder },
 		{ "drain", test_drain },
 		{ "counters", test_counters },
 		{ "sim_dispatcher", test_sim_dispatcher },

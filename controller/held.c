@@ -1,0 +1,114 @@
+/* held.c - held.h: an open-addressing hash of (task, attempt) -> digest. */
+#include "held.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct entry {
+	uint64_t task;
+	uint64_t who; /* 0: empty */
+	uint32_t attempt;
+};
+
+struct pd_held {
+	struct entry *e;
+	size_t cap; /* 0 or a power of two */
+	size_t n;
+};
+
+pd_held *pd_held_new(void)
+{
+	return calloc(1, sizeof(pd_held));
+}
+
+void pd_held_free(pd_held *h)
+{
+	if (!h)
+		return;
+	free(h->e);
+	free(h);
+}
+
+uint64_t pd_held_digest(const char *id)
+{
+	/* FNV-1a: the id is claimed by the agent anyway, so this needs to
+	 * tell honest ids apart, not resist a forger */
+	uint64_t x = 0xcbf29ce484222325ull;
+
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+		x ^= *p;
+		x *= 0x100000001b3ull;
+	}
+	return x ? x : 1;
+}
+
+static size_t slot_of(uint64_t task, uint32_t attempt, size_t cap)
+{
+	uint64_t k = (task * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)attempt * 0xc2b2ae3d27d4eb4full);
+
+	return (size_t)(k ^ (k >> 29)) & (cap - 1);
+}
+
+static struct entry *find(const pd_held *h, uint64_t task, uint32_t attempt)
+{
+	size_t i;
+
+	if (!h->cap)
+		return NULL;
+	for (i = slot_of(task, attempt, h->cap);; i = (i + 1) & (h->cap - 1)) {
+		struct entry *e = &h->e[i];
+		if (!e->who || (e->task == task && e->attempt == attempt))
+			return e;
+	}
+}
+
+static int grow(pd_held *h)
+{
+	size_t ncap = h->cap ? h->cap * 2 : 1024;
+	struct entry *old = h->e;
+	size_t ocap = h->cap;
+
+	h->e = calloc(ncap, sizeof(*h->e));
+	if (!h->e) {
+		h->e = old;
+		return -ENOMEM;
+	}
+	h->cap = ncap;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].who)
+			*find(h, old[i].task, old[i].attempt) = old[i];
+	free(old);
+	return 0;
+}
+
+int pd_held_put(pd_held *h, uint64_t task, uint32_t attempt, uint64_t who)
+{
+	struct entry *e = find(h, task, attempt);
+
+	if (e && e->who) {
+		e->who = who;
+		return 0;
+	}
+	if (h->n >= PD_HELD_MAX)
+		return -ENOSPC;
+	/* at most half full: probes stay short */
+	if ((h->n + 1) * 2 > h->cap) {
+		int rv = grow(h);
+		if (rv < 0)
+			return rv;
+	}
+	e = find(h, task, attempt);
+	e->task = task;
+	e->attempt = attempt;
+	e->who = who;
+	h->n++;
+	return 0;
+}
+
+uint64_t pd_held_get(const pd_held *h, uint64_t task, uint32_t attempt)
+{
+	const struct entry *e = find(h, task, attempt);
+
+	return e ? e->who : 0;
+}
