@@ -28,6 +28,8 @@ struct pd_output {
 	uint64_t next; /* first row not yet written (ordered) */
 	uint64_t written;
 	pd_buf line;
+	void (*before)(void *arg);
+	void *before_arg;
 };
 
 static const char *const fixed_cols[] = {"status", "exit_code", "seconds", "agent"};
@@ -447,6 +449,8 @@ static void format_json(pd_output *o, uint64_t row, const pd_row_result *r)
 
 static int emit(pd_output *o, const void *p, size_t n)
 {
+	if (o->before)
+		o->before(o->before_arg);
 	if (fwrite(p, 1, n, o->f) != n) {
 		o->ioerr = 1;
 		return -EIO;
@@ -573,6 +577,17 @@ int pd_output_finish(pd_output *o)
 	if (fflush(o->f) != 0 || ferror(o->f) || o->ioerr)
 		rv = -EIO;
 	return rv;
+}
+
+void pd_output_set_before(pd_output *o, void (*before)(void *arg), void *arg)
+{
+	o->before = before;
+	o->before_arg = arg;
+}
+
+FILE *pd_output_file(const pd_output *o)
+{
+	return o->f;
 }
 
 uint64_t pd_output_written(const pd_output *o)

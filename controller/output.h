@@ -64,6 +64,11 @@ int pd_output_row(pd_output *o, uint64_t row, const pd_row_result *r);
  * is interrupted: finished rows are printed in grid order, gaps skipped),
  * flushes f. 0 or -EIO. */
 int pd_output_finish(pd_output *o);
+/* Calls before(arg) just before each write of rows to f (NULL: none);
+ * for a progress line on the same terminal. arg is borrowed. */
+void pd_output_set_before(pd_output *o, void (*before)(void *arg), void *arg);
+/* The file rows go to (borrowed). */
+FILE *pd_output_file(const pd_output *o);
 /* Rows written so far. */
 uint64_t pd_output_written(const pd_output *o);
 void pd_output_free(pd_output *o);

@@ -640,6 +640,7 @@ int pd_run(const pd_run_opts *o)
 	if (o->mode == PD_MODE_RUN)
 		c.prog = pd_progress_new(stderr, o->progress < 0 ? isatty(2) : o->progress,
 					 ctl_total(&c));
+	pd_progress_attach(c.prog, c.out); /* rows on its terminal erase it first */
 	ctl_journal_event(&c, "start", "controller pid %ld started (%s)", (long)getpid(),
 			  o->mode == PD_MODE_RESUME ? "resume" : "new session");
 	ctl_detached_ready(&ready_fd);

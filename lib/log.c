@@ -8,6 +8,8 @@
 static const char *log_prog = "parade";
 static int log_level = PD_LOG_INFO;
 static FILE *log_file;
+static void (*log_before)(void *arg);
+static void *log_before_arg;
 
 void pd_log_init(const char *prog)
 {
@@ -34,6 +36,12 @@ void pd_log_set_file(FILE *f)
 	log_file = f;
 }
 
+void pd_log_set_before(void (*before)(void *arg), void *arg)
+{
+	log_before = before;
+	log_before_arg = arg;
+}
+
 void pd_log(int level, const char *fmt, ...)
 {
 	static const char *const names[] = {"error: ", "warning: ", "", "debug: "};
@@ -52,6 +60,8 @@ void pd_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
+	if (log_before)
+		log_before(log_before_arg);
 	/* one write per line so concurrent agents do not interleave mid-line */
 	fprintf(f, "%s\n", line);
 	fflush(f);

@@ -16,6 +16,9 @@ void pd_log_set_level(int level);
 int pd_log_get_level(void);
 /* Redirects log lines to f (borrowed; NULL means stderr). */
 void pd_log_set_file(FILE *f);
+/* Calls before(arg) just before each line is written (NULL: none), e.g.
+ * to erase a progress line on the same terminal. arg is borrowed. */
+void pd_log_set_before(void (*before)(void *arg), void *arg);
 void pd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define pd_err(...) pd_log(PD_LOG_ERROR, __VA_ARGS__)

@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "output.h"
 #include "progress.h"
+#include "log.h"
 
 /* Tables and schemas are built by hand so these tests do not depend on
  * csv.c or schema.c. */
@@ -626,6 +627,93 @@ static void test_progress_draw(void)
 	pd_progress_free(NULL);
 }
 
+static int before_calls;
+static void count_before(void *arg)
+{
+	(void)arg;
+	before_calls++;
+}
+
+/* The hook runs just before rows are written, and only then (an ordered
+ * row that waits for an earlier one writes nothing). */
+static void test_before_hook(void)
+{
+	pd_table g = ord_grid;
+	pd_output *o;
+	mem m;
+
+	g.nrows = 3;
+	mem_open(&m);
+	o = pd_output_new(m.f, PD_FMT_CSV, &g, NULL, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_PTR_EQUAL(pd_output_file(o), m.f);
+	before_calls = 0;
+	pd_output_set_before(o, count_before, NULL);
+	CU_ASSERT_EQUAL(put_ord(o, 1), 0);
+	CU_ASSERT_EQUAL(before_calls, 0);
+	CU_ASSERT_EQUAL(put_ord(o, 0), 0);
+	CU_ASSERT(before_calls >= 1);
+	ASSERT_TEXT(&m, ORD_HDR ORD_ROW(0) ORD_ROW(1));
+	pd_output_set_before(o, NULL, NULL);
+	before_calls = 0;
+	CU_ASSERT_EQUAL(put_ord(o, 2), 0);
+	CU_ASSERT_EQUAL(before_calls, 0);
+	pd_output_free(o);
+	mem_close(&m);
+}
+
+/* A log line erases a drawn progress line first; the next update draws
+ * it again at once, not after the redraw interval; free detaches. */
+static void test_progress_erase(void)
+{
+	pd_progress *p;
+	mem m, lg;
+
+	mem_open(&m);
+	mem_open(&lg);
+	pd_log_set_file(lg.f);
+	p = pd_progress_new(m.f, 1, 10);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	pd_warn("before anything is drawn");
+	ASSERT_TEXT(&m, "");
+	pd_progress_update(p, 1, 0, 1000);
+	ASSERT_TEXT(&m, "\rparade: 1/10 done, 0 failed, 0.0 tasks/s, ETA --\033[K");
+	pd_warn("a warning");
+	ASSERT_TEXT(&m, "\rparade: 1/10 done, 0 failed, 0.0 tasks/s, ETA --\033[K\r\033[K");
+	pd_progress_erase(p); /* erased already: nothing more */
+	pd_progress_update(p, 2, 0, 1010); /* within 200 ms, but it was erased */
+	ASSERT_TEXT(&m, "\rparade: 1/10 done, 0 failed, 0.0 tasks/s, ETA --\033[K\r\033[K"
+			"\rparade: 2/10 done, 0 failed, 200.0 tasks/s, ETA 1s\033[K");
+	pd_progress_update(p, 3, 0, 1020); /* drawn and too soon */
+	pd_progress_erase(p);
+	pd_progress_free(p);
+	ASSERT_TEXT(&m, "\rparade: 1/10 done, 0 failed, 0.0 tasks/s, ETA --\033[K\r\033[K"
+			"\rparade: 2/10 done, 0 failed, 200.0 tasks/s, ETA 1s\033[K\r\033[K");
+	pd_warn("after free: no hook left");
+	ASSERT_TEXT(&m, "\rparade: 1/10 done, 0 failed, 0.0 tasks/s, ETA --\033[K\r\033[K"
+			"\rparade: 2/10 done, 0 failed, 200.0 tasks/s, ETA 1s\033[K\r\033[K");
+	pd_log_set_file(NULL);
+	mem_close(&lg);
+	mem_close(&m);
+	/* rows to a file that is no terminal: not attached, no hook */
+	mem_open(&m);
+	mem_open(&lg);
+	p = pd_progress_new(m.f, 1, 10);
+	{
+		pd_table g = ord_grid;
+		pd_output *o = pd_output_new(lg.f, PD_FMT_CSV, &g, NULL, 1);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		pd_progress_attach(p, o);
+		pd_progress_update(p, 1, 0, 1000);
+		CU_ASSERT_EQUAL(put_ord(o, 0), 0);
+		ASSERT_TEXT(&m, "\rparade: 1/10 done, 0 failed, 0.0 tasks/s, ETA --\033[K");
+		pd_progress_free(p);
+		pd_output_free(o);
+	}
+	mem_close(&lg);
+	mem_close(&m);
+}
+
 int main(void)
 {
 	static const struct {
@@ -648,6 +736,8 @@ int main(void)
 		{"reverse_many", test_reverse_many},
 		{"progress_format", test_progress_format},
 		{"progress_draw", test_progress_draw},
+		{"before_hook", test_before_hook},
+		{"progress_erase", test_progress_erase},
 	};
 	CU_pSuite suite;
 	unsigned failed;
