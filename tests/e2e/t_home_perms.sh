@@ -62,7 +62,9 @@ rm -f "$S/pre"
 # ---- ... and planted during the run: the cleanup does not follow it ----
 seq 1 2 | timeout 60 "$PARADE" run --name during --workers 1 -- sleep 2 >"$T/o6" 2>"$T/e6" &
 pid=$!
-wait_for 20 test -S "$S/during/control.sock" || fail "session during did not come up"
+# swap only once the agent has joined and runs a task (it dials by path)
+running() { timeout 10 "$PARADE" status during --json 2>/dev/null | grep -q '"running":[1-9]'; }
+wait_for 30 running || fail "session during did not start its tasks"
 mv "$S/during" "$S/during.real" && ln -s "$T/victim" "$S/during" || fail "cannot swap the folder"
 wait_pid "$pid" 60 || fail "parade run --name during did not end"
 expect_rc 0 "parade run with its folder swapped for a link" "$T/e6"
