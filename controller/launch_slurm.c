@@ -172,7 +172,8 @@ int pd_slurm_submit(const pd_slurm_opts *o, const char *path, const pd_buf *scri
 	size_t k = 0;
 	int fd, rv;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* in the session folder: never written through a link planted there */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, pd_buf_head(script), pd_buf_size(script)) !=
 			      (ssize_t)pd_buf_size(script)) {
 		rv = -errno;
