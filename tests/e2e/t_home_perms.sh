@@ -55,6 +55,11 @@ RC=0
 timeout 20 "$PARADE" resume pre --foreground >/dev/null 2>"$T/e5" || RC=$?
 expect_rc 2 "parade resume of a symlinked session" "$T/e5"
 grep -q "$S/pre is a symbolic link" "$T/e5" || { show_file "$T/e5"; fail "resume does not say it is a link"; }
+RC=0
+timeout 10 "$PARADE" status pre >/dev/null 2>"$T/e5s" || RC=$?
+expect_rc 2 "parade status of a symlinked session" "$T/e5s"
+grep -q "$S/pre is a symbolic link" "$T/e5s" || { show_file "$T/e5s"; fail "status does not say it is a link"; }
+timeout 10 "$PARADE" status 2>&1 | grep -q "^pre " && fail "parade status lists the link as a session"
 [ -L "$S/pre" ] && victim_intact || fail "the link or its target was touched"
 [ "$(ls "$T/victim" | wc -l)" -eq 2 ] || fail "something was made in the link's target: $(ls "$T/victim")"
 rm -f "$S/pre"
