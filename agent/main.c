@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -110,18 +111,27 @@ static int parse_count(const char *opt, const char *s, uint64_t max, uint64_t *o
 	return 0;
 }
 
-/* Tasks inherit the agent's environment: nothing secret may be in it. */
+/* Tasks inherit the agent's environment: nothing secret may be in it.
+ * unsetenv() only drops the pointer; the bytes stay in the block the
+ * kernel shows as /proc/PID/environ, so the value is wiped in place
+ * first. */
 static void scrub_environment(void)
 {
 	for (size_t i = 0; environ[i];) {
 		if (strncmp(environ[i], "PARADE_SECRET", 13) == 0) {
-			char name[256];
-			size_t n = strcspn(environ[i], "=");
+			char name[256], *victim = environ[i], *eq = strchr(victim, '=');
+			size_t n = strcspn(victim, "=");
+			if (eq)
+				memset(eq + 1, 0, strlen(eq + 1));
 			if (n >= sizeof(name))
 				n = sizeof(name) - 1;
-			memcpy(name, environ[i], n);
+			memcpy(name, victim, n);
 			name[n] = 0;
 			unsetenv(name);
+			/* a name too long for name[] stays: drop it by hand */
+			if (environ[i] == victim)
+				for (size_t k = i; environ[k]; k++)
+					environ[k] = environ[k + 1];
 			continue;
 		}
 		i++;
@@ -153,6 +163,12 @@ int main(int argc, char **argv)
 	pd_loop *loop = NULL;
 	FILE *logf = NULL;
 
+	/* Tasks run with this user id: without this, any of them could read
+	 * this process's memory (/proc/PID/mem, ptrace), where the session
+	 * secret lives as TLS credentials, and its first environment and open
+	 * files. Not dumpable, /proc/PID/{mem,environ,fd,maps} belong to root
+	 * and ptrace is refused; tasks are dumpable again after their exec. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	pd_log_init("parade-agent");
 	if (pd_loop_poll_env(err, sizeof(err)) < 0) {
 		fprintf(stderr, "parade-agent: %s\n", err);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "session.h"
 
 #define MAX_ARGS 32
 
@@ -28,6 +29,11 @@ struct pd_local {
 	char agent[PATH_MAX];
 	const char *argv[MAX_ARGS];
 	const char *connfile;
+	/* the session's local endpoint (ipc://...), which agents dial with
+	 * --url: they never read the connection file and its secret, and
+	 * their command line names no file that holds it. Empty: a file
+	 * without local=, and agents get --connect FILE --local. */
+	char url[512];
 	child **kids; /* pointers: a child is the pidfd callback's argument */
 	unsigned n, cap;
 	unsigned restarts, max_restarts;
@@ -81,6 +87,18 @@ void pd_local_agent_path(char *out, size_t outlen)
 
 static void on_child_exit(pd_loop *l, int fd, uint32_t ev, void *arg);
 
+/* In the child before exec: an agent gets stdin, stdout and stderr only,
+ * none of the controller's other descriptors (listeners, journal, pipes). */
+static void close_from(int lowfd)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned int)lowfd, ~0U, 0) == 0)
+		return;
+#endif
+	for (int fd = lowfd; fd < 65536; fd++)
+		close(fd);
+}
+
 static int spawn(pd_local *p, child *c)
 {
 	pid_t parent = getpid(), pid;
@@ -96,6 +114,7 @@ static int spawn(pd_local *p, child *c)
 		}
 		setpgid(0, 0);
 		pd_loop_child_sigmask();
+		close_from(3);
 		execvp(p->agent, (char *const *)p->argv);
 		fprintf(stderr, "parade: cannot execute %s: %s\n", p->agent, strerror(errno));
 		_exit(127);
@@ -196,10 +215,13 @@ int pd_local_adopt(pd_local *p, int pid)
 		return -ESRCH;
 	n = read(fd, cmd, sizeof(cmd) - 1);
 	close(fd);
-	/* the words are NUL-separated: look for "--connect" then our file */
+	/* the words are NUL-separated: look for "--url" then our endpoint,
+	 * or "--connect" then our file */
 	for (ssize_t i = 0; n > 0 && i < n; i += (ssize_t)strlen(cmd + i) + 1) {
 		cmd[n] = 0;
 		if (!strcmp(cmd + i, "--connect") && i + 10 < n && !strcmp(cmd + i + 10, p->connfile))
+			match = 1;
+		if (p->url[0] && !strcmp(cmd + i, "--url") && i + 6 < n && !strcmp(cmd + i + 6, p->url))
 			match = 1;
 	}
 	if (!match)
@@ -215,7 +237,10 @@ pd_local *pd_local_start(pd_loop *l, const char *connfile, unsigned n, const cha
 			 int survive, char *err, size_t errlen)
 {
 	pd_local *p = calloc(1, sizeof(*p));
+	pd_connfile cf;
+	char cferr[600];
 	size_t k = 0;
+	int rv;
 
 	if (!p) {
 		snprintf(err, errlen, "out of memory");
@@ -226,10 +251,20 @@ pd_local *pd_local_start(pd_loop *l, const char *connfile, unsigned n, const cha
 	p->connfile = connfile;
 	p->max_restarts = 4; /* grows by two per agent started */
 	pd_local_agent_path(p->agent, sizeof(p->agent));
+	memset(&cf, 0, sizeof(cf));
+	rv = pd_connfile_read(connfile, &cf, cferr, sizeof(cferr));
+	memset(cf.secret, 0, sizeof(cf.secret));
+	if ((rv == 0 || rv == -EPERM) && !strncmp(cf.local, "ipc://", 6))
+		snprintf(p->url, sizeof(p->url), "%s", cf.local);
 	p->argv[k++] = p->agent;
-	p->argv[k++] = "--connect";
-	p->argv[k++] = connfile;
-	p->argv[k++] = "--local";
+	if (p->url[0]) {
+		p->argv[k++] = "--url";
+		p->argv[k++] = p->url;
+	} else {
+		p->argv[k++] = "--connect";
+		p->argv[k++] = connfile;
+		p->argv[k++] = "--local";
+	}
 	p->argv[k++] = "--mode";
 	p->argv[k++] = "local";
 	for (; extra && *extra && k < MAX_ARGS - 1; extra++)
