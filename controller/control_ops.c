@@ -142,6 +142,20 @@ static void op_status(ctl *c, const pd_json *req, pd_buf *reply)
 		pd_jw_null(&w);
 	pd_jw_key(&w, "agents");
 	pd_jw_u64(&w, pd_server_agents(c->srv));
+	/* a journal that refuses writes: results wait in memory, no task goes out */
+	pd_jw_key(&w, "journal");
+	pd_jw_obj_begin(&w);
+	pd_jw_key(&w, "ok");
+	pd_jw_bool(&w, !c->journal_failed);
+	if (c->journal_failed) {
+		pd_jw_key(&w, "error");
+		pd_jw_str(&w, c->journal_err);
+		pd_jw_key(&w, "since");
+		pd_jw_u64(&w, c->journal_fail_ms / 1000);
+		pd_jw_key(&w, "held");
+		pd_jw_u64(&w, c->pend[0] + c->pend[1] + c->pend[2] + c->pend[3]);
+	}
+	pd_jw_obj_end(&w);
 	pd_jw_key(&w, "launcher");
 	pd_jw_obj_begin(&w);
 	pd_jw_key(&w, "kind");

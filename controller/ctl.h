@@ -55,6 +55,11 @@ typedef struct ctl {
 	int cancel;		/* stop --cancel */
 	int serve;		/* no fixed task list: runs until stopped */
 	int interrupted, write_failed, no_agents, journal_failed;
+	/* while journal_failed (a commit failed, e.g. a full disk): its error,
+	 * since when (ms since the epoch); the results are kept (pend[]), no
+	 * task is handed out, and the commit is tried again every second */
+	char journal_err[512];
+	uint64_t journal_fail_ms;
 	/* launchers */
 	pd_local *local;
 	pd_ssh *ssh;

@@ -85,6 +85,7 @@ void ctl_check_end(ctl *c)
 
 void ctl_commit(ctl *c)
 {
+	uint64_t failed_ms;
 	int rv;
 
 	c->commit_armed = 0;
@@ -92,21 +93,36 @@ void ctl_commit(ctl *c)
 		return;
 	rv = pd_journal_commit(c->jn);
 	if (rv < 0) {
-		/* the results stay pending; the next commit tries again */
-		if (!c->journal_failed)
-			pd_err("cannot commit to the journal in %s: %s; retrying", c->dir,
-			       strerror(-rv));
+		/* everything stays kept in the journal's handle; no new task
+		 * goes out until it is durable again */
+		snprintf(c->journal_err, sizeof(c->journal_err), "%s", pd_journal_error(c->jn));
+		if (!c->journal_failed) {
+			pd_err("cannot write the journal: %s; results are kept in memory, no new "
+			       "task is handed out, and it is tried again every second",
+			       c->journal_err);
+			c->journal_fail_ms = now_ms();
+			if (c->srv)
+				pd_server_pause(c->srv, 1);
+		}
 		c->journal_failed = 1;
 		c->commit_armed = 1;
 		pd_timer_start(c->commit_timer, 1000);
 		return;
 	}
-	if (c->journal_failed)
-		pd_info("the journal takes commits again");
-	c->journal_failed = 0;
 	for (int i = 0; i < 4; i++) {
 		count(c, i, c->pend[i]);
 		c->pend[i] = 0;
+	}
+	if (c->journal_failed) {
+		failed_ms = now_ms() - c->journal_fail_ms;
+		c->journal_failed = 0;
+		pd_info("the journal takes writes again after %.1f s; tasks are handed out again",
+			(double)failed_ms / 1000.0);
+		if (c->srv)
+			pd_server_pause(c->srv, 0);
+		ctl_journal_event(c, "warning", "the journal could not be written for %.1f s: %s",
+				  (double)failed_ms / 1000.0, c->journal_err);
+		c->journal_err[0] = 0;
 	}
 	ctl_check_end(c);
 }
@@ -129,7 +145,7 @@ void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 	pd_row_result row;
 	char **values = NULL;
 	char schema_err[512] = "", error[1024];
-	int status = m->status;
+	int status = m->status, dropped_out = 0;
 
 	if (m->id >= ctl_total(c))
 		return;
@@ -159,11 +175,24 @@ void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 		jr.error = error;
 		jr.at_ms = now_ms();
 		rv = pd_journal_result(c->jn, &jr);
+		if (rv == -E2BIG || rv == -EINVAL) {
+			/* a result the journal cannot keep is a failed row that says
+			 * why, never a task that runs again and again */
+			snprintf(error, sizeof(error),
+				 "stdout of %llu bytes is more than the journal keeps of one "
+				 "result (%u bytes); it is dropped",
+				 (unsigned long long)m->out_len, PD_JOURNAL_MAX_BLOB);
+			status = jr.status = PD_ST_FAILED;
+			jr.out = NULL;
+			jr.out_len = 0;
+			dropped_out = 1;
+			rv = pd_journal_result(c->jn, &jr);
+		}
 		if (rv == 0)
 			goto out; /* it has its result already: never twice */
 		if (rv < 0)
 			pd_err("cannot record the result of task %llu in the journal: %s",
-			       (unsigned long long)m->id, strerror(-rv));
+			       (unsigned long long)m->id, pd_journal_error(c->jn));
 		c->pend[status < 4 && status >= 0 ? status : PD_ST_FAILED]++;
 		journal_wrote(c);
 	} else {
@@ -176,14 +205,14 @@ void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 		row.exit_code = m->exit_code;
 		row.seconds = (double)m->wall_us / 1e6;
 		row.agent = agent ? agent : "";
-		row.out = m->out;
-		row.out_len = m->out_len;
+		row.out = dropped_out ? "" : m->out;
+		row.out_len = dropped_out ? 0 : m->out_len;
 		/* the table shows stdout without its final line end, as $(...) does */
 		if (row.out_len && row.out[row.out_len - 1] == '\n')
 			row.out_len--;
 		if (row.out_len && row.out[row.out_len - 1] == '\r')
 			row.out_len--;
-		row.values = values;
+		row.values = dropped_out ? NULL : values;
 		row.error = error;
 		if (pd_output_row(c->out, m->id, &row) == -EIO && !c->write_failed) {
 			c->write_failed = 1;

@@ -29,6 +29,8 @@ static void print_status(const pd_json *r, int agents)
 {
 	const pd_json *t = pd_json_get(r, "tasks"), *l = pd_json_get(r, "launcher");
 	const pd_json *jobs = pd_json_get(l, "jobs"), *list = pd_json_get(r, "agent_list");
+	const pd_json *jn = pd_json_get(r, "journal");
+	int jok = 1;
 	double rate = 0, eta = -1;
 	time_t started = (time_t)ses_num(r, "started");
 	char when[64] = "?";
@@ -50,6 +52,16 @@ static void print_status(const pd_json *r, int agents)
 		printf("rate:     %.1f tasks/s, ETA %.0f s\n", rate, eta);
 	else
 		printf("rate:     %.1f tasks/s\n", rate);
+	if (pd_json_bool(pd_json_get(jn, "ok"), &jok) == 0 && !jok) {
+		time_t since = (time_t)ses_num(jn, "since");
+		char at[64] = "?";
+		if (localtime_r(&since, &tm))
+			strftime(at, sizeof(at), "%H:%M:%S", &tm);
+		printf("journal:  FAILING since %s: %s\n"
+		       "          %llu results held in memory; no new task is handed out until "
+		       "the journal takes writes again (tried every second)\n",
+		       at, ses_str(jn, "error"), (unsigned long long)ses_num(jn, "held"));
+	}
 	printf("agents:   %llu connected; launcher %s: target %llu, alive %llu\n",
 	       (unsigned long long)ses_num(r, "agents"), ses_str(l, "kind"),
 	       (unsigned long long)ses_num(l, "target"), (unsigned long long)ses_num(l, "alive"));
@@ -158,7 +170,10 @@ static const char status_usage[] =
 	"Without NAME, lists the sessions (one JSON object a line with --json).\n"
 	"With NAME: tasks total/queued/running/done/failed/lost, rate, ETA, agents\n"
 	"and the launcher's state; --agents adds one line per agent; --watch\n"
-	"repeats every SEC seconds (default 2) until the session ends.\n";
+	"repeats every SEC seconds (default 2) until the session ends.\n"
+	"Exit status: 0; 1 while the session's journal cannot be written (a full\n"
+	"disk: the error is shown); 2 for a journal that cannot be read (damaged)\n"
+	"or a usage error.\n";
 
 int pd_status_main(int argc, char **argv)
 {
@@ -213,6 +228,12 @@ int pd_status_main(int argc, char **argv)
 		if (live == 0 && !ses_reply_ok(r, argv[optind])) {
 			pd_json_free(r);
 			return 2;
+		}
+		if (live == 0) {
+			int jok = 1;
+			/* a journal that refuses writes is a problem worth a status */
+			pd_json_bool(pd_json_get(pd_json_get(r, "journal"), "ok"), &jok);
+			rv = jok ? 0 : 1;
 		}
 		if (live == 0 && json) {
 			printf("%s\n", raw);

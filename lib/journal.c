@@ -35,8 +35,8 @@ static const char *const stmt_sql[ST_MAX_] = {
 	[ST_RESULT] = "INSERT OR IGNORE INTO results(task, attempt, status, exit_code, seconds, "
 		      "agent, out, error, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_JOIN] = "INSERT INTO agents(name, host, pid, mode, slurm_job, slurm_step, slots, "
-		    "joined_ms, left_ms, tasks_done) "
-		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		    "joined_ms, left_ms, tasks_done, id) "
+		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_LEAVE] = "UPDATE agents SET left_ms = ?2, tasks_done = ?3 WHERE id = ?1",
 	[ST_EVENT] = "INSERT INTO events(at_ms, kind, text) VALUES (?1, ?2, ?3)",
 };
@@ -87,20 +87,40 @@ static int map_rc(sqlite3 *db, int rc)
 	return sys > 0 ? -sys : -EIO;
 }
 
-/* Records SQLite's complaint about rc (call before any other sqlite3_*
- * call on the handle) and returns the errno for it. */
-static int fail(pd_journal *j, int rc, const char *what)
+int pd_journal_fail(pd_journal *j, int rc, const char *what)
 {
 	const char *msg = j->db ? sqlite3_errmsg(j->db) : sqlite3_errstr(rc);
+	int sys = j->db ? sqlite3_system_errno(j->db) : 0;
+	char cause[160] = "";
 
+	/* the system's word says which disk trouble it was */
+	if (sys > 0 && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL ||
+			(rc & 0xff) == SQLITE_CANTOPEN))
+		snprintf(cause, sizeof(cause), " (%s)", strerror(sys));
 	if (what)
-		pd_journal_set_err(j, "%s: %s", what, msg);
+		pd_journal_set_err(j, "%s: %s%s", what, msg, cause);
 	else
-		pd_journal_set_err(j, "%s", msg);
+		pd_journal_set_err(j, "%s%s", msg, cause);
 	return map_rc(j->db, rc);
 }
 
-static int stmt(pd_journal *j, int which, sqlite3_stmt **out)
+int pd_journal_rc_retry(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_TOOBIG:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+	case SQLITE_ERROR:
+		return 0;
+	default: return 1;
+	}
+}
+
+#define fail pd_journal_fail
+#define stmt pd_journal_stmt
+
+int pd_journal_stmt(pd_journal *j, int which, sqlite3_stmt **out)
 {
 	int rc;
 
@@ -122,16 +142,6 @@ static int run(pd_journal *j, sqlite3_stmt *s, const char *what)
 	if (rc != SQLITE_DONE)
 		rv = fail(j, rc, what);
 	sqlite3_reset(s);
-	return rv;
-}
-
-/* run() for a write: counts it as pending when it worked. */
-static int wrun(pd_journal *j, sqlite3_stmt *s, const char *what)
-{
-	int rv = run(j, s, what);
-
-	if (rv == 0)
-		j->pending++;
 	return rv;
 }
 
@@ -166,72 +176,9 @@ static void bind_str(sqlite3_stmt *s, int i, const char *v)
 	sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
 
-/* Gets a write statement inside the open transaction, beginning one if
- * none is open. SQLite may have rolled back ours after an I/O error; the
- * pending count then names what was lost. */
-static int wprep(pd_journal *j, int which, sqlite3_stmt **s)
-{
-	sqlite3_stmt *b;
-	int rv;
-
-	if (j->readonly) {
-		pd_journal_set_err(j, "opened read-only");
-		return -EBADF;
-	}
-	if (sqlite3_get_autocommit(j->db)) {
-		if (j->pending)
-			pd_err("journal %s: %zu uncommitted writes were rolled back", j->path,
-			       j->pending);
-		j->pending = 0;
-		rv = stmt(j, ST_BEGIN, &b);
-		if (rv == 0)
-			rv = run(j, b, "begin");
-		if (rv < 0)
-			return rv;
-	}
-	return stmt(j, which, s);
-}
-
 static size_t buffered(const pd_journal *j)
 {
 	return pd_jblock_count(&j->tblock) + pd_jblock_count(&j->ablock);
-}
-
-/* Writes the block in b (n entries) with statement which, binding first
- * as ?1 when it is a task block, into the open transaction. On success the
- * entries count as pending and b is empty; on failure b is kept for a
- * retry. */
-static int flush_block(pd_journal *j, int which, pd_buf *b, const char *what)
-{
-	uint32_t n = pd_jblock_count(b);
-	int task = which == ST_TASK, rv;
-	sqlite3_stmt *s;
-
-	if (!n)
-		return 0;
-	rv = wprep(j, which, &s);
-	if (rv < 0)
-		return rv;
-	if (task)
-		bind_u64(s, 1, j->tfirst);
-	sqlite3_bind_int64(s, task + 1, n);
-	sqlite3_bind_blob(s, task + 2, b->data, (int)b->len, SQLITE_STATIC);
-	rv = run(j, s, what);
-	if (rv == 0) {
-		j->pending += n;
-		pd_buf_reset(b);
-	}
-	return rv;
-}
-
-int pd_journal_flush_tasks(pd_journal *j)
-{
-	return flush_block(j, ST_TASK, &j->tblock, "tasks");
-}
-
-int pd_journal_flush_attempts(pd_journal *j)
-{
-	return flush_block(j, ST_ATTEMPT, &j->ablock, "attempts");
 }
 
 static int check_write(pd_journal *j)
@@ -240,6 +187,92 @@ static int check_write(pd_journal *j)
 		return 0;
 	pd_journal_set_err(j, "opened read-only");
 	return -EBADF;
+}
+
+static void rollback(pd_journal *j)
+{
+	if (!sqlite3_get_autocommit(j->db))
+		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* 1 if writes may run in SQLite's open transaction (begun here if none is
+ * open), 0 if they are only kept for the next commit (broken). */
+static int wstart(pd_journal *j)
+{
+	sqlite3_stmt *b;
+
+	if (j->broken)
+		return 0;
+	if (sqlite3_get_autocommit(j->db)) {
+		/* SQLite rolled back ours on its own (an I/O error): the kept
+		 * writes go in again at the commit */
+		if (j->pending || stmt(j, ST_BEGIN, &b) < 0 || run(j, b, "begin") < 0) {
+			j->broken = 1;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Runs the record just kept (pd_jredo_end) in the open transaction, or
+ * only keeps it while the transaction is broken. 1 kept and run (changes()
+ * tells the rest), 0 kept for the commit, -errno a write that would never
+ * work (not kept; j's error says why). A write that failed for a reason
+ * that may pass (a full disk) breaks the transaction: SQLite's is rolled
+ * back and the commit writes every kept write again. */
+static int write_kept(pd_journal *j)
+{
+	uint32_t w = pd_jredo_last_weight(j);
+	int live = wstart(j), rv, rc;
+
+	j->pending += w;
+	if (!live)
+		return 0;
+	rv = pd_jredo_exec_last(j, &rc);
+	if (rv == 0)
+		return 1;
+	if (!pd_journal_rc_retry(rc)) {
+		j->pending -= w;
+		pd_jredo_drop_last(j);
+		return rv;
+	}
+	pd_err("%s; kept for a retry", j->err);
+	rollback(j);
+	j->broken = 1;
+	return 0;
+}
+
+/* Writes the block in b (n entries) with statement which, binding first
+ * as ?1 when it is a task block. On success the entries count as pending
+ * (kept until the commit) and b is empty; on failure b is kept. */
+static int flush_block(pd_journal *j, int which, pd_buf *b)
+{
+	uint32_t n = pd_jblock_count(b);
+	int rv;
+
+	if (!n)
+		return 0;
+	if ((rv = check_write(j)) < 0)
+		return rv;
+	pd_jredo_begin(j, which, n);
+	if (which == ST_TASK)
+		pd_jredo_int(j, (int64_t)j->tfirst);
+	pd_jredo_int(j, n);
+	pd_jredo_blob(j, b->data, b->len);
+	if ((rv = pd_jredo_end(j)) < 0 || (rv = write_kept(j)) < 0)
+		return rv;
+	pd_buf_reset(b);
+	return 0;
+}
+
+int pd_journal_flush_tasks(pd_journal *j)
+{
+	return flush_block(j, ST_TASK, &j->tblock);
+}
+
+int pd_journal_flush_attempts(pd_journal *j)
+{
+	return flush_block(j, ST_ATTEMPT, &j->ablock);
 }
 
 /* 1 if task id is recorded (buffered, pending or committed), 0 if not. */
@@ -265,17 +298,21 @@ static int task_recorded(pd_journal *j, uint64_t id)
 	return rv;
 }
 
-/* A writer's task_end: one past the end of the last block. */
+/* A writer's task_end (one past the end of the last block) and
+ * next_agent. */
 static int read_task_end(pd_journal *j)
 {
 	sqlite3_stmt *s = NULL;
 	int64_t end;
 	int rv;
 
-	rv = pd_journal_prep(j, "SELECT first + count FROM tasks ORDER BY first DESC LIMIT 1", &s);
+	rv = pd_journal_prep(j, "SELECT (SELECT first + count FROM tasks ORDER BY first DESC "
+				"LIMIT 1), (SELECT coalesce(max(id), 0) + 1 FROM agents)",
+			     &s);
 	if (rv == 0 && pd_journal_next_row(j, s, &rv, "tasks")) {
 		end = sqlite3_column_int64(s, 0);
 		j->task_end = end > 0 ? (uint64_t)end : 0;
+		j->next_agent = sqlite3_column_int64(s, 1);
 	}
 	sqlite3_finalize(s);
 	return rv;
@@ -350,6 +387,7 @@ static void free_handle(pd_journal *j)
 	}
 	pd_buf_free(&j->tblock);
 	pd_buf_free(&j->ablock);
+	pd_buf_free(&j->redo);
 	free(j->path);
 	free(j);
 }
@@ -458,7 +496,8 @@ void pd_journal_close(pd_journal *j)
 {
 	if (!j)
 		return;
-	if (!j->readonly && (pd_journal_pending(j) || !sqlite3_get_autocommit(j->db)))
+	if (!j->readonly &&
+	    (pd_journal_pending(j) || j->broken || !sqlite3_get_autocommit(j->db)))
 		pd_journal_commit(j);
 	free_handle(j);
 }
@@ -470,19 +509,20 @@ const char *pd_journal_error(const pd_journal *j)
 
 int pd_journal_meta_set(pd_journal *j, const char *key, const char *value)
 {
-	sqlite3_stmt *s;
 	int rv;
 
 	if (!key || !value || strcmp(key, "schema_version") == 0) {
 		pd_journal_set_err(j, "meta key '%s' cannot be set", key ? key : "(null)");
 		return -EINVAL;
 	}
-	rv = wprep(j, ST_META_SET, &s);
-	if (rv < 0)
+	if ((rv = check_write(j)) < 0)
 		return rv;
-	bind_str(s, 1, key);
-	bind_str(s, 2, value);
-	return wrun(j, s, "meta");
+	pd_jredo_begin(j, ST_META_SET, 1);
+	pd_jredo_text(j, key);
+	pd_jredo_text(j, value);
+	if ((rv = pd_jredo_end(j)) == 0 && (rv = write_kept(j)) > 0)
+		rv = 0;
+	return rv;
 }
 
 int pd_journal_meta_get(pd_journal *j, const char *key, char **value)
@@ -570,90 +610,105 @@ int pd_journal_attempt(pd_journal *j, uint64_t task, uint32_t attempt, const cha
 
 int pd_journal_result(pd_journal *j, const pd_jresult *r)
 {
-	sqlite3_stmt *s;
 	int rv;
 
 	if (r->out_len > PD_JOURNAL_MAX_BLOB || (!r->out && r->out_len)) {
-		pd_journal_set_err(j, "task %" PRIu64 ": bad output size %zu", r->task, r->out_len);
+		pd_journal_set_err(j, "task %" PRIu64 ": stdout of %zu bytes is more than the "
+				      "journal keeps of one result (%u bytes)",
+				   r->task, r->out_len, PD_JOURNAL_MAX_BLOB);
 		return r->out ? -E2BIG : -EINVAL;
 	}
-	rv = check_id(j, r->task);
-	if (rv == 0)
-		rv = wprep(j, ST_RESULT, &s);
-	if (rv < 0)
+	if ((rv = check_write(j)) < 0 || (rv = check_id(j, r->task)) < 0)
 		return rv;
-	bind_u64(s, 1, r->task);
-	bind_u64(s, 2, r->attempt);
-	sqlite3_bind_int(s, 3, r->status);
-	sqlite3_bind_int(s, 4, r->exit_code);
-	sqlite3_bind_double(s, 5, r->seconds);
-	bind_str(s, 6, r->agent);
-	sqlite3_bind_blob(s, 7, r->out ? r->out : "", (int)r->out_len, SQLITE_STATIC);
-	bind_str(s, 8, r->error);
-	bind_u64(s, 9, r->at_ms);
-	rv = wrun(j, s, "result");
-	return rv < 0 ? rv : sqlite3_changes(j->db) > 0;
+	pd_jredo_begin(j, ST_RESULT, 1);
+	pd_jredo_int(j, (int64_t)r->task);
+	pd_jredo_int(j, r->attempt);
+	pd_jredo_int(j, r->status);
+	pd_jredo_int(j, r->exit_code);
+	pd_jredo_dbl(j, r->seconds);
+	pd_jredo_text(j, r->agent);
+	pd_jredo_blob(j, r->out, r->out_len);
+	pd_jredo_text(j, r->error);
+	pd_jredo_int(j, (int64_t)r->at_ms);
+	if ((rv = pd_jredo_end(j)) < 0 || (rv = write_kept(j)) < 0)
+		return rv;
+	if (rv == 1 && sqlite3_changes(j->db) == 0) {
+		/* it has its result already: nothing to keep */
+		j->pending--;
+		pd_jredo_drop_last(j);
+		return 0;
+	}
+	return 1;
 }
 
 int pd_journal_agent_join(pd_journal *j, const pd_jagent *a, int64_t *row)
 {
-	sqlite3_stmt *s;
 	int rv;
 
 	*row = 0;
-	rv = wprep(j, ST_JOIN, &s);
-	if (rv < 0)
+	if ((rv = check_write(j)) < 0)
 		return rv;
-	bind_str(s, 1, a->name);
-	bind_str(s, 2, a->host);
-	bind_u64(s, 3, a->pid);
-	bind_str(s, 4, a->mode);
-	bind_str(s, 5, a->slurm_job);
-	bind_str(s, 6, a->slurm_step);
-	bind_u64(s, 7, a->slots);
-	bind_u64(s, 8, a->joined_ms);
+	/* the id is chosen here, so that a write kept and written again gets
+	 * the same one */
+	pd_jredo_begin(j, ST_JOIN, 1);
+	pd_jredo_text(j, a->name);
+	pd_jredo_text(j, a->host);
+	pd_jredo_int(j, a->pid);
+	pd_jredo_text(j, a->mode);
+	pd_jredo_text(j, a->slurm_job);
+	pd_jredo_text(j, a->slurm_step);
+	pd_jredo_int(j, a->slots);
+	pd_jredo_int(j, (int64_t)a->joined_ms);
 	if (a->left_ms)
-		bind_u64(s, 9, a->left_ms);
+		pd_jredo_int(j, (int64_t)a->left_ms);
 	else
-		sqlite3_bind_null(s, 9);
-	bind_u64(s, 10, a->tasks_done);
-	rv = wrun(j, s, "agent");
-	if (rv == 0)
-		*row = sqlite3_last_insert_rowid(j->db);
-	return rv;
+		pd_jredo_null(j);
+	pd_jredo_int(j, (int64_t)a->tasks_done);
+	pd_jredo_int(j, j->next_agent);
+	if ((rv = pd_jredo_end(j)) < 0 || (rv = write_kept(j)) < 0)
+		return rv;
+	*row = j->next_agent++;
+	return 0;
 }
 
 int pd_journal_agent_leave(pd_journal *j, int64_t row, uint64_t left_ms, uint64_t tasks_done)
 {
-	sqlite3_stmt *s;
 	int rv;
 
-	rv = wprep(j, ST_LEAVE, &s);
-	if (rv < 0)
+	if ((rv = check_write(j)) < 0)
 		return rv;
-	sqlite3_bind_int64(s, 1, row);
-	bind_u64(s, 2, left_ms);
-	bind_u64(s, 3, tasks_done);
-	rv = wrun(j, s, "agent");
-	if (rv == 0 && sqlite3_changes(j->db) == 0) {
+	if (row <= 0 || row >= j->next_agent) {
 		pd_journal_set_err(j, "no agent row %" PRId64, row);
-		rv = -ENOENT;
+		return -ENOENT;
 	}
-	return rv;
+	pd_jredo_begin(j, ST_LEAVE, 1);
+	pd_jredo_int(j, row);
+	pd_jredo_int(j, (int64_t)left_ms);
+	pd_jredo_int(j, (int64_t)tasks_done);
+	if ((rv = pd_jredo_end(j)) < 0 || (rv = write_kept(j)) < 0)
+		return rv;
+	if (rv == 1 && sqlite3_changes(j->db) == 0) {
+		j->pending--;
+		pd_jredo_drop_last(j);
+		pd_journal_set_err(j, "no agent row %" PRId64, row);
+		return -ENOENT;
+	}
+	return 0;
 }
 
 int pd_journal_event(pd_journal *j, uint64_t at_ms, const char *kind, const char *text)
 {
-	sqlite3_stmt *s;
 	int rv;
 
-	rv = wprep(j, ST_EVENT, &s);
-	if (rv < 0)
+	if ((rv = check_write(j)) < 0)
 		return rv;
-	bind_u64(s, 1, at_ms);
-	bind_str(s, 2, kind ? kind : "");
-	bind_str(s, 3, text);
-	return wrun(j, s, "event");
+	pd_jredo_begin(j, ST_EVENT, 1);
+	pd_jredo_int(j, (int64_t)at_ms);
+	pd_jredo_text(j, kind ? kind : "");
+	pd_jredo_text(j, text);
+	if ((rv = pd_jredo_end(j)) < 0 || (rv = write_kept(j)) < 0)
+		return rv;
+	return 0;
 }
 
 size_t pd_journal_pending(const pd_journal *j)
@@ -661,39 +716,63 @@ size_t pd_journal_pending(const pd_journal *j)
 	return j->pending + buffered(j);
 }
 
-int pd_journal_commit(pd_journal *j)
+/* One try: the kept writes again if the transaction broke, the buffered
+ * blocks, COMMIT. On failure SQLite's transaction is rolled back and every
+ * write stays kept (broken). */
+static int commit_once(pd_journal *j)
 {
 	sqlite3_stmt *s;
-	size_t lost = 0;
-	int rv, kept;
+	int rv = 0;
+
+	if (!j->broken && sqlite3_get_autocommit(j->db) && j->pending)
+		j->broken = 1; /* SQLite rolled ours back on its own */
+	if (j->broken) {
+		rollback(j);
+		if ((rv = stmt(j, ST_BEGIN, &s)) < 0 || (rv = run(j, s, "begin")) < 0 ||
+		    (rv = pd_jredo_replay(j)) < 0)
+			goto fail;
+		j->broken = 0;
+	}
+	if ((rv = pd_journal_flush_tasks(j)) < 0 || (rv = pd_journal_flush_attempts(j)) < 0)
+		goto fail;
+	if (j->broken) { /* a block's write failed: it was kept */
+		rv = map_rc(j->db, sqlite3_errcode(j->db));
+		goto fail;
+	}
+	if (sqlite3_get_autocommit(j->db))
+		return 0; /* nothing was pending */
+	if ((rv = stmt(j, ST_COMMIT, &s)) < 0 || (rv = run(j, s, "commit")) < 0)
+		goto fail;
+	j->pending = 0;
+	pd_jredo_clear(j);
+	return 0;
+fail:
+	rollback(j);
+	j->broken = 1;
+	return rv < 0 ? rv : -EIO;
+}
+
+/* A full disk may be a WAL that only a checkpoint would let start over
+ * (the automatic one waits for 1000 pages, more than a small disk holds).
+ * 1 if every frame of the WAL went into the database. */
+static int checkpoint(pd_journal *j)
+{
+	int log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(j->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+
+	return rc == SQLITE_OK && log > 0 && done == log;
+}
+
+int pd_journal_commit(pd_journal *j)
+{
+	int rv;
 
 	if (j->readonly)
 		return 0;
-	if (sqlite3_get_autocommit(j->db) && j->pending) {
-		pd_journal_set_err(j, "%zu uncommitted writes were rolled back", j->pending);
-		pd_err("%s", j->err);
-		j->pending = 0;
-		return -EIO;
-	}
-	rv = pd_journal_flush_tasks(j);
-	if (rv == 0)
-		rv = pd_journal_flush_attempts(j);
-	if (rv == 0 && sqlite3_get_autocommit(j->db))
-		return 0; /* nothing was pending */
-	if (rv == 0)
-		rv = stmt(j, ST_COMMIT, &s);
-	if (rv == 0)
-		rv = run(j, s, "commit");
-	if (rv == 0) {
-		j->pending = 0;
-		return 0;
-	}
-	/* unwritten blocks stay buffered; the transaction may be gone */
-	kept = !sqlite3_get_autocommit(j->db);
-	if (!kept) {
-		lost = j->pending;
-		j->pending = 0;
-	}
-	pd_err("%s (%zu writes lost, %zu kept for a retry)", j->err, lost, pd_journal_pending(j));
-	return -EIO;
+	rv = commit_once(j);
+	if (rv == -ENOSPC && checkpoint(j))
+		rv = commit_once(j);
+	if (rv < 0)
+		pd_err("%s (%zu writes kept for a retry)", j->err, pd_journal_pending(j));
+	return rv;
 }

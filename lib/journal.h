@@ -14,6 +14,16 @@
  * Batching: every write call joins one open transaction that the first
  * write begins; nothing is visible to readers (or safe) until
  * pd_journal_commit(). The caller commits every few ms or thousand rows.
+ *
+ * A full disk loses nothing: the handle keeps a copy of every write until
+ * a commit makes it durable. A write or commit that fails for a reason
+ * that may pass (no space, an I/O error, a lock held too long, memory)
+ * rolls SQLite's transaction back; from then on writes are only kept (in
+ * memory) and every later pd_journal_commit() writes all of them again
+ * in their order, until one succeeds. A commit that finds no space first
+ * lets SQLite checkpoint its WAL (so that it can start over from its
+ * beginning) and tries once more. While writes are only kept, the writer's
+ * own reads see what was committed.
  * Tasks and hand-outs are many to a row: the handle fills a block in
  * memory and writes it into the open transaction when the next entry does
  * not fit, at a commit (so a commit makes every earlier write durable, as
@@ -87,13 +97,19 @@ void pd_journal_close(pd_journal *j);
 const char *pd_journal_error(const pd_journal *j);
 
 /* Sets meta key to value (both copied); joins the open transaction.
- * 'schema_version' cannot be set (-EINVAL). */
+ * 'schema_version' cannot be set (-EINVAL). The controller records
+ * session, mode, created, state, stdin, schema (its --schema, "" for
+ * none), format (csv, tsv or jsonl), argv and columns (JSON arrays). */
 int pd_journal_meta_set(pd_journal *j, const char *key, const char *value);
 /* *value gets a malloc'd copy (the caller frees it). -ENOENT if the key is
  * not set; *value is NULL on any error. */
 int pd_journal_meta_get(pd_journal *j, const char *key, char **value);
 
-/* ---- writes: each joins the open transaction (begun on demand) ---- */
+/* ---- writes: each joins the open transaction (begun on demand), or is
+ * kept for the next commit while the disk refuses writes (see the top): a
+ * write call fails only for reasons of its own (too big, a bad id, a
+ * duplicate, memory), never for the disk; pd_journal_commit() says that.
+ * ---- */
 
 /* Records task id (<= INT64_MAX, else -EOVERFLOW) with its input cells
  * (borrowed C strings; ncells <= PD_JOURNAL_MAX_CELLS and their bytes
@@ -126,8 +142,11 @@ typedef struct pd_jresult {
 	uint64_t at_ms;
 } pd_jresult;
 
-/* Records the result of r->task: 1 recorded, 0 the task already has a
- * result (committed or pending; nothing is changed), or -errno. */
+/* Records the result of r->task: 1 recorded (kept until committed), 0 the
+ * task already has a result (committed or pending; nothing is changed), or
+ * -errno (-E2BIG: out_len over PD_JOURNAL_MAX_BLOB, with an error naming
+ * the limit). While writes are only kept, a duplicate is not seen until
+ * the commit (1, and the commit keeps the first result). */
 int pd_journal_result(pd_journal *j, const pd_jresult *r);
 
 /* An agent connection. Strings are borrowed (NULL allowed on write, ""
@@ -151,9 +170,11 @@ int pd_journal_event(pd_journal *j, uint64_t at_ms, const char *kind, const char
 /* Write calls since the last commit, buffered ones included (0 for a
  * read-only handle). */
 size_t pd_journal_pending(const pd_journal *j);
-/* Writes the buffered blocks and commits the open transaction; nothing
- * pending is a no-op. 0 or -EIO (logged, with how many pending writes were
- * kept for a retry and how many lost). */
+/* Writes the buffered blocks and commits the open transaction (after
+ * writing every kept write again if an earlier write or commit failed);
+ * nothing pending is a no-op. 0, or -errno (-ENOSPC, -EIO, -EBUSY, ...;
+ * logged, with how many writes are kept for the next try; j's error names
+ * the file and SQLite's message). Nothing is lost by a failed commit. */
 int pd_journal_commit(pd_journal *j);
 
 /* ---- reads: on any handle. A read-only handle sees what was committed
