@@ -7,6 +7,7 @@
 
 #include "codec.h"
 #include "csv.h"
+#include "journal.h"
 #include "log.h"
 #include "output.h"
 #include "run.h"
@@ -67,7 +68,8 @@ const char pd_run_usage[] =
 	"  --crash-limit N      a task whose agent is lost N times is 'lost' (3)\n"
 	"  --chunk K            send up to K tasks per frame (default 1)\n"
 	"  --no-dispatcher      assign tasks round-robin up front\n"
-	"  --output-limit BYTES keep at most BYTES of stdout and stderr (1 MiB)\n"
+	"  --output-limit BYTES keep at most BYTES of stdout and stderr (1 MiB;\n"
+	"                       at most 64 MiB, what the journal keeps of one result)\n"
 	"Session and network:\n"
 	"  --name NAME          session name (default: generated)\n"
 	"  --keep-session       keep the session folder after the run\n"
@@ -312,7 +314,8 @@ int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
 				return -EINVAL;
 			break;
 		case O_OUTLIMIT:
-			if (count_arg("--output-limit", optarg, 1, 1u << 30, &v) < 0)
+			/* a result's stdout must fit the journal: one limit for both */
+			if (count_arg("--output-limit", optarg, 1, PD_JOURNAL_MAX_BLOB, &v) < 0)
 				return -EINVAL;
 			o->out_limit = (uint32_t)v;
 			break;
