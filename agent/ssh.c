@@ -310,6 +310,24 @@ int pd_ssh_forward(unsigned rport, const char *target, unsigned cport, char *out
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+int pd_ssh_allocated_port(const char *line, unsigned *port)
+{
+	static const char pre[] = "Allocated port ";
+	unsigned long v;
+	char *end;
+
+	if (strncmp(line, pre, sizeof(pre) - 1) != 0)
+		return 0;
+	line += sizeof(pre) - 1;
+	if (*line < '1' || *line > '9')
+		return 0;
+	v = strtoul(line, &end, 10);
+	if (v > 65535 || strncmp(end, " for remote forward to ", 23) != 0)
+		return 0;
+	*port = (unsigned)v;
+	return 1;
+}
+
 static int app(pd_buf *b, const char *s)
 {
 	return pd_buf_append(b, s, strlen(s));
@@ -431,6 +449,9 @@ char **pd_ssh_argv(const char *ssh, const pd_ssh_opts *o, const pd_ssh_host *h,
 	if (forward) {
 		ADD("-o");
 		ADD("ExitOnForwardFailure=yes");
+		/* "Allocated port N" (a -R 0 forward) is an INFO line */
+		ADD("-o");
+		ADD("LogLevel=INFO");
 		ADD("-R");
 		ADD(forward);
 	}
@@ -495,9 +516,14 @@ int pd_ssh_classify(int st, const char *text, unsigned rport, char *why, size_t 
 			snprintf(why, whylen, "unknown host");
 			return PD_SSH_GIVE_UP;
 		}
-		if (strstr(text, "remote port forwarding failed")) {
+		if (strstr(text, "remote port forwarding failed") && rport) {
 			snprintf(why, whylen, "the tunnel's remote port %u is taken on that host "
-				 "(choose another with --tunnel-port)", rport);
+				 "(choose another with --tunnel-port, or leave it out)", rport);
+			return PD_SSH_GIVE_UP;
+		}
+		if (strstr(text, "remote port forwarding failed")) {
+			snprintf(why, whylen, "the host's sshd refused the tunnel (remote "
+				 "forwarding not allowed there? see AllowTcpForwarding)");
 			return PD_SSH_GIVE_UP;
 		}
 		if (code < 0)

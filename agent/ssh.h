@@ -35,7 +35,7 @@ typedef struct pd_ssh_opts {
 	const char *ssh_opts[PD_SSH_MAX_OPTS]; /* borrowed: each becomes `-o VALUE` */
 	size_t nopts;
 	int tunnel;                /* reverse-forward a remote loopback port */
-	unsigned tunnel_port;      /* that port; 0: the controller's port */
+	unsigned tunnel_port;      /* that port; 0: one the host's sshd picks */
 	const char *remote_agent;  /* borrowed; NULL: "parade-agent" (remote PATH) */
 	int remote_connect_file;   /* copy the text to ~/.parade/ there instead */
 	unsigned slots;            /* tasks per agent when a host names none; 0: 1 */
@@ -73,8 +73,13 @@ int pd_hostfile_parse(const char *name, const char *text, size_t len, pd_ssh_opt
 /* ---- what runs ---- */
 
 /* The -R value: "127.0.0.1:RPORT:TARGET:CPORT" (TARGET bracketed when it
- * holds ':'). 0 or -ENAMETOOLONG. */
+ * holds ':'). RPORT 0 lets the host's sshd choose a free port, which ssh
+ * then reports (pd_ssh_allocated_port). 0 or -ENAMETOOLONG. */
 int pd_ssh_forward(unsigned rport, const char *target, unsigned cport, char *out, size_t len);
+/* 1 and *port when line (one line of ssh's stderr, no line end) is ssh's
+ * report of a -R 0 forward, "Allocated port N for remote forward to
+ * HOST:PORT"; else 0. */
+int pd_ssh_allocated_port(const char *line, unsigned *port);
 /* The shell command run on the host (ssh hands it to the login shell):
  * `exec AGENT --connect - --mode ssh --slots K [-v] [--coproc 'COMMAND']`,
  * or with remote_connect_file a script that saves the text to
@@ -90,7 +95,8 @@ int pd_ssh_remote_cmd(const pd_ssh_opts *o, const pd_ssh_host *h, const char *se
 		      size_t index, pd_buf *out);
 /* argv of one ssh: ssh [-o OPT...] -o BatchMode=yes -o ConnectTimeout=10
  * -o ServerAliveInterval=5 -o ServerAliveCountMax=3 [-p PORT]
- * [-o ExitOnForwardFailure=yes -R FORWARD] [user@]host -- REMOTE_CMD.
+ * [-o ExitOnForwardFailure=yes -o LogLevel=INFO -R FORWARD] [user@]host --
+ * REMOTE_CMD.
  * The user's options come first because ssh keeps the first value it gets
  * for each option. forward NULL: no tunnel. A malloc'd NULL-terminated
  * array of malloc'd strings (pd_ssh_argv_free), or NULL when out of
@@ -109,7 +115,8 @@ enum pd_ssh_verdict {
 	PD_SSH_GIVE_UP,  /* permanent (for a host that never worked) */
 };
 /* Judges how a session ended from its wait status and ssh's stderr
- * (text). rport is the tunnel's remote port (0: none), for the message.
+ * (text). rport is the tunnel's chosen remote port, for the message (0:
+ * none, or one the host's sshd allocates).
  * why gets a short phrase ("authentication refused"). */
 int pd_ssh_classify(int wstatus, const char *text, unsigned rport, char *why, size_t whylen);
 

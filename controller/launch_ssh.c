@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -40,6 +41,8 @@ typedef struct host_run {
 	char why[320];
 	char code[32]; /* " [exit N]" of the last session, or "" */
 	pd_timer *retry;
+	unsigned rport; /* this session's tunnel port on the host (0: none yet) */
+	int text_sent;  /* this session got its connection text */
 } host_run;
 
 struct pd_ssh {
@@ -48,18 +51,65 @@ struct pd_ssh {
 	size_t n;
 	pd_buf text; /* the connection text: it holds the secret */
 	unsigned rport;
+	/* a tunnel whose far end the host's sshd picks (-R 0): each session
+	 * gets its text once ssh reports the port; cf holds the secret */
+	int dynamic;
+	pd_connfile cf;
 	int stopping;
 };
+
+static void write_all(int fd, const uint8_t *t, size_t left)
+{
+	/* the text is far below PIPE_BUF: one write into the empty pipe; if
+	 * ssh is already gone, its exit says why */
+	while (left) {
+		ssize_t n = write(fd, t, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		t += n;
+		left -= (size_t)n;
+	}
+}
+
+/* ssh reported the far end of this session's tunnel: the agent there is
+ * told to dial it. */
+static void tunnel_ready(host_run *hr, unsigned port)
+{
+	pd_ssh *p = hr->owner;
+	char endpoint[64];
+	pd_buf text = {0};
+
+	hr->text_sent = 1;
+	hr->rport = port;
+	snprintf(endpoint, sizeof(endpoint), "tls+tcp://127.0.0.1:%u", port);
+	if (pd_ssh_conn_text(&p->cf, endpoint, &text) < 0) {
+		pd_err("ssh %s: out of memory", hr->name);
+	} else {
+		pd_debug("ssh %s: the tunnel's far end is 127.0.0.1:%u there", hr->name, port);
+		if (hr->in_fd >= 0)
+			write_all(hr->in_fd, pd_buf_head(&text), pd_buf_size(&text));
+	}
+	if (text.data)
+		memset(text.data, 0, text.cap);
+	pd_buf_free(&text);
+}
 
 static void on_line(host_run *hr)
 {
 	char *s = hr->part;
+	unsigned port;
 
 	hr->part[hr->part_len] = 0;
 	hr->part_len = 0;
 	s[strcspn(s, "\r")] = 0;
 	if (!*s)
 		return;
+	if (hr->owner->dynamic && !hr->text_sent && pd_ssh_allocated_port(s, &port)) {
+		tunnel_ready(hr, port);
+		return;
+	}
 	/* the remote agent's own log lines are shown as a local agent's are;
 	 * ssh's are kept for when the session ends */
 	if (!strncmp(s, "parade-agent: ", 14))
@@ -197,17 +247,10 @@ static int spawn(host_run *hr)
 	hr->tail_len = hr->part_len = 0;
 	hr->tail[0] = hr->last[0] = 0;
 	hr->started_ms = pd_now_us() / 1000;
-	/* the text is far below PIPE_BUF: one write into the empty pipe; if
-	 * ssh is already gone, its exit says why */
-	while (left) {
-		ssize_t n = write(hr->in_fd, t, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		t += n;
-		left -= (size_t)n;
-	}
+	hr->rport = p->rport;
+	hr->text_sent = !p->dynamic;
+	if (!p->dynamic)
+		write_all(hr->in_fd, t, left);
 	fcntl(hr->err_fd, F_SETFL, O_NONBLOCK);
 	if (pd_loop_add(p->loop, hr->err_fd, PD_EV_IN, on_err, hr) < 0) {
 		close(hr->err_fd);
@@ -282,7 +325,13 @@ static void ended(host_run *hr, int st)
 	} else {
 		hr->early++;
 	}
-	verdict = pd_ssh_classify(st, hr->tail, p->rport, why, sizeof(why));
+	verdict = pd_ssh_classify(st, hr->tail, hr->rport, why, sizeof(why));
+	/* the agent there ran, but never got its text */
+	if (!hr->text_sent && verdict != PD_SSH_LEFT && WIFEXITED(st) && WEXITSTATUS(st) != 255) {
+		snprintf(why, sizeof(why), "ssh did not report the tunnel's port (its LogLevel "
+			 "below INFO, or a ControlMaster connection?); choose one with --tunnel-port");
+		verdict = PD_SSH_GIVE_UP;
+	}
 	/* why names the signal already */
 	if (WIFEXITED(st))
 		snprintf(hr->code, sizeof(hr->code), " [exit %d]", WEXITSTATUS(st));
@@ -313,6 +362,25 @@ static int is_loopback(const char *h)
 	return !strncmp(h, "127.", 4) || !strcmp(h, "::1") || !strcmp(h, "localhost");
 }
 
+/* The user's LogLevel option when it is quieter than INFO, else NULL. */
+static const char *loglevel_quiet(const pd_ssh_opts *o)
+{
+	static const char *const quiet[] = {"quiet", "fatal", "error"};
+
+	for (size_t i = 0; i < o->nopts; i++) {
+		const char *v = o->ssh_opts[i];
+		if (strncasecmp(v, "loglevel", 8) != 0)
+			continue;
+		v += 8;
+		v += strspn(v, " \t=");
+		for (size_t k = 0; k < sizeof(quiet) / sizeof(quiet[0]); k++)
+			if (!strncasecmp(v, quiet[k], strlen(quiet[k])))
+				return o->ssh_opts[i];
+		return NULL; /* ssh keeps the first one */
+	}
+	return NULL;
+}
+
 pd_ssh *pd_ssh_start(pd_loop *l, const pd_ssh_opts *o, const pd_connfile *cf,
 		     const pd_endpoint *listen_bound, char *err, size_t errlen)
 {
@@ -320,7 +388,7 @@ pd_ssh *pd_ssh_start(pd_loop *l, const pd_ssh_opts *o, const pd_connfile *cf,
 	pd_buf cmd = {0};
 	pd_endpoint ep;
 	char endpoint[600], fwd[400], why[600];
-	const char *ssh = o->ssh_program, *target;
+	const char *ssh = o->ssh_program, *target, *quiet;
 	size_t i;
 
 	if (!ssh)
@@ -349,7 +417,17 @@ pd_ssh *pd_ssh_start(pd_loop *l, const pd_ssh_opts *o, const pd_connfile *cf,
 		p->hosts[i].owner = p;
 	}
 	if (o->tunnel) {
-		p->rport = o->tunnel_port ? o->tunnel_port : listen_bound->port;
+		/* without a chosen port each host's sshd picks a free one: the
+		 * controller's own number may be taken there (the host is this
+		 * machine, or the same host is listed twice) */
+		p->rport = o->tunnel_port;
+		p->dynamic = !o->tunnel_port;
+		p->cf = *cf;
+		if (p->dynamic && (quiet = loglevel_quiet(o)) != NULL) {
+			snprintf(err, errlen, "--ssh-opt %s hides the port ssh reports for --tunnel; "
+				 "drop it or choose the port with --tunnel-port", quiet);
+			goto fail;
+		}
 		snprintf(endpoint, sizeof(endpoint), "tls+tcp://127.0.0.1:%u", p->rport);
 		target = listen_bound->host;
 		if (!*target || !strcmp(target, "0.0.0.0"))
@@ -521,6 +599,7 @@ void pd_ssh_free(pd_ssh *p)
 	if (p->text.data)
 		memset(p->text.data, 0, p->text.cap);
 	pd_buf_free(&p->text);
+	memset(&p->cf, 0, sizeof(p->cf));
 	free(p);
 }
 
@@ -540,7 +619,8 @@ static const char ssh_usage[] =
 	"  --slots K             tasks each agent runs at once (default 1)\n"
 	"  --tunnel              agents dial 127.0.0.1:PORT on their host, forwarded\n"
 	"                        back to the controller by ssh -R\n"
-	"  --tunnel-port PORT    that remote port (default: the controller's)\n"
+	"  --tunnel-port PORT    that remote port (default: one each host's sshd\n"
+	"                        picks and ssh reports)\n"
 	"  --ssh-opt OPT         pass -o OPT to ssh (repeatable)\n"
 	"  --remote-agent PATH   the agent program there (default parade-agent)\n"
 	"  --remote-connect-file copy the connection file to ~/.parade/ there\n"

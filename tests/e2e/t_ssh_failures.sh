@@ -144,7 +144,7 @@ ssh_addr_of "$T/p1.csv" | awk -v a="$A1" '$2 != a { bad = 1 } END { exit bad }' 
 }
 need_line "$T/p1.err" "(p1)" "joined from 127\.0\.0\.1:[0-9]* \(.*, ssh\)\$"
 need_line "$T/p1.err" "(p1)" \
-	"^parade: error: ssh $H4: giving up: the tunnel's remote port $TP is taken on that host \(choose another with --tunnel-port\) \[exit 255\]: .*remote port forwarding failed for listen port $TP\$"
+	"^parade: error: ssh $H4: giving up: the tunnel's remote port $TP is taken on that host \(choose another with --tunnel-port, or leave it out\) \[exit 255\]: .*remote port forwarding failed for listen port $TP\$"
 ssh_assert_clean
 
 # ---- auth, host key and port, all at once and alone ----

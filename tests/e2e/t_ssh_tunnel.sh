@@ -11,7 +11,10 @@
 #   (c) --tunnel --tunnel-port P --remote-connect-file: the same, through
 #       a chosen remote port, with the connection file copied there
 #       (~/.parade/remote-NAME.0.conn, which every task checks) and
-#       removed at the end.
+#       removed at the end;
+#   (d) the controller's own port number taken on the host (as when the
+#       host is this machine) and the host listed twice: the far ends are
+#       ports the host's sshd allocates, 30 rows ok by two agents.
 . "$(dirname "$0")/lib.sh"
 # runs here take seconds: one that hangs fails the test sooner
 PRUN_TIMEOUT=30
@@ -124,6 +127,41 @@ grep -q "joined from 127\.0\.0\.1:[0-9]* (.*, ssh)\$" "$T/c.err" || {
 rhome=$(hosts_sh exec 1 sh -c 'cd && pwd -P') || fail "(c) hosts.sh exec failed"
 [ ! -e "$rhome/.parade/remote-$NAME.0.conn" ] ||
 	fail "(c) the remote copy $rhome/.parade/remote-$NAME.0.conn was left behind"
+ssh_assert_clean
+
+# ---- (d) the controller's port number is taken on the host ----
+# (as when the host is the controller's own machine): the far end of the
+# tunnel is a port the host's sshd picks (-R 0), so it still works; and
+# one host listed twice gets two tunnels (tasks of 0.3 s: the second
+# agent joins long before one agent could finish them all).
+for try in 1 2 3 4 5 6 7 8; do
+	P=$((40000 + RANDOM % 20000))
+	(exec 3<>"/dev/tcp/127.0.0.1/$P") 2>/dev/null || break
+done
+holder=$(hosts_sh break 1 port "$P") || fail "(d) could not occupy port $P on host 1"
+hosts_sh exec 1 timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P" 2>/dev/null ||
+	fail "(d) port $P on host 1 is not taken (holder pid $holder)"
+prun "$T/d.csv" "$T/d.err" --name D --launch "ssh:$H1,$H1" --tunnel --listen "tls+tcp://127.0.0.1:$P" \
+	"${SSHO[@]}" "${RA[@]}" --grid "$T/g30.csv" -- "$T/where.sh" {n} 0.3
+expect_rc 0 "(d) --tunnel to a host where the controller's port $P is taken" "$T/d.err"
+ssh_check_rows "$T/d.csv" 30 "(d)"
+[ "$(grep -c "joined from 127\.0\.0\.1:[0-9]* (.*, ssh)\$" "$T/d.err")" -eq 2 ] || {
+	show_file "$T/d.err"
+	fail "(d) expected two agents (the host is listed twice), each over its own tunnel"
+}
+grep -q 'taken' "$T/d.err" && {
+	show_file "$T/d.err"
+	fail "(d) a message about a taken port"
+}
+ssh_assert_clean
+# ssh must report the port: a LogLevel that hides it is refused up front
+prun "$T/e.csv" "$T/e.err" --launch "ssh:$H1" --tunnel --ssh-opt LogLevel=QUIET "${SSHO[@]}" \
+	"${RA[@]}" --grid "$T/g3.csv" -- "$T/where.sh" {n}
+expect_rc 2 "(d) --tunnel with --ssh-opt LogLevel=QUIET" "$T/e.err"
+grep -q '^parade: error: --ssh-opt LogLevel=QUIET hides the port ssh reports for --tunnel; drop it or choose the port with --tunnel-port$' "$T/e.err" || {
+	show_file "$T/e.err"
+	fail "(d) LogLevel=QUIET with --tunnel: no error naming it"
+}
 ssh_assert_clean
 
 info "ok"

@@ -255,7 +255,7 @@ static void test_argv_tunnel(void)
 	char err[300], fwd[200], **argv;
 	const char *want[] = {"ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o",
 			      "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3", "-p", "22",
-			      "-o", "ExitOnForwardFailure=yes", "-R",
+			      "-o", "ExitOnForwardFailure=yes", "-o", "LogLevel=INFO", "-R",
 			      "127.0.0.1:40000:127.0.0.1:41234", "root@::1",
 			      "--", "CMD", NULL};
 
@@ -269,6 +269,36 @@ static void test_argv_tunnel(void)
 	CU_ASSERT_EQUAL(pd_ssh_forward(5, "::1", 6, fwd, sizeof(fwd)), 0);
 	CU_ASSERT_STRING_EQUAL(fwd, "127.0.0.1:5:[::1]:6");
 	CU_ASSERT_EQUAL(pd_ssh_forward(5, "::1", 6, fwd, 8), -ENAMETOOLONG);
+	/* port 0: the host's sshd picks one */
+	CU_ASSERT_EQUAL(pd_ssh_forward(0, "127.0.0.1", 6, fwd, sizeof(fwd)), 0);
+	CU_ASSERT_STRING_EQUAL(fwd, "127.0.0.1:0:127.0.0.1:6");
+}
+
+/* ssh's report of a -R 0 forward, as OpenSSH prints it; nothing else. */
+static void test_allocated_port(void)
+{
+	unsigned port = 7;
+
+	CU_ASSERT_EQUAL(pd_ssh_allocated_port("Allocated port 40123 for remote forward to "
+					      "127.0.0.1:41234", &port), 1);
+	CU_ASSERT_EQUAL(port, 40123);
+	CU_ASSERT_EQUAL(pd_ssh_allocated_port("Allocated port 1 for remote forward to [::1]:5",
+					      &port), 1);
+	CU_ASSERT_EQUAL(port, 1);
+	port = 7;
+	CU_ASSERT_EQUAL(pd_ssh_allocated_port("Allocated port 0 for remote forward to x:1",
+					      &port), 0);
+	CU_ASSERT_EQUAL(pd_ssh_allocated_port("Allocated port 65536 for remote forward to x:1",
+					      &port), 0);
+	CU_ASSERT_EQUAL(pd_ssh_allocated_port("Allocated port 99999999999999999999 for remote "
+					      "forward to x:1", &port), 0);
+	CU_ASSERT_EQUAL(pd_ssh_allocated_port("Allocated port 12 for local forward", &port), 0);
+	CU_ASSERT_EQUAL(pd_ssh_allocated_port("parade-agent: Allocated port 12 for remote "
+					      "forward to x:1", &port), 0);
+	CU_ASSERT_EQUAL(pd_ssh_allocated_port("Allocated port -1 for remote forward to x:1",
+					      &port), 0);
+	CU_ASSERT_EQUAL(pd_ssh_allocated_port("", &port), 0);
+	CU_ASSERT_EQUAL(port, 7);
 }
 
 static void test_remote_cmd(void)
@@ -668,6 +698,12 @@ static void test_classify(void)
 					4000, why, sizeof(why)),
 			PD_SSH_GIVE_UP);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "remote port 4000 is taken"));
+	/* a port the host's sshd was to pick: not "taken", refused */
+	CU_ASSERT_EQUAL(pd_ssh_classify(EXITED(255),
+					"Error: remote port forwarding failed for listen port 0\r\n",
+					0, why, sizeof(why)),
+			PD_SSH_GIVE_UP);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "refused the tunnel"));
 	CU_ASSERT_EQUAL(pd_ssh_classify(EXITED(255),
 					"ssh: connect to host h port 22: Connection refused\r\n", 0,
 					why, sizeof(why)),
@@ -710,6 +746,7 @@ int main(void)
 	CU_add_test(s, "argv direct", test_argv_direct);
 	CU_add_test(s, "argv user, port, options", test_argv_user_port_opts);
 	CU_add_test(s, "argv tunnel", test_argv_tunnel);
+	CU_add_test(s, "ssh's allocated port line", test_allocated_port);
 	CU_add_test(s, "remote command", test_remote_cmd);
 	CU_add_test(s, "remote command with --coproc", test_remote_cmd_coproc);
 	CU_add_test(s, "remote command, long", test_remote_cmd_long);
