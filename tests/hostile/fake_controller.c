@@ -38,6 +38,8 @@
 #include "net.h"
 #include "session.h"
 
+#include "fc_frames.h"
+
 #define WAIT_MS 10000u
 #define FLOOD 32768u
 
@@ -435,43 +437,6 @@ static void expect(int ok, const char *name, const char *detail)
 	fflush(stdout);
 }
 
-/* ---- frames ---- */
-
-static void frame_hdr(pd_buf *b, uint32_t len, uint8_t type, uint8_t r0)
-{
-	uint8_t h[8] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len,
-			type, r0, 0, 0};
-	pd_buf_append(b, h, sizeof(h));
-}
-
-static void add_task(pd_buf *b, size_t mark, uint64_t id, uint8_t kind, uint32_t argc,
-		     char **argv)
-{
-	pd_task_msg t = {id, 1, kind, 0, 4096, argc, argv};
-	pd_tasks_add(b, mark, &t);
-}
-
-/* count tasks, all finishing at once: echo, sleep with a bad argument, a
- * process with no argv (mixed) or only echo. */
-static void flood(pd_buf *b, uint32_t count, int mixed)
-{
-	static char w1[] = "hi", w2[] = "not-a-number";
-	char *echo[] = {w1, NULL}, *bad[] = {w2, NULL}, *none[] = {NULL};
-	size_t mark;
-
-	pd_tasks_begin(b, &mark);
-	for (uint32_t i = 0; i < count; i++) {
-		unsigned k = mixed ? i % 3 : 0;
-		if (k == 0)
-			add_task(b, mark, i, PD_TASK_ECHO, 1, echo);
-		else if (k == 1)
-			add_task(b, mark, i, PD_TASK_SLEEP, 1, bad);
-		else
-			add_task(b, mark, i, PD_TASK_PROCESS, 0, none);
-	}
-	pd_tasks_end(b, mark);
-}
-
 static int results_in(void *arg)
 {
 	peer *pe = arg;
@@ -526,36 +491,36 @@ static peer *crafted(peer *pe)
 
 	/* 1. 32,768 tasks for one slot: refused, not queued (and no crash) */
 	pd_buf_reset(&b);
-	flood(&b, FLOOD, 0);
+	fc_flood(&b, FLOOD, 0);
 	pe = crafted_drop(pe, "32768 echo tasks to an agent with 1 slot", &b);
 	if (pe)
 		expect(grep_log("holds at most"), "the agent's log names the task limit", NULL);
 
 	/* 2. malformed headers and payloads */
 	pd_buf_reset(&b);
-	frame_hdr(&b, 0, 0, 0);
+	fc_frame_hdr(&b, 0, 0, 0);
 	pe = crafted_drop(pe, "frame of type 0", &b);
 	pd_buf_reset(&b);
-	frame_hdr(&b, 0, 200, 0);
+	fc_frame_hdr(&b, 0, 200, 0);
 	pe = crafted_drop(pe, "frame of type 200", &b);
 	pd_buf_reset(&b);
-	frame_hdr(&b, 8, PD_MSG_PING, 7);
+	fc_frame_hdr(&b, 8, PD_MSG_PING, 7);
 	pd_put_u64(&b, 1);
 	pe = crafted_drop(pe, "PING with a non-zero reserved byte", &b);
 	pd_buf_reset(&b);
-	frame_hdr(&b, 0xFFFFFFF0u, PD_MSG_TASKS, 0);
+	fc_frame_hdr(&b, 0xFFFFFFF0u, PD_MSG_TASKS, 0);
 	pe = crafted_drop(pe, "TASKS frame declaring 4 GiB", &b);
 	pd_buf_reset(&b);
-	frame_hdr(&b, 4, PD_MSG_TASKS, 0);
+	fc_frame_hdr(&b, 4, PD_MSG_TASKS, 0);
 	pd_put_u32(&b, 4000000000u);
 	pe = crafted_drop(pe, "TASKS declaring 4e9 tasks in 4 bytes", &b);
 	pd_buf_reset(&b);
-	frame_hdr(&b, 12, PD_MSG_TASKS, 0);
+	fc_frame_hdr(&b, 12, PD_MSG_TASKS, 0);
 	pd_put_u32(&b, 1);
 	pd_put_u64(&b, 7);
 	pe = crafted_drop(pe, "TASKS cut short", &b);
 	pd_buf_reset(&b);
-	frame_hdr(&b, 4 + 8 + 4 + 1 + 4 + 4 + 4, PD_MSG_TASKS, 0);
+	fc_frame_hdr(&b, 4 + 8 + 4 + 1 + 4 + 4 + 4, PD_MSG_TASKS, 0);
 	pd_put_u32(&b, 1);
 	pd_put_u64(&b, 7);
 	pd_put_u32(&b, 1);
@@ -565,7 +530,7 @@ static peer *crafted(peer *pe)
 	pd_put_u32(&b, 0xFFFFFFFFu);
 	pe = crafted_drop(pe, "TASKS with argc 4294967295", &b);
 	pd_buf_reset(&b);
-	frame_hdr(&b, 4 + 8 + 4 + 1 + 4 + 4 + 4 + 4 + 2 + 1, PD_MSG_TASKS, 0);
+	fc_frame_hdr(&b, 4 + 8 + 4 + 1 + 4 + 4 + 4 + 4 + 2 + 1, PD_MSG_TASKS, 0);
 	pd_put_u32(&b, 1);
 	pd_put_u64(&b, 7);
 	pd_put_u32(&b, 1);
@@ -577,15 +542,15 @@ static peer *crafted(peer *pe)
 	pd_buf_append(&b, "abX", 3); /* no NUL after the string */
 	pe = crafted_drop(pe, "TASKS with a string not ending in NUL", &b);
 	pd_buf_reset(&b);
-	frame_hdr(&b, 3, PD_MSG_PING, 0);
+	fc_frame_hdr(&b, 3, PD_MSG_PING, 0);
 	pd_buf_append(&b, "abc", 3);
 	pe = crafted_drop(pe, "PING of 3 bytes", &b);
 	pd_buf_reset(&b);
-	frame_hdr(&b, 5, PD_MSG_BYE, 0);
+	fc_frame_hdr(&b, 5, PD_MSG_BYE, 0);
 	pd_buf_append(&b, "bye!!", 5);
 	pe = crafted_drop(pe, "BYE with a payload", &b);
 	pd_buf_reset(&b);
-	frame_hdr(&b, 0, PD_MSG_RESULTS, 0);
+	fc_frame_hdr(&b, 0, PD_MSG_RESULTS, 0);
 	pe = crafted_drop(pe, "RESULTS sent to an agent", &b);
 	pd_buf_reset(&b);
 	{
@@ -603,7 +568,7 @@ static peer *crafted(peer *pe)
 	/* 3. a frame that never ends: the agent's heartbeat check drops it */
 	if (pe) {
 		pd_buf_reset(&b);
-		frame_hdr(&b, 100, PD_MSG_TASKS, 0);
+		fc_frame_hdr(&b, 100, PD_MSG_TASKS, 0);
 		pd_put_u32(&b, 1);
 		send_raw(pe, &b);
 		wait_until(agent_gone, NULL, 1000); /* let the PINGs stop */
@@ -616,7 +581,7 @@ static peer *crafted(peer *pe)
 	pe = fresh_agent(4096);
 	if (pe) {
 		pd_buf_reset(&b);
-		flood(&b, FLOOD, 1);
+		fc_flood(&b, FLOOD, 1);
 		send_raw(pe, &b);
 		wait_until(results_in, pe, 60000);
 		got = outcome(pe);
@@ -680,64 +645,6 @@ static void tls_cases(void)
 	}
 }
 
-/* ---- random frames ---- */
-
-static uint64_t rng;
-
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 11);
-}
-
-static void random_frame(pd_buf *b)
-{
-	static const uint8_t types[] = {0,	       PD_MSG_HELLO, PD_MSG_WELCOME, PD_MSG_TASKS,
-					PD_MSG_RESULTS, PD_MSG_PING,  PD_MSG_PONG,    PD_MSG_CANCEL,
-					PD_MSG_DRAIN,   PD_MSG_BYE,   11,	      255};
-	uint32_t how = rnd() % 3;
-
-	pd_buf_reset(b);
-	if (how == 0) {
-		/* a valid small TASKS frame with a few bytes flipped */
-		static char w1[] = "0.001", w2[] = "x";
-		char *a1[] = {w1, NULL}, *a2[] = {w2, w1, NULL};
-		size_t mark, flips = 1 + rnd() % 4;
-		uint32_t k = 1 + rnd() % 3;
-
-		pd_tasks_begin(b, &mark);
-		for (uint32_t i = 0; i < k; i++) {
-			if (rnd() % 2)
-				add_task(b, mark, rnd(), PD_TASK_SLEEP, 1, a1);
-			else
-				add_task(b, mark, rnd(), PD_TASK_ECHO, 2, a2);
-		}
-		pd_tasks_end(b, mark);
-		for (size_t i = 0; i < flips; i++) {
-			/* the payload and the type byte, never the length */
-			size_t n = pd_buf_size(b), at = 4 + rnd() % (n - 4);
-			if (at >= 5 && at < 8)
-				at = 4;
-			b->data[b->off + at] ^= (uint8_t)(1u << (rnd() % 8));
-		}
-	} else {
-		/* a random type with random bytes (never REJECT, which ends
-		 * the agent by design; DRAIN and BYE carry at least a byte) */
-		uint8_t type = types[rnd() % sizeof(types)];
-		uint32_t len = rnd() % (how == 1 ? 16 : 200);
-
-		if ((type == PD_MSG_DRAIN || type == PD_MSG_BYE) && len == 0)
-			len = 1;
-		frame_hdr(b, len, type, 0);
-		for (uint32_t i = 0; i < len; i++) {
-			uint8_t v = (uint8_t)rnd();
-			pd_buf_append(b, &v, 1);
-		}
-	}
-}
-
 static peer *random_rounds(peer *pe, unsigned rounds)
 {
 	pd_buf b = {0};
@@ -749,7 +656,7 @@ static peer *random_rounds(peer *pe, unsigned rounds)
 			if (!pe)
 				break;
 		}
-		random_frame(&b);
+		fc_random_frame(&b);
 		send_raw(pe, &b);
 		pe = settle(pe, outcome(pe), "a random frame");
 	}
@@ -772,14 +679,14 @@ int main(int argc, char **argv)
 	}
 	agent_prog = argv[1];
 	dir = argv[2];
-	rng = 88172645463325252ull;
+	fc_seed(0);
 	for (int i = 3; i < argc; i++) {
 		if (!strcmp(argv[i], "--tls"))
 			use_tls = 1;
 		else if (!strcmp(argv[i], "--random") && i + 1 < argc)
 			rounds = (unsigned)strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-			rng ^= strtoull(argv[++i], NULL, 10) * 2654435761u;
+			fc_seed(strtoull(argv[++i], NULL, 10));
 		else {
 			fprintf(stderr, "fake_controller: unknown argument '%s'\n", argv[i]);
 			return 2;
