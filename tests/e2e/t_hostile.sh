@@ -145,7 +145,7 @@ if ! cmp -s "$T/flat.txt" "$T/res.v"; then
 	fail "the v column of the result table differs from the grid"
 fi
 
-# 2. --shell: values are shell-quoted
+# 2. --shell: values passed as parameters, the script refers to them
 prun "$T/res2.csv" "$T/err2" --grid "$T/grid.csv" --limit $NSHELL --workers 2 \
 	--shell 'printf %s {v} > '"$T/out2"'/{#}'
 expect_rc 0 "parade run --shell" "$T/err2"
