@@ -339,8 +339,13 @@ int pd_template_compile(const char *const *words, size_t nwords, const pd_table 
 		}
 	}
 	tp->wstart[nwords] = c.np;
-	/* a script that names columns gets their values as parameters */
+	/* a script that names columns gets their values as parameters; an
+	 * argv script that is one placeholder alone (sh -c {command}, what
+	 * `parade serve` runs) says the value is the script */
 	sw = shell ? 0 : shell_script_word(words, nwords);
+	if (sw > 0 && tp->wstart[sw + 1] - tp->wstart[sw] == 1 &&
+	    tp->pieces[tp->wstart[sw]].kind == PC_COL)
+		sw = -1;
 	for (w = sw >= 0 ? tp->wstart[sw] : 0; sw >= 0 && w < tp->wstart[sw + 1]; w++) {
 		if (tp->pieces[w].kind != PC_COL)
 			continue;

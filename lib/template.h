@@ -12,7 +12,9 @@
  * in the form that is exact where it stands (template_sh.h); placements
  * where none is are refused at compile time. The same holds for the
  * script of an argv template whose program is a shell given -c
- * (sh -c 'echo {x}'): its values follow the words after the script.
+ * (sh -c 'echo {x}'): its values follow the words after the script. An
+ * argv script that is one placeholder alone (sh -c {command}) is left as
+ * it is: there the value is meant to be the script.
  */
 #ifndef PD_TEMPLATE_H
 #define PD_TEMPLATE_H

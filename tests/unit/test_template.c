@@ -528,6 +528,9 @@ static void test_argv_shell_c(void)
 	const char *want_d[] = {"python3", "-c", "print('x y')"};
 	const char *e[] = {"sh", "-c", "echo {#}"}; /* no values: unchanged */
 	const char *want_e[] = {"sh", "-c", "echo 1"};
+	/* the script is the value itself (parade serve's command column) */
+	const char *f[] = {"sh", "-c", "{v}"};
+	const char *want_f[] = {"sh", "-c", "x y"};
 	const char *cell[] = {"x y"};
 	pd_table t = one_value_table(cell);
 	pd_template *tp;
@@ -552,6 +555,9 @@ static void test_argv_shell_c(void)
 	pd_template_free(tp);
 	tp = compile_ok(e, 3, &t, 0);
 	expect_argv(tp, &t, 0, want_e, 3);
+	pd_template_free(tp);
+	tp = compile_ok(f, 3, &t, 0);
+	expect_argv(tp, &t, 0, want_f, 3);
 	pd_template_free(tp);
 
 	unlink(PWNED);
