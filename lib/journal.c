@@ -357,10 +357,13 @@ static int writer_setup(pd_journal *j)
 		pd_journal_set_err(j, "cannot use WAL mode (journal mode is '%s')", mode);
 		return -ENOTSUP;
 	}
-	/* NORMAL: no fsync per commit; a commit survives a process crash */
+	/* NORMAL: no fsync per commit; a commit survives a process crash.
+	 * The WAL is checkpointed every 1 MiB and cut back to 1 MiB: a WAL of
+	 * SQLite's default 4 MiB fills a small disk before its checkpoint,
+	 * which then cannot grow the database, and nothing moves again */
 	rc = sqlite3_exec(j->db,
 			  "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;"
-			  "PRAGMA journal_size_limit=67108864;",
+			  "PRAGMA wal_autocheckpoint=256; PRAGMA journal_size_limit=1048576;",
 			  NULL, NULL, NULL);
 	return rc == SQLITE_OK ? 0 : fail(j, rc, NULL);
 }
