@@ -419,8 +419,9 @@ static void op_collect(ctl *c, const pd_json *req, pd_buf *reply)
 	if ((v = pd_json_get(req, "limit")) &&
 	    (pd_json_u64(v, &limit) < 0 || limit == 0 || limit > COLLECT_MAX))
 		return reply_error(reply, "\"limit\" must be from 1 to %d", COLLECT_MAX);
-	/* only what is durable is reported: commit what waits */
-	if (pd_journal_pending(c->jn))
+	/* only what is durable is reported: commit what waits (a failing
+	 * journal is retried by its timer, not by every client's poll) */
+	if (pd_journal_pending(c->jn) && !c->journal_failed)
 		ctl_commit(c);
 	pd_jw_init(&w, reply);
 	pd_jw_obj_begin(&w);
