@@ -1,4 +1,5 @@
 #include "csv.h"
+#include "json.h"
 #include "log.h"
 
 #include <errno.h>
@@ -228,6 +229,13 @@ static int check_header(char **names, size_t n, char *err, size_t errlen)
 	for (i = 0; i < n; i++) {
 		if (!names[i][0]) {
 			pd_seterr(err, errlen, "line %zu: column %zu has an empty name",
+			       header_line(names, i), i + 1);
+			return -EINVAL;
+		}
+		/* names become JSON keys (--format jsonl, coproc JSON lines), where
+		 * ill-formed bytes become U+FFFD: two names could then clash */
+		if (!pd_json_utf8_valid(names[i], strlen(names[i]))) {
+			pd_seterr(err, errlen, "line %zu: column %zu name is not valid UTF-8",
 			       header_line(names, i), i + 1);
 			return -EINVAL;
 		}

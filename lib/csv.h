@@ -6,7 +6,9 @@
  * The first record is the header. Every record must have as many fields as
  * the header (ragged rows are errors). A final record without a newline is
  * accepted; a trailing empty line is not a record. Bytes are kept exactly
- * (UTF-8 passes through; NUL bytes are an error).
+ * (UTF-8 passes through; NUL bytes are an error). Column names must be
+ * well-formed UTF-8: they become JSON keys, where ill-formed bytes would
+ * all read as U+FFFD and two names could clash.
  */
 #ifndef PD_CSV_H
 #define PD_CSV_H
@@ -28,7 +30,8 @@ typedef struct pd_table {
  * On error returns -EINVAL (or -ENOMEM), *out is NULL and err gets one line
  * naming the line (1-based) and the reason, e.g.
  * "line 7: 3 fields, header has 4" or "line 2: unterminated quoted field",
- * "line 1: empty header", "line 3: duplicate column 'x'" (header). */
+ * "line 1: empty header", "line 3: duplicate column 'x'",
+ * "line 1: column 2 name is not valid UTF-8" (header). */
 int pd_table_parse(const char *text, size_t len, int format, pd_table **out, char *err,
 		   size_t errlen);
 /* Reads a whole file and parses it; errors are prefixed with the path

@@ -105,6 +105,11 @@ int pd_json_bool(const pd_json *v, int *b);
  * 0. 0 or -ENOMEM (b then holds a partial string). This is the project's
  * one JSON string escaper. */
 int pd_json_put_str(pd_buf *b, const char *s, size_t n);
+/* 1 if s[0, n) is well-formed UTF-8 by the rules the reader and the
+ * escaper use (no overlongs, surrogates or code points over U+10FFFF), so
+ * the escaper keeps it exactly; else 0. For names that must stay distinct
+ * as JSON keys (a grid's column names). */
+int pd_json_utf8_valid(const char *s, size_t n);
 
 #define PD_JW_MAX_DEPTH 64
 

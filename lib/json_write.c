@@ -14,6 +14,24 @@
 
 /* ---- writer ---- */
 
+int pd_json_utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, seq, bad;
+
+	while (i < n) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		seq = pd_json_utf8_seq(s + i, n - i, &bad);
+		if (!seq)
+			return 0;
+		i += seq;
+	}
+	return 1;
+}
+
 int pd_json_put_str(pd_buf *b, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -177,6 +177,27 @@ static void test_header_errors(void)
 	parse_fail(NULL, 0, PD_CSV, "empty input (no header)");
 }
 
+/* Found by tests/fuzz/fuzz_template (corpus/template/header-not-utf8):
+ * names that differ only in bytes that are not UTF-8 became the same JSON
+ * key (U+FFFD) in the coproc JSON line and --format jsonl, so a reader saw
+ * a duplicate key or one column's value under another's name. */
+static void test_header_not_utf8(void)
+{
+	const char *in = "\x87,\xe4\n,\n";
+	pd_table *t;
+
+	parse_fail(in, strlen(in), PD_CSV, "line 1: column 1 name is not valid UTF-8");
+	in = "ok,\"multi\nline\",caf\xc3\xa9,x\xed\xa0\x80\n1,2,3,4\n"; /* a surrogate */
+	parse_fail(in, strlen(in), PD_CSV, "line 2: column 4 name is not valid UTF-8");
+	in = "a\tb\xc3\n1\t2\n"; /* cut short */
+	parse_fail(in, strlen(in), PD_TSV, "line 1: column 2 name is not valid UTF-8");
+	/* cells stay bytes */
+	t = parse_ok("caf\xc3\xa9,\xf0\x9f\x99\x82\n\x87,\xe4\n", PD_CSV);
+	CU_ASSERT_FATAL(t != NULL);
+	CU_ASSERT_STRING_EQUAL(pd_table_cell(t, 0, 1), "\xe4");
+	pd_table_free(t);
+}
+
 static void test_header_only(void)
 {
 	pd_table *t = parse_ok("a,b\n", PD_CSV);
@@ -423,6 +444,7 @@ int main(void)
 		{"unterminated quote", test_unterminated},
 		{"junk after quote", test_junk_after_quote},
 		{"header errors", test_header_errors},
+		{"header not UTF-8", test_header_not_utf8},
 		{"header only", test_header_only},
 		{"NUL byte", test_nul},
 		{"CRLF", test_crlf},

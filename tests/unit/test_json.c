@@ -564,6 +564,20 @@ static void test_escape(void)
 	pd_buf_free(&b);
 }
 
+static void test_utf8_valid(void)
+{
+	CU_ASSERT_EQUAL(pd_json_utf8_valid("", 0), 1);
+	CU_ASSERT_EQUAL(pd_json_utf8_valid("plain", 5), 1);
+	CU_ASSERT_EQUAL(pd_json_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82", 14), 1);
+	CU_ASSERT_EQUAL(pd_json_utf8_valid("a\0b", 3), 1);
+	CU_ASSERT_EQUAL(pd_json_utf8_valid("\x87", 1), 0);          /* lone continuation */
+	CU_ASSERT_EQUAL(pd_json_utf8_valid("\xc3", 1), 0);          /* cut short */
+	CU_ASSERT_EQUAL(pd_json_utf8_valid("\xc0\xaf", 2), 0);      /* overlong */
+	CU_ASSERT_EQUAL(pd_json_utf8_valid("\xed\xa0\x80", 3), 0);  /* surrogate */
+	CU_ASSERT_EQUAL(pd_json_utf8_valid("\xf4\x90\x80\x80", 4), 0); /* over U+10FFFF */
+	CU_ASSERT_EQUAL(pd_json_utf8_valid("\xc3\xa9", 1), 0);      /* n counts */
+}
+
 static void test_writer(void)
 {
 	pd_buf b = {0};
@@ -783,6 +797,7 @@ int main(void)
 	CU_add_test(s, "writer", test_writer);
 	CU_add_test(s, "writer misuse", test_writer_misuse);
 	CU_add_test(s, "round trip", test_round_trip);
+	CU_add_test(s, "utf8 valid", test_utf8_valid);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
