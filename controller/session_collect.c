@@ -23,7 +23,7 @@
 /* What a table of the session looks like, as the journal's meta records it:
  * its columns (and inputs: the tasks), its schema and format. */
 typedef struct shape {
-	pd_table *grid;		/* the tasks, with the ses_recorded column names */
+	pd_table *grid;		/* the tasks, with the recorded column names */
 	pd_schema *schema;	/* NULL: raw stdout */
 	int format;		/* enum pd_format */
 } shape;
@@ -45,7 +45,7 @@ static int add_task_row(void *arg, uint64_t id, char **cells, size_t n)
 }
 
 /* The one reader of a session's shape. Journals written before 'schema' and
- * 'format' were ses_recorded as data get them from their command line, parsed
+ * 'format' were recorded as data get them from their command line, parsed
  * again. 0 or -errno (reported). */
 static int shape_read(const char *name, pd_journal *j, shape *sh)
 {

@@ -149,7 +149,6 @@ int ses_journal_open(const char *name, const char *dir, int flags, pd_journal **
 	return rv;
 }
 
-
 void ses_recorded_free(ses_recorded *r)
 {
 	pd_ssh_opts_free(&r->o.ssh);
@@ -159,11 +158,8 @@ void ses_recorded_free(ses_recorded *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Parses the command line recorded in journal j (owned by r from now on,
- * even on failure) again: what resume needs to start the controller as it
- * was. The parser's getopt state does not reach the caller (copy what you
- * need of your own argv before all the same); a recorded -v sets the log
- * level only for_run. 0 or -errno (reported). */
+/* the parser's getopt state and log level are put back: collect must not
+ * read its own argv through another command line's optind (it did) */
 int ses_recorded_parse(const char *name, pd_journal *j, int for_run, ses_recorded *r)
 {
 	char err[1024], *argv = NULL, *mode = NULL;
@@ -196,7 +192,7 @@ int ses_recorded_parse(const char *name, pd_journal *j, int for_run, ses_recorde
 		  : !strcmp(mode, "run") ? PD_MODE_RUN
 					 : PD_MODE_SUBMIT;
 	if (pd_run_parse(r->argc, r->argv, r->mode, &r->o) != 0) {
-		pd_err("session %s: its ses_recorded command line no longer parses", name);
+		pd_err("session %s: its recorded command line no longer parses", name);
 		rv = -EPROTO;
 		goto out;
 	}
