@@ -14,12 +14,21 @@
 #include "session_int.h"
 
 #define REQUEST_MS 10000
+/* a waiter's look at the journal: a controller on its way out may never
+ * answer, and must not hold the waiter up */
+#define PEEK_MS 500
 
-/* Asks the session's controller; *out is the parsed reply (ok or not).
- * -ESRCH when no controller holds the session, -errno otherwise; err says
- * why. */
+static int ask_ms(const char *dir, const char *req, int ms, pd_json **out, char **raw, char *err,
+		  size_t errlen);
+
 int ses_ask_raw(const char *dir, const char *req, pd_json **out, char **raw, char *err,
-		   size_t errlen)
+		size_t errlen)
+{
+	return ask_ms(dir, req, REQUEST_MS, out, raw, err, errlen);
+}
+
+static int ask_ms(const char *dir, const char *req, int ms, pd_json **out, char **raw, char *err,
+		  size_t errlen)
 {
 	char url[4200], *reply = NULL;
 	size_t rlen = 0;
@@ -31,7 +40,7 @@ int ses_ask_raw(const char *dir, const char *req, pd_json **out, char **raw, cha
 		return -ESRCH;
 	}
 	snprintf(url, sizeof(url), "ipc://%s/control.sock", dir);
-	rv = pd_control_request(url, req, strlen(req), REQUEST_MS, &reply, &rlen, err, errlen);
+	rv = pd_control_request(url, req, strlen(req), ms, &reply, &rlen, err, errlen);
 	if (rv < 0)
 		return rv;
 	rv = pd_json_parse(reply, rlen, out, err, errlen);
@@ -220,7 +229,7 @@ int ses_journal_failing(const char *dir, char *err, size_t errlen)
 	int ok = 1, failing = 0;
 	char e[512];
 
-	if (ses_ask(dir, "{\"op\":\"status\"}", &r, e, sizeof(e)) == 0 &&
+	if (ask_ms(dir, "{\"op\":\"status\"}", PEEK_MS, &r, NULL, e, sizeof(e)) == 0 &&
 	    (jn = pd_json_get(r, "journal")) && pd_json_bool(pd_json_get(jn, "ok"), &ok) == 0 &&
 	    !ok) {
 		snprintf(err, errlen, "%s", ses_str(jn, "error"));
@@ -246,8 +255,9 @@ int ses_wait(const char *name, const char *dir)
 			pd_err("cannot wait for session %s: %s", name, strerror(-rv));
 			return 2;
 		}
-		/* the controller is asked once a second; the lock is cheap */
-		if (tick % 10 == 0 && ses_journal_failing(dir, err, sizeof(err))) {
+		/* the controller is asked once a second, from 0.5 s on; the lock is
+		 * cheap */
+		if (tick % 10 == 5 && ses_journal_failing(dir, err, sizeof(err))) {
 			pd_err("session %s: its journal cannot be written: %s (the controller keeps "
 			       "the results it has, hands out no new tasks and retries; free space "
 			       "and it goes on by itself)",
