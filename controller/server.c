@@ -425,7 +425,8 @@ static int late_ok(pd_server *s, const srv_agent *a, const pd_result_msg *r)
 	return r->id < s->ncarried && r->attempt < s->carried[r->id];
 }
 
-/* 0 when r may be taken from a, else -EPROTO with why */
+/* 0 when r may be taken from a; 1 when it is to be ignored (a late report
+ * this controller could not note, see note_held); else -EPROTO with why */
 static int result_valid(pd_server *s, const srv_agent *a, const pd_result_msg *r, char *why,
 			size_t whylen)
 {
@@ -445,6 +446,8 @@ static int result_valid(pd_server *s, const srv_agent *a, const pd_result_msg *r
 	if ((pd_disp_holder(s->disp, r->id, r->attempt, &holder) && holder == a->id) ||
 	    late_ok(s, a, r))
 		return 0;
+	if (s->held_full)
+		return 1;
 	snprintf(why, whylen,
 		 "protocol error: result for task %llu attempt %u, which this agent does not "
 		 "hold and did not hold",
@@ -457,6 +460,7 @@ static void on_results(srv_agent *a, const uint8_t *p, size_t n)
 	pd_server *s = a->srv;
 	pd_result_msg **rs = NULL;
 	uint32_t count = 0;
+	int rv;
 
 	if (pd_results_decode(p, n, &rs, &count) < 0) {
 		pd_conn_close(a->conn, "protocol error: malformed RESULTS");
@@ -470,8 +474,10 @@ static void on_results(srv_agent *a, const uint8_t *p, size_t n)
 			free(r); /* the rest of the frame goes with the peer */
 			continue;
 		}
-		if (result_valid(s, a, r, bad, sizeof(bad)) < 0) {
-			pd_conn_close(a->conn, bad);
+		rv = result_valid(s, a, r, bad, sizeof(bad));
+		if (rv != 0) {
+			if (rv < 0)
+				pd_conn_close(a->conn, bad);
 			free(r);
 			continue;
 		}
