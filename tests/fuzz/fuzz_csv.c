@@ -2,7 +2,7 @@
  * the rest is the file.
  *
  * Checks on a parsed table: its shape and line numbers; every header name
- * non-empty, unique and found by pd_table_col; no cell holds a NUL; writing
+ * non-empty, well-formed UTF-8, unique and found by pd_table_col; no cell holds a NUL; writing
  * the table back (CSV: every field quoted; TSV: CRLF after each record and
  * one more LF, the form that keeps a trailing CR and a last empty row) and
  * parsing that gives the same cells; pd_table_append of a row copy works on
@@ -10,6 +10,7 @@
 #include "csv.h"
 #include "buf.h"
 #include "fuzz.h"
+#include "json.h"
 
 #include <errno.h>
 #include <string.h>
@@ -71,6 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(t && t->ncols >= 1, "a table has columns");
 	for (size_t c = 0; c < t->ncols; c++) {
 		FUZZ_CHECK(t->header[c][0], "no empty column name");
+		FUZZ_CHECK(pd_json_utf8_valid(t->header[c], strlen(t->header[c])),
+			   "column names are UTF-8");
 		FUZZ_CHECK(pd_table_col(t, t->header[c]) == (long)c, "names are unique and found");
 	}
 	for (size_t r = 0; r < t->nrows; r++) {

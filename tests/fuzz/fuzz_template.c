@@ -5,13 +5,14 @@
  * one unnamed column whose rows are the lines of the grid part); the rest
  * is split at NUL bytes into the grid (CSV) and up to 16 template words.
  *
- * Checks: each expansion of the first rows has at least its words (shell
- * mode: /bin/sh -c SCRIPT) and a NULL end; in argv mode a word without
- * braces is kept as it is, and one made only of literal text and {{ }}
- * and placeholders for the row is what the rules of template.h give
- * (when no word is an option, so no "sh -c" script is in play); the coproc
- * line is one line of one word; the JSON line parses as an object of the
- * row's cells; every shell-quoted cell reads back, by /bin/sh's rules for
+ * Checks: each expansion of the first rows has at least its words and a
+ * NULL end. Shell mode: /bin/sh -c SCRIPT, then $0 and the row's values as
+ * parameters, and the script is the same for any values (a value never
+ * becomes shell text). Argv mode: a word without braces is kept as it is;
+ * when no word is an option (so no "sh -c" script is in play) each word is
+ * what the rules of template.h give and nothing is appended; the coproc
+ * line is those words with the values, joined by spaces; the JSON line
+ * parses as an object of the row's cells; every shell-quoted cell reads back, by /bin/sh's rules for
  * '...' and \', as the same bytes. A refused template is -EINVAL with a
  * message. */
 #include "template.h"
@@ -156,6 +157,43 @@ static void check_json_line(const pd_table *t, size_t r, const pd_template *tp)
 	free(argv);
 }
 
+static int is_cell(const pd_table *t, size_t r, const char *v)
+{
+	for (size_t c = 0; c < t->ncols; c++)
+		if (!strcmp(pd_table_cell(t, r, c), v))
+			return 1;
+	return 0;
+}
+
+/* Shell mode's promise: a value is never pasted into the script. The same
+ * template over a table of the same columns and other, hostile values
+ * must give the same script for the same row. */
+static void check_script_free_of_values(const pd_table *t, size_t r, const char *word,
+					const char *script)
+{
+	static const char *const hostile[] = {"'; rm -rf / #", "$(id)", "\"`x`\"", "a b\nc", ""};
+	const char **cells = malloc(t->ncols * sizeof(*cells));
+	pd_table *t2 = pd_table_new((const char *const *)t->header, t->ncols);
+	pd_template *tp2 = NULL;
+	char **argv;
+	size_t argc;
+
+	FUZZ_CHECK(cells && t2, "table");
+	for (size_t i = 0; i <= r; i++) {
+		for (size_t c = 0; c < t->ncols; c++)
+			cells[c] = hostile[(i + c) % 5];
+		FUZZ_CHECK(pd_table_append(t2, cells) == 0, "append");
+	}
+	FUZZ_CHECK(pd_template_compile(&word, 1, t2, 1, &tp2, NULL, 0) == 0,
+		   "a script compiles for any values of the same columns");
+	FUZZ_CHECK(pd_template_expand(tp2, t2, r, &argv, &argc) == 0, "expand");
+	FUZZ_CHECK(!strcmp(argv[2], script), "the script does not depend on the values");
+	free(argv);
+	pd_template_free(tp2);
+	pd_table_free(t2);
+	free(cells);
+}
+
 static pd_table *stdin_table(const char *text)
 {
 	const char *hdr[] = {""};
@@ -215,6 +253,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(argc >= (shell ? 3 : nwords) && argv[argc] == NULL, "argc and NULL end");
 		if (shell) {
 			FUZZ_CHECK(!strcmp(argv[0], "/bin/sh") && !strcmp(argv[1], "-c"), "sh -c");
+			FUZZ_CHECK(argc == 3 || !strcmp(argv[3], "/bin/sh"), "$0 is /bin/sh");
+			for (size_t k = 4; k < argc; k++)
+				FUZZ_CHECK(is_cell(t, r, argv[k]), "parameters are the row's values");
+			check_script_free_of_values(t, r, words[0], argv[2]);
 		} else {
 			for (size_t w = 0; w < nwords; w++) {
 				if (!strpbrk(words[w], "{}"))
@@ -228,11 +270,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						   "each word is the template with the values");
 				}
 			}
+			if (no_options)
+				FUZZ_CHECK(argc == nwords, "nothing is appended without sh -c");
 		}
 		FUZZ_CHECK(pd_template_line(tp, t, r, 0, &line, &lc) == 0 && lc == 1 && !line[1],
 			   "coproc line");
 		FUZZ_CHECK(!strchr(line[0], '\n') || memchr(data, '\n', size),
 			   "a coproc line has a newline only from the input");
+		if (!shell) {
+			/* argv mode: the words with the values as they are, joined */
+			pd_buf_reset(&want);
+			for (size_t w = 0; w < nwords; w++) {
+				if (w)
+					put(&want, " ", 1);
+				expand_here(&want, words[w], t, r, 0);
+			}
+			put(&want, "", 1);
+			FUZZ_CHECK(!strcmp(line[0], (const char *)pd_buf_head(&want)),
+				   "the coproc line is the words with the values, joined by spaces");
+		}
 		check_json_line(t, r, tp);
 		for (size_t c = 0; c < t->ncols; c++)
 			check_quote(pd_table_cell(t, r, c));
