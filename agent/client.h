@@ -36,7 +36,13 @@ typedef struct pd_agent_opts {
  * 0 told to stop / idle / max tasks / stdin closed, 1 controller
  * unreachable past the grace period, 2 stdin cannot be watched or the
  * coprocesses (--coproc) cannot be started,
- * 3 refused by the controller (wrong secret or version). */
+ * 3 refused: a REJECT, a failed TLS handshake (a link lost during the
+ * handshake is retried instead) or a WELCOME of another protocol version.
+ * A controller that breaks the protocol (a bad or unexpected frame, a
+ * second WELCOME, a TASKS frame that would make the agent hold more than
+ * 65 x slots + 8192 tasks) is dropped and dialled again like a lost one.
+ * However many tasks finish at once, at most 1024 start per loop turn and
+ * the stack does not grow with them. */
 int pd_agent_run(pd_loop *l, const pd_agent_opts *o);
 
 #endif
