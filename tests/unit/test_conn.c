@@ -1,7 +1,9 @@
 /* test_conn.c - loop + conn + TLS + net over real loopback sockets. */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -296,6 +298,132 @@ static void test_plain_transport_frames(void)
 	pd_loop_free(l);
 }
 
+static int never(void)
+{
+	return 0;
+}
+
+static uint64_t cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
+	       (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
+}
+
+/* Issue #11: a TCP peer that says nothing must not keep the loop busy
+ * while the TLS handshake waits for it (it spun at 100 % until the
+ * deadline). A resource check: CPU time over 600 ms of waiting. */
+static void test_idle_handshake_no_spin(void)
+{
+	uint64_t c0, used;
+	int fd;
+
+	setup(key_a, NULL, 0, 5000);
+	fd = raw_connect((unsigned)W.srv.bytes);
+	CU_ASSERT_FATAL(fd >= 0);
+	spin(never, 100); /* accepted, first handshake step done */
+	CU_ASSERT_PTR_NOT_NULL(W.srv.conn);
+	c0 = cpu_us();
+	spin(never, 600);
+	used = cpu_us() - c0;
+	CU_ASSERT(used < 200000);
+	if (used >= 200000)
+		fprintf(stderr, "idle handshake: %llu us of CPU in 600 ms\n",
+			(unsigned long long)used);
+	CU_ASSERT(!W.srv.closed);
+	close(fd);
+	teardown();
+}
+
+static void on_frame_echo(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void *arg)
+{
+	side *s = arg;
+	uint64_t stamp = 0;
+
+	CU_ASSERT_EQUAL(type, PD_MSG_PING);
+	s->frames++;
+	if (pd_ping_decode(p, n, &stamp) == 0) {
+		pd_ping_encode(pd_conn_out(c), PD_MSG_PONG, stamp);
+		pd_conn_flush(c);
+	}
+}
+
+static const pd_conn_ops echo_ops = {on_ready, on_frame_echo, on_close};
+
+#define CAP (64u * 1024u)
+#define FLOOD (8u << 20)
+
+/* Issue #11: a peer that sends PINGs and never reads the PONGs. With an
+ * output cap the connection stops reading while its output is over the
+ * cap, so what it queues stays bounded (the read budget of one turn, 256
+ * KiB, past the cap at most); once the peer reads, every PING is
+ * answered. */
+static void test_out_cap(void)
+{
+	static uint8_t pings[4096 * 16], sink[65536];
+	int sv[2];
+	size_t off = 0, sent = 0, top = 0;
+	uint64_t stuck_since = 0;
+	pd_loop *l = pd_loop_new();
+	pd_timer *g = pd_timer_new(l, guard_cb, NULL);
+
+	memset(&W, 0, sizeof(W));
+	W.loop = l;
+	W.guard = g;
+	for (size_t i = 0; i < 4096; i++) {
+		pd_buf b = {0};
+		pd_ping_encode(&b, PD_MSG_PING, i);
+		memcpy(pings + i * 16, b.data, 16);
+		pd_buf_free(&b);
+	}
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	CU_ASSERT_EQUAL(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+	W.srv.conn = pd_conn_new(l, sv[0], NULL, PD_CONN_SERVER, &echo_ops, &W.srv, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(W.srv.conn);
+	pd_conn_out_cap(W.srv.conn, CAP);
+	/* flood without reading until the server stops taking PINGs */
+	while (sent < FLOOD) {
+		ssize_t w = write(sv[1], pings + off, sizeof(pings) - off);
+		if (w > 0) {
+			sent += (size_t)w;
+			off = (off + (size_t)w) % sizeof(pings);
+			stuck_since = 0;
+		} else if (!stuck_since) {
+			stuck_since = pd_now_us();
+		} else if (pd_now_us() - stuck_since > 300000) {
+			break; /* nothing taken for 300 ms: the server stopped reading */
+		}
+		spin(never, 2);
+		if (W.srv.conn && pd_conn_backlog(W.srv.conn) > top)
+			top = pd_conn_backlog(W.srv.conn);
+	}
+	CU_ASSERT(!W.srv.closed);
+	CU_ASSERT(sent < FLOOD);
+	CU_ASSERT(top <= CAP + 256u * 1024u + 4096u);
+	if (top > CAP + 256u * 1024u + 4096u || sent >= FLOOD)
+		fprintf(stderr, "out cap: %zu bytes queued at most, %zu of %u sent\n", top, sent,
+			FLOOD);
+	/* the peer reads again: every PING it sent is answered */
+	{
+		uint64_t end = pd_now_us() + 5000000u;
+		while ((size_t)W.srv.frames < sent / 16 && pd_now_us() < end) {
+			while (read(sv[1], sink, sizeof(sink)) > 0)
+				;
+			spin(never, 2);
+		}
+	}
+	CU_ASSERT_EQUAL((size_t)W.srv.frames, sent / 16);
+	CU_ASSERT(!W.srv.closed);
+	if (W.srv.conn)
+		pd_conn_close(W.srv.conn, "over");
+	pd_loop_run_deferred(l);
+	close(sv[1]);
+	pd_timer_free(g);
+	pd_loop_free(l);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -314,6 +442,8 @@ int main(void)
 	CU_add_test(s, "stalled peer hits the deadline", test_stalled_peer_deadline);
 	CU_add_test(s, "plain bytes to a TLS port", test_plain_garbage);
 	CU_add_test(s, "plain transport and a bad header", test_plain_transport_frames);
+	CU_add_test(s, "an idle TLS handshake does not spin", test_idle_handshake_no_spin);
+	CU_add_test(s, "output cap: a peer that never reads", test_out_cap);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
