@@ -775,7 +775,9 @@ int pd_journal_commit(pd_journal *j)
 	rv = commit_once(j);
 	if (rv == -ENOSPC && checkpoint(j))
 		rv = commit_once(j);
-	if (rv < 0)
+	/* logged once a failure, not at every retry */
+	if (rv < 0 && !j->failing)
 		pd_err("%s (%zu writes kept for a retry)", j->err, pd_journal_pending(j));
+	j->failing = rv < 0;
 	return rv;
 }

@@ -37,6 +37,7 @@ struct pd_journal {
 	size_t redo_ops;
 	int redo_oom;
 	int broken;
+	int failing; /* the last commit failed (logged once) */
 	char err[512];
 };
 
