@@ -97,7 +97,8 @@ void ctl_check_end(ctl *c);
  * journal and the queue. 0 or -errno. */
 int ctl_add_task(ctl *c, const char *const *cells);
 /* Journal set-up: a new session records its command line, columns,
- * schema, format (meta, journal.h) and tasks; a restarted one reads its columns and tasks back into c->grid
+ * schema, format (meta, journal.h) and tasks; a restarted one reads its
+ * columns and tasks back into c->grid
  * (the one column of a stdin session is named "" until the template is
  * compiled, as for a new one). */
 int ctl_journal_create(ctl *c, int argc, char **argv, char *err, size_t errlen);
