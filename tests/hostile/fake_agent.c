@@ -31,6 +31,12 @@
  * stop reading (its output to this peer is over the cap) and then drop
  * the silent peer for missed heartbeats.
  *
+ * With --greedy K it does only this, K times: join claiming 4096 slots
+ * (no DRAIN), take whatever tasks the controller hands it within 500 ms,
+ * and leave without a word; it prints how many tasks each connection got.
+ * A controller that gives a new agent its whole credit at once loses
+ * thousands of tasks to three such visits (the crash limit).
+ *
  * It prints one line of key=value counts on stdout. Exit status: 0 all
  * expected drops happened, the flood peer was dropped and no task was
  * handed to it; 1 otherwise; 2 usage or set-up errors.
@@ -59,7 +65,7 @@
 
 static const char usage[] =
 	"usage: fake_agent --connect FILE [--rounds N] [--seed S] [--tasks T]\n"
-	"                  [--flood SECONDS --pid PID]\n";
+	"                  [--flood SECONDS --pid PID] [--greedy K]\n";
 
 enum kind {
 	K_GARBAGE,
@@ -489,16 +495,49 @@ static int flood(fake *f, unsigned secs, long pid, long *growth_kb)
 	return 1;
 }
 
+/* --greedy: joins with 4096 slots, holds what comes, leaves */
+static int greedy(fake *f, unsigned long k)
+{
+	int rv = 0;
+
+	printf("greedy:");
+	for (unsigned long i = 0; i < k; i++) {
+		uint64_t before = f->tasks_handed;
+		char id[64];
+
+		if (open_conn(f, 0) < 0) {
+			rv = 1;
+			break;
+		}
+		snprintf(id, sizeof(id), "greedy-%lu", i);
+		hello(f, pd_conn_out(f->c), id, "fakehost", 4096);
+		pd_conn_flush(f->c);
+		if (!wait_for(f, &f->welcomed, WAIT_READY_MS)) {
+			rv = 1;
+			break;
+		}
+		wait_for(f, &f->closed, 500);
+		printf(" %llu", (unsigned long long)(f->tasks_handed - before));
+		if (f->c) {
+			pd_conn_close(f->c, "greedy visit over");
+			wait_for(f, &f->closed, WAIT_DROP_MS);
+		}
+	}
+	printf(" total=%llu\n", (unsigned long long)f->tasks_handed);
+	return rv;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{"connect", required_argument, NULL, 'c'}, {"rounds", required_argument, NULL, 'r'},
 		{"seed", required_argument, NULL, 's'},	   {"tasks", required_argument, NULL, 't'},
 		{"flood", required_argument, NULL, 'f'},   {"pid", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
+		{"greedy", required_argument, NULL, 'g'},  {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *connect = NULL;
-	unsigned long rounds = 200, seed = 1, flood_s = 0, tasks = 1000;
+	unsigned long rounds = 200, seed = 1, flood_s = 0, tasks = 1000, greedy_k = 0;
 	long pid = 0, growth = -1;
 	int opt, rv, flood_dropped = -1;
 	pd_connfile cf;
@@ -525,6 +564,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			pid = strtol(optarg, NULL, 10);
+			break;
+		case 'g':
+			greedy_k = strtoul(optarg, NULL, 10);
 			break;
 		default:
 			fputs(usage, stderr);
@@ -563,6 +605,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (greedy_k) {
+		rv = greedy(&f, greedy_k);
+		pd_timer_free(f.timer);
+		pd_timer_free(f.refill);
+		pd_loop_run_deferred(f.loop);
+		pd_loop_free(f.loop);
+		pd_tls_free(f.tls);
+		return rv;
+	}
 	for (unsigned long i = 0; i < rounds; i++) {
 		enum kind k = (enum kind)(i % K_NKINDS);
 		int use_unix = f.have_unix && (i / K_NKINDS) % 2 == 1;
