@@ -1,3 +1,6 @@
+/* server.c - server.h: agents (HELLO, frames, heartbeats, leaving), the
+ * dispatcher turn and the public calls; accepting is srv_accept.c, results
+ * srv_results.c (server_int.h holds what they share). */
 #include "server.h"
 
 #include <errno.h>
@@ -6,71 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "held.h"
 #include "log.h"
 #include "net.h"
-
-#define MAX_BATCH 4096
-#define ACCEPT_WARN_MS 5000 /* at most one accept warning per 5 s */
-/* output queued for one agent above which the controller stops reading
- * from it until it reads (a peer that never reads cannot grow it) */
-#define SRV_OUT_CAP (4u << 20)
-
-typedef struct srv_agent {
-	pd_server *srv;
-	pd_conn *conn;
-	uint32_t id;
-	int welcomed;
-	int draining;
-	int dropped; /* by unauth_make_room, which logs it */
-	uint64_t last_heard;
-	uint64_t done;
-	/* accept order of connections without HELLO yet (the oldest goes
-	 * first when there are too many) */
-	struct srv_agent *un_prev, *un_next;
-	uint32_t pid, slots;
-	uint64_t who; /* pd_held_digest of the id it claimed */
-	char name[160];
-	char host[128], mode[16], slurm_job[32], slurm_step[32];
-} srv_agent;
-
-typedef struct listener {
-	int fd;
-	pd_tls *tls;
-	char url[300];
-} listener;
-
-struct pd_server {
-	pd_loop *loop;
-	pd_server_opts o;
-	pd_server_cbs cb;
-	void *arg;
-	pd_disp *disp;
-	srv_agent **agents; /* indexed by id; NULL when free */
-	size_t nagents_cap;
-	uint32_t next_id;
-	size_t nconns, nwelcomed;
-	srv_agent *un_head, *un_tail; /* connections that said no HELLO yet */
-	size_t nunauth;
-	listener ls[4];
-	size_t nls;
-	pd_timer *hb;
-	pd_timer *accept_retry;
-	uint64_t accept_warned_ms; /* loop time of the last accept warning */
-	uint64_t unauth_warned_ms; /* ... and of the last unauth_make_room one */
-	uint64_t unauth_dropped;   /* dropped by it since that warning */
-	int dispatch_queued;
-	int shutting_down;
-	int paused; /* pd_server_pause: no task leaves the queue */
-	int drain_all;
-	pd_ratelimit rl;
-	uint64_t *ids;
-	pd_held *held;	   /* who held which attempt, of agents gone */
-	int held_full;	   /* said once that it is full */
-	uint32_t *carried; /* per task: first attempt of this controller
-			    * (pd_server_set_attempt), 0 when none */
-	uint64_t ncarried;
-};
+#include "server_int.h"
 
 void pd_server_opts_default(pd_server_opts *o)
 {
@@ -83,64 +24,6 @@ void pd_server_opts_default(pd_server_opts *o)
 	o->kind = PD_TASK_PROCESS;
 	o->out_limit = 1u << 20;
 	o->max_unauth = PD_SERVER_MAX_UNAUTH;
-}
-
-/* ---- connections that have not said HELLO ---- */
-
-static void unauth_push(pd_server *s, srv_agent *a)
-{
-	a->un_prev = s->un_tail;
-	a->un_next = NULL;
-	if (s->un_tail)
-		s->un_tail->un_next = a;
-	else
-		s->un_head = a;
-	s->un_tail = a;
-	s->nunauth++;
-}
-
-static void unauth_remove(pd_server *s, srv_agent *a)
-{
-	if (!a->un_prev && s->un_head != a)
-		return; /* not on the list */
-	if (a->un_prev)
-		a->un_prev->un_next = a->un_next;
-	else
-		s->un_head = a->un_next;
-	if (a->un_next)
-		a->un_next->un_prev = a->un_prev;
-	else
-		s->un_tail = a->un_prev;
-	a->un_prev = a->un_next = NULL;
-	s->nunauth--;
-}
-
-/* Makes room for one more connection without HELLO: the oldest goes. Its
- * close completes later; it is off the list at once. */
-static void unauth_make_room(pd_server *s)
-{
-	while (s->o.max_unauth && s->nunauth >= s->o.max_unauth && s->un_head) {
-		srv_agent *old = s->un_head;
-		char why[120];
-
-		unauth_remove(s, old);
-		snprintf(why, sizeof(why),
-			 "dropped: %u connections without HELLO (the limit), this one the oldest",
-			 s->o.max_unauth);
-		old->dropped = 1;
-		pd_conn_close(old->conn, why);
-		s->unauth_dropped++;
-		/* one line per 5 s while it lasts, with the count */
-		if (!s->unauth_warned_ms ||
-		    pd_loop_now(s->loop) - s->unauth_warned_ms >= ACCEPT_WARN_MS) {
-			pd_warn("dropped %llu connection(s), the oldest first: %u connections "
-				"without HELLO is the limit (last dropped: %s)",
-				(unsigned long long)s->unauth_dropped, s->o.max_unauth,
-				pd_conn_peer(old->conn));
-			s->unauth_warned_ms = pd_loop_now(s->loop);
-			s->unauth_dropped = 0;
-		}
-	}
 }
 
 /* ---- sending work ---- */
@@ -193,7 +76,7 @@ static void dispatch_now(pd_loop *l, void *arg)
 	s->dispatch_queued = 0;
 	if (s->shutting_down || s->paused)
 		return;
-	while ((n = pd_disp_next(s->disp, &agent, s->ids, MAX_BATCH)) > 0) {
+	while ((n = pd_disp_next(s->disp, &agent, s->ids, SRV_MAX_BATCH)) > 0) {
 		srv_agent *a = agent < s->nagents_cap ? s->agents[agent] : NULL;
 		if (!a || !a->conn) {
 			/* cannot happen: agents leave the dispatcher when they close */
@@ -204,7 +87,7 @@ static void dispatch_now(pd_loop *l, void *arg)
 	}
 }
 
-static void dispatch_later(pd_server *s)
+void srv_dispatch_later(pd_server *s)
 {
 	if (!s->dispatch_queued && pd_loop_defer(s->loop, dispatch_now, s) == 0)
 		s->dispatch_queued = 1;
@@ -230,7 +113,7 @@ static void report_lost(pd_server *s, const uint64_t *lost, size_t n, const char
 	}
 }
 
-static void agent_free(srv_agent *a)
+void srv_agent_free(srv_agent *a)
 {
 	pd_server *s = a->srv;
 
@@ -267,20 +150,6 @@ static void drain_agent(srv_agent *a)
 	pd_conn_flush(a->conn);
 }
 
-/* pd_disp_agent_held callback: the agent (arg) leaves holding this */
-static void note_held(void *arg, uint64_t task, uint32_t attempt)
-{
-	srv_agent *a = arg;
-	pd_server *s = a->srv;
-
-	if (pd_held_put(s->held, task, attempt, a->who) < 0 && !s->held_full) {
-		s->held_full = 1;
-		pd_warn("cannot note every task held by agents that left (%u noted): late "
-			"results of the others will be refused",
-			PD_HELD_MAX);
-	}
-}
-
 static void on_close(pd_conn *c, const char *why, void *arg)
 {
 	srv_agent *a = arg;
@@ -288,12 +157,12 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 
 	(void)c;
 	s->nconns--;
-	unauth_remove(s, a);
+	srv_unauth_remove(s, a);
 	if (a->welcomed) {
 		uint64_t *lost = NULL;
 		size_t nlost = 0, had = pd_disp_agent_outstanding(s->disp, a->id);
 		s->nwelcomed--;
-		pd_disp_agent_held(s->disp, a->id, note_held, a);
+		pd_disp_agent_held(s->disp, a->id, srv_note_held, a);
 		pd_disp_agent_remove(s->disp, a->id, &lost, &nlost);
 		if (had && !s->shutting_down)
 			pd_warn("agent %s lost (%s); its %zu task(s) requeued or lost", a->name,
@@ -307,11 +176,11 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 		}
 		report_lost(s, lost, nlost, a->name);
 		free(lost);
-		dispatch_later(s);
+		srv_dispatch_later(s);
 	} else if (!s->shutting_down && !a->dropped && pd_ratelimit_ok(&s->rl, 10)) {
 		pd_warn("refused connection from %s: %s", pd_conn_peer(c), why);
 	}
-	agent_free(a);
+	srv_agent_free(a);
 }
 
 static int unique_name(pd_server *s, const char *want, char *out, size_t outlen)
@@ -380,7 +249,7 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 		return;
 	}
 	a->welcomed = 1;
-	unauth_remove(s, a);
+	srv_unauth_remove(s, a);
 	s->nwelcomed++;
 	pd_conn_deadline(a->conn, 0, NULL);
 	memset(&w, 0, sizeof(w));
@@ -403,123 +272,7 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 	}
 	if (s->drain_all)
 		drain_agent(a);
-	dispatch_later(s);
-}
-
-/* A result for (task, attempt) that `a` does not hold now: whether it may
- * be a late report of its own (see held.h). */
-static int late_ok(pd_server *s, const srv_agent *a, const pd_result_msg *r)
-{
-	uint32_t holder;
-
-	if (pd_disp_holder(s->disp, r->id, r->attempt, &holder)) {
-		/* the same agent on a connection this controller has not seen
-		 * end yet (it reconnected first) */
-		const srv_agent *b = holder < s->nagents_cap ? s->agents[holder] : NULL;
-		return b && b->who == a->who;
-	}
-	if (pd_held_get(s->held, r->id, r->attempt) == a->who)
-		return 1;
-	/* an attempt handed out before a restart: the journal does not tell
-	 * this controller which agent held it (see docs/security.md) */
-	return r->id < s->ncarried && r->attempt < s->carried[r->id];
-}
-
-/* 0 when r may be taken from a; 1 when it is to be ignored (a late report
- * this controller could not note, see note_held); else -EPROTO with why */
-static int result_valid(pd_server *s, const srv_agent *a, const pd_result_msg *r, char *why,
-			size_t whylen)
-{
-	char bad[200];
-	uint32_t holder;
-
-	if (r->id >= pd_disp_total(s->disp)) {
-		snprintf(why, whylen, "protocol error: result for task %llu of %llu",
-			 (unsigned long long)r->id, (unsigned long long)pd_disp_total(s->disp));
-		return -EPROTO;
-	}
-	if (pd_result_check(r, s->o.out_limit, bad, sizeof(bad)) < 0) {
-		snprintf(why, whylen, "protocol error: result for task %llu: %s",
-			 (unsigned long long)r->id, bad);
-		return -EPROTO;
-	}
-	if ((pd_disp_holder(s->disp, r->id, r->attempt, &holder) && holder == a->id) ||
-	    late_ok(s, a, r))
-		return 0;
-	if (s->held_full)
-		return 1;
-	snprintf(why, whylen,
-		 "protocol error: result for task %llu attempt %u, which this agent does not "
-		 "hold and did not hold",
-		 (unsigned long long)r->id, r->attempt);
-	return -EPROTO;
-}
-
-static void on_results(srv_agent *a, const uint8_t *p, size_t n)
-{
-	pd_server *s = a->srv;
-	pd_result_msg **rs = NULL;
-	uint32_t count = 0;
-	int rv;
-
-	if (pd_results_decode(p, n, &rs, &count) < 0) {
-		pd_conn_close(a->conn, "protocol error: malformed RESULTS");
-		return;
-	}
-	for (uint32_t i = 0; i < count; i++) {
-		pd_result_msg *r = rs[i];
-		char bad[300];
-
-		if (!pd_conn_is_ready(a->conn)) {
-			free(r); /* the rest of the frame goes with the peer */
-			continue;
-		}
-		rv = result_valid(s, a, r, bad, sizeof(bad));
-		if (rv != 0) {
-			if (rv < 0)
-				pd_conn_close(a->conn, bad);
-			free(r);
-			continue;
-		}
-		/* an agent reports "lost" when the handler died under the task
-		 * (a coprocess): that spends the crash limit, not --retries */
-		int end = r->status == PD_ST_OK     ? PD_END_OK
-			  : r->status == PD_ST_LOST ? PD_END_CRASHED
-						    : PD_END_FAILED;
-		int out = pd_disp_complete(s->disp, a->id, r->id, r->attempt, end);
-		char msg[512];
-
-		if (out == PD_DISP_DONE && end == PD_END_CRASHED) {
-			snprintf(msg, sizeof(msg), "%s; the crash limit (%u) is reached",
-				 r->error && *r->error ? r->error : "its handler crashed",
-				 s->o.disp.crash_limit);
-			r->error = msg;
-		}
-
-		/* a success reported from an earlier connection still counts
-		 * when the task has no result yet: the work was done. A late
-		 * failure does not: the task was requeued and its current
-		 * attempt, with the retries left, decides. */
-		if (out == PD_DISP_STALE && r->status == PD_ST_OK &&
-		    r->id < pd_disp_total(s->disp) && pd_disp_settle(s->disp, r->id) == 1) {
-			pd_debug("task %llu: late result of attempt %u from %s taken",
-				 (unsigned long long)r->id, r->attempt, a->name);
-			out = PD_DISP_DONE;
-		} else if (out == PD_DISP_STALE && r->status != PD_ST_OK) {
-			pd_debug("task %llu: late %s result of attempt %u from %s ignored",
-				 (unsigned long long)r->id, pd_status_name(r->status), r->attempt,
-				 a->name);
-		}
-		if (out == PD_DISP_DONE) {
-			a->done++;
-			s->cb.on_result(s->arg, r, a->name);
-		} else if (out == PD_DISP_RETRY)
-			pd_debug("task %llu attempt %u %s; retrying", (unsigned long long)r->id,
-				 r->attempt, pd_status_name(r->status));
-		free(r);
-	}
-	free(rs);
-	dispatch_later(s);
+	srv_dispatch_later(s);
 }
 
 static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void *arg)
@@ -539,7 +292,7 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 			on_hello(a, p, n);
 		break;
 	case PD_MSG_RESULTS:
-		on_results(a, p, n);
+		srv_on_results(a, p, n);
 		break;
 	case PD_MSG_PING: {
 		uint64_t stamp = 0;
@@ -570,114 +323,7 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 	}
 }
 
-static const pd_conn_ops server_conn_ops = {NULL, on_frame, on_close};
-
-static int agent_slot(pd_server *s, srv_agent *a)
-{
-	/* ids are reused lowest-first so the table stays as small as the crowd */
-	for (uint32_t i = 0; i < s->nagents_cap; i++) {
-		uint32_t id = (s->next_id + i) % (uint32_t)s->nagents_cap;
-		if (!s->agents[id]) {
-			a->id = id;
-			s->agents[id] = a;
-			s->next_id = id + 1;
-			return 0;
-		}
-	}
-	{
-		size_t n = s->nagents_cap ? s->nagents_cap * 2 : 64;
-		srv_agent **t = realloc(s->agents, n * sizeof(*t));
-		if (!t)
-			return -ENOMEM;
-		memset(t + s->nagents_cap, 0, (n - s->nagents_cap) * sizeof(*t));
-		a->id = (uint32_t)s->nagents_cap;
-		s->agents = t;
-		s->nagents_cap = n;
-		s->agents[a->id] = a;
-		s->next_id = a->id + 1;
-	}
-	return 0;
-}
-
-static void accept_retry_cb(pd_loop *l, void *arg);
-
-static void on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
-{
-	pd_server *s = arg;
-	listener *ls = NULL;
-
-	(void)ev;
-	for (size_t i = 0; i < s->nls; i++)
-		if (s->ls[i].fd == fd)
-			ls = &s->ls[i];
-	if (!ls)
-		return;
-	for (int k = 0; k < 256; k++) {
-		char peer[64];
-		int cfd = pd_net_accept(fd, peer, sizeof(peer));
-		srv_agent *a;
-
-		if (cfd == -EAGAIN)
-			return;
-		if (cfd == -EINTR || cfd == -ECONNABORTED)
-			continue;
-		if (cfd < 0) {
-			/* out of descriptors or memory: say so, then give the
-			 * system a moment instead of spinning */
-			/* one line per 5 s while it lasts: every retry would
-			 * log ten a second */
-			if (!s->accept_warned_ms ||
-			    pd_loop_now(l) - s->accept_warned_ms >= ACCEPT_WARN_MS) {
-				char hint[160];
-				s->accept_warned_ms = pd_loop_now(l);
-				pd_net_accept_hint(cfd, hint, sizeof(hint));
-				pd_warn("cannot accept a connection on %s: %s%s%s%s; retrying in "
-					"100 ms",
-					ls->url, strerror(-cfd), hint[0] ? " (" : "", hint,
-					hint[0] ? ")" : "");
-			}
-			pd_loop_del(l, fd);
-			pd_timer_start(s->accept_retry, 100);
-			return;
-		}
-		if (s->o.max_conns && s->nconns >= s->o.max_conns) {
-			if (pd_ratelimit_ok(&s->rl, 10))
-				pd_warn("refusing %s: %zu connections held (limit)", peer,
-					s->nconns);
-			close(cfd);
-			continue;
-		}
-		unauth_make_room(s);
-		a = calloc(1, sizeof(*a));
-		if (!a || agent_slot(s, a) < 0) {
-			free(a);
-			close(cfd);
-			continue;
-		}
-		a->srv = s;
-		a->conn = pd_conn_new(l, cfd, ls->tls, PD_CONN_SERVER, &server_conn_ops, a,
-				      s->o.max_frame);
-		if (!a->conn) {
-			agent_free(a);
-			close(cfd);
-			continue;
-		}
-		s->nconns++;
-		unauth_push(s, a);
-		pd_conn_set_peer(a->conn, peer);
-		pd_conn_out_cap(a->conn, SRV_OUT_CAP);
-		pd_conn_deadline(a->conn, s->o.handshake_ms,
-				 ls->tls ? "no TLS handshake and HELLO in time" : "no HELLO in time");
-	}
-}
-
-static void accept_retry_cb(pd_loop *l, void *arg)
-{
-	pd_server *s = arg;
-
-	for (size_t i = 0; i < s->nls; i++)
-		pd_loop_add(l, s->ls[i].fd, PD_EV_IN, on_accept, s);
-}
+const pd_conn_ops srv_conn_ops = {NULL, on_frame, on_close};
 
 static void hb_cb(pd_loop *l, void *arg)
 {
@@ -711,8 +357,8 @@ pd_server *pd_server_new(pd_loop *l, const pd_server_opts *opts, const pd_server
 	s->arg = arg;
 	s->disp = pd_disp_new(&s->o.disp);
 	s->hb = pd_timer_new(l, hb_cb, s);
-	s->accept_retry = pd_timer_new(l, accept_retry_cb, s);
-	s->ids = malloc(MAX_BATCH * sizeof(*s->ids));
+	s->accept_retry = pd_timer_new(l, srv_accept_retry_cb, s);
+	s->ids = malloc(SRV_MAX_BATCH * sizeof(*s->ids));
 	s->held = pd_held_new();
 	if (!s->disp || !s->hb || !s->accept_retry || !s->ids || !s->held) {
 		pd_server_free(s);
@@ -735,7 +381,7 @@ int pd_server_listen(pd_server *s, const pd_endpoint *ep, pd_tls *tls, pd_endpoi
 	fd = pd_net_listen(ep, bound, err, errlen);
 	if (fd < 0)
 		return fd;
-	rv = pd_loop_add(s->loop, fd, PD_EV_IN, on_accept, s);
+	rv = pd_loop_add(s->loop, fd, PD_EV_IN, srv_on_accept, s);
 	if (rv < 0) {
 		close(fd);
 		snprintf(err, errlen, "cannot watch the listener: %s", strerror(-rv));
@@ -753,7 +399,7 @@ int pd_server_add_tasks(pd_server *s, uint64_t n)
 	int rv = pd_disp_add_tasks(s->disp, pd_disp_total(s->disp), n);
 
 	if (rv == 0)
-		dispatch_later(s);
+		srv_dispatch_later(s);
 	return rv;
 }
 
@@ -874,7 +520,7 @@ void pd_server_pause(pd_server *s, int pause)
 {
 	s->paused = pause != 0;
 	if (!s->paused)
-		dispatch_later(s);
+		srv_dispatch_later(s);
 }
 
 void pd_server_free(pd_server *s)
