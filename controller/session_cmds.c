@@ -319,8 +319,10 @@ static int find_named(int argc, char **argv, int want, const char *usage, char *
 
 int pd_wait_main(int argc, char **argv)
 {
-	static const char usage[] = "usage: parade wait NAME\n\nBlocks until the session's controller "
-				    "ends. Exit status 0 when every task is done and ok, 1 otherwise.\n";
+	static const char usage[] =
+		"usage: parade wait NAME\n\nBlocks until the session's controller ends. Exit status 0 "
+		"when every task is done and ok, 1 otherwise, 2 when the controller cannot write the "
+		"journal (the wait ends then, naming the error) or the journal cannot be read.\n";
 	char dir[4096];
 	int rv = find_named(argc, argv, 2, usage, dir, sizeof(dir));
 

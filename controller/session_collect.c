@@ -174,7 +174,8 @@ static const char collect_usage[] =
 	"Writes the session's result table from its journal: while the session\n"
 	"runs, the rows finished so far (in grid order: the complete prefix; with\n"
 	"--unordered: every finished row, in the order they were recorded); after\n"
-	"it ended, every finished row. --wait first waits for the session to end.\n";
+	"it ended, every finished row. --wait first waits for the session to end\n"
+	"(exit status 2, naming the error, if its journal cannot be written).\n";
 
 int pd_collect_main(int argc, char **argv)
 {
