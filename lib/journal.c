@@ -415,7 +415,8 @@ static int create_file(pd_journal *j)
 		return rv;
 	}
 	close(fd);
-	rc = sqlite3_open_v2(tmp, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(tmp, &j->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(j->db, schema_sql, NULL, NULL, NULL);
 	rv = rc == SQLITE_OK ? 0 : fail(j, rc, "creating the schema");
@@ -454,9 +455,15 @@ int pd_journal_open(const char *path, int flags, pd_journal **out, char *err, si
 			goto out;
 		created = 1;
 	}
-	if (stat(path, &st) < 0) {
+	/* a link is never followed: whoever planted it chose its target */
+	if (lstat(path, &st) < 0) {
 		rv = -errno;
 		pd_journal_set_err(j, "%s", strerror(-rv));
+		goto out;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		rv = -ELOOP;
+		pd_journal_set_err(j, "is a symbolic link; a journal is never opened through one");
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -466,7 +473,7 @@ int pd_journal_open(const char *path, int flags, pd_journal **out, char *err, si
 	}
 	rc = sqlite3_open_v2(path, &j->db,
 			     (j->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-				     SQLITE_OPEN_NOMUTEX,
+				     SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
 			     NULL);
 	if (rc != SQLITE_OK) {
 		rv = fail(j, rc, "cannot open");

@@ -532,6 +532,22 @@ static void test_open_errors(void)
 	/* the key in the table and in its index */
 	CU_ASSERT_FATAL(patch(path, "schema_version", "schema_versioX", 14) == 2);
 	expect_open_error(path, PD_J_READONLY, -EINVAL, "not a parade journal (no schema_version)");
+
+	/* a link planted at the journal's name is never followed, and SQLite
+	 * makes no -wal or -shm file beside the link's target */
+	jpath(tmp, sizeof(tmp), "target");
+	pd_journal_close(jopen(tmp, PD_J_CREATE));
+	jpath(path, sizeof(path), "link");
+	CU_ASSERT_FATAL(symlink(tmp, path) == 0);
+	expect_open_error(path, 0, -ELOOP, "symbolic link");
+	expect_open_error(path, PD_J_READONLY, -ELOOP, "symbolic link");
+	snprintf(junk, sizeof(junk), "%s-wal", tmp);
+	CU_ASSERT_NOT_EQUAL(access(junk, F_OK), 0);
+	/* nor a link in place of a journal being created */
+	jpath(path, sizeof(path), "link2");
+	CU_ASSERT_FATAL(symlink(junk, path) == 0);
+	expect_open_error(path, PD_J_CREATE, -EEXIST, "already exists");
+	CU_ASSERT_NOT_EQUAL(access(junk, F_OK), 0);
 }
 
 static void test_bad_cells(void)
