@@ -214,8 +214,9 @@ int pd_results_decode(const uint8_t *p, size_t n, pd_result_msg ***results, uint
 /* Whether a decoded result can be true: status 0-3, only known flags, exit
  * code -1 to 255, signal 0 to 64, ok only with exit code 0 and no signal,
  * wall and cpu time at most 10^15 us, maxrss at most 2^40 KiB, stdout and
- * stderr each at most out_limit bytes (0: not checked). 0, or -EPROTO with
- * why (if not NULL) naming the field. */
+ * stderr each at most out_limit bytes (0: not checked), the error message
+ * at most 4096 bytes. 0, or -EPROTO with why (if not NULL) naming the
+ * field. */
 int pd_result_check(const pd_result_msg *r, uint32_t out_limit, char *why, size_t whylen);
 
 int pd_cancel_encode(pd_buf *out, const uint64_t *ids, uint32_t count);

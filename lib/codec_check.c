@@ -21,6 +21,7 @@
 #define RESULT_US_MAX 1000000000000000ull /* 10^15 us: 31 years */
 #define RESULT_RSS_MAX (1ull << 40)	  /* KiB: 1 PiB */
 #define RESULT_SIGNAL_MAX 64
+#define RESULT_ERROR_MAX 4096u /* the agent's own message, not task output */
 
 static void say(char *why, size_t whylen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -140,6 +141,10 @@ int pd_result_check(const pd_result_msg *r, uint32_t out_limit, char *why, size_
 	if (out_limit && (r->out_len > out_limit || r->err_len > out_limit)) {
 		say(why, whylen, "stdout %u and stderr %u bytes: over the %u-byte limit",
 				 r->out_len, r->err_len, out_limit);
+		return -EPROTO;
+	}
+	if (r->error && strnlen(r->error, RESULT_ERROR_MAX + 1) > RESULT_ERROR_MAX) {
+		say(why, whylen, "error message over %u bytes", RESULT_ERROR_MAX);
 		return -EPROTO;
 	}
 	return 0;

@@ -1467,6 +1467,16 @@ static void test_result_check(void)
 	r.out_len = 1u << 30;
 	CU_ASSERT_EQUAL(pd_result_check(&r, 0, NULL, 0), 0);
 	CU_ASSERT_EQUAL(pd_result_check(&r, 100, NULL, 0), -EPROTO);
+	/* the agent's own message is short; task output goes in out/err */
+	{
+		static char msg[4098];
+		memset(msg, 'e', 4096);
+		r.error = msg;
+		CU_ASSERT_EQUAL(pd_result_check(&r, 0, why, sizeof(why)), 0);
+		msg[4096] = 'e';
+		CU_ASSERT_EQUAL(pd_result_check(&r, 0, why, sizeof(why)), -EPROTO);
+		CU_ASSERT_STRING_EQUAL(why, "error message over 4096 bytes");
+	}
 }
 
 int main(void)
