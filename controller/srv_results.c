@@ -63,7 +63,10 @@ static int result_valid(pd_server *s, const srv_agent *a, const pd_result_msg *r
 	if ((pd_disp_holder(s->disp, r->id, r->attempt, &holder) && holder == a->id) ||
 	    late_ok(s, a, r))
 		return 0;
-	if (s->held_full)
+	/* cannot be judged: the note of who held what is full, or a restarted
+	 * controller found no attempt of this task in its journal (the last
+	 * ones may not have reached the disk before the crash); not taken */
+	if (s->held_full || (s->carried && r->id < s->ncarried && s->carried[r->id] == 0))
 		return 1;
 	snprintf(why, whylen,
 		 "protocol error: result for task %llu attempt %u, which this agent does not "
@@ -95,6 +98,10 @@ void srv_on_results(srv_agent *a, const uint8_t *p, size_t n)
 		if (rv != 0) {
 			if (rv < 0)
 				pd_conn_close(a->conn, bad);
+			else
+				pd_debug("task %llu: report of attempt %u from %s ignored: who held "
+					 "it is not known",
+					 (unsigned long long)r->id, r->attempt, a->name);
 			free(r);
 			continue;
 		}
