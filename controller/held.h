@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#define PD_HELD_MAX (1u << 22)
+#define PD_HELD_MAX (1u << 20)
 
 typedef struct pd_held pd_held;
 
