@@ -346,8 +346,16 @@ int pd_coproc_run(pd_coproc *c, const pd_task_msg *t)
 		return 0;
 	}
 	len = strlen(t->argv[0]);
+	/* a reader that ends lines at CR too (R's readLines) would split
+	 * the row into two requests and shift every later answer by a row */
 	if (memchr(t->argv[0], '\n', len)) {
 		fail_now(c, t, "the task line holds a newline (use --coproc-format json)");
+		return 0;
+	}
+	if (memchr(t->argv[0], '\r', len)) {
+		fail_now(c, t,
+			 "the task line holds a carriage return (\\r), which readers such as R's "
+			 "readLines take as a line end (use --coproc-format json)");
 		return 0;
 	}
 	/* a free one that runs, else a free one to start */

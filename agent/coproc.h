@@ -7,8 +7,9 @@
  * log), every other fd closed. A task's single word is written with "\n";
  * the next line the coprocess writes is the answer: status ok, stdout the
  * line with its "\n", wall time from the write to the answer.
- *  - task without exactly one word, or a word holding "\n": failed, the
- *    coprocess is not touched;
+ *  - task without exactly one word, or a word holding "\n" or "\r" (a
+ *    line end for R's readLines and other readers): failed with an error
+ *    naming the character, the coprocess is not touched;
  *  - answer longer than out_limit: the first out_limit bytes are kept,
  *    PD_RF_OUT_TRUNC set, the rest up to the newline discarded (ok);
  *  - answer holding a NUL byte: failed, "answer holds a NUL byte";
