@@ -20,7 +20,12 @@ wait_for 10 has_endpoint || {
 }
 "$AGENT" --connect "$conn" --id holder-1 -v 2>"$T/agent.err" &
 apid=$!
-sleep 1
+joined() { grep -q 'agent holder-1 joined' "$T/err"; }
+wait_for 15 joined || {
+	show_file "$T/err"
+	fail "the agent did not join"
+}
+sleep 0.5 # its task is under way (10 s)
 kill -STOP "$apid"
 dropped() { grep -q 'agent holder-1 lost' "$T/err"; }
 wait_for 15 dropped || {
