@@ -20,6 +20,11 @@
 #define MISSED_HEARTBEATS 5
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/* The backoff starts again from BACKOFF_MIN_MS only after a connection
+ * that brought tasks or lasted this long: a controller that welcomes the
+ * agent and drops it at once is dialled ever more slowly, not 10 times a
+ * second forever. */
+#define BACKOFF_RESET_MS 5000
 /* a WELCOME's heartbeat is taken within these bounds: a controller cannot
  * make the agent ping in a busy loop, nor wait forever on a silent link */
 #define HEARTBEAT_MIN_MS 50
@@ -62,6 +67,8 @@ typedef struct agent {
 	uint64_t lost_since;  /* loop ms when the controller became unreachable */
 	uint64_t idle_since;
 	uint64_t backoff_ms;
+	uint64_t welcomed_at; /* loop ms of this connection's WELCOME */
+	int got_tasks;        /* this connection brought at least one task */
 	pd_timer *hb_timer, *retry_timer;
 	pd_timer *pump_timer; /* the next batch of PUMP_BUDGET starts */
 	int pumping;          /* pump() is on the stack: calls from within return */
@@ -374,7 +381,8 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 		a->welcomed = 1;
 		a->ever_welcomed = 1;
 		a->lost_since = 0;
-		a->backoff_ms = 0;
+		a->welcomed_at = pd_loop_now(a->loop);
+		a->got_tasks = 0;
 		a->hb_ms = w.heartbeat_ms ? w.heartbeat_ms : DEFAULT_HEARTBEAT_MS;
 		if (a->hb_ms < HEARTBEAT_MIN_MS)
 			a->hb_ms = HEARTBEAT_MIN_MS;
@@ -424,6 +432,8 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 			}
 		}
 		free(tasks);
+		if (count)
+			a->got_tasks = 1;
 		pump(a);
 		return;
 	}
@@ -520,6 +530,9 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 		finish(a, 3);
 		return;
 	}
+	if (was_welcomed &&
+	    (a->got_tasks || pd_loop_now(a->loop) - a->welcomed_at >= BACKOFF_RESET_MS))
+		a->backoff_ms = 0;
 	if (was_welcomed)
 		pd_warn("lost the controller: %s; reconnecting", why);
 	else

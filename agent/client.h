@@ -41,6 +41,10 @@ typedef struct pd_agent_opts {
  * A controller that breaks the protocol (a bad or unexpected frame, a
  * second WELCOME, a TASKS frame that would make the agent hold more than
  * 65 x slots + 8192 tasks) is dropped and dialled again like a lost one.
+ * Dialling again waits 100 ms, doubled after each failed or short attempt
+ * up to 5 s (with jitter); it starts again from 100 ms only after a
+ * connection that brought tasks or lasted 5 s, so a controller that
+ * welcomes the agent and drops it at once does not make it redial fast.
  * However many tasks finish at once, at most 1024 start per loop turn and
  * the stack does not grow with them. */
 int pd_agent_run(pd_loop *l, const pd_agent_opts *o);

@@ -12,9 +12,12 @@
  * not), hang (neither within 10 s) or spin (CPU time while idle). The
  * crafted cases also check what the agent must do: refuse a frame of
  * 32,768 tasks beyond its slots, run 32,768 tasks that all finish at once,
- * refuse a WELCOME of another protocol version for good (exit 3), and,
+ * refuse a WELCOME of another protocol version for good (exit 3), dial a
+ * controller that welcomes it and drops it at once ever more slowly (and
+ * quickly again after a connection that brought a task or lasted 5 s), and,
  * over TLS, retry a controller that vanished mid-handshake while still
- * giving up (exit 3) on a wrong secret.
+ * giving up (exit 3) on a wrong secret. Like a real controller, each
+ * welcomed connection first gets one task (see welcomed()).
  *
  * Prints one line per crafted case and a summary with the counts; exits 0
  * when every case went as expected and nothing crashed, hung or spun.
@@ -67,6 +70,7 @@ static peer *cur; /* the latest connection that said HELLO */
 static pid_t agent_pid;
 static int agent_pidfd = -1, agent_status, agent_exited, nagents;
 static uint64_t stamp_seq = 1000;
+static uint64_t hello_ms; /* when the latest HELLO came */
 static unsigned n_ok, n_bad, n_drop, n_kept, n_crash, n_hang, n_exit;
 
 static void poke(void)
@@ -214,6 +218,7 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 		}
 		pe->hello = 1;
 		pe->slots = h.slots;
+		hello_ms = pd_now_us() / 1000;
 		if (cur && cur != pe) {
 			if (cur->c)
 				pd_conn_close(cur->c, "replaced");
@@ -326,6 +331,15 @@ static peer *wait_hello(void)
 	return cur;
 }
 
+/* The frame bytes go out as given (valid or not). */
+static void send_raw(peer *pe, const pd_buf *b)
+{
+	if (pe->c) {
+		pd_buf_append(pd_conn_out(pe->c), pd_buf_head(b), pd_buf_size(b));
+		pd_conn_flush(pe->c);
+	}
+}
+
 static void send_welcome(peer *pe, uint32_t version, uint32_t hb)
 {
 	pd_welcome w = {version, hb, 64u << 20, "fake"};
@@ -335,12 +349,30 @@ static void send_welcome(peer *pe, uint32_t version, uint32_t hb)
 	pe->welcomed = 1;
 }
 
+static int work_done(void *arg)
+{
+	peer *pe = arg;
+	return pe->results >= 1 || pe->closed || agent_exited;
+}
+
+/* Welcomes the next connection and has it run one echo task: the agent
+ * dials a controller that gave it work again at once (agent/client.c),
+ * so the crafted and random frames that drop the controller one after
+ * another each cost a quick reconnection. results counts from 0 after. */
 static peer *welcomed(void)
 {
 	peer *pe = wait_hello();
+	pd_buf b = {0};
 
-	if (pe)
-		send_welcome(pe, PD_PROTO_VERSION, 1000);
+	if (!pe)
+		return NULL;
+	send_welcome(pe, PD_PROTO_VERSION, 1000);
+	fc_flood(&b, 1, 0);
+	send_raw(pe, &b);
+	pd_buf_free(&b);
+	if (!wait_until(work_done, pe, WAIT_MS) || pe->closed || agent_exited)
+		return NULL;
+	pe->results = 0;
 	return pe;
 }
 
@@ -379,15 +411,6 @@ static int outcome(peer *pe)
 	if (!pe->closed)
 		return KEPT;
 	return DROPPED;
-}
-
-/* The frame bytes go out as given (valid or not). */
-static void send_raw(peer *pe, const pd_buf *b)
-{
-	if (pe->c) {
-		pd_buf_append(pd_conn_out(pe->c), pd_buf_head(b), pd_buf_size(b));
-		pd_conn_flush(pe->c);
-	}
 }
 
 /* Counts the outcome of one frame; a drop must be followed by a
@@ -613,6 +636,92 @@ static peer *crafted(peer *pe)
 	return pe;
 }
 
+/* ---- reconnection backoff ---- */
+
+/* Welcomes the next connection without giving it work; NULL unless the
+ * agent answers a PING on it (so it has taken the WELCOME). */
+static peer *idle_welcome(void)
+{
+	peer *pe = wait_hello();
+
+	if (!pe)
+		return NULL;
+	send_welcome(pe, PD_PROTO_VERSION, 1000);
+	return outcome(pe) == KEPT ? pe : NULL;
+}
+
+/* Drops pe; the milliseconds until the agent's next HELLO, or -1. */
+static long redial_ms(peer *pe)
+{
+	uint64_t t0 = pd_now_us() / 1000;
+
+	pd_conn_close(pe->c, "dropped by the fake controller");
+	if (!wait_until(cur_hello, NULL, WAIT_MS) || agent_exited)
+		return -1;
+	return (long)(hello_ms - t0);
+}
+
+/* Welcomes and drops n connections in a row, no task on any; the
+ * milliseconds before the last redial (-1: none). gaps gets them all. */
+static long idle_drops(unsigned n, char *gaps, size_t len)
+{
+	long gap = -1;
+	size_t used = strlen(gaps);
+
+	for (unsigned i = 0; i < n; i++) {
+		peer *pe = idle_welcome();
+		if (!pe)
+			return -1;
+		gap = redial_ms(pe);
+		if (used < len)
+			used += (size_t)snprintf(gaps + used, len - used, "%s%ld", used ? " " : "",
+						 gap);
+		if (gap < 0)
+			return -1;
+	}
+	return gap;
+}
+
+/* A controller that welcomes the agent and drops it at once must see it
+ * dial ever more slowly (100 ms doubled per drop, jitter 50-150 %: after
+ * 6 such drops at least 1.6 s; an agent that resets its backoff at each
+ * WELCOME dials again within 150 ms), and quickly again after a
+ * connection that lasted 5 s or brought a task (the backoff would be at
+ * its 5 s cap: at least 2.5 s). */
+static void backoff_cases(void)
+{
+	char gaps[256] = "", detail[400];
+	peer *pe;
+	long gap;
+
+	agent_stop();
+	agent_start(1);
+	pe = welcomed();
+	if (!pe || redial_ms(pe) < 0) {
+		expect(0, "backoff: a fresh agent", describe_exit());
+		return;
+	}
+	gap = idle_drops(6, gaps, sizeof(gaps));
+	snprintf(detail, sizeof(detail), "ms before each redial: %s", gaps);
+	expect(gap >= 1000, "a controller that welcomes and drops at once: dialled more slowly",
+	       detail);
+	pe = idle_welcome();
+	gap = -1;
+	if (pe) {
+		wait_until(never, NULL, 5200);
+		gap = pe->closed ? -1 : redial_ms(pe);
+	}
+	snprintf(detail, sizeof(detail), "redial after %ld ms", gap);
+	expect(gap >= 0 && gap < 1000, "after a connection of 5 s: dialled again at once", detail);
+	gaps[0] = 0;
+	gap = idle_drops(6, gaps, sizeof(gaps));
+	pe = gap >= 0 ? welcomed() : NULL;
+	gap = pe ? redial_ms(pe) : -1;
+	snprintf(detail, sizeof(detail), "redial after %ld ms (before: %s)", gap, gaps);
+	expect(gap >= 0 && gap < 1000, "after a connection that brought a task: dialled again at once",
+	       detail);
+}
+
 /* Over TLS: a controller that vanishes mid-handshake is retried; a wrong
  * secret is final. */
 static void tls_cases(void)
@@ -740,6 +849,8 @@ int main(int argc, char **argv)
 	pe = crafted(pe);
 	if (use_tls)
 		tls_cases();
+	else
+		backoff_cases();
 	pe = fresh_agent(2);
 	pe = random_rounds(pe, rounds);
 	/* spinning: an idle agent on a quiet link uses next to no CPU */
