@@ -12,6 +12,7 @@
 #include "coproc.h"
 #include "log.h"
 #include "net.h"
+#include "private.h"
 #include "proc.h"
 #include "session.h"
 
@@ -563,8 +564,22 @@ static void agent_connect(agent *a)
 	pd_conn_deadline(a->conn, HELLO_DEADLINE_MS, "no WELCOME from the controller");
 }
 
-/* See pd_agent_opts.connect_file. A file that cannot be read, or names an
- * endpoint of another kind (TLS against plain), leaves ep as it is. */
+int pd_agent_connfile_read(const char *path, pd_connfile *cf, char *err, size_t errlen)
+{
+	int fd, rv;
+
+	memset(cf, 0, sizeof(*cf));
+	rv = pd_private_file_open(path, &fd, err, errlen);
+	if (rv < 0)
+		return rv == -EPERM ? -EACCES : rv;
+	rv = pd_connfile_read_fd(fd, path, cf, err, errlen);
+	close(fd);
+	return rv;
+}
+
+/* See pd_agent_opts.connect_file. A file that cannot be read or is not
+ * the user's (pd_agent_connfile_read), or names an endpoint of another
+ * kind (TLS against plain), leaves ep as it is. */
 static void reread_endpoint(agent *a)
 {
 	char err[600], now[600], was[600];
@@ -575,9 +590,12 @@ static void reread_endpoint(agent *a)
 
 	if (!a->o->connect_file)
 		return;
-	memset(&cf, 0, sizeof(cf));
-	rv = pd_connfile_read(a->o->connect_file, &cf, err, sizeof(err));
+	rv = pd_agent_connfile_read(a->o->connect_file, &cf, err, sizeof(err));
 	memset(cf.secret, 0, sizeof(cf.secret));
+	if (rv == -EACCES || rv == -ELOOP) {
+		pd_warn("%s", err);
+		return;
+	}
 	if (rv < 0 && rv != -EPERM) {
 		pd_debug("%s", err);
 		return;

@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "endpoint.h"
 #include "loop.h"
+#include "session.h"
 
 typedef struct pd_agent_opts {
 	pd_endpoint ep;
@@ -31,6 +32,14 @@ typedef struct pd_agent_opts {
 	const char *connect_file;
 	int use_local;
 } pd_agent_opts;
+
+/* Reads the connection file path (--connect), refusing one another user
+ * could have planted or swapped (lib/private.h, pd_private_file_open: a
+ * file or link of another user, a folder writable by group or others
+ * without the sticky bit): -EACCES or -ELOOP with err saying why. Else as
+ * pd_connfile_read, whose -EPERM only warns (the file is readable by
+ * others; cf is filled). */
+int pd_agent_connfile_read(const char *path, pd_connfile *cf, char *err, size_t errlen);
 
 /* Runs the agent until it should exit; returns the process exit status:
  * 0 told to stop / idle / max tasks / stdin closed, 1 controller

@@ -264,7 +264,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (connect) {
-		rv = strcmp(connect, "-") ? pd_connfile_read(connect, &cf, err, sizeof(err)) : 0;
+		rv = strcmp(connect, "-") ? pd_agent_connfile_read(connect, &cf, err, sizeof(err))
+					  : 0;
 		if (rv == -EPERM) {
 			pd_warn("%s", err);
 		} else if (rv < 0) {

@@ -589,7 +589,13 @@ static int set_field(char *dst, size_t dstlen, const char *v)
 
 int pd_connfile_read(const char *path, pd_connfile *cf, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
+	return pd_connfile_read_fd(-1, path, cf, err, errlen);
+}
+
+int pd_connfile_read_fd(int fd, const char *path, pd_connfile *cf, char *err, size_t errlen)
+{
+	int nfd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
+	FILE *f = nfd >= 0 ? fdopen(nfd, "r") : NULL;
 	char line[1024];
 	int lineno = 0, have_secret = 0, rv = -EINVAL;
 	struct stat st;
@@ -597,6 +603,8 @@ int pd_connfile_read(const char *path, pd_connfile *cf, char *err, size_t errlen
 	memset(cf, 0, sizeof(*cf));
 	if (!f) {
 		int e = errno;
+		if (nfd >= 0)
+			close(nfd);
 		snprintf(err, errlen, "cannot read connection file %s: %s", path, strerror(e));
 		return -e;
 	}

@@ -83,6 +83,9 @@ int pd_connfile_write(const char *path, const pd_connfile *cf, char *err, size_t
 /* Reads and validates one; err names the path, line and problem. Warns
  * through err (returning -EPERM) if the file is readable by others. */
 int pd_connfile_read(const char *path, pd_connfile *cf, char *err, size_t errlen);
+/* pd_connfile_read of the file open at fd (read from where fd stands; fd
+ * stays the caller's, open); path only names it in messages. */
+int pd_connfile_read_fd(int fd, const char *path, pd_connfile *cf, char *err, size_t errlen);
 
 /* Fills n random bytes (getrandom). 0 or -errno. */
 int pd_random(uint8_t *p, size_t n);

@@ -5,6 +5,7 @@
  * between fork and exec makes system calls only.
  */
 #include "agents.h"
+#include "private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,30 +42,43 @@ enum stage {
 	ST_UID,
 	ST_STUCK,
 	ST_MKDIR,
+	ST_OPENDIR, /* a folder of dirs cannot be opened */
+	ST_PRIVATE, /* a folder of dirs breaks the rule: verdict, owner, mode */
 	ST_DEVNULL,
 	ST_LOG,
 	ST_STDIO,
 	ST_EXEC
 };
 
+#define PREP_K 0xFFFFFFFFu /* failure.k of the preparation, before any agent */
+
 struct failure {
 	uint32_t k;    /* the agent */
 	int32_t stage; /* enum stage */
-	int32_t index; /* which dir for ST_MKDIR */
+	int32_t index; /* which dir for ST_MKDIR, ST_OPENDIR, ST_PRIVATE */
 	int32_t error; /* errno */
+	int32_t verdict; /* ST_PRIVATE: enum pd_private_verdict */
+	uint32_t owner;  /* ST_PRIVATE: the folder's owner and mode */
+	uint32_t mode;
 };
 
 /* ---- the child side: system calls only ---- */
 
-static void __attribute__((noreturn)) child_fail(int wfd, unsigned k, int stage, int index)
+static void __attribute__((noreturn)) child_report(int wfd, const struct failure *f)
 {
-	struct failure f = {k, stage, index, errno};
 	ssize_t r;
 
 	do
-		r = write(wfd, &f, sizeof(f));
+		r = write(wfd, f, sizeof(*f));
 	while (r < 0 && errno == EINTR);
 	_exit(127);
+}
+
+static void __attribute__((noreturn)) child_fail(int wfd, unsigned k, int stage, int index)
+{
+	struct failure f = {k, stage, index, errno, 0, 0, 0};
+
+	child_report(wfd, &f);
 }
 
 /* Sets this process's oom_score_adj to 0, as slurmstepd does for tasks.
@@ -158,9 +172,6 @@ child(const pd_agent_spec *s, unsigned k, const char *logpath, int wfd)
 	if (drop_privileges(s, &stage) < 0)
 		child_fail(wfd, k, stage, 0);
 	umask(s->umask);
-	for (int i = 0; i < 4 && s->dirs[i]; i++)
-		if (mkdir(s->dirs[i], 0700) < 0 && errno != EEXIST)
-			child_fail(wfd, k, ST_MKDIR, i);
 	in = open("/dev/null", O_RDONLY | O_NOCTTY);
 	if (in < 0)
 		child_fail(wfd, k, ST_DEVNULL, 0);
@@ -176,6 +187,48 @@ child(const pd_agent_spec *s, unsigned k, const char *logpath, int wfd)
 	close_inherited(wfd);
 	execve(s->path, s->argv, s->envp);
 	child_fail(wfd, k, ST_EXEC, 0);
+}
+
+/* Before any agent: as the user, makes each folder of s->dirs and checks
+ * it (lib/private.h: the user's, not writable by group or others; no
+ * link after the first, which may be a link the user made), then removes
+ * s->stale. A failure is reported on wfd (k PREP_K). */
+static void __attribute__((noreturn)) prepare_child(const pd_agent_spec *s, int wfd)
+{
+	struct failure f = {PREP_K, 0, 0, 0, 0, 0, 0};
+	struct stat st;
+	int stage, fd;
+
+	if (drop_privileges(s, &stage) < 0)
+		child_fail(wfd, PREP_K, stage, 0);
+	umask(s->umask);
+	for (int i = 0; i < 4 && s->dirs[i]; i++) {
+		if (mkdir(s->dirs[i], 0700) < 0 && errno != EEXIST)
+			child_fail(wfd, PREP_K, ST_MKDIR, i);
+		fd = open(s->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC | (i ? O_NOFOLLOW : 0));
+		f.index = i;
+		f.stage = ST_PRIVATE;
+		if (fd < 0 && i && (errno == ELOOP || errno == ENOTDIR) &&
+		    lstat(s->dirs[i], &st) == 0 && S_ISLNK(st.st_mode)) {
+			f.verdict = PD_PRIVATE_LINK;
+			child_report(wfd, &f);
+		}
+		if (fd < 0 && errno == ENOTDIR) {
+			f.verdict = PD_PRIVATE_NOTDIR;
+			child_report(wfd, &f);
+		}
+		if (fd < 0 || fstat(fd, &st) < 0)
+			child_fail(wfd, PREP_K, ST_OPENDIR, i);
+		close(fd);
+		f.verdict = pd_private_judge(&st, s->uid);
+		f.owner = (uint32_t)st.st_uid;
+		f.mode = (uint32_t)st.st_mode;
+		if (f.verdict != PD_PRIVATE_OK)
+			child_report(wfd, &f);
+	}
+	if (s->stale)
+		(void)unlink(s->stale);
+	_exit(0);
 }
 
 /* ---- the slurmstepd side ---- */
@@ -254,6 +307,10 @@ static const char *stage_text(int stage)
 		return "privileges did not drop to the user";
 	case ST_MKDIR:
 		return "cannot create";
+	case ST_OPENDIR:
+		return "cannot open";
+	case ST_PRIVATE:
+		return "refused";
 	case ST_DEVNULL:
 		return "cannot open /dev/null";
 	case ST_LOG:
@@ -269,15 +326,25 @@ static const char *stage_text(int stage)
 static void describe(const pd_agent_spec *s, const struct failure *f, char *err, size_t errlen)
 {
 	const char *what = "";
+	int dir = f->index >= 0 && f->index < 4 && s->dirs[f->index];
 
-	if (f->stage == ST_MKDIR && f->index >= 0 && f->index < 4 && s->dirs[f->index])
+	if (f->stage == ST_PRIVATE && dir) {
+		pd_private_message(f->verdict, s->dirs[f->index], (uid_t)f->owner,
+				   (mode_t)f->mode, err, errlen);
+		return;
+	}
+	if ((f->stage == ST_MKDIR || f->stage == ST_OPENDIR) && dir)
 		what = s->dirs[f->index];
 	else if (f->stage == ST_EXEC)
 		what = s->path;
 	else if (f->stage == ST_LOG && s->logdir)
 		what = s->logdir;
-	snprintf(err, errlen, "agent %u: %s%s%s: %s", (unsigned)f->k, stage_text(f->stage),
-	         *what ? " " : "", what, strerror(f->error));
+	if (f->k == PREP_K)
+		snprintf(err, errlen, "%s%s%s: %s", stage_text(f->stage), *what ? " " : "", what,
+			 strerror(f->error));
+	else
+		snprintf(err, errlen, "agent %u: %s%s%s: %s", (unsigned)f->k,
+			 stage_text(f->stage), *what ? " " : "", what, strerror(f->error));
 }
 
 static uint64_t now_ms(void)
@@ -333,6 +400,29 @@ static unsigned collect(int rfd, const pd_agent_spec *s, unsigned first, unsigne
 	return failed;
 }
 
+/* Runs prepare_child and waits for it. 0, or -1 with err. */
+static int prepare(const pd_agent_spec *s, const int p[2], char *err, size_t errlen)
+{
+	struct pollfd pfd = {p[0], POLLIN, 0};
+	struct failure f;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		prepare_child(s, p[1]);
+	if (pid < 0) {
+		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
+		return -1;
+	}
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	/* the child is gone: a report it wrote is in the pipe already */
+	if (poll(&pfd, 1, 0) > 0 && read(p[0], &f, sizeof(f)) == (ssize_t)sizeof(f)) {
+		describe(s, &f, err, errlen);
+		return -1;
+	}
+	return 0;
+}
+
 unsigned pd_agents_start(const pd_agent_spec *s, unsigned n, char *err, size_t errlen)
 {
 	unsigned first = nagents, forked = 0, failed;
@@ -364,17 +454,10 @@ unsigned pd_agents_start(const pd_agent_spec *s, unsigned n, char *err, size_t e
 			return n;
 		}
 	}
-	if (s->stale) {
-		/* before any agent can read it, and as the user: a helper child */
-		pid_t pid = fork();
-		if (pid == 0) {
-			int stage;
-			if (drop_privileges(s, &stage) == 0)
-				(void)unlink(s->stale);
-			_exit(0);
-		}
-		while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
+	if ((s->dirs[0] || s->stale) && prepare(s, p, err, errlen) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return n;
 	}
 	for (unsigned k = 0; k < n; k++) {
 		pid_t pid;

@@ -22,22 +22,30 @@ typedef struct pd_agent_spec {
 	const gid_t *groups; /* supplementary groups */
 	int ngroups;
 	mode_t umask;
-	const char *dirs[4]; /* created 0700 in order if missing, as the user;
-	                      * NULL ends the list */
-	const char *stale;   /* removed (as the user) before any agent starts, or NULL */
+	const char *dirs[4]; /* created 0700 in order if missing, as the user,
+	                      * before any agent starts; each must then be a
+	                      * folder of uid not writable by group or others,
+	                      * and none after the first a symbolic link
+	                      * (lib/private.h); NULL ends the list */
+	const char *stale;   /* removed (as the user) after the dirs are made and
+	                      * checked, before any agent starts, or NULL */
 	const char *logdir;  /* logs: LOGDIR/agent-<nodeid>-<k>.log (0600,
 	                      * append); NULL: /dev/null */
 	unsigned nodeid;
 	unsigned timeout_ms; /* wait at most this long for the agents to exec */
 } pd_agent_spec;
 
-/* Starts n agents: each resets its signal mask and dispositions, calls
- * setsid(), drops to uid/gid/groups for good (and checks that root cannot
- * be regained), creates the dirs, sends stdin to /dev/null and stdout and
- * stderr to its log, closes every other descriptor and execs. Returns when
- * each agent has exec'd or failed, or after timeout_ms. Returns how many
- * are known to have failed to start (0: all started); err then holds the
- * first problem. */
+/* Starts n agents. First a helper child, as the user, makes and checks
+ * the dirs and removes stale: if a folder cannot be made or breaks the
+ * rule, no agent starts, n is returned and err says which folder and why
+ * (lib/private.h's message: owner or mode and the way out, or "is a
+ * symbolic link"). Then each agent resets its signal mask and
+ * dispositions, calls setsid(), drops to uid/gid/groups for good (and
+ * checks that root cannot be regained), sends stdin to /dev/null and
+ * stdout and stderr to its log, closes every other descriptor and execs.
+ * Returns when each agent has exec'd or failed, or after timeout_ms.
+ * Returns how many are known to have failed to start (0: all started);
+ * err then holds the first problem. */
 unsigned pd_agents_start(const pd_agent_spec *s, unsigned n, char *err, size_t errlen);
 
 /* Agents started and not known to be gone (reaps those that exited;

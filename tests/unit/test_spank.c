@@ -888,6 +888,113 @@ static void test_remote_failures(void)
 	CU_ASSERT_EQUAL(slurm_spank_exit(fake_handle(), 0, NULL), 0);
 }
 
+/* A hostile PARADE_HOME: the step's agents would read
+ * sessions/NAME/connection, which whoever can write there could plant to
+ * send them to a controller of theirs. user_init starts no agent, the
+ * tasks are told which folder is wrong and why (task 0 on stderr, with
+ * "parade: "), and nothing in or through the folder is touched. */
+static void hostile_case(const char *hhome, const char *why, const char *stale)
+{
+	char want[700];
+
+	remote(agent_ok, "2", NULL);
+	fake_set_env("PARADE_HOME", hhome);
+	CU_ASSERT_EQUAL(user_init(), 0);
+	CU_ASSERT_EQUAL(pd_agents_alive(), 0);
+	CU_ASSERT_EQUAL(pd_agents_pid(0), -1);
+	if (!strstr(pd_remote_error(), why))
+		fprintf(stderr, "\nwanted '%s' in '%s'\n", why, pd_remote_error());
+	CU_ASSERT_PTR_NOT_NULL(strstr(pd_remote_error(), why));
+	CU_ASSERT_PTR_NOT_NULL(strstr(pd_remote_error(), "2 of 2 agents did not start"));
+	fake_set_item(S_TASK_ID, 0);
+	CU_ASSERT_EQUAL(slurm_spank_task_init(fake_handle(), 0, NULL), 0);
+	CU_ASSERT_EQUAL(fake_nerrors(), 1);
+	snprintf(want, sizeof(want), "parade: %s", pd_remote_error());
+	CU_ASSERT_STRING_EQUAL(fake_nerrors() ? fake_error(0) : "", want);
+	CU_ASSERT_STRING_EQUAL(fake_env("PARADE_SPANK_ERROR") ?: "", pd_remote_error());
+	if (stale) /* the planted connection file is left as it was */
+		CU_ASSERT_EQUAL(access(stale, F_OK), 0);
+	CU_ASSERT_EQUAL(slurm_spank_exit(fake_handle(), 0, NULL), 0);
+}
+
+static void test_remote_hostile_home(void)
+{
+	char hhome[300], sess[400], step[500], conn[600], elsewhere[300], why[1400], log[600];
+	char target[400], cmd[1200];
+
+	snprintf(hhome, sizeof(hhome), "%s/hostile", tmp);
+	snprintf(sess, sizeof(sess), "%s/sessions", hhome);
+	snprintf(step, sizeof(step), "%s/slurm-42.7", sess);
+	snprintf(conn, sizeof(conn), "%s/connection", step);
+	CU_ASSERT_FATAL(mkdir(hhome, 0700) == 0 && mkdir(sess, 0700) == 0 && mkdir(step, 0700) == 0);
+	write_file(conn, "planted\n", 8, 0600);
+
+	/* sessions/ writable by others: anyone could have planted the file */
+	CU_ASSERT_FATAL(chmod(sess, 0777) == 0);
+	snprintf(why, sizeof(why),
+		 "%s is writable by group or others (mode 0777), so they could replace what "
+		 "parade keeps there: run chmod 700 %s, or choose another PARADE_HOME",
+		 sess, sess);
+	hostile_case(hhome, why, conn);
+	/* group-writable, with the sticky bit: the same */
+	CU_ASSERT_FATAL(chmod(sess, 01770) == 0);
+	snprintf(why, sizeof(why), "%s is writable by group or others (mode 1770)", sess);
+	hostile_case(hhome, why, conn);
+	CU_ASSERT_FATAL(chmod(sess, 0700) == 0);
+	/* the home itself writable by group */
+	CU_ASSERT_FATAL(chmod(hhome, 0770) == 0);
+	snprintf(why, sizeof(why), "%s is writable by group or others (mode 0770)", hhome);
+	hostile_case(hhome, why, conn);
+	CU_ASSERT_FATAL(chmod(hhome, 0700) == 0);
+
+	/* the session folder a link (to a folder of the user's): not followed,
+	 * nothing written or removed through it */
+	snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere", tmp);
+	CU_ASSERT_FATAL(mkdir(elsewhere, 0700) == 0);
+	snprintf(target, sizeof(target), "%s/connection", elsewhere);
+	write_file(target, "planted\n", 8, 0600);
+	CU_ASSERT_FATAL(unlink(conn) == 0 && rmdir(step) == 0 && symlink(elsewhere, step) == 0);
+	snprintf(why, sizeof(why),
+		 "%s is a symbolic link: parade never follows links inside PARADE_HOME; remove it",
+		 step);
+	hostile_case(hhome, why, target);
+	snprintf(log, sizeof(log), "%s/agent-0-0.log", elsewhere);
+	CU_ASSERT_EQUAL(access(log, F_OK), -1);
+	CU_ASSERT_FATAL(unlink(step) == 0);
+
+	/* sessions/ a link: the same */
+	CU_ASSERT_FATAL(rmdir(sess) == 0 && symlink(elsewhere, sess) == 0);
+	snprintf(why, sizeof(why), "%s is a symbolic link", sess);
+	hostile_case(hhome, why, target);
+	CU_ASSERT_FATAL(unlink(sess) == 0);
+
+	/* the home may be a link the user made (~/.parade -> /scratch/...):
+	 * what it leads to is checked, and used */
+	snprintf(target, sizeof(target), "%s/home-link", tmp);
+	CU_ASSERT_FATAL(symlink(hhome, target) == 0);
+	remote(agent_ok, "1", NULL);
+	fake_set_env("PARADE_HOME", target);
+	CU_ASSERT_EQUAL(user_init(), 0);
+	CU_ASSERT_STRING_EQUAL(pd_remote_error(), "");
+	CU_ASSERT_EQUAL(pd_agents_alive(), 1);
+	CU_ASSERT_EQUAL(slurm_spank_exit(fake_handle(), 0, NULL), 0);
+
+	/* another user's home (as root: a real second owner) */
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP: (not root: a home of another user not tested) ");
+	} else {
+		CU_ASSERT_FATAL(chown(hhome, 65534, 65534) == 0);
+		snprintf(why, sizeof(why),
+			 "%s belongs to uid 65534 (nobody), not to this user: parade keeps its "
+			 "sessions only in folders of its own; choose another PARADE_HOME",
+			 hhome);
+		hostile_case(hhome, why, NULL);
+		CU_ASSERT_FATAL(chown(hhome, 0, 0) == 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", hhome, target, elsewhere);
+	CU_ASSERT(system(cmd) == 0);
+}
+
 static void test_remote_stubborn_agent(void)
 {
 	struct timespec a, b;
@@ -896,6 +1003,8 @@ static void test_remote_stubborn_agent(void)
 	remote(agent_stubborn, "2", NULL);
 	CU_ASSERT_EQUAL(user_init(), 0);
 	CU_ASSERT_EQUAL(pd_agents_alive(), 2);
+	/* both past their trap (a SIGTERM before it ends one) */
+	CU_ASSERT_FATAL(wait_comm(pd_agents_pid(0)));
 	CU_ASSERT_FATAL(wait_comm(pd_agents_pid(1)));
 	/* SIGTERM is ignored: task_exit waits a little, then exit kills */
 	CU_ASSERT_EQUAL(slurm_spank_task_exit(fake_handle(), 0, NULL), 0);
@@ -1019,6 +1128,7 @@ int main(void)
 	CU_add_test(s, "controller file", test_remote_controller);
 	CU_add_test(s, "failures reach the tasks", test_remote_failures);
 	CU_add_test(s, "agents ignoring SIGTERM", test_remote_stubborn_agent);
+	CU_add_test(s, "hostile PARADE_HOME refused", test_remote_hostile_home);
 	CU_add_test(s, "privileges dropped", test_remote_drops_privileges);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
