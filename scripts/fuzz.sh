@@ -9,8 +9,9 @@
 #
 # Everything it writes stays in its build folder, $FUZZ_DIR (default
 # build-fuzz/ at the top of the tree): objects and harnesses, the corpus
-# each run grows (corpus/NAME/, the seeds in tests/fuzz/corpus/NAME are only
-# read), logs/NAME.log, and crash inputs in artifacts/.
+# each run grows (corpus/NAME/; the seeds in tests/fuzz/corpus/NAME, less
+# the known findings named crash-*, are copied to seeds/NAME/), logs/NAME.log,
+# and crash inputs in artifacts/.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
@@ -87,9 +88,15 @@ run_one() {
 	n=$1
 	mkdir -p "$out/corpus/$n"
 	rm -f "$out/artifacts/$n"-*
+	# the seeds, without crash-* (known findings kept for their owners)
+	rm -rf "$out/seeds/$n"
+	mkdir -p "$out/seeds/$n"
+	for f in "$top/tests/fuzz/corpus/$n"/*; do
+		case ${f##*/} in crash-*) ;; *) [ -f "$f" ] && cp "$f" "$out/seeds/$n/" ;; esac
+	done
 	(cd "$out" && exec "./fuzz_$n" -max_total_time="$secs" -rss_limit_mb=1024 \
 		-max_len="$(max_len "$n")" -timeout=10 -print_final_stats=1 \
-		-artifact_prefix="$out/artifacts/$n-" "corpus/$n" "$top/tests/fuzz/corpus/$n") \
+		-artifact_prefix="$out/artifacts/$n-" "corpus/$n" "seeds/$n") \
 		>"$out/logs/$n.log" 2>&1
 }
 

@@ -46,6 +46,27 @@ static inline int str_eq(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/* codec.h: a decoded HELLO's strings are printable ASCII, host, mode and
+ * the slurm fields without spaces, mode not empty, within their lengths. */
+static inline void clean_str(const char *s, size_t max, int space_ok, int empty_ok)
+{
+	size_t n = strlen(s);
+
+	FUZZ_CHECK(n <= max && (empty_ok || n > 0), "HELLO string lengths");
+	for (size_t i = 0; i < n; i++)
+		FUZZ_CHECK(s[i] >= 0x20 && s[i] <= 0x7e && (space_ok || s[i] != ' '),
+			   "HELLO strings are printable ASCII");
+}
+
+static inline void hello_clean(const pd_hello *h)
+{
+	clean_str(h->agent_id, 127, 1, 1);
+	clean_str(h->host, 127, 0, 1);
+	clean_str(h->mode, 15, 0, 0);
+	clean_str(h->slurm_job, 31, 0, 1);
+	clean_str(h->slurm_step, 31, 0, 1);
+}
+
 static inline void check_hello(const uint8_t *p, size_t n)
 {
 	pd_hello h, h2;
@@ -61,10 +82,21 @@ static inline void check_hello(const uint8_t *p, size_t n)
 		return;
 	}
 	if (rv < 0) {
+		pd_hello h3;
+		char why[128] = "";
 		FUZZ_CHECK(rv == -EPROTO, "HELLO fails with -EPROTO");
+		FUZZ_CHECK(pd_hello_decode_why(p, n, &h3, why, sizeof(why)) == rv && why[0],
+			   "decode_why agrees with decode and says why");
 		return;
 	}
 	FUZZ_CHECK(h.version == PD_PROTO_VERSION, "a decoded HELLO has our version");
+	hello_clean(&h);
+	{
+		pd_hello h3;
+		char why[128] = "";
+		FUZZ_CHECK(pd_hello_decode_why(p, n, &h3, why, sizeof(why)) == 0,
+			   "decode_why agrees with decode");
+	}
 	FUZZ_CHECK(pd_hello_encode(&b, &h) == 0, "HELLO encodes");
 	q = one_frame(&b, PD_MSG_HELLO, &qn);
 	FUZZ_CHECK(pd_hello_decode(q, qn, &h2) == 0, "re-encoded HELLO decodes");
@@ -191,6 +223,30 @@ static inline void free_results(pd_result_msg **r, uint32_t n)
 	free(r);
 }
 
+/* pd_result_check's promise: what it lets through can be true. */
+static inline void result_checked(const pd_result_msg *r, uint32_t out_limit)
+{
+	char why[128] = "";
+	int rv = pd_result_check(r, out_limit, why, sizeof(why));
+
+	if (rv < 0) {
+		FUZZ_CHECK(rv == -EPROTO && why[0], "a refused result says why");
+		return;
+	}
+	FUZZ_CHECK(rv == 0, "result check");
+	FUZZ_CHECK(r->status <= PD_ST_LOST && !(r->flags & ~(PD_RF_OUT_TRUNC | PD_RF_ERR_TRUNC)),
+		   "status and flags are known");
+	FUZZ_CHECK(r->exit_code >= -1 && r->exit_code <= 255 && r->signal >= 0 && r->signal <= 64,
+		   "exit code and signal in range");
+	FUZZ_CHECK(r->status != PD_ST_OK || (r->exit_code == 0 && r->signal == 0),
+		   "ok only with exit code 0 and no signal");
+	FUZZ_CHECK(r->wall_us <= 1000000000000000ull && r->cpu_us <= 1000000000000000ull &&
+			   r->maxrss_kb <= (1ull << 40),
+		   "times and memory in range");
+	FUZZ_CHECK(!out_limit || (r->out_len <= out_limit && r->err_len <= out_limit),
+		   "output within the limit");
+}
+
 static inline void check_results(const uint8_t *p, size_t n)
 {
 	pd_result_msg **r, **r2;
@@ -209,6 +265,7 @@ static inline void check_results(const uint8_t *p, size_t n)
 		FUZZ_CHECK(r[i]->out[r[i]->out_len] == 0 && r[i]->err[r[i]->err_len] == 0,
 			   "out and err are NUL-terminated after their lengths");
 		FUZZ_CHECK(pd_results_add(&b, mark, r[i]) == 0, "a decoded result encodes");
+		result_checked(r[i], (uint32_t)(p[n > 0 ? n - 1 : 0] * 8u));
 	}
 	FUZZ_CHECK(pd_results_end(&b, mark) == 0, "RESULTS ends");
 	q = one_frame(&b, PD_MSG_RESULTS, &qn);
