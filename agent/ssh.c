@@ -398,10 +398,20 @@ int pd_ssh_remote_cmd(const pd_ssh_opts *o, const pd_ssh_host *h, const char *se
 		rv |= agent_opts(o, h, out);
 		return rv < 0 ? -ENOMEM : 0;
 	}
-	rv |= app(out, "umask 077 && mkdir -p ~/.parade && f=~/.parade/");
+	/* ~/.parade must be this user's alone (as lib/private.h has it):
+	 * whoever else could write there could swap the file for a link and
+	 * have the secret written where they like, or read it. The file's
+	 * name is cleared first, so a link left there is never written
+	 * through. */
+	rv |= app(out, "umask 077 && d=~/.parade && { [ -d \"$d\" ] || mkdir \"$d\"; } || exit 2; "
+		       "if [ ! -O \"$d\" ]; then echo \"parade-agent: $d belongs to another "
+		       "user: parade keeps its files only in folders of its own\" >&2; exit 2; "
+		       "fi; case $(ls -ld \"$d/\") in ?????w*|????????w*) echo \"parade-agent: "
+		       "$d is writable by group or others, so they could replace what parade "
+		       "keeps there: run chmod 700 $d\" >&2; exit 2;; esac; f=\"$d\"/");
 	rv |= conn_file_name(session, index, out);
-	rv |= app(out, " && while IFS= read -r l && [ \"$l\" != end ]; do printf '%s\\n' \"$l\"; "
-		       "done > \"$f\" && { ");
+	rv |= app(out, " && rm -f \"$f\" && while IFS= read -r l && [ \"$l\" != end ]; do "
+		       "printf '%s\\n' \"$l\"; done > \"$f\" && { ");
 	rv |= shell_word(out, agent);
 	rv |= app(out, " --connect \"$f\" --exit-on-eof");
 	rv |= agent_opts(o, h, out);

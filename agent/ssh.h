@@ -82,8 +82,11 @@ int pd_ssh_forward(unsigned rport, const char *target, unsigned cport, char *out
 int pd_ssh_allocated_port(const char *line, unsigned *port);
 /* The shell command run on the host (ssh hands it to the login shell):
  * `exec AGENT --connect - --mode ssh --slots K [-v] [--coproc 'COMMAND']`,
- * or with remote_connect_file a script that saves the text to
- * ~/.parade/remote-SESSION.INDEX.conn (mode 0600), runs the agent on it
+ * or with remote_connect_file a script that checks ~/.parade (made 0700
+ * if missing; one of another user or writable by group or others: a line
+ * on stderr naming it and exit 2), saves the text to
+ * ~/.parade/remote-SESSION.INDEX.conn (mode 0600, after removing whatever
+ * had that name, so a planted link is never written through), runs the agent on it
  * with --exit-on-eof and the same options, and removes it when the agent
  * exits. COMMAND (o->coproc) is single-quoted ('\'' for a quote,
  * pd_shell_quote), so a POSIX login shell (sh, dash, bash, ksh, zsh)

@@ -330,7 +330,8 @@ static void test_remote_cmd(void)
 	pd_buf_append(&cmd, "", 1);
 	s = (const char *)pd_buf_head(&cmd);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "umask 077"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(s, "f=~/.parade/remote-demo.2.conn"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "d=~/.parade "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "f=\"$d\"/remote-demo.2.conn"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "[ \"$l\" != end ]"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "parade-agent --connect \"$f\" --exit-on-eof --mode ssh"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "rm -f \"$f\""));
@@ -409,7 +410,7 @@ static void test_remote_cmd_long(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "x'\\'''; r=$?; rm -f \"$f\"; exit $r; }"));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(strstr(s, " --coproc '"));
 	CU_ASSERT_EQUAL(strspn(strstr(s, " --coproc '") + 11, "x"), sizeof(big) - 2);
-	snprintf(want, sizeof(want), "f=~/.parade/remote-%s.7.conn && ", name);
+	snprintf(want, sizeof(want), "f=\"$d\"/remote-%s.7.conn && ", name);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, want));
 	pd_buf_free(&cmd);
 }
@@ -544,6 +545,126 @@ static void test_remote_cmd_shells(void)
 }
 
 /* ---- the connection text ---- */
+
+/* Reads path into buf ("" when it cannot). */
+static void slurp(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Runs the --remote-connect-file script with HOME=tmp through shell;
+ * its exit status, its stderr in err. */
+static int run_private(const char *shell, const char *cmd, char *err, size_t errlen)
+{
+	char errpath[300];
+	int saved = dup(2), fd, st;
+
+	snprintf(errpath, sizeof(errpath), "%s/script.err", tmp);
+	fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	close(fd);
+	st = run_shell(shell, cmd, "version=1\nsecret=00\nend\n");
+	dup2(saved, 2);
+	close(saved);
+	slurp(errpath, err, errlen);
+	return st;
+}
+
+/* ~/.parade on the host must be the user's alone before the secret is
+ * written there: one writable by group or others (or another user's) is
+ * refused with exit 2 (ssh.md: a usage error gives the host up) and a
+ * link planted at the file's name is never written through. */
+static void test_remote_cmd_private_home(void)
+{
+	static const char *const shells[] = {"/bin/sh", "/bin/dash", "/bin/bash", "/bin/ksh",
+					     "/bin/mksh", "/bin/zsh"};
+	char agent[300], ran[300], dir[300], conn[400], victim[300], err[2000], text[400];
+	char cmd[1300];
+	pd_ssh_opts o;
+	pd_ssh_host h;
+	pd_buf script = {0};
+	FILE *f;
+	int tried = 0;
+
+	snprintf(agent, sizeof(agent), "%s/stand-in", tmp);
+	snprintf(ran, sizeof(ran), "%s/ran", tmp);
+	snprintf(dir, sizeof(dir), "%s/.parade", tmp);
+	snprintf(conn, sizeof(conn), "%s/remote-p.0.conn", dir);
+	snprintf(victim, sizeof(victim), "%s/victim", tmp);
+	f = fopen(agent, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fprintf(f, "#!/bin/sh\ncat \"$2\" >'%s'\n", ran);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(chmod(agent, 0700), 0);
+	memset(&o, 0, sizeof(o));
+	CU_ASSERT_EQUAL_FATAL(host("n", &h, err, sizeof(err)), 0);
+	o.remote_agent = agent;
+	o.remote_connect_file = 1;
+	CU_ASSERT_EQUAL_FATAL(pd_ssh_remote_cmd(&o, &h, "p", 0, &script), 0);
+	pd_buf_append(&script, "", 1);
+	for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++) {
+		const char *sh = shells[i], *s = (const char *)pd_buf_head(&script);
+		if (access(sh, X_OK) != 0)
+			continue;
+		tried++;
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		CU_ASSERT_EQUAL(system(cmd), 0);
+		f = fopen(victim, "w");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		fputs("untouched\n", f);
+		fclose(f);
+
+		/* writable by others, a link planted at the file's name */
+		CU_ASSERT_EQUAL(mkdir(dir, 0700), 0);
+		CU_ASSERT_EQUAL(chmod(dir, 0777), 0);
+		CU_ASSERT_EQUAL(symlink(victim, conn), 0);
+		unlink(ran);
+		CU_ASSERT_EQUAL(run_private(sh, s, err, sizeof(err)), 2);
+		snprintf(text, sizeof(text), "%s is writable by group or others", dir);
+		if (!strstr(err, text))
+			fprintf(stderr, "\n  %s said: %s\n", sh, err);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, text));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "chmod 700"));
+		CU_ASSERT_EQUAL(access(ran, F_OK), -1); /* no agent */
+		slurp(victim, text, sizeof(text));
+		CU_ASSERT_STRING_EQUAL(text, "untouched\n");
+		/* writable by the group: the same */
+		CU_ASSERT_EQUAL(chmod(dir, 0770), 0);
+		CU_ASSERT_EQUAL(run_private(sh, s, err, sizeof(err)), 2);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "is writable by group or others"));
+
+		/* the user's own 0700 folder: the link is removed, not written
+		 * through, and the agent reads the text */
+		CU_ASSERT_EQUAL(chmod(dir, 0700), 0);
+		CU_ASSERT_EQUAL(run_private(sh, s, err, sizeof(err)), 0);
+		slurp(victim, text, sizeof(text));
+		CU_ASSERT_STRING_EQUAL(text, "untouched\n");
+		slurp(ran, text, sizeof(text));
+		CU_ASSERT_STRING_EQUAL(text, "version=1\nsecret=00\n");
+		CU_ASSERT_EQUAL(access(conn, F_OK), -1);
+
+		/* another user's folder (as root: a real second owner) */
+		if (geteuid() == 0) {
+			CU_ASSERT_EQUAL(chown(dir, 65534, 65534), 0);
+			unlink(ran);
+			CU_ASSERT_EQUAL(run_private(sh, s, err, sizeof(err)), 2);
+			snprintf(text, sizeof(text), "%s belongs to another user", dir);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err, text));
+			CU_ASSERT_EQUAL(access(ran, F_OK), -1);
+		}
+	}
+	if (geteuid() != 0)
+		fprintf(stderr, "SKIP: (not root: a ~/.parade of another user not tested) ");
+	CU_ASSERT(tried > 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s' '%s'", dir, victim, ran, agent);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	pd_buf_free(&script);
+}
 
 static void test_conntext_roundtrip(void)
 {
@@ -751,6 +872,7 @@ int main(void)
 	CU_add_test(s, "remote command with --coproc", test_remote_cmd_coproc);
 	CU_add_test(s, "remote command, long", test_remote_cmd_long);
 	CU_add_test(s, "remote command through the shells", test_remote_cmd_shells);
+	CU_add_test(s, "remote ~/.parade must be private", test_remote_cmd_private_home);
 	CU_add_test(s, "connection text round trip", test_conntext_roundtrip);
 	CU_add_test(s, "connection text errors", test_conntext_parse);
 	CU_add_test(s, "connection text from a pipe", test_conntext_read);
