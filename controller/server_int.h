@@ -7,7 +7,7 @@
 #include "held.h"
 #include "server.h"
 
-#define SRV_MAX_BATCH 4096 /* tasks per dispatcher turn */
+#define SRV_MAX_BATCH 4096  /* tasks per dispatcher turn */
 #define ACCEPT_WARN_MS 5000 /* at most one accept warning per 5 s */
 /* output queued for one agent above which the controller stops reading
  * from it until it reads (a peer that never reads cannot grow it) */
@@ -62,10 +62,10 @@ struct pd_server {
 	int drain_all;
 	pd_ratelimit rl;
 	uint64_t *ids;
-	pd_held *held;	   /* who held which attempt, of agents gone */
-	int held_full;	   /* said once that it is full */
+	pd_held *held;     /* who held which attempt, of agents gone */
+	int held_full;     /* said once that it is full */
 	uint32_t *carried; /* per task: first attempt of this controller
-			    * (pd_server_set_attempt), 0 when none */
+	                    * (pd_server_set_attempt), 0 when none */
 	uint64_t ncarried;
 };
 

@@ -50,8 +50,8 @@ static void unauth_make_room(pd_server *s)
 
 		srv_unauth_remove(s, old);
 		snprintf(why, sizeof(why),
-			 "dropped: %u connections without HELLO (the limit), this one the oldest",
-			 s->o.max_unauth);
+		         "dropped: %u connections without HELLO (the limit), this one the oldest",
+		         s->o.max_unauth);
 		old->dropped = 1;
 		pd_conn_close(old->conn, why);
 		s->unauth_dropped++;
@@ -59,9 +59,9 @@ static void unauth_make_room(pd_server *s)
 		if (!s->unauth_warned_ms ||
 		    pd_loop_now(s->loop) - s->unauth_warned_ms >= ACCEPT_WARN_MS) {
 			pd_warn("dropped %llu connection(s), the oldest first: %u connections "
-				"without HELLO is the limit (last dropped: %s)",
-				(unsigned long long)s->unauth_dropped, s->o.max_unauth,
-				pd_conn_peer(old->conn));
+			        "without HELLO is the limit (last dropped: %s)",
+			        (unsigned long long)s->unauth_dropped, s->o.max_unauth,
+			        pd_conn_peer(old->conn));
 			s->unauth_warned_ms = pd_loop_now(s->loop);
 			s->unauth_dropped = 0;
 		}
@@ -126,9 +126,9 @@ void srv_on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
 				s->accept_warned_ms = pd_loop_now(l);
 				pd_net_accept_hint(cfd, hint, sizeof(hint));
 				pd_warn("cannot accept a connection on %s: %s%s%s%s; retrying in "
-					"100 ms",
-					ls->url, strerror(-cfd), hint[0] ? " (" : "", hint,
-					hint[0] ? ")" : "");
+				        "100 ms",
+				        ls->url, strerror(-cfd), hint[0] ? " (" : "", hint,
+				        hint[0] ? ")" : "");
 			}
 			pd_loop_del(l, fd);
 			pd_timer_start(s->accept_retry, 100);
@@ -137,7 +137,7 @@ void srv_on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
 		if (s->o.max_conns && s->nconns >= s->o.max_conns) {
 			if (pd_ratelimit_ok(&s->rl, 10))
 				pd_warn("refusing %s: %zu connections held (limit)", peer,
-					s->nconns);
+				        s->nconns);
 			close(cfd);
 			continue;
 		}
@@ -149,8 +149,8 @@ void srv_on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
 			continue;
 		}
 		a->srv = s;
-		a->conn = pd_conn_new(l, cfd, ls->tls, PD_CONN_SERVER, &srv_conn_ops, a,
-				      s->o.max_frame);
+		a->conn =
+		    pd_conn_new(l, cfd, ls->tls, PD_CONN_SERVER, &srv_conn_ops, a, s->o.max_frame);
 		if (!a->conn) {
 			srv_agent_free(a);
 			close(cfd);
@@ -161,7 +161,8 @@ void srv_on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
 		pd_conn_set_peer(a->conn, peer);
 		pd_conn_out_cap(a->conn, SRV_OUT_CAP);
 		pd_conn_deadline(a->conn, s->o.handshake_ms,
-				 ls->tls ? "no TLS handshake and HELLO in time" : "no HELLO in time");
+		                 ls->tls ? "no TLS handshake and HELLO in time"
+		                         : "no HELLO in time");
 	}
 }
 

@@ -18,8 +18,8 @@ void srv_note_held(void *arg, uint64_t task, uint32_t attempt)
 	if (pd_held_put(s->held, task, attempt, a->who) < 0 && !s->held_full) {
 		s->held_full = 1;
 		pd_warn("cannot note every task held by agents that left (%u noted): late "
-			"results of the others will be refused",
-			PD_HELD_MAX);
+		        "results of the others will be refused",
+		        PD_HELD_MAX);
 	}
 }
 
@@ -45,19 +45,19 @@ static int late_ok(pd_server *s, const srv_agent *a, const pd_result_msg *r)
 /* 0 when r may be taken from a; 1 when it is to be ignored (a late report
  * this controller could not note, see note_held); else -EPROTO with why */
 static int result_valid(pd_server *s, const srv_agent *a, const pd_result_msg *r, char *why,
-			size_t whylen)
+                        size_t whylen)
 {
 	char bad[200];
 	uint32_t holder;
 
 	if (r->id >= pd_disp_total(s->disp)) {
 		snprintf(why, whylen, "protocol error: result for task %llu of %llu",
-			 (unsigned long long)r->id, (unsigned long long)pd_disp_total(s->disp));
+		         (unsigned long long)r->id, (unsigned long long)pd_disp_total(s->disp));
 		return -EPROTO;
 	}
 	if (pd_result_check(r, s->o.out_limit, bad, sizeof(bad)) < 0) {
 		snprintf(why, whylen, "protocol error: result for task %llu: %s",
-			 (unsigned long long)r->id, bad);
+		         (unsigned long long)r->id, bad);
 		return -EPROTO;
 	}
 	if ((pd_disp_holder(s->disp, r->id, r->attempt, &holder) && holder == a->id) ||
@@ -69,9 +69,9 @@ static int result_valid(pd_server *s, const srv_agent *a, const pd_result_msg *r
 	if (s->held_full || (s->carried && r->id < s->ncarried && s->carried[r->id] == 0))
 		return 1;
 	snprintf(why, whylen,
-		 "protocol error: result for task %llu attempt %u, which this agent does not "
-		 "hold and did not hold",
-		 (unsigned long long)r->id, r->attempt);
+	         "protocol error: result for task %llu attempt %u, which this agent does not "
+	         "hold and did not hold",
+	         (unsigned long long)r->id, r->attempt);
 	return -EPROTO;
 }
 
@@ -99,24 +99,25 @@ void srv_on_results(srv_agent *a, const uint8_t *p, size_t n)
 			if (rv < 0)
 				pd_conn_close(a->conn, bad);
 			else
-				pd_debug("task %llu: report of attempt %u from %s ignored: who held "
-					 "it is not known",
-					 (unsigned long long)r->id, r->attempt, a->name);
+				pd_debug(
+				    "task %llu: report of attempt %u from %s ignored: who held "
+				    "it is not known",
+				    (unsigned long long)r->id, r->attempt, a->name);
 			free(r);
 			continue;
 		}
 		/* an agent reports "lost" when the handler died under the task
 		 * (a coprocess): that spends the crash limit, not --retries */
 		int end = r->status == PD_ST_OK     ? PD_END_OK
-			  : r->status == PD_ST_LOST ? PD_END_CRASHED
-						    : PD_END_FAILED;
+		          : r->status == PD_ST_LOST ? PD_END_CRASHED
+		                                    : PD_END_FAILED;
 		int out = pd_disp_complete(s->disp, a->id, r->id, r->attempt, end);
 		char msg[512];
 
 		if (out == PD_DISP_DONE && end == PD_END_CRASHED) {
 			snprintf(msg, sizeof(msg), "%s; the crash limit (%u) is reached",
-				 r->error && *r->error ? r->error : "its handler crashed",
-				 s->o.disp.crash_limit);
+			         r->error && *r->error ? r->error : "its handler crashed",
+			         s->o.disp.crash_limit);
 			r->error = msg;
 		}
 
@@ -127,19 +128,19 @@ void srv_on_results(srv_agent *a, const uint8_t *p, size_t n)
 		if (out == PD_DISP_STALE && r->status == PD_ST_OK &&
 		    r->id < pd_disp_total(s->disp) && pd_disp_settle(s->disp, r->id) == 1) {
 			pd_debug("task %llu: late result of attempt %u from %s taken",
-				 (unsigned long long)r->id, r->attempt, a->name);
+			         (unsigned long long)r->id, r->attempt, a->name);
 			out = PD_DISP_DONE;
 		} else if (out == PD_DISP_STALE && r->status != PD_ST_OK) {
 			pd_debug("task %llu: late %s result of attempt %u from %s ignored",
-				 (unsigned long long)r->id, pd_status_name(r->status), r->attempt,
-				 a->name);
+			         (unsigned long long)r->id, pd_status_name(r->status), r->attempt,
+			         a->name);
 		}
 		if (out == PD_DISP_DONE) {
 			a->done++;
 			s->cb.on_result(s->arg, r, a->name);
 		} else if (out == PD_DISP_RETRY)
 			pd_debug("task %llu attempt %u %s; retrying", (unsigned long long)r->id,
-				 r->attempt, pd_status_name(r->status));
+			         r->attempt, pd_status_name(r->status));
 		free(r);
 	}
 	free(rs);

@@ -19,12 +19,12 @@
 
 /* a result's numbers: far above anything real, far below overflow */
 #define RESULT_US_MAX 1000000000000000ull /* 10^15 us: 31 years */
-#define RESULT_RSS_MAX (1ull << 40)	  /* KiB: 1 PiB */
+#define RESULT_RSS_MAX (1ull << 40)       /* KiB: 1 PiB */
 #define RESULT_SIGNAL_MAX 64
 #define RESULT_ERROR_MAX 4096u /* the agent's own message, not task output */
 
 static void say(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void say(char *why, size_t whylen, const char *fmt, ...)
 {
@@ -41,7 +41,7 @@ static void say(char *why, size_t whylen, const char *fmt, ...)
  * ESC starts a terminal sequence), no DEL, no byte >= 0x80 (a UTF-8 C1
  * control is one) and no NUL inside the length */
 static int clean_str(const char *s, uint32_t len, uint32_t max, int spaces, const char *field,
-		     char *why, size_t whylen)
+                     char *why, size_t whylen)
 {
 	for (uint32_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -87,7 +87,7 @@ int pd_hello_decode_why(const uint8_t *p, size_t n, pd_hello *h, char *why, size
 	    (rv = clean_str(t.mode, lmode, HELLO_MODE_MAX, 0, "mode", why, whylen)) < 0 ||
 	    (rv = clean_str(t.slurm_job, ljob, HELLO_SLURM_MAX, 0, "slurm job", why, whylen)) < 0 ||
 	    (rv = clean_str(t.slurm_step, lstep, HELLO_SLURM_MAX, 0, "slurm step", why, whylen)) <
-		    0)
+	        0)
 		return rv;
 	if (lmode == 0) {
 		say(why, whylen, "mode is empty");
@@ -120,27 +120,26 @@ int pd_result_check(const pd_result_msg *r, uint32_t out_limit, char *why, size_
 		return -EPROTO;
 	}
 	if (r->signal < 0 || r->signal > RESULT_SIGNAL_MAX) {
-		say(why, whylen, "signal %d is not 0 to %d", (int)r->signal,
-				 RESULT_SIGNAL_MAX);
+		say(why, whylen, "signal %d is not 0 to %d", (int)r->signal, RESULT_SIGNAL_MAX);
 		return -EPROTO;
 	}
 	if (r->status == PD_ST_OK && (r->exit_code != 0 || r->signal != 0)) {
-		say(why, whylen, "status ok with exit code %d and signal %d",
-				 (int)r->exit_code, (int)r->signal);
+		say(why, whylen, "status ok with exit code %d and signal %d", (int)r->exit_code,
+		    (int)r->signal);
 		return -EPROTO;
 	}
 	if (r->wall_us > RESULT_US_MAX || r->cpu_us > RESULT_US_MAX ||
 	    r->maxrss_kb > RESULT_RSS_MAX) {
 		say(why, whylen,
-				 "wall %llu us, cpu %llu us, maxrss %llu KiB: over the limits "
-				 "(%llu us, %llu KiB)",
-				 (unsigned long long)r->wall_us, (unsigned long long)r->cpu_us,
-				 (unsigned long long)r->maxrss_kb, RESULT_US_MAX, RESULT_RSS_MAX);
+		    "wall %llu us, cpu %llu us, maxrss %llu KiB: over the limits "
+		    "(%llu us, %llu KiB)",
+		    (unsigned long long)r->wall_us, (unsigned long long)r->cpu_us,
+		    (unsigned long long)r->maxrss_kb, RESULT_US_MAX, RESULT_RSS_MAX);
 		return -EPROTO;
 	}
 	if (out_limit && (r->out_len > out_limit || r->err_len > out_limit)) {
 		say(why, whylen, "stdout %u and stderr %u bytes: over the %u-byte limit",
-				 r->out_len, r->err_len, out_limit);
+		    r->out_len, r->err_len, out_limit);
 		return -EPROTO;
 	}
 	if (r->error && strnlen(r->error, RESULT_ERROR_MAX + 1) > RESULT_ERROR_MAX) {

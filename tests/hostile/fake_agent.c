@@ -59,13 +59,12 @@
 
 #define WAIT_READY_MS 5000u
 #define WAIT_DROP_MS 3000u
-#define FLOOD_CHUNK 65536u		/* PINGs appended at a time */
-#define FLOOD_BACKLOG (16u << 20)	/* keep at least this much queued */
-#define FLOOD_DROP_MS 15000u		/* the flood peer must be gone by then */
+#define FLOOD_CHUNK 65536u        /* PINGs appended at a time */
+#define FLOOD_BACKLOG (16u << 20) /* keep at least this much queued */
+#define FLOOD_DROP_MS 15000u      /* the flood peer must be gone by then */
 
-static const char usage[] =
-	"usage: fake_agent --connect FILE [--rounds N] [--seed S] [--tasks T]\n"
-	"                  [--flood SECONDS --pid PID] [--greedy K]\n";
+static const char usage[] = "usage: fake_agent --connect FILE [--rounds N] [--seed S] [--tasks T]\n"
+                            "                  [--flood SECONDS --pid PID] [--greedy K]\n";
 
 enum kind {
 	K_GARBAGE,
@@ -91,10 +90,10 @@ enum kind {
 };
 
 static const char *const kind_names[K_NKINDS] = {
-	"garbage",	 "bad-type",	  "oversize",	     "no-hello",     "hello-esc",
-	"hello-newline", "hello-long",	  "hello-slots",     "forge-ok",     "forge-status",
-	"forge-wall",	 "forge-range",	  "forge-attempt",   "second-hello", "forge-late",
-	"mutated-hello", "mutated-results", "random-frames",
+    "garbage",       "bad-type",        "oversize",      "no-hello",     "hello-esc",
+    "hello-newline", "hello-long",      "hello-slots",   "forge-ok",     "forge-status",
+    "forge-wall",    "forge-range",     "forge-attempt", "second-hello", "forge-late",
+    "mutated-hello", "mutated-results", "random-frames",
 };
 
 typedef struct fake {
@@ -111,8 +110,8 @@ typedef struct fake {
 	int ready, welcomed, rejected, closed;
 	char why[300];
 	/* counts */
-	uint64_t rounds, tls_rounds, unix_rounds, connect_failed, dropped, expected,
-		not_dropped, rejects, welcomes, tasks_handed, kind_not_dropped[K_NKINDS];
+	uint64_t rounds, tls_rounds, unix_rounds, connect_failed, dropped, expected, not_dropped,
+	    rejects, welcomes, tasks_handed, kind_not_dropped[K_NKINDS];
 	/* flood */
 	int flooding;
 	uint64_t flood_bytes;
@@ -136,8 +135,14 @@ static uint64_t rndn(fake *f, uint64_t n)
 
 static void put_hdr(pd_buf *b, uint32_t len, uint8_t type)
 {
-	uint8_t h[8] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-			(uint8_t)len, type, 0, 0, 0};
+	uint8_t h[8] = {(uint8_t)(len >> 24),
+	                (uint8_t)(len >> 16),
+	                (uint8_t)(len >> 8),
+	                (uint8_t)len,
+	                type,
+	                0,
+	                0,
+	                0};
 	pd_buf_append(b, h, sizeof(h));
 }
 
@@ -222,7 +227,7 @@ static int open_conn(fake *f, int use_unix)
 	if (fd < 0)
 		return -1;
 	f->c = pd_conn_new(f->loop, fd, use_unix ? NULL : f->tls, inprog ? PD_CONN_CONNECTING : 0,
-			   &fake_ops, f, PD_MAX_FRAME_DEFAULT);
+	                   &fake_ops, f, PD_MAX_FRAME_DEFAULT);
 	if (!f->c) {
 		close(fd);
 		return -1;
@@ -264,7 +269,7 @@ static int join(fake *f, pd_buf *out)
 }
 
 static void forged_results(fake *f, pd_buf *out, uint64_t id, uint32_t attempt, uint8_t status,
-			   uint64_t wall)
+                           uint64_t wall)
 {
 	pd_result_msg r;
 	size_t mark;
@@ -338,7 +343,8 @@ static int round_of(fake *f, enum kind k, int use_unix)
 		pd_frame_empty(out, PD_MSG_DRAIN);
 		break;
 	case K_HELLO_SLOTS:
-		hello(f, out, "fake-slots", "fakehost", rndn(f, 2) ? 0 : 100000 + (uint32_t)rndn(f, 1000));
+		hello(f, out, "fake-slots", "fakehost",
+		      rndn(f, 2) ? 0 : 100000 + (uint32_t)rndn(f, 1000));
 		pd_frame_empty(out, PD_MSG_DRAIN);
 		break;
 	case K_MUTATED_HELLO: {
@@ -360,11 +366,12 @@ static int round_of(fake *f, enum kind k, int use_unix)
 			 * unfinished all along: a controller that takes a
 			 * forged success shows it in that row */
 			forged_results(f, out,
-				       (f->rounds - 1) / K_NKINDS % 2 ? rndn(f, f->ntasks) : 0, 1,
-				       PD_ST_OK, 1000);
+			               (f->rounds - 1) / K_NKINDS % 2 ? rndn(f, f->ntasks) : 0, 1,
+			               PD_ST_OK, 1000);
 			break;
 		case K_FORGE_STATUS:
-			forged_results(f, out, rndn(f, f->ntasks), 1, (uint8_t)(4 + rndn(f, 250)), 1000);
+			forged_results(f, out, rndn(f, f->ntasks), 1, (uint8_t)(4 + rndn(f, 250)),
+			               1000);
 			break;
 		case K_FORGE_WALL:
 			forged_results(f, out, rndn(f, f->ntasks), 1, PD_ST_OK, UINT64_MAX);
@@ -373,12 +380,13 @@ static int round_of(fake *f, enum kind k, int use_unix)
 			forged_results(f, out, f->ntasks + rndn(f, 1u << 30), 1, PD_ST_OK, 1000);
 			break;
 		case K_FORGE_ATTEMPT:
-			forged_results(f, out, rndn(f, f->ntasks), (uint32_t)rnd(f), PD_ST_OK, 1000);
+			forged_results(f, out, rndn(f, f->ntasks), (uint32_t)rnd(f), PD_ST_OK,
+			               1000);
 			break;
 		case K_FORGE_LATE:
 			/* "late" reports of earlier attempts it never held */
 			forged_results(f, out, rndn(f, f->ntasks), 1 + (uint32_t)rndn(f, 3),
-				       PD_ST_FAILED, 1000);
+			               PD_ST_FAILED, 1000);
 			break;
 		case K_SECOND_HELLO:
 			hello(f, out, "fake-again", "fakehost", 1);
@@ -535,11 +543,15 @@ static int greedy(fake *f, unsigned long k)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"connect", required_argument, NULL, 'c'}, {"rounds", required_argument, NULL, 'r'},
-		{"seed", required_argument, NULL, 's'},	   {"tasks", required_argument, NULL, 't'},
-		{"flood", required_argument, NULL, 'f'},   {"pid", required_argument, NULL, 'p'},
-		{"greedy", required_argument, NULL, 'g'},  {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"connect", required_argument, NULL, 'c'},
+	    {"rounds", required_argument, NULL, 'r'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"tasks", required_argument, NULL, 't'},
+	    {"flood", required_argument, NULL, 'f'},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"greedy", required_argument, NULL, 'g'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *connect = NULL;
 	unsigned long rounds = 200, seed = 1, flood_s = 0, tasks = 1000, greedy_k = 0;
@@ -596,7 +608,7 @@ int main(int argc, char **argv)
 	f.have_unix = cf.local[0] && pd_endpoint_parse(cf.local, &f.ep_unix, err, sizeof(err)) == 0;
 	if (pd_tls_global_init() < 0 ||
 	    pd_tls_new_psk(0, cf.identity[0] ? cf.identity : PD_PSK_IDENTITY, cf.secret,
-			   sizeof(cf.secret), &f.tls, err, sizeof(err)) < 0) {
+	                   sizeof(cf.secret), &f.tls, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fake_agent: TLS set-up: %s\n", err);
 		return 2;
 	}
@@ -637,29 +649,30 @@ int main(int argc, char **argv)
 			if (d != 1) {
 				f.not_dropped++;
 				f.kind_not_dropped[k]++;
-				fprintf(stderr, "fake_agent: round %lu (%s over %s): not dropped\n", i,
-					kind_names[k], use_unix ? "unix" : "tls");
+				fprintf(stderr, "fake_agent: round %lu (%s over %s): not dropped\n",
+				        i, kind_names[k], use_unix ? "unix" : "tls");
 			}
 		}
 	}
 	if (flood_s)
 		flood_dropped = flood(&f, (unsigned)flood_s, pid, &growth);
 
-	printf("rounds=%llu tls=%llu unix=%llu connect_failed=%llu dropped=%llu expected_drops=%llu "
-	       "not_dropped=%llu rejects=%llu welcomes=%llu tasks_handed=%llu",
-	       (unsigned long long)f.rounds, (unsigned long long)f.tls_rounds,
-	       (unsigned long long)f.unix_rounds, (unsigned long long)f.connect_failed,
-	       (unsigned long long)f.dropped, (unsigned long long)f.expected,
-	       (unsigned long long)f.not_dropped, (unsigned long long)f.rejects,
-	       (unsigned long long)f.welcomes, (unsigned long long)f.tasks_handed);
+	printf(
+	    "rounds=%llu tls=%llu unix=%llu connect_failed=%llu dropped=%llu expected_drops=%llu "
+	    "not_dropped=%llu rejects=%llu welcomes=%llu tasks_handed=%llu",
+	    (unsigned long long)f.rounds, (unsigned long long)f.tls_rounds,
+	    (unsigned long long)f.unix_rounds, (unsigned long long)f.connect_failed,
+	    (unsigned long long)f.dropped, (unsigned long long)f.expected,
+	    (unsigned long long)f.not_dropped, (unsigned long long)f.rejects,
+	    (unsigned long long)f.welcomes, (unsigned long long)f.tasks_handed);
 	if (flood_s)
 		printf(" flood_mb=%llu flood_dropped=%d flood_rss_growth_kb=%ld",
 		       (unsigned long long)(f.flood_bytes >> 20), flood_dropped, growth);
 	printf("\n");
 	for (int k = 0; k < K_MUSTDROP_; k++)
 		if (f.kind_not_dropped[k])
-			fprintf(stderr, "fake_agent: %s: %llu round(s) not dropped\n", kind_names[k],
-				(unsigned long long)f.kind_not_dropped[k]);
+			fprintf(stderr, "fake_agent: %s: %llu round(s) not dropped\n",
+			        kind_names[k], (unsigned long long)f.kind_not_dropped[k]);
 
 	pd_timer_free(f.timer);
 	pd_timer_free(f.refill);
@@ -667,7 +680,7 @@ int main(int argc, char **argv)
 	pd_loop_free(f.loop);
 	pd_tls_free(f.tls);
 	return f.not_dropped || f.tasks_handed || (flood_s && flood_dropped != 1) ||
-			       f.connect_failed
-		       ? 1
-		       : 0;
+	               f.connect_failed
+	           ? 1
+	           : 0;
 }
