@@ -666,6 +666,15 @@ int pd_run(const pd_run_opts *o)
 		ctl_journal_event(&c, "end", "%s", end_state(&c));
 		pd_journal_meta_set(c.jn, "state", end_state(&c));
 		ctl_commit(&c);
+		if (c.journal_failed) {
+			/* never silent: the results held in memory go with this
+			 * process; the session stays so that resume runs them */
+			uint64_t held = c.pend[0] + c.pend[1] + c.pend[2] + c.pend[3];
+			pd_err("the journal still cannot be written (%s): %llu result(s) held in "
+			       "memory are not recorded; session %s is kept, and 'parade resume %s' "
+			       "runs those tasks again once there is room",
+			       c.journal_err, (unsigned long long)held, c.name, c.name);
+		}
 	} else {
 		c.taken = ctl_done(&c);
 	}
@@ -680,7 +689,7 @@ int pd_run(const pd_run_opts *o)
 				pd_info("session %s is kept: 'parade resume %s' runs the rest",
 					c.name, c.name);
 			rv = c.interrupted == SIGINT ? 130 : 128 + c.interrupted;
-		} else if (c.write_failed || c.no_agents) {
+		} else if (c.write_failed || c.no_agents || c.journal_failed) {
 			rv = 2;
 		} else if (bad) {
 			pd_err("%llu of %llu tasks not ok: %llu failed, %llu timed out, %llu lost",
@@ -727,7 +736,7 @@ out:
 		unlinkat(c.dir_fd, "connection", 0);
 		unlinkat(c.dir_fd, "agents.sock", 0);
 	} else if ((have_session && o->mode == PD_MODE_RUN && !o->keep_session &&
-		    !(c.interrupted && c.jn)) ||
+		    !(c.interrupted && c.jn) && !c.journal_failed) ||
 		   (created && !up && ready_fd < 0)) {
 		/* (the second: a session that never came up is of no use to
 		 * anyone; a detached one is removed by the parent, after it

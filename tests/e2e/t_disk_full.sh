@@ -125,3 +125,52 @@ bad=$(tail -n +2 "$T/flat" | awk -F'\037' -v pad="$pad" '
 twice=$(find "$T/ran" -type f -size +1c | wc -l)
 [ "$(ls "$T/ran" | wc -l)" -eq $N ] && [ "$twice" -eq 0 ] || fail "$twice tasks ran more than once"
 assert_no_procs
+
+# A run that is interrupted while its journal cannot be written says how
+# many results were not recorded and keeps its session, so that resume
+# runs those tasks again (results of 100 KB, so that the journal must grow
+# to take them; the first session is removed to make room).
+RC=0
+timeout 30 "$PARADE" rm full >"$T/rm.out" 2>&1 || RC=$?
+expect_rc 0 "parade rm full" "$T/rm.out"
+N2=6
+seq 1 $N2 | sed '1i x' >"$T/grid2.csv"
+mkdir "$T/ran2"
+"$PARADE" run --name fg --workers 2 --grid "$T/grid2.csv" -o "$T/fg.csv" \
+	-- sh -c 'echo >>"$3/$1"; while [ ! -e "$2" ]; do sleep 0.02; done; printf "x=%s %0100000d\n" "$1" 0' \
+	sh {x} "$T/gate2" "$T/ran2" 2>"$T/fg.err" &
+fg_pid=$!
+PIDS+=("$fg_pid")
+started2() { [ "$(ls "$T/ran2" | wc -l)" -ge 2 ]; }
+wait_for 30 started2 || { show_file "$T/fg.err"; fail "no task of the second run started"; }
+sleep 0.5
+dd if=/dev/zero of="$FS/filler" bs=4096 2>/dev/null
+dd if=/dev/zero of="$FS/filler2" bs=512 2>/dev/null
+touch "$T/gate2"
+held2() {
+	timeout 10 "$PARADE" status fg >"$T/status2" 2>&1
+	grep -Eq "^ +[1-9][0-9]* results held in memory" "$T/status2"
+}
+wait_for 30 held2 || { show_file "$T/status2"; show_file "$T/fg.err"; fail "the second run holds no result in memory"; }
+# (a 'parade stop' waits for the journal: it drains, and draining
+# includes making the results durable; Ctrl-C does not wait)
+kill -INT "$fg_pid"
+RC=0
+wait "$fg_pid" || RC=$?
+expect_rc 130 "parade run interrupted while its journal fails" "$T/fg.err"
+grep -q "journal still cannot be written" "$T/fg.err" && grep -q "parade resume fg" "$T/fg.err" ||
+	{ show_file "$T/fg.err"; fail "the run does not say its held results were not recorded"; }
+[ -f "$FS/sessions/fg/journal.db" ] || fail "the run removed its session although results were not recorded"
+rm -f "$FS/filler" "$FS/filler2"
+RC=0
+timeout 60 "$PARADE" resume fg >"$T/resume.out" 2>"$T/resume.err" || RC=$?
+expect_rc 0 "parade resume fg once space is back" "$T/resume.err"
+RC=0
+timeout 60 "$PARADE" wait fg >"$T/wait2.out" 2>"$T/wait2.err" || RC=$?
+expect_rc 0 "parade wait fg after resume" "$T/wait2.err"
+RC=0
+timeout 30 "$PARADE" collect fg >"$T/fg3.csv" 2>"$T/collect3.err" || RC=$?
+expect_rc 0 "parade collect fg" "$T/collect3.err"
+ok=$(grep -c '^[0-9]*,ok,0,.*,x=[0-9]* 0' "$T/fg3.csv")
+[ "$ok" -eq $N2 ] || { show_file "$T/fg3.csv" 30; fail "the resumed run has $ok of $N2 rows ok"; }
+assert_no_procs
