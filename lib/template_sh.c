@@ -423,10 +423,8 @@ static int step(struct scan *sc)
 			sc->top--;
 		return 0;
 	case K_DSQ:
-		if (c == '\\') {
-			sc->i += 2;
-			return 0;
-		}
+		if (c == '\\')
+			return backslash(sc);
 		sc->i++;
 		if (c == '\'')
 			sc->top--;
@@ -473,5 +471,18 @@ int pd_sh_forms(const char *s, size_t len, const unsigned char *slot, const char
 	sc.st[0].kind = K_TOP;
 	while (sc.i < len && rv == 0)
 		rv = step(&sc);
+	/* fail closed: a placeholder that some step jumped over has no form,
+	 * and no value may go where the scanner did not look */
+	if (rv == 0) {
+		size_t nval = 0;
+		for (size_t i = 0; i < len; i++)
+			nval += slot[i] == PD_SLOT_VALUE;
+		if (nval != sc.nval) {
+			pd_seterr(err, errlen, "the script places a value where its quoting cannot be "
+				  "read (%zu of %zu placeholders understood): put each placeholder "
+				  "outside quotes or inside plain \"...\"", sc.nval, nval);
+			rv = -EINVAL;
+		}
+	}
 	return rv;
 }

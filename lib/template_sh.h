@@ -15,7 +15,8 @@
  * placeholder.
  * The scanner follows POSIX sh quoting; where it misjudges an unusual
  * script, a value can only arrive changed (split, or not expanded), never
- * run: the value is not in the script at all.
+ * run: the value is not in the script at all. It fails closed: a script in
+ * which any placeholder was stepped over unclassified is refused.
  */
 #ifndef PD_TEMPLATE_SH_H
 #define PD_TEMPLATE_SH_H

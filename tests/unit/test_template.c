@@ -493,6 +493,10 @@ static void test_shell_refused(void)
 		 "{v} for the value, or {{v}} for the text {v}"},
 		{"echo \"\\{v}\"", "the script has '\\{v}': a backslash before a placeholder; "
 		 "write {v} for the value, or {{v}} for the text {v}"},
+		/* found by fuzz_template: the escape inside $'...' skipped the
+		 * placeholder, which then had no form (and was pasted) */
+		{"echo $'a \\{v}'", "the script has '\\{v}': a backslash before a placeholder; "
+		 "write {v} for the value, or {{v}} for the text {v}"},
 	};
 	const char *cell[] = {"x"};
 	pd_table t = one_value_table(cell);
