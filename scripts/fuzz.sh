@@ -57,9 +57,11 @@ pkgcflags=$(pkg-config --cflags $pkgs)
 pkglibs=$(pkg-config --libs $pkgs)
 export CC top out flags pkgcflags
 # an object is rebuilt when its source or any lib header is newer
+# shellcheck disable=SC2016 # the sh -c script expands its own variables
 for s in $libsrc; do
 	o=$out/obj/$(basename "$s" .c).o
-	if [ ! -f "$o" ] || [ "$top/$s" -nt "$o" ] || [ -n "$(find "$top/lib" -name '*.h' -newer "$o")" ]; then
+	if [ ! -f "$o" ] || [ -n "$(find "$top/$s" -newer "$o")" ] ||
+		[ -n "$(find "$top/lib" -name '*.h' -newer "$o")" ]; then
 		echo "$s"
 	fi
 done | xargs -r -n 1 -P 2 sh -c '
@@ -108,12 +110,12 @@ report() {
 	line=$(grep -E '^#[0-9]+[[:space:]]+(DONE|INITED|NEW|REDUCE|pulse)' "$log" | tail -n 1)
 	cov=$(echo "$line" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$line" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
-	corp=$(ls "$out/corpus/$n" | wc -l)
+	corp=$(find "$out/corpus/$n" -type f | wc -l)
 	if [ "$2" -eq 0 ]; then
 		echo "PASS: fuzz_$n: ${runs:-?} runs in ${secs}s, cov ${cov:-?}, ft ${ft:-?}, corpus $corp"
 		return 0
 	fi
-	art=$(ls "$out/artifacts/$n"-* 2>/dev/null | head -n 1 || true)
+	art=$(find "$out/artifacts" -name "$n-*" -type f | head -n 1)
 	echo "FAIL: fuzz_$n: finding after ${runs:-?} runs; input: ${art:-none saved}; log: $log"
 	grep -E '^(==[0-9]+==ERROR|SUMMARY|.*fuzz check failed|.*runtime error)' "$log" | head -n 5 | sed 's/^/    /'
 	return 1
@@ -121,6 +123,7 @@ report() {
 
 pass=0
 fail=0
+# shellcheck disable=SC2086 # a list of words
 set -- $names
 while [ $# -gt 0 ]; do
 	a=$1
