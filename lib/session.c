@@ -1,4 +1,5 @@
 #include "session.h"
+#include "private.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -61,49 +62,24 @@ int pd_unhex(const char *s, size_t slen, uint8_t *p, size_t n)
 	return 0;
 }
 
-/* "uid 1000 (alice)" */
-static void owner_name(uid_t uid, char *out, size_t len)
-{
-	struct passwd *pw = getpwuid(uid);
-
-	if (pw && pw->pw_name)
-		snprintf(out, len, "uid %lu (%s)", (unsigned long)uid, pw->pw_name);
-	else
-		snprintf(out, len, "uid %lu", (unsigned long)uid);
-}
-
 /* A folder parade keeps sessions in must be this user's alone: nobody
- * else may rename, replace or plant anything in it. */
+ * else may rename, replace or plant anything in it (the rule and its
+ * messages: lib/private.h, shared with the Slurm plugin). */
 static int check_private(int fd, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
-	char who[300];
+	int verdict;
 
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
 		snprintf(err, errlen, "cannot check %s: %s", path, strerror(e));
 		return -e;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a folder", path);
-		return -ENOTDIR;
-	}
-	if (st.st_uid != geteuid()) {
-		owner_name(st.st_uid, who, sizeof(who));
-		snprintf(err, errlen,
-			 "%s belongs to %s, not to this user: parade keeps its sessions only in "
-			 "folders of its own; choose another PARADE_HOME",
-			 path, who);
-		return -EPERM;
-	}
-	if (st.st_mode & 022) {
-		snprintf(err, errlen,
-			 "%s is writable by group or others (mode %04o), so they could replace "
-			 "what parade keeps there: run chmod 700 %s, or choose another PARADE_HOME",
-			 path, (unsigned)(st.st_mode & 07777), path);
-		return -EPERM;
-	}
-	return 0;
+	verdict = pd_private_judge(&st, geteuid());
+	if (verdict == PD_PRIVATE_OK)
+		return 0;
+	pd_private_message(verdict, path, st.st_uid, st.st_mode, err, errlen);
+	return verdict == PD_PRIVATE_NOTDIR ? -ENOTDIR : -EPERM;
 }
 
 /* Opens the folder name in the folder pfd (path names it in messages),
@@ -126,10 +102,8 @@ static int open_sub(int pfd, const char *name, const char *path, int create, int
 	if (f < 0) {
 		rv = -errno;
 		if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
-			snprintf(err, errlen,
-				 "%s is a symbolic link: parade never follows links inside "
-				 "PARADE_HOME; remove it",
-				 path);
+			pd_private_message(PD_PRIVATE_LINK, path, st.st_uid, st.st_mode, err,
+					   errlen);
 			return -ELOOP;
 		}
 		if (rv == -ENOTDIR)
