@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fd.h"
 #include "log.h"
 #include "proc.h"
 
@@ -96,7 +97,7 @@ static int cop_start(cop *k)
 		pd_loop_child_sigmask();
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
 			_exit(127);
-		pd_proc_close_from(3);
+		pd_close_from(3);
 		execl("/bin/sh", "sh", "-c", c->command, (char *)NULL);
 		_exit(127);
 	}

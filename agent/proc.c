@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fd.h"
 #include "log.h"
 
 #define PROC_READ_CHUNK 65536u
@@ -81,20 +82,6 @@ static void list_del(struct pd_proc *p)
 
 /* ---- the child side (between fork and exec: async-signal-safe only) ---- */
 
-void pd_proc_close_from(int lowfd)
-{
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, (unsigned int)lowfd, ~0U, 0) == 0)
-		return;
-#endif
-	long max = sysconf(_SC_OPEN_MAX);
-
-	if (max < 0 || max > (1L << 20))
-		max = 1L << 20;
-	for (int fd = lowfd; fd < max; fd++)
-		close(fd);
-}
-
 static void child_fail(int errfd, int e)
 {
 	ssize_t rv;
@@ -144,7 +131,7 @@ static void child_run(char *const argv[], pid_t parent, int nullfd, int outfd, i
 			child_fail(reportfd, errno);
 		reportfd = 3;
 	}
-	pd_proc_close_from(4);
+	pd_close_from(4);
 
 	execvp(argv[0], argv);
 	child_fail(reportfd, errno);

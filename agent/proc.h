@@ -36,8 +36,5 @@ void pd_proc_cancel(pd_proc *p);
 /* Kills every running child's process group and frees all procs without
  * callbacks (agent shutdown). */
 void pd_proc_kill_all(void);
-/* Closes every fd from lowfd up (close_range, else a loop); async-signal-
- * safe, for a child between fork and exec. */
-void pd_proc_close_from(int lowfd);
 
 #endif

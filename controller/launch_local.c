@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fd.h"
 #include "log.h"
 #include "session.h"
 
@@ -87,18 +88,6 @@ void pd_local_agent_path(char *out, size_t outlen)
 
 static void on_child_exit(pd_loop *l, int fd, uint32_t ev, void *arg);
 
-/* In the child before exec: an agent gets stdin, stdout and stderr only,
- * none of the controller's other descriptors (listeners, journal, pipes). */
-static void close_from(int lowfd)
-{
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, (unsigned int)lowfd, ~0U, 0) == 0)
-		return;
-#endif
-	for (int fd = lowfd; fd < 65536; fd++)
-		close(fd);
-}
-
 static int spawn(pd_local *p, child *c)
 {
 	pid_t parent = getpid(), pid;
@@ -114,7 +103,9 @@ static int spawn(pd_local *p, child *c)
 		}
 		setpgid(0, 0);
 		pd_loop_child_sigmask();
-		close_from(3);
+		/* an agent gets stdin, stdout and stderr only, none of the
+		 * controller's other descriptors (listeners, journal, pipes) */
+		pd_close_from(3);
 		execvp(p->agent, (char *const *)p->argv);
 		fprintf(stderr, "parade: cannot execute %s: %s\n", p->agent, strerror(errno));
 		_exit(127);
