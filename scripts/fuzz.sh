@@ -16,7 +16,8 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-case $secs in '' | *[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS] [NAME...]" >&2; exit 2 ;; esac
+# (0 would be libFuzzer's "no time limit": a run that never ends)
+case $secs in '' | *[!0-9]* | 0 | 0*) echo "usage: scripts/fuzz.sh [SECONDS] [NAME...] (SECONDS a whole number from 1)" >&2; exit 2 ;; esac
 out=${FUZZ_DIR:-$top/build-fuzz}
 CC=${FUZZ_CC:-clang}
 all="codec_agent codec_ctl csv json template schema journal_block connfile"
