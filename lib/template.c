@@ -191,37 +191,87 @@ static int compile_word(struct compiler *c, const char *w, const pd_table *t, ch
 	return 0;
 }
 
+enum { SW_NONE = -1, SW_UNSURE = -2 };
+
 /* argv mode: the index of the script when the program is a POSIX-like
- * shell given -c (sh -c, bash -euc, dash -o errexit -c), else -1. */
-static long shell_script_word(const char *const *words, size_t nwords)
+ * shell given -c (sh -c, bash -euc, dash -o errexit -c, bash --rcfile F
+ * -c), SW_NONE when it certainly has none (sh -e file.sh ARGS: the words
+ * after the file are its arguments), SW_UNSURE when an option it does not
+ * know hides which word is the script; *unknown is then that option. The
+ * options are read as the shells read them: a cluster of letters, each of
+ * o and O taking the next word, a lone '-' or '--' ending the options. */
+static long shell_script_word(const char *const *words, size_t nwords, const char **unknown)
 {
 	static const char *const shells[] = {"sh", "bash", "dash", "ash", "ksh", "mksh",
 					     "zsh", "yash", "posh", "busybox-sh"};
+	/* bash's long options; every other shell's are unknown */
+	static const char *const long_flags[] = {
+		"--norc",	     "--noprofile", "--login",	   "--posix",	  "--verbose",
+		"--restricted",	     "--noediting", "--debugger",  "--help",	  "--version",
+		"--dump-strings", "--dump-po-strings", "--protected", "--wordexp"};
+	static const char *const long_args[] = {"--rcfile", "--init-file"};
+	/* POSIX sh's and bash's one-letter options that take no word */
+	static const char letters[] = "abcefhiklmnprstuvxBCEHP";
 	const char *base = strrchr(words[0], '/');
 	int known = 0, cflag = 0;
-	size_t w;
+	size_t w, i;
 
+	*unknown = NULL;
 	base = base ? base + 1 : words[0];
-	for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++)
+	for (i = 0; i < sizeof(shells) / sizeof(shells[0]); i++)
 		known |= !strcmp(base, shells[i]);
 	if (!known)
-		return -1;
+		return SW_NONE;
 	for (w = 1; w < nwords; w++) {
 		const char *o = words[w];
-		if ((o[0] != '-' && o[0] != '+') || !o[1])
+		size_t take = 0;
+		if (o[0] != '-' && o[0] != '+')
 			break;
-		if (!strcmp(o, "--")) {
+		if (!strcmp(o, "--") || !strcmp(o, "-")) {
 			w++;
 			break;
 		}
-		if (o[1] == '-') /* bash's --norc, --login, ... */
+		if (o[0] == '-' && o[1] == '-') {
+			int flag = 0, arg = 0;
+			for (i = 0; i < sizeof(long_flags) / sizeof(long_flags[0]); i++)
+				flag |= !strcmp(o, long_flags[i]);
+			for (i = 0; i < sizeof(long_args) / sizeof(long_args[0]); i++)
+				arg |= !strcmp(o, long_args[i]);
+			if (strcmp(base, "bash") != 0 || (!flag && !arg)) {
+				*unknown = o;
+				return SW_UNSURE;
+			}
+			w += arg;
 			continue;
+		}
+		if (!o[1]) /* a lone '+' */
+			break;
+		for (i = 1; o[i]; i++) {
+			if (o[i] == 'o' || o[i] == 'O') {
+				take++;
+			} else if (!strchr(letters, o[i])) {
+				*unknown = o;
+				return SW_UNSURE;
+			}
+		}
 		if (o[0] == '-' && strchr(o, 'c'))
 			cflag = 1;
-		if (strchr(o + 1, 'o') || strchr(o + 1, 'O'))
-			w++; /* -o OPTION */
+		w += take; /* -o OPTION, -eo OPTION, -O SHOPT */
 	}
-	return cflag && w < nwords ? (long)w : -1;
+	if (w > nwords)
+		w = nwords;
+	return cflag && w < nwords ? (long)w : SW_NONE;
+}
+
+/* Whether a word from first on holds a column's value. */
+static int values_from(const struct pd_template *tp, size_t first)
+{
+	size_t i;
+
+	for (i = tp->wstart[first]; i < tp->wstart[tp->nwords]; i++)
+		if (tp->pieces[i].kind == PC_COL)
+			return 1;
+	return 0;
 }
 
 /* Chooses how the script word sw refers to each value (template_sh.h)
@@ -298,6 +348,7 @@ int pd_template_compile(const char *const *words, size_t nwords, const pd_table 
 {
 	struct compiler c = {0};
 	struct pd_template *tp;
+	const char *unknown = NULL;
 	size_t total = 0, w;
 	long sw;
 	int rv;
@@ -342,7 +393,18 @@ int pd_template_compile(const char *const *words, size_t nwords, const pd_table 
 	/* a script that names columns gets their values as parameters; an
 	 * argv script that is one placeholder alone (sh -c {command}, what
 	 * `parade serve` runs) says the value is the script */
-	sw = shell ? 0 : shell_script_word(words, nwords);
+	sw = shell ? 0 : shell_script_word(words, nwords, &unknown);
+	if (sw == SW_UNSURE && values_from(tp, 1)) {
+		/* a value pasted into a word that the shell may run as its
+		 * script would be shell code: fail closed */
+		const char *base = strrchr(words[0], '/');
+		pd_seterr(err, errlen,
+			  "cannot tell which word of this shell command is the script (%s: "
+			  "unknown option '%s'): use --shell or put -c SCRIPT first",
+			  base ? base + 1 : words[0], unknown);
+		pd_template_free(tp);
+		return -EINVAL;
+	}
 	if (sw > 0 && tp->wstart[sw + 1] - tp->wstart[sw] == 1 &&
 	    tp->pieces[tp->wstart[sw]].kind == PC_COL)
 		sw = -1;

@@ -201,6 +201,11 @@ shell_case param want_plain --shell 'printf %s "${UNSET_IN_TEST:-{v}}" > @O@/{#}
 shell_case comment want_plain --shell 'printf %s {v} > @O@/{#} # {v} '"'"
 shell_case sh_c want_plain -- sh -c 'printf %s "{v}" > @O@/{#}'
 shell_case bash_c want_plain -- bash -ec "printf %s '{v}' > @O@/{#}"
+# bash's options that take a word, and a lone '-' ending the options, do
+# not hide the script (before the fix, --rcfile FILE made the values
+# shell code)
+shell_case bash_rcfile want_plain -- bash --rcfile /dev/null -c 'printf %s "{v}" > @O@/{#}'
+shell_case bash_shopt_dash want_plain -- bash -O extglob -c - 'printf %s {v} > @O@/{#}'
 shell_case sh_c_args want_mixed -- sh -c 'printf "<%s>|%s|%s#" "$1" '"'"'{v}'"'"' "{v}" > "$2"' sh {v} @O@/{#}
 
 # 4. forms that cannot carry a value safely are refused before anything
@@ -226,7 +231,9 @@ EOF"
 refuse_case arith '$((' --shell 'echo $(( {v} + 1 ))'
 refuse_case dollar '${{v}}' --shell 'echo ${v}'
 refuse_case sh_c_ansi "outside \$'...'" -- bash -c "printf %s \$'{v}'"
+refuse_case sh_unsure "cannot tell which word of this shell command is the script" \
+	-- bash --frobnicate -c 'printf %s {v} > '"$T/x"
 [ -e "$T/x" ] && fail "a refused template ran"
 
 assert_no_procs
-info "$N rows (argv), $NSHELL rows (--shell) and $NQ rows in each of 13 placements byte for byte; 6 unsafe forms refused"
+info "$N rows (argv), $NSHELL rows (--shell) and $NQ rows in each of 15 placements byte for byte; 7 unsafe forms refused"

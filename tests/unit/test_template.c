@@ -585,6 +585,78 @@ static void test_argv_shell_c(void)
 	CU_ASSERT(access(PWNED, F_OK) != 0);
 }
 
+/* bash's options that take a word (--rcfile FILE, -O OPT) and a lone
+ * '-' that ends the options are stepped over, so the script is found and
+ * its values become parameters; a shell command whose script cannot be
+ * told with certainty is refused when its words hold values. */
+static void test_argv_shell_options(void)
+{
+	static const struct {
+		const char *w[8];
+		size_t n;
+	} ok[] = {
+		{{"/bin/bash", "--rcfile", "/dev/null", "-c", "printf %s {v}"}, 5},
+		{{"/bin/bash", "--init-file", "/dev/null", "--norc", "-c", "printf %s {v}"}, 6},
+		{{"/bin/bash", "-O", "extglob", "+O", "nullglob", "-c", "printf %s {v}"}, 7},
+		{{"/bin/bash", "-eo", "pipefail", "-c", "printf %s {v}"}, 5},
+		{{"/bin/bash", "-c", "-", "printf %s {v}"}, 4},
+		{{"/bin/sh", "-c", "--", "printf %s {v}"}, 4},
+	};
+	static const struct {
+		const char *w[6];
+		size_t n;
+		const char *msg;
+	} bad[] = {
+		{{"bash", "--frobnicate", "x", "-c", "printf %s {v}"}, 5,
+		 "cannot tell which word of this shell command is the script (bash: unknown "
+		 "option '--frobnicate'): use --shell or put -c SCRIPT first"},
+		{{"zsh", "--emulate", "sh", "-c", "echo {v}"}, 5,
+		 "cannot tell which word of this shell command is the script (zsh: unknown "
+		 "option '--emulate'): use --shell or put -c SCRIPT first"},
+		{{"mksh", "-T", "-", "-c", "echo {v}"}, 5,
+		 "cannot tell which word of this shell command is the script (mksh: unknown "
+		 "option '-T'): use --shell or put -c SCRIPT first"},
+	};
+	/* no values after the unknown option: nothing to protect */
+	const char *plain[] = {"bash", "--frobnicate", "-c", "echo {#}"};
+	const char *want_plain[] = {"bash", "--frobnicate", "-c", "echo 1"};
+	size_t i, k;
+	pd_template *tp;
+	char **av = NULL;
+	size_t ac = 0;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *cell[] = {"x"};
+		pd_table t = one_value_table(cell);
+		expect_error(bad[i].w, bad[i].n, &t, 0, bad[i].msg);
+	}
+	{
+		const char *cell[] = {"x"};
+		pd_table t = one_value_table(cell);
+		tp = compile_ok(plain, 4, &t, 0);
+		expect_argv(tp, &t, 0, want_plain, 4);
+		pd_template_free(tp);
+	}
+	unlink(PWNED);
+	for (k = 0; k < sizeof(ok) / sizeof(ok[0]); k++) {
+		for (i = 0; i < NHOSTILE; i++) {
+			const char *cell[] = {hostile[i]};
+			pd_table t = one_value_table(cell);
+
+			tp = compile_ok(ok[k].w, ok[k].n, &t, 0);
+			if (!tp)
+				continue;
+			CU_ASSERT_EQUAL_FATAL(pd_template_expand(tp, &t, 0, &av, &ac), 0);
+			/* the value is never pasted into the script */
+			CU_ASSERT_STRING_EQUAL(av[ok[k].n - 1], "printf %s \"${1}\"");
+			check_run(av, hostile[i], strlen(hostile[i]), ok[k].w[1]);
+			free(av);
+			pd_template_free(tp);
+		}
+	}
+	CU_ASSERT(access(PWNED, F_OK) != 0);
+}
+
 static void test_shell_hostile_run(void)
 {
 	const char *words[] = {"printf %s {v}"};
@@ -703,6 +775,7 @@ int main(void)
 		{"shell mode: every placement runs exactly", test_shell_placements_run},
 		{"shell mode: unsafe placements refused", test_shell_refused},
 		{"argv sh -c: the script's values as parameters", test_argv_shell_c},
+		{"argv shell options: the script found or refused", test_argv_shell_options},
 		{"shell mode stdin run", test_shell_stdin_run},
 		{"pd_shell_quote", test_shell_quote},
 	};
