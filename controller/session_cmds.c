@@ -410,9 +410,12 @@ int pd_resume_main(int argc, char **argv)
 	if (rv)
 		return rv > 0 ? 0 : 2;
 	name = argv[1];
-	if (ses_journal_open(name, dir, PD_J_READONLY, &j) < 0 ||
-	    ses_recorded_parse(name, j, 1, &rec) < 0)
+	if (ses_journal_open(name, dir, PD_J_READONLY, &j) < 0)
 		return 2;
+	if (ses_recorded_parse(name, j, 1, &rec) < 0) {
+		pd_journal_close(j);
+		return 2;
+	}
 	/* the controller opens the journal for writing itself */
 	pd_journal_close(rec.j);
 	rec.j = NULL;

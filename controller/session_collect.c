@@ -65,10 +65,8 @@ static int shape_read(const char *name, pd_journal *j, shape *sh)
 		}
 	} else {
 		ses_recorded rec;
-		if (ses_recorded_parse(name, j, 0, &rec) < 0) {
-			j = NULL; /* closed with rec */
-			goto out;
-		}
+		if (ses_recorded_parse(name, j, 0, &rec) < 0)
+			goto out; /* j stays ours: the caller closes it */
 		sh->format = rec.o.format;
 		spec = rec.o.schema ? strdup(rec.o.schema) : strdup("");
 		rec.j = NULL; /* the caller's */

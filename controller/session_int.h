@@ -55,9 +55,10 @@ typedef struct ses_recorded {
 	int mode;		/* enum pd_mode of the session's start */
 	pd_run_opts o;		/* its options, parsed again (valid until ses_recorded_free) */
 } ses_recorded;
-/* Parses the command line recorded in journal j again; r owns j from now
- * on, even on failure. The caller's getopt state is kept; a recorded -v
- * sets the log level only when for_run. 0 or -errno. */
+/* Parses the command line recorded in journal j again. On success r owns
+ * j (ses_recorded_free closes it); on failure the caller keeps j and r is
+ * zeroed. The caller's getopt state is kept; a recorded -v sets the log
+ * level only when for_run. 0 or -errno. */
 int ses_recorded_parse(const char *name, pd_journal *j, int for_run, ses_recorded *r);
 /* Frees what r holds (the journal too); r is zeroed. */
 void ses_recorded_free(ses_recorded *r);

@@ -212,8 +212,10 @@ out:
 	optind = saved_optind;
 	free(argv);
 	free(mode);
-	if (rv < 0)
+	if (rv < 0) {
+		r->j = NULL; /* the caller's */
 		ses_recorded_free(r);
+	}
 	return rv;
 }
 

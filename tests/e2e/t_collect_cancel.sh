@@ -4,7 +4,9 @@
 # warning (not a word of the recorded command line nor an environment
 # variable), writes the finished rows once each, exits 0 and never
 # crashes; the same with --format, -o and options recorded in the
-# session (--schema, -v) that collect must not take over.
+# session (--schema, -v) that collect must not take over; on an old
+# journal whose recorded command line does not parse, collect and resume
+# exit 2 saying so (collect freed the journal twice and died of SIGBUS).
 . "$(dirname "$0")/lib.sh"
 
 N=40
@@ -69,6 +71,25 @@ if command -v sqlite3 >/dev/null; then
 	head -n 1 "$T/old.out" | grep -q '^x,status,exit_code,seconds,agent,y,error$' ||
 		{ show_file "$T/old.out"; fail "old journal: the schema's column y is missing"; }
 	[ "$(grep -cv "session cancelme" "$T/old.err")" -eq 0 ] || { show_file "$T/old.err"; fail "old journal: unexpected lines on stderr"; }
+
+	# an old journal whose recorded command line no longer parses: collect
+	# says so and exits 2 (it freed the journal twice and died of a signal)
+	J=$PARADE_HOME/sessions/cancelme/journal.db
+	argv=$(sqlite3 "$J" "SELECT value FROM meta WHERE key = 'argv'") || fail "sqlite3 could not read argv"
+	sqlite3 "$J" "UPDATE meta SET value = '[\"parade submit\",\"--no-such-option\",\"--\",\"true\"]' WHERE key = 'argv'" ||
+		fail "sqlite3 could not edit the journal"
+	RC=0
+	timeout 30 "$PARADE" collect cancelme >"$T/bad.out" 2>"$T/bad.err" || RC=$?
+	[ "$RC" -lt 128 ] || { show_file "$T/bad.err"; fail "collect on an unparsable recorded command line died of signal $((RC - 128))"; }
+	expect_rc 2 "collect on an old journal whose command line does not parse" "$T/bad.err"
+	grep -q "^parade: error: session cancelme: its recorded command line no longer parses" "$T/bad.err" ||
+		{ show_file "$T/bad.err"; fail "collect: no message naming the recorded command line"; }
+	RC=0
+	timeout 30 "$PARADE" resume cancelme >"$T/bad.out" 2>"$T/bad.err" || RC=$?
+	expect_rc 2 "resume of an old journal whose command line does not parse" "$T/bad.err"
+	grep -q "^parade: error: session cancelme: its recorded command line no longer parses" "$T/bad.err" ||
+		{ show_file "$T/bad.err"; fail "resume: no message naming the recorded command line"; }
+
 else
 	echo "SKIP: $TEST_NAME: part: no sqlite3 program to make an old-style journal" >&2
 fi
