@@ -25,6 +25,8 @@ typedef struct pd_run_opts {
 	uint32_t crash_limit;
 	uint32_t timeout_ms;
 	uint32_t out_limit;
+	uint64_t out_limit_recorded; /* pd_run_parse_recorded: a recorded --output-limit
+				      * above the maximum, taken as the maximum (else 0) */
 	const char *schema;
 	int format;
 	const char *output;      /* NULL: stdout */
@@ -60,6 +62,12 @@ typedef struct pd_run_opts {
  * Returns 0, 1 when help was printed (exit 0), or -EINVAL after printing a
  * message (exit 2). */
 int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o);
+/* The same for a command line recorded in a session's journal (resume,
+ * collect of an old journal), which was legal when it was recorded: a
+ * --output-limit above today's maximum (PD_JOURNAL_MAX_BLOB; up to 1 GiB
+ * was taken once) is the maximum, and o->out_limit_recorded says what was
+ * recorded (the caller warns, naming the session). */
+int pd_run_parse_recorded(int argc, char **argv, int mode, pd_run_opts *o);
 /* Runs the controller; returns the process exit status (0, 1, 2, 130).
  * Submit and resume detach: the caller returns once the session is up. */
 int pd_run(const pd_run_opts *o);

@@ -139,6 +139,10 @@ static const struct option longopts[] = {
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0}};
 
+/* the largest --output-limit taken before it was bound to the journal's
+ * PD_JOURNAL_MAX_BLOB: sessions recorded then still parse */
+#define OUT_LIMIT_ONCE (1u << 30)
+
 /* the command being parsed, for messages: "parade run", "parade submit" */
 static const char *prog = "parade run";
 
@@ -165,7 +169,8 @@ static int count_arg(const char *opt, const char *s, uint64_t min, uint64_t max,
 	return 0;
 }
 
-int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
+/* recorded: a command line from a session's journal (pd_run_parse_recorded) */
+static int parse(int argc, char **argv, int mode, int recorded, pd_run_opts *o)
 {
 	uint64_t v;
 	int c, li = 0, slurm_opts = 0, ssh_opts = 0, fmt_set = 0;
@@ -315,10 +320,14 @@ int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
 				return -EINVAL;
 			break;
 		case O_OUTLIMIT:
-			/* a result's stdout must fit the journal: one limit for both */
-			if (count_arg("--output-limit", optarg, 1, PD_JOURNAL_MAX_BLOB, &v) < 0)
+			/* a result's stdout must fit the journal: one limit for both;
+			 * a session recorded when 1 GiB was taken still resumes (the
+			 * journal never kept more of one result anyway) */
+			if (count_arg("--output-limit", optarg, 1,
+				      recorded ? OUT_LIMIT_ONCE : PD_JOURNAL_MAX_BLOB, &v) < 0)
 				return -EINVAL;
-			o->out_limit = (uint32_t)v;
+			o->out_limit_recorded = v > PD_JOURNAL_MAX_BLOB ? v : 0;
+			o->out_limit = (uint32_t)(v > PD_JOURNAL_MAX_BLOB ? PD_JOURNAL_MAX_BLOB : v);
 			break;
 		case O_SLOTS:
 			if (count_arg("--slots", optarg, 1, 4096, &v) < 0)
@@ -396,4 +405,14 @@ int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
+{
+	return parse(argc, argv, mode, 0, o);
+}
+
+int pd_run_parse_recorded(int argc, char **argv, int mode, pd_run_opts *o)
+{
+	return parse(argc, argv, mode, 1, o);
 }

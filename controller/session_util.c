@@ -200,11 +200,16 @@ int ses_recorded_parse(const char *name, pd_journal *j, int for_run, ses_recorde
 	r->mode = !strcmp(mode, "serve") ? PD_MODE_SERVE
 		  : !strcmp(mode, "run") ? PD_MODE_RUN
 					 : PD_MODE_SUBMIT;
-	if (pd_run_parse(r->argc, r->argv, r->mode, &r->o) != 0) {
+	if (pd_run_parse_recorded(r->argc, r->argv, r->mode, &r->o) != 0) {
 		pd_err("session %s: its recorded command line no longer parses", name);
 		rv = -EPROTO;
 		goto out;
 	}
+	if (r->o.out_limit_recorded)
+		pd_warn("session %s: its recorded --output-limit %llu is more than the maximum, %u "
+			"bytes (what the journal keeps of one result); %u is used",
+			name, (unsigned long long)r->o.out_limit_recorded, r->o.out_limit,
+			r->o.out_limit);
 	rv = 0;
 out:
 	if (!for_run || rv < 0)

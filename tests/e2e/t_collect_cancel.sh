@@ -90,6 +90,34 @@ if command -v sqlite3 >/dev/null; then
 	grep -q "^parade: error: session cancelme: its recorded command line no longer parses" "$T/bad.err" ||
 		{ show_file "$T/bad.err"; fail "resume: no message naming the recorded command line"; }
 
+	# recorded when --output-limit took up to 1 GiB: collect and resume
+	# take it as today's maximum with a warning (they refused: "its
+	# recorded command line no longer parses")
+	argv=$(printf '%s' "$argv" | sed 's/"--workers"/"--output-limit","1073741824","--max-frame","4294967295","--workers"/')
+	case $argv in *'"1073741824"'*) ;; *) fail "could not put --output-limit into argv: $argv" ;; esac
+	sqlite3 "$J" "UPDATE meta SET value = '$(printf '%s' "$argv" | sed "s/'/''/g")' WHERE key = 'argv'" ||
+		fail "sqlite3 could not edit the journal"
+	warning="^parade: warning: session cancelme: its recorded --output-limit 1073741824 is more than the maximum, 67108864 bytes"
+	RC=0
+	timeout 30 "$PARADE" collect cancelme >"$T/gib.out" 2>"$T/gib.err" || RC=$?
+	expect_rc 0 "collect on an old journal recorded with --output-limit 1073741824" "$T/gib.err"
+	grep -q "$warning" "$T/gib.err" || { show_file "$T/gib.err"; fail "collect: no warning of the recorded --output-limit"; }
+	[ "$(($(wc -l <"$T/gib.out") - 1))" -eq 10 ] || { show_file "$T/gib.out"; fail "collect: not 10 rows"; }
+	touch "$T/never"
+	RC=0
+	timeout 30 "$PARADE" resume cancelme >"$T/resume.out" 2>"$T/resume.err" || RC=$?
+	expect_rc 0 "resume of a session recorded with --output-limit 1073741824" "$T/resume.err"
+	grep -q "$warning" "$T/resume.err" || { show_file "$T/resume.err"; fail "resume: no warning of the recorded --output-limit"; }
+	RC=0
+	timeout 60 "$PARADE" wait cancelme 2>"$T/wait.err" || RC=$?
+	expect_rc 0 "parade wait cancelme after resume" "$T/wait.err"
+	RC=0
+	timeout 30 "$PARADE" collect cancelme >"$T/gib.out" 2>"$T/gib.err" || RC=$?
+	expect_rc 0 "collect after resume" "$T/gib.err"
+	rows=$(($(wc -l <"$T/gib.out") - 1))
+	[ "$rows" -eq $N ] || { show_file "$T/gib.out"; fail "after resume: $rows rows, expected $N"; }
+	sort -t, -k1,1n "$T/gib.out" | awk -F, 'NR > 1 && ($2 != "ok" || $6 != $1) { print; bad = 1 } END { exit bad }' ||
+		fail "after resume: a row is not ok or y is not x"
 else
 	echo "SKIP: $TEST_NAME: part: no sqlite3 program to make an old-style journal" >&2
 fi
