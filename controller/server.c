@@ -334,7 +334,12 @@ static void hb_cb(pd_loop *l, void *arg)
 		srv_agent *a = s->agents[i];
 		if (!a || !a->welcomed || !a->conn)
 			continue;
-		if (now - a->last_heard > limit) {
+		/* over the output cap nothing is read from the agent: output it
+		 * takes is its sign of life then (a slow link, a big burst) */
+		uint64_t heard = a->last_heard, moved = pd_conn_last_progress(a->conn);
+		if (moved > heard)
+			heard = moved;
+		if (now - heard > limit) {
 			pd_conn_close(a->conn, "missed heartbeats");
 			continue;
 		}

@@ -25,6 +25,7 @@ struct pd_conn {
 	void *arg;
 	size_t max_frame;
 	size_t out_cap; /* 0: none; see pd_conn_out_cap */
+	uint64_t progress_ms; /* see pd_conn_last_progress */
 	pd_buf in, out;
 	pd_timer *deadline;
 	const char *deadline_what;
@@ -148,6 +149,8 @@ static void conn_write(pd_conn *c)
 			return;
 		}
 		pd_buf_consume(&c->out, (size_t)w);
+		if (c->paused && w > 0)
+			c->progress_ms = pd_loop_now(c->loop);
 		if (c->paused && !over_cap(c)) {
 			/* the peer reads again: so do we (TLS may hold records
 			 * that epoll will not announce) */
@@ -399,6 +402,11 @@ void pd_conn_flush(pd_conn *c)
 void pd_conn_out_cap(pd_conn *c, size_t cap)
 {
 	c->out_cap = cap;
+}
+
+uint64_t pd_conn_last_progress(const pd_conn *c)
+{
+	return c->progress_ms;
 }
 
 size_t pd_conn_backlog(const pd_conn *c)

@@ -53,6 +53,13 @@ size_t pd_conn_backlog(const pd_conn *c);
  * without bound. 0 (the default): no cap. Output the owner queues by
  * itself is not refused. */
 void pd_conn_out_cap(pd_conn *c, size_t cap);
+/* Loop time (pd_loop_now) of the last write that moved output to the peer
+ * while reading from it was paused by the cap, 0 if none. While paused the
+ * peer's own frames are not read, so this is the sign that it is alive
+ * (it takes its output); a peer that reads nothing makes no progress once
+ * the kernel's buffers are full. Writes while not paused do not count: a
+ * stopped peer's socket still takes a few small frames. */
+uint64_t pd_conn_last_progress(const pd_conn *c);
 /* Closes after a best-effort write of pending output; why is copied. */
 void pd_conn_close(pd_conn *c, const char *why);
 /* Closes c unless it is ready within ms (0 cancels the deadline); the

@@ -424,6 +424,79 @@ static void test_out_cap(void)
 	pd_loop_free(l);
 }
 
+static int distinct_progress(pd_conn *c, uint64_t *last)
+{
+	uint64_t p = pd_conn_last_progress(c);
+
+	if (p == *last)
+		return 0;
+	*last = p;
+	return 1;
+}
+
+/* Review of issue #11: over the output cap the connection reads nothing,
+ * so an honest peer on a slow link is not heard while it works through a
+ * burst; the output it takes must count as its sign of life
+ * (pd_conn_last_progress), and a peer that takes nothing must show none. */
+#define BURST (16u << 20)
+static void test_out_cap_progress(void)
+{
+	static uint8_t sink[16384];
+	int sv[2], changes = 0;
+	uint64_t last = 0;
+	pd_loop *l = pd_loop_new();
+	pd_timer *g = pd_timer_new(l, guard_cb, NULL);
+	pd_buf ping = {0};
+
+	memset(&W, 0, sizeof(W));
+	W.loop = l;
+	W.guard = g;
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	CU_ASSERT_EQUAL(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+	W.srv.conn = pd_conn_new(l, sv[0], NULL, PD_CONN_SERVER, &echo_ops, &W.srv, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(W.srv.conn);
+	pd_conn_out_cap(W.srv.conn, CAP);
+	/* a burst far over the cap, then a PING: the connection stops reading */
+	CU_ASSERT_EQUAL_FATAL(pd_buf_reserve(pd_conn_out(W.srv.conn), BURST), 0);
+	memset(pd_conn_out(W.srv.conn)->data + pd_conn_out(W.srv.conn)->len, 'x', BURST);
+	pd_conn_out(W.srv.conn)->len += BURST;
+	pd_conn_flush(W.srv.conn);
+	spin(never, 50);
+	pd_ping_encode(&ping, PD_MSG_PING, 1);
+	CU_ASSERT_EQUAL(write(sv[1], ping.data, ping.len), (ssize_t)ping.len);
+	pd_buf_free(&ping);
+	spin(never, 100);
+	/* the peer takes nothing: no progress, the PING is not read */
+	last = pd_conn_last_progress(W.srv.conn);
+	spin(never, 300);
+	CU_ASSERT_EQUAL(pd_conn_last_progress(W.srv.conn), last);
+	CU_ASSERT_EQUAL(W.srv.frames, 0);
+	CU_ASSERT(pd_conn_backlog(W.srv.conn) > CAP);
+	/* the peer reads slowly but steadily: every read is progress */
+	for (int i = 0; i < 20 && !W.srv.closed; i++) {
+		/* a socket's writer is woken once a good part of its buffer
+		 * is free: take what is there (at most 256 KiB a turn) */
+		size_t took = 0;
+		ssize_t r;
+		while (took < (256u << 10) && (r = read(sv[1], sink, sizeof(sink))) > 0)
+			took += (size_t)r;
+		CU_ASSERT(took > 0);
+		spin(never, 20);
+		changes += distinct_progress(W.srv.conn, &last);
+	}
+	CU_ASSERT(changes >= 10);
+	if (changes < 10)
+		fprintf(stderr, "out cap progress: %d of 20 reads seen as progress\n", changes);
+	CU_ASSERT(last > 0);
+	CU_ASSERT(!W.srv.closed);
+	if (W.srv.conn)
+		pd_conn_close(W.srv.conn, "over");
+	pd_loop_run_deferred(l);
+	close(sv[1]);
+	pd_timer_free(g);
+	pd_loop_free(l);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -444,6 +517,7 @@ int main(void)
 	CU_add_test(s, "plain transport and a bad header", test_plain_transport_frames);
 	CU_add_test(s, "an idle TLS handshake does not spin", test_idle_handshake_no_spin);
 	CU_add_test(s, "output cap: a peer that never reads", test_out_cap);
+	CU_add_test(s, "output cap: a slow reader makes progress", test_out_cap_progress);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
