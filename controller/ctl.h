@@ -43,6 +43,9 @@ typedef struct ctl {
 	pd_timer *commit_timer;
 	int commit_armed;
 	uint64_t pend[4];	/* results awaiting their commit, by status class */
+	struct ctl_unrec *unrec; /* results the journal refused (not for their size),
+				  * held and written again at each commit (record.c;
+				  * counted in pend[]) */
 	uint64_t ok, failed, timeout, lost; /* durable (committed) results */
 	uint64_t taken;		/* results taken, committed or not */
 	int64_t *agent_rows;	/* journal row of each connected agent, by slot */
@@ -82,8 +85,12 @@ typedef struct ctl {
 void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent);
 void ctl_on_sent(void *arg, uint64_t id, uint32_t attempt, const char *agent);
 void ctl_on_agent(void *arg, int joined, const pd_agent_info *a);
-/* Commits what the journal holds; counts those results as done. */
+/* Commits what the journal holds; counts those results as done. Results
+ * the journal refused are written again first; while one is still refused
+ * the journal is failing (journal_failed, journal_err). */
 void ctl_commit(ctl *c);
+/* Frees the results still held in c->unrec (at the end of the run). */
+void ctl_unrec_free(ctl *c);
 /* Tasks finished for good (committed), and in all. */
 uint64_t ctl_done(const ctl *c);
 uint64_t ctl_total(const ctl *c);

@@ -83,19 +83,113 @@ void ctl_check_end(ctl *c)
 		pd_loop_stop(c->loop);
 }
 
+/* The pend[] class of a status. */
+static int pclass(int status)
+{
+	return status >= 0 && status < 4 ? status : PD_ST_FAILED;
+}
+
+/* A result the journal refused for a reason other than its size (a write
+ * that would fail again as it is, e.g. its table gone; the disk's own
+ * refusals the journal keeps itself): held here, with copies of its
+ * strings, and written again before each commit. While one is held the
+ * journal counts as failing. */
+struct ctl_unrec {
+	struct ctl_unrec *next;
+	pd_jresult r; /* agent, out, error: the copies below */
+	char *agent, *out, *error;
+};
+
+static void unrec_free1(struct ctl_unrec *u)
+{
+	free(u->agent);
+	free(u->out);
+	free(u->error);
+	free(u);
+}
+
+void ctl_unrec_free(ctl *c)
+{
+	while (c->unrec) {
+		struct ctl_unrec *u = c->unrec;
+		c->unrec = u->next;
+		unrec_free1(u);
+	}
+}
+
+/* Holds a copy of r at the end of the list: 0 or -ENOMEM. */
+static int unrec_hold(ctl *c, const pd_jresult *r)
+{
+	struct ctl_unrec *u = calloc(1, sizeof(*u)), **tail = &c->unrec;
+
+	if (!u)
+		return -ENOMEM;
+	u->r = *r;
+	u->agent = strdup(r->agent ? r->agent : "");
+	u->error = strdup(r->error ? r->error : "");
+	u->out = malloc(r->out_len + 1);
+	if (!u->agent || !u->error || !u->out) {
+		unrec_free1(u);
+		return -ENOMEM;
+	}
+	if (r->out_len)
+		memcpy(u->out, r->out, r->out_len);
+	u->r.agent = u->agent;
+	u->r.error = u->error;
+	u->r.out = u->out;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = u;
+	return 0;
+}
+
+/* Writes the held results again; those the journal takes join its open
+ * transaction (their pend[] count stays), a duplicate leaves pend[]. Those
+ * still refused are counted in held[] by class, the last refusal's reason
+ * in err. */
+static void unrec_retry(ctl *c, uint64_t held[4], char *err, size_t errlen)
+{
+	struct ctl_unrec **p = &c->unrec;
+	int rv;
+
+	while (*p) {
+		struct ctl_unrec *u = *p;
+		rv = pd_journal_result(c->jn, &u->r);
+		if (rv < 0) {
+			held[pclass(u->r.status)]++;
+			snprintf(err, errlen, "%s", pd_journal_error(c->jn));
+			p = &u->next;
+			continue;
+		}
+		if (rv == 0)
+			c->pend[pclass(u->r.status)]--; /* it had its result already */
+		*p = u->next;
+		unrec_free1(u);
+	}
+}
+
 void ctl_commit(ctl *c)
 {
-	uint64_t failed_ms;
+	uint64_t failed_ms, held[4] = {0, 0, 0, 0};
+	char refused[512] = "";
 	int rv;
 
 	c->commit_armed = 0;
 	if (!c->jn)
 		return;
+	unrec_retry(c, held, refused, sizeof(refused));
 	rv = pd_journal_commit(c->jn);
-	if (rv < 0) {
-		/* everything stays kept in the journal's handle; no new task
-		 * goes out until it is durable again */
-		snprintf(c->journal_err, sizeof(c->journal_err), "%s", pd_journal_error(c->jn));
+	if (rv == 0) {
+		for (int i = 0; i < 4; i++) {
+			count(c, i, c->pend[i] - held[i]);
+			c->pend[i] = held[i];
+		}
+	}
+	if (rv < 0 || c->unrec) {
+		/* everything stays kept in the journal's handle (or held here);
+		 * no new task goes out until it is durable again */
+		snprintf(c->journal_err, sizeof(c->journal_err), "%s",
+			 rv < 0 ? pd_journal_error(c->jn) : refused);
 		if (!c->journal_failed) {
 			pd_err("cannot write the journal: %s; results are kept in memory, no new "
 			       "task is handed out, and it is tried again every second",
@@ -108,10 +202,6 @@ void ctl_commit(ctl *c)
 		c->commit_armed = 1;
 		pd_timer_start(c->commit_timer, 1000);
 		return;
-	}
-	for (int i = 0; i < 4; i++) {
-		count(c, i, c->pend[i]);
-		c->pend[i] = 0;
 	}
 	if (c->journal_failed) {
 		failed_ms = now_ms() - c->journal_fail_ms;
@@ -163,6 +253,16 @@ void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 	if (c->jn) {
 		pd_jresult jr;
 		int rv;
+		if (m->out_len > PD_JOURNAL_MAX_BLOB) {
+			/* a result the journal cannot keep is a failed row that
+			 * says why, never a task that runs again and again */
+			snprintf(error, sizeof(error),
+				 "stdout of %llu bytes is more than the journal keeps of one "
+				 "result (%u bytes); it is dropped",
+				 (unsigned long long)m->out_len, PD_JOURNAL_MAX_BLOB);
+			status = PD_ST_FAILED;
+			dropped_out = 1;
+		}
 		memset(&jr, 0, sizeof(jr));
 		jr.task = m->id;
 		jr.attempt = m->attempt;
@@ -170,30 +270,26 @@ void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 		jr.exit_code = m->exit_code;
 		jr.seconds = (double)m->wall_us / 1e6;
 		jr.agent = agent ? agent : "";
-		jr.out = m->out;
-		jr.out_len = m->out_len;
+		jr.out = dropped_out ? NULL : m->out;
+		jr.out_len = dropped_out ? 0 : m->out_len;
 		jr.error = error;
 		jr.at_ms = now_ms();
 		rv = pd_journal_result(c->jn, &jr);
-		if (rv == -E2BIG || rv == -EINVAL) {
-			/* a result the journal cannot keep is a failed row that says
-			 * why, never a task that runs again and again */
-			snprintf(error, sizeof(error),
-				 "stdout of %llu bytes is more than the journal keeps of one "
-				 "result (%u bytes); it is dropped",
-				 (unsigned long long)m->out_len, PD_JOURNAL_MAX_BLOB);
-			status = jr.status = PD_ST_FAILED;
-			jr.out = NULL;
-			jr.out_len = 0;
-			dropped_out = 1;
-			rv = pd_journal_result(c->jn, &jr);
-		}
 		if (rv == 0)
 			goto out; /* it has its result already: never twice */
-		if (rv < 0)
-			pd_err("cannot record the result of task %llu in the journal: %s",
-			       (unsigned long long)m->id, pd_journal_error(c->jn));
-		c->pend[status < 4 && status >= 0 ? status : PD_ST_FAILED]++;
+		if (rv < 0) {
+			/* refused for a reason of the journal's, not the result's:
+			 * held and written again at each commit, which fails (the
+			 * journal is failing: no new task, status says so) until
+			 * it is taken */
+			int hv = unrec_hold(c, &jr);
+			pd_err("cannot record the result of task %llu in the journal: %s; %s",
+			       (unsigned long long)m->id, pd_journal_error(c->jn),
+			       hv < 0 ? "out of memory holding it: it is lost, 'parade resume' "
+					"runs the task again"
+				      : "it is held in memory and written again every second");
+		}
+		c->pend[pclass(status)]++;
 		journal_wrote(c);
 	} else {
 		count(c, status, 1);

@@ -728,6 +728,7 @@ out:
 		pd_err("cannot write %s: %s", o->output, strerror(errno));
 		rv = 2;
 	}
+	ctl_unrec_free(&c);
 	pd_journal_close(c.jn);
 	/* through the folder held since it was made: a link planted in its
 	 * place (or in place of its files) is never followed */
