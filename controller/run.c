@@ -672,7 +672,7 @@ int pd_run(const pd_run_opts *o)
 			uint64_t held = c.pend[0] + c.pend[1] + c.pend[2] + c.pend[3];
 			pd_err("the journal still cannot be written (%s): %llu result(s) held in "
 			       "memory are not recorded; session %s is kept, and 'parade resume %s' "
-			       "runs those tasks again once there is room",
+			       "runs those tasks again once it takes writes",
 			       c.journal_err, (unsigned long long)held, c.name, c.name);
 		}
 	} else {
