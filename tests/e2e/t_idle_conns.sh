@@ -15,8 +15,7 @@ seq 1 $N >"$T/in"
 # the fds the test opens, plus the controller's own
 ulimit -n 4096 2>/dev/null || ulimit -n 2048 2>/dev/null || true
 [ "$(ulimit -n)" -ge 1200 ] || {
-	echo "SKIP: $TEST_NAME: needs 1200 open files (ulimit -n is $(ulimit -n))" >&2
-	exit 0
+	skip "needs 1200 open files (ulimit -n is $(ulimit -n))"
 }
 
 timeout -k 5 120 "$PARADE" run --name S --listen tls+tcp://127.0.0.1:0 --launch none \

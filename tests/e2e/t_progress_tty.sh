@@ -8,10 +8,7 @@
 # column 0, ESC[K erases to the end of the line, text overwrites).
 . "$(dirname "$0")/lib.sh"
 
-command -v script >/dev/null || {
-	echo "SKIP: $TEST_NAME: script(1) (util-linux) is not installed" >&2
-	exit 77
-}
+command -v script >/dev/null || skip "script(1) (util-linux) is not installed"
 N=40
 {
 	echo n

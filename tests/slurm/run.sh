@@ -40,11 +40,15 @@ die() {
 }
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "FAIL: $prog: must run as root: it starts a throwaway Slurm cluster (munged," \
+	# a skip (77), which make check reports as SKIP, never as PASS; the
+	# README's test command runs as root and sets PARADE_TEST_STRICT=1, so
+	# there it is a failure
+	echo "SKIP: $prog: needs root: it starts a throwaway Slurm cluster (munged," \
 		"slurmctld, slurmd as root, with parade.so in its plugstack) and runs jobs as" \
 		"root and as the test user parade-test. Run 'make check' (or this script) as root."
-	echo "# slurm: the Slurm suite did NOT run; this is a failure, not a skip"
-	exit 1
+	echo "# slurm: the Slurm suite did NOT run"
+	[ "${PARADE_TEST_STRICT:-0}" = 1 ] && exit 1
+	exit 77
 fi
 
 limit=${SLURM_TEST_TIMEOUT:-120}
