@@ -29,7 +29,11 @@
  * without ever reading an answer; with --pid PID it samples that
  * process's VmRSS meanwhile and prints the growth. The controller must
  * stop reading (its output to this peer is over the cap) and then drop
- * the silent peer for missed heartbeats.
+ * the peer for missed heartbeats while it still floods: flood_dropped=1
+ * when it did, 2 when the peer was dropped only once it stopped sending
+ * (as a controller without the cap does: it reads and answers every
+ * PING, so it hears the peer all along), 0 when it never was. Give more
+ * SECONDS than the heartbeat limit (5 s) for the difference to show.
  *
  * With --greedy K it does only this, K times: join claiming 4096 slots
  * (no DRAIN), take whatever tasks the controller hands it within 500 ms,
@@ -466,11 +470,13 @@ static void refill_cb(pd_loop *l, void *arg)
 }
 
 /* Floods for secs seconds without reading; returns 1 if the controller
- * dropped the peer by FLOOD_DROP_MS, and the largest VmRSS growth. */
+ * dropped the peer while it flooded, 2 if only later (by FLOOD_DROP_MS
+ * after the flood), 0 if not; and the largest VmRSS growth. */
 static int flood(fake *f, unsigned secs, long pid, long *growth_kb)
 {
 	long base = pid > 0 ? vmrss_kb(pid) : -1, top = base;
 	uint64_t end;
+	int in_flood;
 
 	*growth_kb = -1;
 	if (open_conn(f, 0) < 0 || join(f, pd_conn_out(f->c)) < 0)
@@ -489,6 +495,7 @@ static int flood(fake *f, unsigned secs, long pid, long *growth_kb)
 	}
 	f->flooding = 0;
 	pd_timer_stop(f->refill);
+	in_flood = f->closed;
 	/* silent now (nothing is read, so nothing answered): it must go */
 	end = pd_now_us() + (uint64_t)FLOOD_DROP_MS * 1000u;
 	while (!f->closed && pd_now_us() < end) {
@@ -505,7 +512,7 @@ static int flood(fake *f, unsigned secs, long pid, long *growth_kb)
 		wait_for(f, &f->closed, WAIT_DROP_MS);
 		return 0;
 	}
-	return 1;
+	return in_flood ? 1 : 2;
 }
 
 /* --greedy: joins with 4096 slots, holds what comes, leaves */
