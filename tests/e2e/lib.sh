@@ -117,9 +117,12 @@ find_procs() {
 }
 
 # find_procs_cmd WORD: PIDS gets live processes whose command line holds
-# both $T and WORD (e.g. parade-agent).
+# both $T and WORD (e.g. parade-agent). A child between fork and exec
+# still shows its parent's command line (an agent starting a task, slower
+# under the sanitizers): a process whose parent has the same command line
+# is not counted.
 find_procs_cmd() {
-	local d p c
+	local d p c st pp
 	local -a a
 	PIDS=()
 	for d in /proc/[0-9]*; do
@@ -130,8 +133,17 @@ find_procs_cmd() {
 		mapfile -d "" a 2>/dev/null <"$d/cmdline" || continue
 		c="${a[*]:-}"
 		case "$c" in
-		*"$T"*) case "$c" in *"$1"*) is_alive "$p" && PIDS+=("$p") ;; esac ;;
+		*"$T"*) case "$c" in *"$1"*) ;; *) continue ;; esac ;;
+		*) continue ;;
 		esac
+		st=$(cat "$d/stat" 2>/dev/null) || continue
+		st=${st##*) }
+		pp=${st#* }
+		pp=${pp%% *}
+		a=()
+		mapfile -d "" a 2>/dev/null <"/proc/$pp/cmdline" || true
+		[ "${a[*]:-}" = "$c" ] && continue
+		is_alive "$p" && PIDS+=("$p")
 	done
 	return 0
 }
