@@ -65,9 +65,21 @@ static int result_valid(pd_server *s, const srv_agent *a, const pd_result_msg *r
 		return 0;
 	/* cannot be judged: the note of who held what is full, or a restarted
 	 * controller found no attempt of this task in its journal (the last
-	 * ones may not have reached the disk before the crash); not taken */
-	if (s->held_full || (s->carried && r->id < s->ncarried && s->carried[r->id] == 0))
-		return 1;
+	 * ones may not have reached the disk before the crash); not taken.
+	 * Unless another agent holds the task now: then a cannot have it. */
+	if (s->held_full || (s->carried && r->id < s->ncarried && s->carried[r->id] == 0)) {
+		const srv_agent *b = NULL;
+		uint32_t cur = pd_disp_attempt(s->disp, r->id);
+
+		if (pd_disp_holder(s->disp, r->id, cur, &holder))
+			b = holder < s->nagents_cap ? s->agents[holder] : NULL;
+		if (!b || b->who == a->who)
+			return 1;
+		snprintf(why, whylen,
+		         "protocol error: result for task %llu attempt %u, which agent %s holds",
+		         (unsigned long long)r->id, r->attempt, b->name);
+		return -EPROTO;
+	}
 	snprintf(why, whylen,
 	         "protocol error: result for task %llu attempt %u, which this agent does not "
 	         "hold and did not hold",

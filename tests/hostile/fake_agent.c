@@ -35,6 +35,11 @@
  * PING, so it hears the peer all along), 0 when it never was. Give more
  * SECONDS than the heartbeat limit (5 s) for the difference to show.
  *
+ * With --forge-task ID it does only this: join and send a success for
+ * task ID (attempt 1), which a real agent holds; the controller must drop
+ * it (prints forge_task_dropped=1, exit 0) even when it cannot tell who
+ * held the attempts of that task before (a resumed session).
+ *
  * With --greedy K it does only this, K times: join claiming 4096 slots
  * (no DRAIN), take whatever tasks the controller hands it within 500 ms,
  * and leave without a word; it prints how many tasks each connection got.
@@ -68,7 +73,8 @@
 #define FLOOD_DROP_MS 15000u      /* the flood peer must be gone by then */
 
 static const char usage[] = "usage: fake_agent --connect FILE [--rounds N] [--seed S] [--tasks T]\n"
-                            "                  [--flood SECONDS --pid PID] [--greedy K]\n";
+                            "                  [--flood SECONDS --pid PID] [--greedy K]\n"
+                            "                  [--forge-task ID]\n";
 
 enum kind {
 	K_GARBAGE,
@@ -515,6 +521,22 @@ static int flood(fake *f, unsigned secs, long pid, long *growth_kb)
 	return in_flood ? 1 : 2;
 }
 
+/* --forge-task: 1 if the controller drops a peer that reports task id */
+static int forge_task(fake *f, uint64_t id)
+{
+	if (open_conn(f, 0) < 0 || join(f, pd_conn_out(f->c)) < 0)
+		return -1;
+	forged_results(f, pd_conn_out(f->c), id, 1, PD_ST_OK, 1000);
+	pd_conn_flush(f->c);
+	wait_for(f, &f->closed, WAIT_DROP_MS);
+	if (f->c) {
+		pd_conn_close(f->c, "forgery not dropped");
+		wait_for(f, &f->closed, WAIT_DROP_MS);
+		return 0;
+	}
+	return 1;
+}
+
 /* --greedy: joins with 4096 slots, holds what comes, leaves */
 static int greedy(fake *f, unsigned long k)
 {
@@ -557,11 +579,13 @@ int main(int argc, char **argv)
 	    {"flood", required_argument, NULL, 'f'},
 	    {"pid", required_argument, NULL, 'p'},
 	    {"greedy", required_argument, NULL, 'g'},
+	    {"forge-task", required_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *connect = NULL;
 	unsigned long rounds = 200, seed = 1, flood_s = 0, tasks = 1000, greedy_k = 0;
+	long long forge_id = -1;
 	long pid = 0, growth = -1;
 	int opt, rv, flood_dropped = -1;
 	pd_connfile cf;
@@ -591,6 +615,9 @@ int main(int argc, char **argv)
 			break;
 		case 'g':
 			greedy_k = strtoul(optarg, NULL, 10);
+			break;
+		case 'F':
+			forge_id = strtoll(optarg, NULL, 10);
 			break;
 		default:
 			fputs(usage, stderr);
@@ -629,8 +656,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	if (greedy_k) {
-		rv = greedy(&f, greedy_k);
+	if (greedy_k || forge_id >= 0) {
+		if (greedy_k) {
+			rv = greedy(&f, greedy_k);
+		} else {
+			int d = forge_task(&f, (uint64_t)forge_id);
+			printf("forge_task_dropped=%d\n", d);
+			rv = d == 1 ? 0 : 1;
+		}
 		pd_timer_free(f.timer);
 		pd_timer_free(f.refill);
 		pd_loop_run_deferred(f.loop);
