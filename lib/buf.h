@@ -24,10 +24,11 @@ int pd_buf_append(pd_buf *b, const void *p, size_t n);
 int pd_buf_join(pd_buf *b, char *const *words, size_t n);
 /* Drops n unread bytes from the front (n <= pd_buf_size). */
 void pd_buf_consume(pd_buf *b, size_t n);
-/* Unread bytes and their count. */
+/* Unread bytes and their count (NULL for a buffer that never held any:
+ * NULL + 0 is undefined behaviour). */
 static inline const uint8_t *pd_buf_head(const pd_buf *b)
 {
-	return b->data + b->off;
+	return b->data ? b->data + b->off : NULL;
 }
 static inline size_t pd_buf_size(const pd_buf *b)
 {
