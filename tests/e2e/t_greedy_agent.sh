@@ -16,12 +16,7 @@ seq 1 $N >"$T/in"
 timeout -k 5 90 "$PARADE" run --name S --listen tls+tcp://127.0.0.1:0 --launch none \
 	--handler echo -o "$T/out.csv" -- x{} <"$T/in" 2>"$T/err" &
 ppid_=$!
-conn=$T/sessions/S/connection
-has_endpoint() { grep -q '^endpoint=tls+tcp://' "$conn" 2>/dev/null; }
-wait_for 10 has_endpoint || {
-	show_file "$T/err"
-	fail "no connection file at $conn"
-}
+wait_endpoint S
 "$FAKE" --connect "$conn" --greedy 3 >"$T/fake.out" 2>"$T/fake.err" || {
 	show_file "$T/fake.err"
 	fail "the greedy agent could not make its three visits"

@@ -12,12 +12,7 @@ printf 'secs\n10\n' >"$T/grid.csv"
 timeout -k 5 90 "$PARADE" run -v --name S --listen tls+tcp://127.0.0.1:0 --launch none \
 	--handler sleep --grid "$T/grid.csv" -o "$T/out.csv" -- {secs} 2>"$T/err" &
 ppid_=$!
-conn=$T/sessions/S/connection
-has_endpoint() { grep -q '^endpoint=tls+tcp://' "$conn" 2>/dev/null; }
-wait_for 10 has_endpoint || {
-	show_file "$T/err"
-	fail "no connection file at $conn"
-}
+wait_endpoint S
 "$AGENT" --connect "$conn" --id holder-1 -v 2>"$T/agent.err" &
 apid=$!
 joined() { grep -q 'agent holder-1 joined' "$T/err"; }

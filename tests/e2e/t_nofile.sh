@@ -20,12 +20,7 @@ seq 1 $N >"$T/in"
 		--handler echo -o "$T/out.csv" -- x{} <"$T/in" 2>"$T/err"
 ) &
 ppid_=$!
-conn=$T/sessions/S/connection
-has_endpoint() { grep -q '^endpoint=tls+tcp://' "$conn" 2>/dev/null; }
-wait_for 10 has_endpoint || {
-	show_file "$T/err"
-	fail "no connection file at $conn"
-}
+wait_endpoint S
 [ "$(awk '/^Max open files/ { print $4 }' "/proc/$ppid_/limits")" = $LIMIT ] ||
 	fail "the controller's open-file limit is not $LIMIT"
 

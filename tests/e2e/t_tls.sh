@@ -13,13 +13,7 @@ seq 1 $N >"$T/in"
 timeout -k 5 60 "$PARADE" run --name S --keep-session --listen tls+tcp://127.0.0.1:0 \
 	--launch none --handler echo -- x{} <"$T/in" >"$T/out.csv" 2>"$T/err" &
 ppid_=$!
-conn=$T/sessions/S/connection
-has_endpoint() { grep -q '^endpoint=tls+tcp://127\.0\.0\.1:[0-9][0-9]*$' "$conn" 2>/dev/null; }
-wait_for 10 has_endpoint || {
-	show_file "$T/err"
-	fail "no connection file with a tls+tcp endpoint at $conn"
-}
-port=$(sed -n 's|^endpoint=tls+tcp://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$conn")
+wait_endpoint S
 secret=$(sed -n 's/^secret=\([0-9a-f]*\)$/\1/p' "$conn")
 [ ${#secret} -eq 64 ] || fail "secret in $conn is not 64 hex digits"
 [ "$port" -gt 0 ] || fail "bad port '$port'"
