@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -213,9 +214,20 @@ int main(int argc, char **argv)
 					sizeof(o.id) - 1);
 				return 2;
 			}
+			if (pd_hello_field_ok(PD_HELLO_F_ID, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "parade-agent: --id: %s\n", err);
+				return 2;
+			}
 			snprintf(o.id, sizeof(o.id), "%s", optarg);
 			break;
-		case O_MODE: snprintf(o.mode, sizeof(o.mode), "%s", optarg); break;
+		case O_MODE:
+			/* the controller refuses a HELLO it would not print as is */
+			if (pd_hello_field_ok(PD_HELLO_F_MODE, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "parade-agent: --mode: %s\n", err);
+				return 2;
+			}
+			snprintf(o.mode, sizeof(o.mode), "%s", optarg);
+			break;
 		case O_MAXFRAME:
 			if (parse_count("--max-frame", optarg, 0xFFFFFFFFu, &v) < 0)
 				return 2;
@@ -250,6 +262,18 @@ int main(int argc, char **argv)
 	if (!connect && !url) {
 		fprintf(stderr, "parade-agent: give --connect FILE or --url URL\n%s", usage);
 		return 2;
+	}
+	{
+		/* HELLO carries it (client.c) */
+		struct utsname un;
+		if (uname(&un) == 0 &&
+		    pd_hello_field_ok(PD_HELLO_F_HOST, un.nodename, err, sizeof(err)) < 0) {
+			fprintf(stderr,
+				"parade-agent: this host's name (uname -n) cannot be sent to the "
+				"controller: %s\n",
+				err);
+			return 2;
+		}
 	}
 	if (connect && !strcmp(connect, "-")) {
 		/* ssh mode: the text comes down stdin, which then stays open */

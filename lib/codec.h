@@ -150,6 +150,13 @@ int pd_hello_decode(const uint8_t *p, size_t n, pd_hello *h);
 /* The same, and on -EPROTO why (if not NULL) names the field and the
  * problem ("host holds the byte 0x1b (printable ASCII only)"). */
 int pd_hello_decode_why(const uint8_t *p, size_t n, pd_hello *h, char *why, size_t whylen);
+/* The same rule for one string before it is sent: whether s (NUL-ended)
+ * may be the HELLO field `field` (PD_HELLO_F_*). 0, or -EINVAL with why
+ * (if not NULL) naming the field and the byte or the length ("mode holds
+ * the byte 0x20 (printable ASCII only)"). An agent checks what it will
+ * claim with it, so a bad --id or --mode is a usage error, not a REJECT. */
+enum { PD_HELLO_F_ID, PD_HELLO_F_HOST, PD_HELLO_F_MODE, PD_HELLO_F_SLURM };
+int pd_hello_field_ok(int field, const char *s, char *why, size_t whylen);
 
 typedef struct pd_welcome {
 	uint32_t version;

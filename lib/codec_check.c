@@ -58,6 +58,35 @@ static int clean_str(const char *s, uint32_t len, uint32_t max, int spaces, cons
 	return 0;
 }
 
+int pd_hello_field_ok(int field, const char *s, char *why, size_t whylen)
+{
+	static const struct {
+		const char *name;
+		uint32_t max;
+		int spaces;
+	} f[] = {
+	    [PD_HELLO_F_ID] = {"agent id", HELLO_ID_MAX, 1},
+	    [PD_HELLO_F_HOST] = {"host", HELLO_HOST_MAX, 0},
+	    [PD_HELLO_F_MODE] = {"mode", HELLO_MODE_MAX, 0},
+	    [PD_HELLO_F_SLURM] = {"slurm field", HELLO_SLURM_MAX, 0},
+	};
+	size_t len;
+
+	if (field < 0 || field > PD_HELLO_F_SLURM || !s) {
+		say(why, whylen, "no such HELLO field");
+		return -EINVAL;
+	}
+	len = strlen(s);
+	if (len > UINT32_MAX || clean_str(s, (uint32_t)len, f[field].max, f[field].spaces,
+	                                  f[field].name, why, whylen) < 0)
+		return -EINVAL;
+	if (field == PD_HELLO_F_MODE && len == 0) {
+		say(why, whylen, "mode is empty");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int pd_hello_decode_why(const uint8_t *p, size_t n, pd_hello *h, char *why, size_t whylen)
 {
 	pd_reader r;

@@ -1479,6 +1479,51 @@ static void test_result_check(void)
 	}
 }
 
+/* pd_hello_field_ok, the agent's check before it sends, agrees with what
+ * the controller's decoder takes: a string it passes decodes, one it
+ * refuses is refused by pd_hello_decode in that field. */
+static void test_hello_field_ok(void)
+{
+	static const struct {
+		int field;
+		const char *s;
+		int ok;
+		const char *why;
+	} c[] = {
+	    {PD_HELLO_F_ID, "host:12 #a", 1, ""},
+	    {PD_HELLO_F_ID, "caf\xc3\xa9", 0, "agent id holds the byte 0xc3"},
+	    {PD_HELLO_F_ID, "a\x1b[31m", 0, "agent id holds the byte 0x1b"},
+	    {PD_HELLO_F_MODE, "manual", 1, ""},
+	    {PD_HELLO_F_MODE, "a b", 0, "mode holds the byte 0x20"},
+	    {PD_HELLO_F_MODE, "", 0, "mode is empty"},
+	    {PD_HELLO_F_MODE, "0123456789abcdef", 0, "mode is 16 bytes long (at most 15)"},
+	    {PD_HELLO_F_HOST, "node-1.example", 1, ""},
+	    {PD_HELLO_F_HOST, "node 1", 0, "host holds the byte 0x20"},
+	    {PD_HELLO_F_SLURM, "12345", 1, ""},
+	};
+	char why[200];
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		pd_hello h = {0}, d;
+		pd_buf b = {0};
+		int rv = pd_hello_field_ok(c[i].field, c[i].s, why, sizeof(why));
+
+		CU_ASSERT_EQUAL(rv, c[i].ok ? 0 : -EINVAL);
+		if (!c[i].ok)
+			CU_ASSERT_PTR_NOT_NULL(strstr(why, c[i].why));
+		h.agent_id = c[i].field == PD_HELLO_F_ID ? c[i].s : "id";
+		h.host = c[i].field == PD_HELLO_F_HOST ? c[i].s : "host";
+		h.mode = c[i].field == PD_HELLO_F_MODE ? c[i].s : "manual";
+		h.slurm_job = c[i].field == PD_HELLO_F_SLURM ? c[i].s : "";
+		h.slots = 1;
+		CU_ASSERT_EQUAL_FATAL(pd_hello_encode(&b, &h), 0);
+		CU_ASSERT_EQUAL(pd_hello_decode(b.data + PD_FRAME_HDR, b.len - PD_FRAME_HDR, &d),
+		                c[i].ok ? 0 : -EPROTO);
+		pd_buf_free(&b);
+	}
+	CU_ASSERT_EQUAL(pd_hello_field_ok(99, "x", why, sizeof(why)), -EINVAL);
+}
+
 int main(void)
 {
 	static const struct {
@@ -1498,6 +1543,7 @@ int main(void)
 		{"HELLO version and magic", test_hello_version},
 		{"HELLO strings from a hostile agent", test_hello_hostile},
 		{"HELLO string with a NUL inside", test_hello_inner_nul},
+		{"HELLO fields checked before sending", test_hello_field_ok},
 		{"result fields checked", test_result_check},
 		{"WELCOME, REJECT, PING, PONG", test_welcome_reject_ping},
 		{"DRAIN and BYE", test_empty_frames},
