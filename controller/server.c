@@ -395,6 +395,7 @@ int pd_server_listen(pd_server *s, const pd_endpoint *ep, pd_tls *tls, pd_endpoi
 	ls = &s->ls[s->nls++];
 	ls->fd = fd;
 	ls->tls = tls;
+	ls->local = ep->kind == PD_EP_IPC;
 	pd_endpoint_format(bound, ls->url, sizeof(ls->url));
 	return 0;
 }

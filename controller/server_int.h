@@ -23,7 +23,8 @@ typedef struct srv_agent {
 	uint64_t last_heard;
 	uint64_t done;
 	/* accept order of connections without HELLO yet (the oldest goes
-	 * first when there are too many) */
+	 * first when there are too many); those of ipc:// listeners are
+	 * never on it: a flood from the network cannot evict them */
 	struct srv_agent *un_prev, *un_next;
 	uint32_t pid, slots;
 	uint64_t who; /* pd_held_digest of the id it claimed */
@@ -34,6 +35,7 @@ typedef struct srv_agent {
 typedef struct listener {
 	int fd;
 	pd_tls *tls;
+	int local; /* ipc://: its connections are not on the unauth list */
 	char url[300];
 } listener;
 

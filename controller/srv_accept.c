@@ -141,7 +141,11 @@ void srv_on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
 			close(cfd);
 			continue;
 		}
-		unauth_make_room(s);
+		/* the cap is for connections from the network: a local one
+		 * (ipc://, the session folder's socket) is never evicted for
+		 * them, and still has the HELLO deadline */
+		if (!ls->local)
+			unauth_make_room(s);
 		a = calloc(1, sizeof(*a));
 		if (!a || agent_slot(s, a) < 0) {
 			free(a);
@@ -157,7 +161,8 @@ void srv_on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
 			continue;
 		}
 		s->nconns++;
-		unauth_push(s, a);
+		if (!ls->local)
+			unauth_push(s, a);
 		pd_conn_set_peer(a->conn, peer);
 		pd_conn_out_cap(a->conn, SRV_OUT_CAP);
 		pd_conn_deadline(a->conn, s->o.handshake_ms,

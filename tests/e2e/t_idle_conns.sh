@@ -4,8 +4,11 @@
 # word must not make it spin (its CPU time over 3 s stays low: a resource
 # check, not a speed one); (b) it holds at most 512 connections that have
 # not said HELLO and drops the oldest first: of 600 idle connections the
-# first ones are closed, the last ones are still open; (c) a real agent
-# that joins while 500 idle connections are held runs every task.
+# first ones are closed, the last ones are still open, and 20 idle
+# connections to its Unix socket, older than all of them, are not closed
+# for them (a flood from the network cannot push local agents out); (c) a
+# real agent that joins while 500 idle connections are held runs every
+# task.
 . "$(dirname "$0")/lib.sh"
 
 CAP=512
@@ -67,9 +70,40 @@ info "controller CPU with 50 idle connections: $used_ms ms in 3 s"
 [ "$used_ms" -lt 300 ] || fail "the controller used $used_ms ms of CPU in 3 s for 50 idle connections: it spins"
 close_all
 
-# (b) the cap: 600 idle connections, the oldest 88 dropped
+# (b) the cap: 600 idle connections, the oldest 88 dropped; before them,
+# 20 to the Unix socket, which the cap does not count (a python3 helper
+# holds them and, told to, says how many the controller closed)
+sock=$(sed -n 's|^local=ipc://||p' "$conn")
+[ -S "$sock" ] || fail "no local= Unix socket in $conn"
+python3 - "$sock" "$T/ux" <<'PY' 2>"$T/ux.err" &
+import os, select, socket, sys, time
+path, d = sys.argv[1], sys.argv[2]
+ss = []
+for _ in range(20):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    ss.append(s)
+open(d + ".ready", "w").close()
+while not os.path.exists(d + ".check"):
+    time.sleep(0.02)
+# the server says nothing before a HELLO: readable means closed
+r, _, _ = select.select(ss, [], [], 0)
+with open(d + ".closed.tmp", "w") as f:
+    f.write("%d\n" % len(r))
+os.rename(d + ".closed.tmp", d + ".closed")
+PY
+uxpid=$!
+wait_for 5 test -e "$T/ux.ready" || {
+	show_file "$T/ux.err"
+	fail "cannot hold 20 connections to $sock"
+}
 open_idle 600
 sleep 1
+touch "$T/ux.check"
+wait_pid "$uxpid" 5 || fail "the Unix socket helper did not answer"
+ux_closed=$(cat "$T/ux.closed" 2>/dev/null || echo "?")
+info "20 idle Unix socket connections opened first: $ux_closed closed"
+[ "$ux_closed" = 0 ] || fail "$ux_closed of 20 idle Unix socket connections were closed for 600 TCP ones (the cap must not count them)"
 closed_old=0 open_new=0
 for ((i = 0; i < 600 - CAP; i++)); do is_closed "${FDS[$i]}" && closed_old=$((closed_old + 1)); done
 for ((i = 600 - CAP; i < 600; i++)); do is_closed "${FDS[$i]}" || open_new=$((open_new + 1)); done
