@@ -69,7 +69,7 @@
 #define WAIT_READY_MS 5000u
 #define WAIT_DROP_MS 3000u
 #define FLOOD_CHUNK 65536u        /* PINGs appended at a time */
-#define FLOOD_BACKLOG (16u << 20) /* keep at least this much queued */
+#define FLOOD_BACKLOG (64u << 20) /* keep at least this much queued */
 #define FLOOD_DROP_MS 15000u      /* the flood peer must be gone by then */
 
 static const char usage[] = "usage: fake_agent --connect FILE [--rounds N] [--seed S] [--tasks T]\n"
@@ -465,13 +465,15 @@ static void refill_cb(pd_loop *l, void *arg)
 	(void)l;
 	if (!f->c || !f->flooding)
 		return;
-	if (pd_conn_backlog(f->c) < FLOOD_BACKLOG) {
+	/* kept full: should the backlog run dry, the connection (cap 1 byte)
+	 * would read again, and a peer that reads is alive */
+	while (pd_conn_backlog(f->c) < FLOOD_BACKLOG) {
 		pd_buf *out = pd_conn_out(f->c);
 		for (unsigned i = 0; i < FLOOD_CHUNK; i++)
 			pd_ping_encode(out, PD_MSG_PING, i);
 		f->flood_bytes += (uint64_t)FLOOD_CHUNK * 16u;
-		pd_conn_flush(f->c);
 	}
+	pd_conn_flush(f->c);
 	pd_timer_start(f->refill, 10);
 }
 
