@@ -110,6 +110,8 @@ static void report_lost(pd_server *s, const uint64_t *lost, size_t n, const char
 			 s->o.disp.crash_limit, s->o.disp.crash_limit == 1 ? "" : "s");
 		r.error = msg;
 		s->cb.on_result(s->arg, &r, agent);
+		/* finished: the notes of who held it are no longer needed */
+		pd_held_settle(s->held, lost[i]);
 	}
 }
 

@@ -63,6 +63,10 @@ static int result_valid(pd_server *s, const srv_agent *a, const pd_result_msg *r
 	if ((pd_disp_holder(s->disp, r->id, r->attempt, &holder) && holder == a->id) ||
 	    late_ok(s, a, r))
 		return 0;
+	/* a late report of a finished task whose notes were dropped
+	 * (pd_held_settle): it can change nothing, and may be its holder's */
+	if (pd_held_settled(s->held, r->id))
+		return 1;
 	/* cannot be judged: the note of who held what is full, or a restarted
 	 * controller found no attempt of this task in its journal (the last
 	 * ones may not have reached the disk before the crash); not taken.
@@ -150,6 +154,10 @@ void srv_on_results(srv_agent *a, const uint8_t *p, size_t n)
 		if (out == PD_DISP_DONE) {
 			a->done++;
 			s->cb.on_result(s->arg, r, a->name);
+			/* finished: the notes of who held its attempts go (else
+			 * they fill the table over a long run); keeps them if
+			 * out of memory */
+			pd_held_settle(s->held, r->id);
 		} else if (out == PD_DISP_RETRY)
 			pd_debug("task %llu attempt %u %s; retrying", (unsigned long long)r->id,
 			         r->attempt, pd_status_name(r->status));
