@@ -174,7 +174,22 @@ void srv_on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
 void srv_accept_retry_cb(pd_loop *l, void *arg)
 {
 	pd_server *s = arg;
+	int again = 0;
 
-	for (size_t i = 0; i < s->nls; i++)
-		pd_loop_add(l, s->ls[i].fd, PD_EV_IN, srv_on_accept, s);
+	for (size_t i = 0; i < s->nls; i++) {
+		/* -EEXIST: a listener that did not fail is watched still */
+		int rv = pd_loop_add(l, s->ls[i].fd, PD_EV_IN, srv_on_accept, s);
+		if (rv == 0 || rv == -EEXIST)
+			continue;
+		/* not watched, no agent could join there: say so (once per
+		 * 5 s) and try again rather than give up in silence */
+		again = 1;
+		if (!s->accept_warned_ms || pd_loop_now(l) - s->accept_warned_ms >= ACCEPT_WARN_MS) {
+			s->accept_warned_ms = pd_loop_now(l);
+			pd_warn("cannot watch the listener %s again: %s; retrying in 100 ms",
+			        s->ls[i].url, strerror(-rv));
+		}
+	}
+	if (again)
+		pd_timer_start(s->accept_retry, 100);
 }
