@@ -517,16 +517,15 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 	agent *a = arg;
 	int was_welcomed = a->welcomed;
 
-	(void)c;
 	a->conn = NULL;
 	a->welcomed = 0;
 	pd_timer_stop(a->hb_timer);
 	if (a->exit_code >= 0)
 		return; /* leaving anyway */
-	/* final only when the handshake itself failed (lib/tls.c names a
-	 * connection that broke off during it differently: a controller killed
-	 * mid-handshake is retried like any lost connection) */
-	if (strstr(why, "TLS handshake failed")) {
+	/* final only when the handshake itself was refused (-EPROTO; one that
+	 * broke off, -ECONNRESET, as when a controller is killed mid-handshake,
+	 * is retried like any lost connection) */
+	if (pd_conn_error(c) == -EPROTO) {
 		pd_err("cannot join the controller: %s", why);
 		finish(a, 3);
 		return;

@@ -26,6 +26,7 @@ struct pd_conn {
 	size_t max_frame;
 	size_t out_cap; /* 0: none; see pd_conn_out_cap */
 	uint64_t progress_ms; /* see pd_conn_last_progress */
+	int error;            /* see pd_conn_error */
 	pd_buf in, out;
 	pd_timer *deadline;
 	const char *deadline_what;
@@ -204,6 +205,8 @@ static void conn_handshake(pd_conn *c)
 		return;
 	}
 	if (rv < 0) {
+		if (!c->closing)
+			c->error = rv;
 		conn_fail(c, "%s", err[0] ? err : "handshake failed");
 		return;
 	}
@@ -305,6 +308,7 @@ static void conn_io(pd_loop *l, int fd, uint32_t ev, void *arg)
 			return;
 		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
 		if (soerr) {
+			c->error = -soerr;
 			conn_fail(c, "cannot connect: %s", strerror(soerr));
 			return;
 		}
@@ -402,6 +406,11 @@ void pd_conn_flush(pd_conn *c)
 void pd_conn_out_cap(pd_conn *c, size_t cap)
 {
 	c->out_cap = cap;
+}
+
+int pd_conn_error(const pd_conn *c)
+{
+	return c->error;
 }
 
 uint64_t pd_conn_last_progress(const pd_conn *c)

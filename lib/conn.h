@@ -60,6 +60,14 @@ void pd_conn_out_cap(pd_conn *c, size_t cap);
  * the kernel's buffers are full. Writes while not paused do not count: a
  * stopped peer's socket still takes a few small frames. */
 uint64_t pd_conn_last_progress(const pd_conn *c);
+/* Why c ended before it was ready, as a code (for decisions; the on_close
+ * text is for people): the transport's handshake result, -EPROTO when the
+ * TLS handshake was refused by either side (with PSK: most likely a wrong
+ * secret), -ECONNRESET when the link broke off during it; a non-blocking
+ * connect's -errno (-ECONNREFUSED, ...). 0 when c ended any other way
+ * (closed by either side, a deadline, a frame error, a read or write
+ * error once ready). Valid until on_close returns. */
+int pd_conn_error(const pd_conn *c);
 /* Closes after a best-effort write of pending output; why is copied. */
 void pd_conn_close(pd_conn *c, const char *why);
 /* Closes c unless it is ready within ms (0 cancels the deadline); the

@@ -19,6 +19,7 @@ typedef struct side {
 	int frames;
 	size_t bytes;
 	int closed;
+	int err; /* pd_conn_error at on_close */
 	char why[256];
 	pd_conn *conn;
 } side;
@@ -58,8 +59,8 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 {
 	side *s = arg;
 
-	(void)c;
 	s->closed = 1;
+	s->err = pd_conn_error(c);
 	s->conn = NULL;
 	snprintf(s->why, sizeof(s->why), "%s", why);
 }
@@ -192,6 +193,33 @@ static void test_wrong_secret(void)
 	CU_ASSERT(!W.srv.ready);
 	CU_ASSERT_PTR_NOT_NULL(strstr(W.srv.why, "TLS handshake failed"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(W.cli.why, "TLS handshake failed"));
+	/* the code callers decide on (an agent gives up on -EPROTO) */
+	CU_ASSERT_EQUAL(W.srv.err, -EPROTO);
+	CU_ASSERT_EQUAL(W.cli.err, -EPROTO);
+	teardown();
+}
+
+/* A peer that goes away during the handshake: the link broke off, nothing
+ * was refused (-ECONNRESET: an agent retries). Here the server side is a
+ * plain connection, which takes the ClientHello for a bad frame and
+ * closes. A handshake that succeeds and a deadline leave no code. */
+static void test_handshake_broken_off(void)
+{
+	setup(NULL, key_a, 0, 5000);
+	spin(both_closed, 5000);
+	CU_ASSERT(W.cli.closed);
+	CU_ASSERT(!W.cli.ready);
+	CU_ASSERT_EQUAL(W.cli.err, -ECONNRESET);
+	CU_ASSERT_PTR_NOT_NULL(strstr(W.cli.why, "connection lost during the TLS handshake"));
+	CU_ASSERT_EQUAL(W.srv.err, 0); /* a frame error once ready */
+	teardown();
+	setup(key_a, key_a, 0, 5000);
+	spin(both_ready, 5000);
+	CU_ASSERT_FATAL(W.srv.ready && W.cli.ready);
+	pd_conn_close(W.cli.conn, "bye");
+	spin(both_closed, 5000);
+	CU_ASSERT_EQUAL(W.cli.err, 0);
+	CU_ASSERT_EQUAL(W.srv.err, 0);
 	teardown();
 }
 
@@ -242,6 +270,7 @@ static void test_stalled_peer_deadline(void)
 	spin(srv_closed, 5000);
 	CU_ASSERT(W.srv.closed);
 	CU_ASSERT_PTR_NOT_NULL(strstr(W.srv.why, "timed out"));
+	CU_ASSERT_EQUAL(W.srv.err, 0);
 	CU_ASSERT(pd_now_us() - t0 < 3000000);
 	close(fd);
 	teardown();
@@ -261,6 +290,7 @@ static void test_plain_garbage(void)
 	CU_ASSERT(W.srv.closed);
 	CU_ASSERT(!W.srv.ready);
 	CU_ASSERT_PTR_NOT_NULL(strstr(W.srv.why, "TLS handshake failed"));
+	CU_ASSERT_EQUAL(W.srv.err, -EPROTO);
 	close(fd);
 	teardown();
 }
@@ -511,6 +541,7 @@ int main(void)
 	s = CU_add_suite("conn", NULL, NULL);
 	CU_add_test(s, "TLS handshake and 5000 frames", test_handshake_and_frames);
 	CU_add_test(s, "wrong secret refused on both sides", test_wrong_secret);
+	CU_add_test(s, "a handshake broken off is no refusal", test_handshake_broken_off);
 	CU_add_test(s, "oversized frame drops the peer", test_oversized_frame);
 	CU_add_test(s, "stalled peer hits the deadline", test_stalled_peer_deadline);
 	CU_add_test(s, "plain bytes to a TLS port", test_plain_garbage);
