@@ -244,28 +244,18 @@ static int check_name(const char *name, char *err, size_t errlen)
 }
 
 /* Opens session name's folder in the sessions folder sfd: dir gets its
- * path; with create it is made first; it must be this user's folder. */
+ * path; with create it is made first; it must pass check_private (this
+ * user's, not writable by group or others: control.sock and connection
+ * are trusted for what they are because nobody else can put them there). */
 static int session_at(int sfd, const char *sessions, const char *name, int create, char *dir,
 		      size_t dirlen, int *dfd, char *err, size_t errlen)
 {
-	struct stat st;
-	int rv;
-
 	*dfd = -1;
 	if ((size_t)snprintf(dir, dirlen, "%s/%s", sessions, name) >= dirlen) {
 		snprintf(err, errlen, "session path too long");
 		return -ENAMETOOLONG;
 	}
-	rv = open_sub(sfd, name, dir, create, 0, dfd, err, errlen);
-	if (rv < 0)
-		return rv;
-	if (fstat(*dfd, &st) < 0 || st.st_uid != geteuid()) {
-		snprintf(err, errlen, "session folder %s is not owned by this user", dir);
-		close(*dfd);
-		*dfd = -1;
-		return -EPERM;
-	}
-	return 0;
+	return open_sub(sfd, name, dir, create, 1, dfd, err, errlen);
 }
 
 /* Hands fd to *out, or closes it when out is NULL. */

@@ -318,6 +318,33 @@ static void test_connfile_link(void)
 	close(dfd);
 }
 
+/* A session folder of the user's that group or others can write is
+ * refused like the home and sessions/ (they could plant control.sock or
+ * connection in it). */
+static void test_session_folder_mode(void)
+{
+	char dir[4096], name[128], err[1024], want[4400];
+	int dfd = -1;
+
+	CU_ASSERT_EQUAL_FATAL(pd_session_create("wide", dir, sizeof(dir), name, sizeof(name), NULL,
+						err, sizeof(err)),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(chmod(dir, 0777), 0);
+	snprintf(want, sizeof(want), "%s is writable by group or others (mode 0777)", dir);
+	CU_ASSERT_EQUAL(pd_session_find_at("wide", dir, sizeof(dir), &dfd, err, sizeof(err)),
+			-EPERM);
+	CU_ASSERT_EQUAL(dfd, -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+	CU_ASSERT_EQUAL(pd_session_open("wide", dir, sizeof(dir), &dfd, err, sizeof(err)), -EPERM);
+	CU_ASSERT_EQUAL(dfd, -1);
+	CU_ASSERT_EQUAL_FATAL(chmod(dir, 0750), 0);
+	CU_ASSERT_EQUAL(pd_session_find("wide", dir, sizeof(dir), err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(chmod(dir, 0700), 0);
+	CU_ASSERT_EQUAL(pd_session_find_at("wide", dir, sizeof(dir), &dfd, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(pd_session_remove(dfd, "wide", err, sizeof(err)), 0);
+	close(dfd);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -340,6 +367,7 @@ int main(void)
 	CU_add_test(s, "a session folder that is a link", test_session_links);
 	CU_add_test(s, "remove after the name was swapped", test_remove_swapped);
 	CU_add_test(s, "connection file through a link", test_connfile_link);
+	CU_add_test(s, "session folder writable by others", test_session_folder_mode);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
