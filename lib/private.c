@@ -82,6 +82,44 @@ static int folder_of(const char *path, char *out, size_t len)
 	return 0;
 }
 
+int pd_private_file_mode(const struct stat *st, const char *path, char *err, size_t errlen)
+{
+	if (!(st->st_mode & 022))
+		return 0;
+	snprintf(err, errlen,
+		 "connection file %s is writable by group or others (mode %04o), so they could "
+		 "send its users to a controller of theirs: run chmod 600 %s",
+		 path, (unsigned)(st->st_mode & 07777), path);
+	return -EPERM;
+}
+
+int pd_private_file_check(int fd, const char *path, char *err, size_t errlen)
+{
+	char who[300];
+	struct stat st;
+	int rv;
+
+	if (fstat(fd, &st) < 0) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot check connection file %s: %s", path, strerror(-rv));
+		return rv;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "connection file %s is not a regular file", path);
+		return -EPERM;
+	}
+	if (st.st_uid != geteuid()) {
+		owner_name(st.st_uid, who, sizeof(who));
+		snprintf(err, errlen,
+			 "connection file %s belongs to %s, not to this user: another user could "
+			 "send the agents that read it to a controller of theirs; use a file of "
+			 "your own",
+			 path, who);
+		return -EPERM;
+	}
+	return pd_private_file_mode(&st, path, err, errlen);
+}
+
 int pd_private_file_open(const char *path, int *fd, char *err, size_t errlen)
 {
 	uid_t me = geteuid();
@@ -121,25 +159,8 @@ int pd_private_file_open(const char *path, int *fd, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot read connection file %s: %s", path, strerror(-rv));
 		return rv;
 	}
-	if (fstat(f, &st) < 0) {
-		rv = -errno;
-		snprintf(err, errlen, "cannot check connection file %s: %s", path, strerror(-rv));
+	if ((rv = pd_private_file_check(f, path, err, errlen)) < 0)
 		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "connection file %s is not a regular file", path);
-		rv = -EPERM;
-		goto fail;
-	}
-	if (st.st_uid != me) {
-		owner_name(st.st_uid, who, sizeof(who));
-		snprintf(err, errlen,
-			 "connection file %s belongs to %s, not to this user: another user could "
-			 "send this agent to a controller of theirs; use a file of your own",
-			 path, who);
-		rv = -EPERM;
-		goto fail;
-	}
 	if (fcntl(f, F_SETFL, 0) < 0) {
 		rv = -errno;
 		snprintf(err, errlen, "cannot read connection file %s: %s", path, strerror(-rv));

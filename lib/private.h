@@ -34,9 +34,20 @@ int pd_private_judge(const struct stat *st, uid_t uid);
 void pd_private_message(int verdict, const char *path, uid_t owner, mode_t mode, char *err,
 			size_t errlen);
 
+/* The rule for a connection file: -EPERM with err naming path, its mode
+ * and "chmod 600" when st (the file's fstat) is writable by group or
+ * others (they could point its readers at a controller of theirs), else 0.
+ * Readable by others is not judged here (lib/session.c warns of it). */
+int pd_private_file_mode(const struct stat *st, const char *path, char *err, size_t errlen);
+
+/* Checks the connection file open at fd (path names it in err): a regular
+ * file, owned by the effective user, not writable by group or others
+ * (pd_private_file_mode). 0, or -EPERM (or -errno of fstat) with err. */
+int pd_private_file_check(int fd, const char *path, char *err, size_t errlen);
+
 /* Opens a connection file given by the user (parade-agent --connect) for
  * reading, refusing one another user could have planted or swapped: the
- * file must be a regular file owned by the effective user; if path is a
+ * file must pass pd_private_file_check; if path is a
  * symbolic link, the link too must be the user's; the folder that holds
  * it (as named in path) must not be writable by group or others unless
  * it has the sticky bit (as /tmp). On success *fd (close-on-exec) is the

@@ -634,7 +634,12 @@ toolong:
 	if (!cf->identity[0])
 		snprintf(cf->identity, sizeof(cf->identity), "%s", PD_PSK_IDENTITY);
 	rv = 0;
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+	if (fstat(fileno(f), &st) < 0) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot check connection file %s: %s", path, strerror(-rv));
+	} else if (pd_private_file_mode(&st, path, err, errlen) < 0) {
+		rv = -EACCES; /* refused: -EPERM is the warning below */
+	} else if (st.st_mode & 077) {
 		snprintf(err, errlen, "%s is readable by others (mode %03o); chmod 600 it", path,
 			 (unsigned)(st.st_mode & 0777));
 		rv = -EPERM;

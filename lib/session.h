@@ -81,7 +81,8 @@ int pd_session_remove(int dfd, const char *name, char *err, size_t errlen);
  * either name is replaced, never written through). 0 or -errno. */
 int pd_connfile_write(const char *path, const pd_connfile *cf, char *err, size_t errlen);
 /* Reads and validates one; err names the path, line and problem. Warns
- * through err (returning -EPERM) if the file is readable by others. */
+ * through err (returning -EPERM) if the file is readable by others;
+ * refuses one writable by group or others (-EACCES, secret zeroed). */
 int pd_connfile_read(const char *path, pd_connfile *cf, char *err, size_t errlen);
 /* pd_connfile_read of the file open at fd (read from where fd stands; fd
  * stays the caller's, open); path only names it in messages. */

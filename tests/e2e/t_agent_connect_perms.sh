@@ -3,8 +3,8 @@
 # file another user could have planted or swapped (it names the session's
 # controller and secret: a planted one sends the agent, and the tasks it
 # runs as this user, to someone else's controller): a file or a symbolic
-# link owned by another user, or a file in a folder writable by group or
-# others without the sticky bit. The user's own file, a link the user made
+# link owned by another user, a file writable by group or others, or a
+# file in a folder writable by group or others without the sticky bit. The user's own file, a link the user made
 # and a file in a sticky folder (as /tmp) are read: the agent then fails to
 # reach the (absent) controller, exit 1, instead of exit 2.
 . "$(dirname "$0")/lib.sh"
@@ -43,6 +43,22 @@ chmod 600 "$T/own/conn"
 accepted "the user's own file" "$T/own/conn"
 ln -s "$T/own/conn" "$T/own/link"
 accepted "a link the user made" "$T/own/link"
+
+# a file of the user's that group or others can write: they could point
+# it at a controller of theirs (before the fix: a warning, and read)
+for m in 666 620; do
+	cp "$T/own/conn" "$T/own/wide-$m"
+	chmod "$m" "$T/own/wide-$m"
+	refused "a file of mode $m" "$T/own/wide-$m" \
+		"connection file $T/own/wide-$m is writable by group or others (mode 0$m), so they could send its users to a controller of theirs: run chmod 600 $T/own/wide-$m"
+done
+# readable by others only: read, with a warning
+cp "$T/own/conn" "$T/own/readable"
+chmod 644 "$T/own/readable"
+accepted "a file of mode 644" "$T/own/readable"
+grep -q "is readable by others (mode 644)" "$T/a.err" || { show_file "$T/a.err"; fail "mode 644: no warning"; }
+ln -s "$T/own/wide-666" "$T/own/link-to-wide"
+refused "a link of the user's to a file of mode 666" "$T/own/link-to-wide" "(mode 0666)"
 
 mkdir "$T/open"
 chmod 777 "$T/open"

@@ -318,6 +318,39 @@ static void test_connfile_link(void)
 	close(dfd);
 }
 
+static int secret_zero(const pd_connfile *cf)
+{
+	for (size_t i = 0; i < sizeof(cf->secret); i++)
+		if (cf->secret[i])
+			return 0;
+	return 1;
+}
+
+/* A connection file that group or others can write is refused (they
+ * could point the agent at their own controller); one they can only read
+ * is read with a warning. */
+static void test_connfile_writable(void)
+{
+	static const mode_t modes[] = {0666, 0620, 0602};
+	char path[600], text[512], err[1024], want[1400];
+	pd_connfile cf;
+
+	snprintf(path, sizeof(path), "%s/open-conn", home);
+	snprintf(text, sizeof(text), "version=1\nendpoint=ipc:///x\nsecret=%s\n",
+		 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		write_file(path, text, modes[i]);
+		snprintf(want, sizeof(want),
+			 "connection file %s is writable by group or others (mode %04o), so they "
+			 "could send its users to a controller of theirs: run chmod 600 %s",
+			 path, (unsigned)modes[i], path);
+		CU_ASSERT_EQUAL(pd_connfile_read(path, &cf, err, sizeof(err)), -EACCES);
+		CU_ASSERT_STRING_EQUAL(err, want);
+		CU_ASSERT(secret_zero(&cf));
+	}
+	unlink(path);
+}
+
 /* A session folder of the user's that group or others can write is
  * refused like the home and sessions/ (they could plant control.sock or
  * connection in it). */
@@ -367,6 +400,7 @@ int main(void)
 	CU_add_test(s, "a session folder that is a link", test_session_links);
 	CU_add_test(s, "remove after the name was swapped", test_remove_swapped);
 	CU_add_test(s, "connection file through a link", test_connfile_link);
+	CU_add_test(s, "connection file writable by others", test_connfile_writable);
 	CU_add_test(s, "session folder writable by others", test_session_folder_mode);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
