@@ -565,15 +565,8 @@ static void agent_connect(agent *a)
 
 int pd_agent_connfile_read(const char *path, pd_connfile *cf, char *err, size_t errlen)
 {
-	int fd, rv;
-
-	memset(cf, 0, sizeof(*cf));
-	rv = pd_private_file_open(path, &fd, err, errlen);
-	if (rv < 0)
-		return rv == -EPERM ? -EACCES : rv;
-	rv = pd_connfile_read_fd(fd, path, cf, err, errlen);
-	close(fd);
-	return rv;
+	/* the checked read that parade launch and parade-agent ssh use too */
+	return pd_connfile_load(path, NULL, NULL, 0, cf, err, errlen);
 }
 
 /* See pd_agent_opts.connect_file. A file that cannot be read or is not

@@ -56,7 +56,7 @@ int pd_launch_main(int argc, char **argv)
 {
 	pd_slurm_opts so;
 	const char *connect = NULL, *session = NULL;
-	char path[4200], dir[4200], agent[4096], err[2048], jobid[64], home[4096], job[200];
+	char path[4600], dir[4600], agent[4096], err[2048], jobid[64], job[200];
 	pd_connfile cf;
 	pd_endpoint ep;
 	pd_buf script = {0};
@@ -108,20 +108,18 @@ int pd_launch_main(int argc, char **argv)
 			pd_launch_usage);
 		return 2;
 	}
-	if (session) {
-		if (pd_home_dir(home, sizeof(home), err, sizeof(err)) < 0) {
-			pd_err("%s", err);
-			return 2;
-		}
-		snprintf(path, sizeof(path), "%s/sessions/%s/connection", home, session);
-		connect = path;
-	}
-	rv = pd_connfile_read(connect, &cf, err, sizeof(err));
+	/* checked as parade-agent --connect checks it: the user's, no link
+	 * of another user, --session NAME a valid name read through its
+	 * folder (lib/session.h) */
+	rv = pd_connfile_load(connect, session, path, sizeof(path), &cf, err, sizeof(err));
 	memset(cf.secret, 0, sizeof(cf.secret));
-	if (rv < 0 && rv != -EPERM) {
+	if (rv == -EPERM) {
+		pd_warn("%s", err);
+	} else if (rv < 0) {
 		pd_err("%s", err);
 		return 2;
 	}
+	connect = path;
 	if (pd_endpoint_parse(cf.endpoint, &ep, err, sizeof(err)) < 0 || ep.kind == PD_EP_IPC) {
 		pd_err("%s: the controller listens on %s only; agents on other nodes need "
 		       "tls+tcp:// (parade run --listen tls+tcp://0.0.0.0:0)",
@@ -129,14 +127,17 @@ int pd_launch_main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(dir, sizeof(dir), "%s", connect);
-	*strrchr(dir, '/') = 0;
+	if (strrchr(dir, '/'))
+		*strrchr(dir, '/') = 0;
+	else
+		snprintf(dir, sizeof(dir), ".");
 	pd_local_agent_path(agent, sizeof(agent));
 	snprintf(job, sizeof(job), "parade-%s", cf.session[0] ? cf.session : "agents");
 	rv = pd_slurm_script(&so, job, agent, connect, dir, &script, err, sizeof(err));
 	if (rv == 0 && so.dry_run) {
 		fwrite(pd_buf_head(&script), 1, pd_buf_size(&script), stdout);
 	} else if (rv == 0) {
-		char spath[4300];
+		char spath[4700];
 		snprintf(spath, sizeof(spath), "%s/agents-%u.sbatch", dir, (unsigned)getpid());
 		rv = pd_slurm_submit(&so, spath, &script, jobid, sizeof(jobid), err, sizeof(err));
 		if (rv == 0)

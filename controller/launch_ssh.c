@@ -687,7 +687,7 @@ int pd_ssh_main(const char *prog, int argc, char **argv)
 	pd_loop *loop = NULL;
 	cmd_state cs = {0};
 	const char *connect = NULL, *session = NULL;
-	char err[2048], home[4096], path[4300];
+	char err[2048], path[4600];
 	int c, li = 0, rv = 2;
 
 	memset(&o, 0, sizeof(o));
@@ -738,15 +738,11 @@ int pd_ssh_main(const char *prog, int argc, char **argv)
 		fprintf(stderr, ssh_usage, prog, prog);
 		goto out;
 	}
-	if (session) {
-		if (pd_home_dir(home, sizeof(home), err, sizeof(err)) < 0) {
-			pd_err("%s", err);
-			goto out;
-		}
-		snprintf(path, sizeof(path), "%s/sessions/%s/connection", home, session);
+	/* the secret and endpoint go to other hosts: the file is checked as
+	 * parade-agent --connect checks it (lib/session.h) */
+	c = pd_connfile_load(connect, session, path, sizeof(path), &cf, err, sizeof(err));
+	if (c >= 0 || c == -EPERM)
 		connect = path;
-	}
-	c = pd_connfile_read(connect, &cf, err, sizeof(err));
 	if (c == -EPERM) {
 		pd_warn("%s", err);
 	} else if (c < 0) {

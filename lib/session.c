@@ -652,6 +652,80 @@ out:
 	return rv;
 }
 
+/* The connection file of session name, opened through its held folder
+ * (found by pd_session_find_at) without following a link; p gets its
+ * path. 0 and *fd, or -errno with err. */
+static int session_connfile_open(const char *name, char *p, size_t plen, int *fd, char *err,
+				 size_t errlen)
+{
+	char dir[4400];
+	int dfd = -1, f, rv;
+
+	*fd = -1;
+	rv = pd_session_find_at(name, dir, sizeof(dir), &dfd, err, errlen);
+	if (rv < 0)
+		return rv;
+	if ((size_t)snprintf(p, plen, "%s/connection", dir) >= plen) {
+		snprintf(err, errlen, "session path too long");
+		rv = -ENAMETOOLONG;
+		goto out;
+	}
+	/* O_NONBLOCK: a FIFO in its place must not hang the open */
+	f = openat(dfd, "connection", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (f < 0) {
+		rv = -errno;
+		if (rv == -ELOOP || rv == -EMLINK) {
+			rv = -ELOOP;
+			snprintf(err, errlen,
+				 "connection file %s is a symbolic link: parade never follows links "
+				 "inside PARADE_HOME; remove it",
+				 p);
+		} else {
+			snprintf(err, errlen, "cannot read connection file %s: %s", p,
+				 strerror(-rv));
+		}
+		goto out;
+	}
+	if ((rv = pd_private_file_check(f, p, err, errlen)) < 0 ||
+	    (fcntl(f, F_SETFL, 0) < 0 && (rv = -errno) < 0)) {
+		if (rv != -EPERM)
+			snprintf(err, errlen, "cannot read connection file %s: %s", p,
+				 strerror(-rv));
+		close(f);
+		goto out;
+	}
+	*fd = f;
+out:
+	close(dfd);
+	return rv;
+}
+
+int pd_connfile_load(const char *path, const char *session, char *used, size_t usedlen,
+		     pd_connfile *cf, char *err, size_t errlen)
+{
+	char p[4600];
+	int fd = -1, rv;
+
+	memset(cf, 0, sizeof(*cf));
+	if (used && usedlen)
+		used[0] = 0;
+	if (session) {
+		rv = session_connfile_open(session, p, sizeof(p), &fd, err, errlen);
+	} else {
+		snprintf(p, sizeof(p), "%s", path);
+		rv = pd_private_file_open(path, &fd, err, errlen);
+	}
+	if (rv == -EPERM) /* refused; -EPERM from a read is only a warning */
+		return -EACCES;
+	if (rv < 0)
+		return rv;
+	if (used)
+		snprintf(used, usedlen, "%s", p);
+	rv = pd_connfile_read_fd(fd, p, cf, err, errlen);
+	close(fd);
+	return rv;
+}
+
 int pd_secret_read(const char *path, uint8_t secret[PD_SECRET_LEN], char *err, size_t errlen)
 {
 	char buf[256];
@@ -676,3 +750,4 @@ int pd_secret_read(const char *path, uint8_t secret[PD_SECRET_LEN], char *err, s
 	memset(buf, 0, sizeof(buf));
 	return 0;
 }
+

@@ -82,11 +82,26 @@ int pd_session_remove(int dfd, const char *name, char *err, size_t errlen);
 int pd_connfile_write(const char *path, const pd_connfile *cf, char *err, size_t errlen);
 /* Reads and validates one; err names the path, line and problem. Warns
  * through err (returning -EPERM) if the file is readable by others;
- * refuses one writable by group or others (-EACCES, secret zeroed). */
+ * refuses one writable by group or others (-EACCES, secret zeroed). A file
+ * the user names belongs to pd_connfile_load, which checks it first. */
 int pd_connfile_read(const char *path, pd_connfile *cf, char *err, size_t errlen);
 /* pd_connfile_read of the file open at fd (read from where fd stands; fd
  * stays the caller's, open); path only names it in messages. */
 int pd_connfile_read_fd(int fd, const char *path, pd_connfile *cf, char *err, size_t errlen);
+
+/* Reads a connection file that a command is given, with the checks of
+ * lib/private.h: by session name when session is not NULL (the name is
+ * checked, the session found as pd_session_find_at does, and its
+ * "connection" opened through the held folder, never through a link), else
+ * the file at path (pd_private_file_open: a link only if the user's, not
+ * in a folder others can write). The file must be a regular file of this
+ * user, not writable by group or others. used (may be NULL) gets the path
+ * read. 0; -EPERM: read, cf filled, err a warning (readable by others);
+ * -EACCES (refused: the file, or a folder of the session), -ELOOP (a
+ * link), -EINVAL (bad name or content), -ENOENT or -errno with err: cf
+ * zeroed. */
+int pd_connfile_load(const char *path, const char *session, char *used, size_t usedlen,
+		     pd_connfile *cf, char *err, size_t errlen);
 
 /* Fills n random bytes (getrandom). 0 or -errno. */
 int pd_random(uint8_t *p, size_t n);

@@ -347,7 +347,15 @@ static void test_connfile_writable(void)
 		CU_ASSERT_EQUAL(pd_connfile_read(path, &cf, err, sizeof(err)), -EACCES);
 		CU_ASSERT_STRING_EQUAL(err, want);
 		CU_ASSERT(secret_zero(&cf));
+		CU_ASSERT_EQUAL(pd_connfile_load(path, NULL, NULL, 0, &cf, err, sizeof(err)),
+				-EACCES);
+		CU_ASSERT_STRING_EQUAL(err, want);
+		CU_ASSERT(secret_zero(&cf));
 	}
+	write_file(path, text, 0644);
+	CU_ASSERT_EQUAL(pd_connfile_load(path, NULL, NULL, 0, &cf, err, sizeof(err)), -EPERM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "readable by others"));
+	CU_ASSERT_EQUAL(cf.secret[1], 0x11);
 	unlink(path);
 }
 
@@ -357,6 +365,7 @@ static void test_connfile_writable(void)
 static void test_session_folder_mode(void)
 {
 	char dir[4096], name[128], err[1024], want[4400];
+	pd_connfile cf;
 	int dfd = -1;
 
 	CU_ASSERT_EQUAL_FATAL(pd_session_create("wide", dir, sizeof(dir), name, sizeof(name), NULL,
@@ -370,11 +379,73 @@ static void test_session_folder_mode(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
 	CU_ASSERT_EQUAL(pd_session_open("wide", dir, sizeof(dir), &dfd, err, sizeof(err)), -EPERM);
 	CU_ASSERT_EQUAL(dfd, -1);
+	CU_ASSERT_EQUAL(pd_connfile_load(NULL, "wide", NULL, 0, &cf, err, sizeof(err)), -EACCES);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
 	CU_ASSERT_EQUAL_FATAL(chmod(dir, 0750), 0);
 	CU_ASSERT_EQUAL(pd_session_find("wide", dir, sizeof(dir), err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL_FATAL(chmod(dir, 0700), 0);
 	CU_ASSERT_EQUAL(pd_session_find_at("wide", dir, sizeof(dir), &dfd, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(pd_session_remove(dfd, "wide", err, sizeof(err)), 0);
+	close(dfd);
+}
+
+/* pd_connfile_load by session name: the name is checked, the file is
+ * opened through the session folder without following a link. */
+static void test_connfile_load(void)
+{
+	char dir[4096], name[128], err[1024], path[4200], used[4200], vdir[600], vfile[700];
+	pd_connfile cf, back;
+	int dfd = -1;
+
+	CU_ASSERT_EQUAL(pd_connfile_load(NULL, "../x", used, sizeof(used), &back, err, sizeof(err)),
+			-EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid session name '../x'"));
+	CU_ASSERT_EQUAL(pd_connfile_load(NULL, "none-such", used, sizeof(used), &back, err,
+					 sizeof(err)),
+			-ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "no session named 'none-such'"));
+	CU_ASSERT_EQUAL_FATAL(pd_session_create("ld", dir, sizeof(dir), name, sizeof(name), &dfd,
+						err, sizeof(err)),
+			      0);
+	memset(&cf, 0, sizeof(cf));
+	cf.version = 1;
+	strcpy(cf.endpoint, "tls+tcp://127.0.0.1:4000");
+	CU_ASSERT_EQUAL(pd_random(cf.secret, sizeof(cf.secret)), 0);
+	snprintf(path, sizeof(path), "%s/connection", dir);
+	CU_ASSERT_EQUAL_FATAL(pd_connfile_write(path, &cf, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(pd_connfile_load(NULL, "ld", used, sizeof(used), &back, err, sizeof(err)),
+			0);
+	CU_ASSERT_STRING_EQUAL(used, path);
+	CU_ASSERT_EQUAL(memcmp(back.secret, cf.secret, sizeof(cf.secret)), 0);
+	CU_ASSERT_STRING_EQUAL(back.endpoint, cf.endpoint);
+	/* by path: the same file */
+	CU_ASSERT_EQUAL(pd_connfile_load(path, NULL, used, sizeof(used), &back, err, sizeof(err)),
+			0);
+	CU_ASSERT_STRING_EQUAL(used, path);
+	/* writable by others */
+	CU_ASSERT_EQUAL_FATAL(chmod(path, 0666), 0);
+	CU_ASSERT_EQUAL(pd_connfile_load(NULL, "ld", used, sizeof(used), &back, err, sizeof(err)),
+			-EACCES);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "(mode 0666)"));
+	CU_ASSERT(secret_zero(&back));
+	/* a link in its place (to a file of the user's) is not followed */
+	victim_files(vdir, sizeof(vdir));
+	snprintf(vfile, sizeof(vfile), "%s/conn", vdir);
+	CU_ASSERT_EQUAL_FATAL(pd_connfile_write(vfile, &cf, err, sizeof(err)), 0);
+	unlink(path);
+	CU_ASSERT_EQUAL_FATAL(symlink(vfile, path), 0);
+	CU_ASSERT_EQUAL(pd_connfile_load(NULL, "ld", used, sizeof(used), &back, err, sizeof(err)),
+			-ELOOP);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is a symbolic link"));
+	CU_ASSERT(secret_zero(&back));
+	/* not a regular file */
+	unlink(path);
+	CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+	CU_ASSERT_EQUAL(pd_connfile_load(NULL, "ld", used, sizeof(used), &back, err, sizeof(err)),
+			-EACCES);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is not a regular file"));
+	unlink(vfile);
+	CU_ASSERT_EQUAL(pd_session_remove(dfd, "ld", err, sizeof(err)), 0);
 	close(dfd);
 }
 
@@ -402,6 +473,7 @@ int main(void)
 	CU_add_test(s, "connection file through a link", test_connfile_link);
 	CU_add_test(s, "connection file writable by others", test_connfile_writable);
 	CU_add_test(s, "session folder writable by others", test_session_folder_mode);
+	CU_add_test(s, "connection file by name or path", test_connfile_load);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
