@@ -400,12 +400,15 @@ static unsigned collect(int rfd, const pd_agent_spec *s, unsigned first, unsigne
 	return failed;
 }
 
-/* Runs prepare_child and waits for it. 0, or -1 with err. */
+/* Runs prepare_child and waits for it. 0 only when it exited 0 without a
+ * report; else -1 with err: the check fails closed (a child killed, or
+ * one that could not send its report, started no agent unchecked). */
 static int prepare(const pd_agent_spec *s, const int p[2], char *err, size_t errlen)
 {
 	struct pollfd pfd = {p[0], POLLIN, 0};
 	struct failure f;
-	pid_t pid = fork();
+	pid_t pid = fork(), w;
+	int st = 0;
 
 	if (pid == 0)
 		prepare_child(s, p[1]);
@@ -413,11 +416,27 @@ static int prepare(const pd_agent_spec *s, const int p[2], char *err, size_t err
 		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
 		return -1;
 	}
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
 		;
+	if (w < 0) {
+		snprintf(err, errlen, "the folder check did not complete: cannot wait for it: %s",
+			 strerror(errno));
+		return -1;
+	}
 	/* the child is gone: a report it wrote is in the pipe already */
 	if (poll(&pfd, 1, 0) > 0 && read(p[0], &f, sizeof(f)) == (ssize_t)sizeof(f)) {
 		describe(s, &f, err, errlen);
+		return -1;
+	}
+	if (WIFSIGNALED(st)) {
+		snprintf(err, errlen, "the folder check did not complete: it was ended by signal %d",
+			 WTERMSIG(st));
+		return -1;
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		snprintf(err, errlen,
+			 "the folder check did not complete: it exited with status %d and no report",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 		return -1;
 	}
 	return 0;

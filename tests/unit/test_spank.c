@@ -4,6 +4,12 @@
  * scripts) that the plugin really forks, drops to the user, and ends. */
 #include <CUnit/Basic.h>
 #include <dirent.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -917,6 +923,120 @@ static void hostile_case(const char *hhome, const char *why, const char *stale)
 	CU_ASSERT_EQUAL(slurm_spank_exit(fake_handle(), 0, NULL), 0);
 }
 
+/* Makes system call nr whose argument arg equals v end in action, for
+ * this process and what it forks (a real kernel filter: seccomp). */
+static int seccomp_arg(long nr, int arg, uint64_t v, uint32_t action)
+{
+	const uint32_t lo = offsetof(struct seccomp_data, args[0]) + 8 * (uint32_t)arg;
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 5),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, lo + (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 4)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)v, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, lo + (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 4 : 0)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(v >> 32), 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, action),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
+
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+/* Every call of nr ends in action. */
+static int seccomp_all(long nr, uint32_t action)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, action),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
+
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+/* In a child of the test: the folder check's mkdir of dir is made to end
+ * in action (and, with nowrite, every write to fail, so no report can be
+ * sent); then 2 agents are started. Exit 0: none started and err said
+ * want; 3: agents started (the check failed open); 4: another outcome;
+ * 5: the filter could not be installed. */
+static int check_dies(uint32_t action, int nowrite, const char *want)
+{
+	char dir[300], err[1024] = "";
+	char *argv[] = {agent_ok, NULL};
+	extern char **environ;
+	pd_agent_spec s;
+	unsigned failed, alive;
+	int st = -1;
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "%s/prep-%u-%d", tmp, (unsigned)action, nowrite);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		memset(&s, 0, sizeof(s));
+		s.path = agent_ok;
+		s.argv = argv;
+		s.envp = environ;
+		s.uid = geteuid();
+		s.gid = getegid();
+		s.umask = 077;
+		s.dirs[0] = dir;
+		s.timeout_ms = 5000;
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			_exit(5);
+#ifdef SYS_mkdir
+		if (seccomp_arg(SYS_mkdir, 0, (uintptr_t)dir, action) < 0)
+			_exit(5);
+#endif
+		if (seccomp_arg(SYS_mkdirat, 1, (uintptr_t)dir, action) < 0)
+			_exit(5);
+		if (nowrite && seccomp_all(SYS_write, SECCOMP_RET_ERRNO | EIO) < 0)
+			_exit(5);
+		failed = pd_agents_start(&s, 2, err, sizeof(err));
+		alive = pd_agents_alive();
+		pd_agents_stop(2000);
+		if (failed == 2 && alive == 0 && strstr(err, want))
+			_exit(0);
+		if (!nowrite)
+			fprintf(stderr, "\n  failed %u, alive %u, err '%s', want '%s'\n", failed,
+				alive, err, want);
+		_exit(failed == 0 ? 3 : 4);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+/* The folder check fails closed: when its child is killed, or exits
+ * without sending its report, no agent starts. */
+static void test_prepare_fails_closed(void)
+{
+#ifdef SECCOMP_RET_KILL_PROCESS
+	const uint32_t kill_it = SECCOMP_RET_KILL_PROCESS;
+#else
+	const uint32_t kill_it = SECCOMP_RET_KILL;
+#endif
+	int rv;
+
+	rv = check_dies(kill_it, 0, "the folder check did not complete: it was ended by signal");
+	if (rv == 5) {
+		fprintf(stderr, "\n  SKIP: seccomp filters are not allowed here\n");
+		return;
+	}
+	CU_ASSERT_EQUAL(rv, 0);
+	/* mkdir fails, and the report of it cannot be written */
+	rv = check_dies(SECCOMP_RET_ERRNO | EACCES, 1,
+			"the folder check did not complete: it exited with status 127 and no report");
+	CU_ASSERT_EQUAL(rv, 0);
+	/* the filter itself is sound: mkdir refused, the report sent */
+	rv = check_dies(SECCOMP_RET_ERRNO | EACCES, 0, "cannot create");
+	CU_ASSERT_EQUAL(rv, 0);
+}
+
 static void test_remote_hostile_home(void)
 {
 	char hhome[300], sess[400], step[500], conn[600], elsewhere[300], why[1400], log[600];
@@ -1129,6 +1249,7 @@ int main(void)
 	CU_add_test(s, "failures reach the tasks", test_remote_failures);
 	CU_add_test(s, "agents ignoring SIGTERM", test_remote_stubborn_agent);
 	CU_add_test(s, "hostile PARADE_HOME refused", test_remote_hostile_home);
+	CU_add_test(s, "the folder check fails closed", test_prepare_fails_closed);
 	CU_add_test(s, "privileges dropped", test_remote_drops_privileges);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
