@@ -149,9 +149,12 @@ static void conn_write(pd_conn *c)
 			conn_fail(c, "write failed: %s", strerror((int)-w));
 			return;
 		}
-		pd_buf_consume(&c->out, (size_t)w);
-		if (c->paused && w > 0)
+		/* over the cap nothing is read from the peer (paused by
+		 * conn_read, or EPOLLIN dropped on EAGAIN): what it takes is
+		 * all there is to hear from it */
+		if (w > 0 && (c->paused || over_cap(c)))
 			c->progress_ms = pd_loop_now(c->loop);
+		pd_buf_consume(&c->out, (size_t)w);
 		if (c->paused && !over_cap(c)) {
 			/* the peer reads again: so do we (TLS may hold records
 			 * that epoll will not announce) */

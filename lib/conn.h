@@ -54,11 +54,11 @@ size_t pd_conn_backlog(const pd_conn *c);
  * itself is not refused. */
 void pd_conn_out_cap(pd_conn *c, size_t cap);
 /* Loop time (pd_loop_now) of the last write that moved output to the peer
- * while reading from it was paused by the cap, 0 if none. While paused the
- * peer's own frames are not read, so this is the sign that it is alive
- * (it takes its output); a peer that reads nothing makes no progress once
- * the kernel's buffers are full. Writes while not paused do not count: a
- * stopped peer's socket still takes a few small frames. */
+ * while more than the cap waited, 0 if none. Over the cap the peer's own
+ * frames are not read, so this is the sign that it is alive (it takes its
+ * output); a peer that reads nothing makes no progress once the kernel's
+ * buffers are full. Writes under the cap do not count: a stopped peer's
+ * socket still takes a few small frames. */
 uint64_t pd_conn_last_progress(const pd_conn *c);
 /* Why c ended before it was ready, as a code (for decisions; the on_close
  * text is for people): the transport's handshake result, -EPROTO when the

@@ -486,6 +486,8 @@ static void test_out_cap_progress(void)
 	W.srv.conn = pd_conn_new(l, sv[0], NULL, PD_CONN_SERVER, &echo_ops, &W.srv, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(W.srv.conn);
 	pd_conn_out_cap(W.srv.conn, CAP);
+	/* ready and idle first (as an agent is when a burst of tasks comes) */
+	spin(never, 50);
 	/* a burst far over the cap, then a PING: the connection stops reading */
 	CU_ASSERT_EQUAL_FATAL(pd_buf_reserve(pd_conn_out(W.srv.conn), BURST), 0);
 	memset(pd_conn_out(W.srv.conn)->data + pd_conn_out(W.srv.conn)->len, 'x', BURST);
