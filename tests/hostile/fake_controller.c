@@ -41,19 +41,8 @@
 #include "net.h"
 #include "session.h"
 
+#include "fc.h"
 #include "fc_frames.h"
-
-#define WAIT_MS 10000u
-#define FLOOD 32768u
-
-typedef struct peer {
-	pd_conn *c;
-	int hello, closed, welcomed;
-	uint32_t slots;
-	uint64_t pong; /* last PONG stamp */
-	uint64_t results;
-	char why[256];
-} peer;
 
 static pd_loop *loop;
 static pd_timer *deadline;
@@ -68,9 +57,10 @@ static int use_tls;
 static int next_accept;
 static peer *cur; /* the latest connection that said HELLO */
 static pid_t agent_pid;
-static int agent_pidfd = -1, agent_status, agent_exited, nagents;
+static int agent_pidfd = -1, nagents;
+int agent_status, agent_exited;
 static uint64_t stamp_seq = 1000;
-static uint64_t hello_ms; /* when the latest HELLO came */
+uint64_t hello_ms; /* when the latest HELLO came */
 static unsigned n_ok, n_bad, n_drop, n_kept, n_crash, n_hang, n_exit;
 
 static void poke(void)
@@ -86,7 +76,7 @@ static void deadline_cb(pd_loop *l, void *arg)
 }
 
 /* Runs the loop until cond(arg) holds or ms pass. 1 when it holds. */
-static int wait_until(int (*cond)(void *), void *arg, uint64_t ms)
+int wait_until(int (*cond)(void *), void *arg, uint64_t ms)
 {
 	timed_out = 0;
 	pd_timer_start(deadline, ms);
@@ -96,7 +86,7 @@ static int wait_until(int (*cond)(void *), void *arg, uint64_t ms)
 	return cond(arg);
 }
 
-static int never(void *arg)
+int never(void *arg)
 {
 	(void)arg;
 	return 0;
@@ -117,7 +107,7 @@ static void on_agent_exit(pd_loop *l, int fd, uint32_t ev, void *arg)
 	poke();
 }
 
-static void agent_start(unsigned slots)
+void agent_start(unsigned slots)
 {
 	char log[700], sl[16];
 	pid_t pid;
@@ -145,13 +135,13 @@ static void agent_start(unsigned slots)
 	}
 }
 
-static int agent_gone(void *arg)
+int agent_gone(void *arg)
 {
 	(void)arg;
 	return agent_exited;
 }
 
-static void agent_stop(void)
+void agent_stop(void)
 {
 	if (!agent_exited) {
 		kill(agent_pid, SIGTERM);
@@ -162,7 +152,7 @@ static void agent_stop(void)
 	}
 }
 
-static const char *describe_exit(void)
+const char *describe_exit(void)
 {
 	static char s[64];
 
@@ -317,14 +307,14 @@ static void on_accept(pd_loop *l, int fd, uint32_t ev, void *arg)
 	poke();
 }
 
-static int cur_hello(void *arg)
+int cur_hello(void *arg)
 {
 	(void)arg;
 	return (cur && cur->hello && !cur->closed && !cur->welcomed) || agent_exited;
 }
 
 /* Waits for a connection that said HELLO and has not been welcomed. */
-static peer *wait_hello(void)
+peer *wait_hello(void)
 {
 	if (!wait_until(cur_hello, NULL, WAIT_MS) || agent_exited)
 		return NULL;
@@ -332,7 +322,7 @@ static peer *wait_hello(void)
 }
 
 /* The frame bytes go out as given (valid or not). */
-static void send_raw(peer *pe, const pd_buf *b)
+void send_raw(peer *pe, const pd_buf *b)
 {
 	if (pe->c) {
 		pd_buf_append(pd_conn_out(pe->c), pd_buf_head(b), pd_buf_size(b));
@@ -340,7 +330,7 @@ static void send_raw(peer *pe, const pd_buf *b)
 	}
 }
 
-static void send_welcome(peer *pe, uint32_t version, uint32_t hb)
+void send_welcome(peer *pe, uint32_t version, uint32_t hb)
 {
 	pd_welcome w = {version, hb, 64u << 20, "fake"};
 
@@ -359,7 +349,7 @@ static int work_done(void *arg)
  * dials a controller that gave it work again at once (agent/client.c),
  * so the crafted and random frames that drop the controller one after
  * another each cost a quick reconnection. results counts from 0 after. */
-static peer *welcomed(void)
+peer *welcomed(void)
 {
 	peer *pe = wait_hello();
 	pd_buf b = {0};
@@ -378,9 +368,8 @@ static peer *welcomed(void)
 
 /* ---- outcomes ---- */
 
-enum { KEPT, DROPPED, EXITED, HUNG };
-static const char *const outcome_name[] = {"kept the controller", "dropped the controller",
-					   "exited", "hung"};
+const char *const outcome_name[] = {"kept the controller", "dropped the controller", "exited",
+				   "hung"};
 
 struct ping_wait {
 	peer *pe;
@@ -396,7 +385,7 @@ static int pong_or_close(void *arg)
 
 /* After a frame: a PING tells whether the agent kept the connection. A
  * dropped one must be followed by a new HELLO. */
-static int outcome(peer *pe)
+int outcome(peer *pe)
 {
 	struct ping_wait w = {pe, ++stamp_seq};
 
@@ -416,7 +405,7 @@ static int outcome(peer *pe)
 /* Counts the outcome of one frame; a drop must be followed by a
  * reconnection (a new HELLO), which gets a WELCOME. Returns the next
  * welcomed connection, or NULL when the agent is gone or hung. */
-static peer *settle(peer *pe, int got, const char *what)
+peer *settle(peer *pe, int got, const char *what)
 {
 	if (got == KEPT) {
 		n_kept++;
@@ -449,7 +438,7 @@ static peer *settle(peer *pe, int got, const char *what)
 	return pe;
 }
 
-static void expect(int ok, const char *name, const char *detail)
+void expect(int ok, const char *name, const char *detail)
 {
 	if (ok)
 		n_ok++;
@@ -460,20 +449,20 @@ static void expect(int ok, const char *name, const char *detail)
 	fflush(stdout);
 }
 
-static int results_in(void *arg)
+int results_in(void *arg)
 {
 	peer *pe = arg;
 	return pe->results >= FLOOD || pe->closed || agent_exited;
 }
 
-static peer *fresh_agent(unsigned slots)
+peer *fresh_agent(unsigned slots)
 {
 	agent_stop();
 	agent_start(slots);
 	return welcomed();
 }
 
-static int grep_log(const char *needle)
+int grep_log(const char *needle)
 {
 	char path[700], line[2048];
 	int found = 0;
@@ -486,240 +475,6 @@ static int grep_log(const char *needle)
 		found = strstr(line, needle) != NULL;
 	fclose(f);
 	return found;
-}
-
-/* One crafted malformed frame on a welcomed connection: the agent must
- * drop the controller and dial again. */
-static peer *crafted_drop(peer *pe, const char *name, const pd_buf *b)
-{
-	int got;
-
-	if (!pe)
-		return NULL;
-	send_raw(pe, b);
-	got = outcome(pe);
-	pe = settle(pe, got, name);
-	expect(got == DROPPED && pe, name,
-	       got != DROPPED ? outcome_name[got] : pe ? "dropped the controller, dialled again"
-						       : "dropped the controller, did not dial again");
-	return pe;
-}
-
-static peer *crafted(peer *pe)
-{
-	pd_buf b = {0};
-	size_t mark;
-	int got;
-	char detail[200];
-
-	/* 1. 32,768 tasks for one slot: refused, not queued (and no crash) */
-	pd_buf_reset(&b);
-	fc_flood(&b, FLOOD, 0);
-	pe = crafted_drop(pe, "32768 echo tasks to an agent with 1 slot", &b);
-	if (pe)
-		expect(grep_log("holds at most"), "the agent's log names the task limit", NULL);
-
-	/* 2. malformed headers and payloads */
-	pd_buf_reset(&b);
-	fc_frame_hdr(&b, 0, 0, 0);
-	pe = crafted_drop(pe, "frame of type 0", &b);
-	pd_buf_reset(&b);
-	fc_frame_hdr(&b, 0, 200, 0);
-	pe = crafted_drop(pe, "frame of type 200", &b);
-	pd_buf_reset(&b);
-	fc_frame_hdr(&b, 8, PD_MSG_PING, 7);
-	pd_put_u64(&b, 1);
-	pe = crafted_drop(pe, "PING with a non-zero reserved byte", &b);
-	pd_buf_reset(&b);
-	fc_frame_hdr(&b, 0xFFFFFFF0u, PD_MSG_TASKS, 0);
-	pe = crafted_drop(pe, "TASKS frame declaring 4 GiB", &b);
-	pd_buf_reset(&b);
-	fc_frame_hdr(&b, 4, PD_MSG_TASKS, 0);
-	pd_put_u32(&b, 4000000000u);
-	pe = crafted_drop(pe, "TASKS declaring 4e9 tasks in 4 bytes", &b);
-	pd_buf_reset(&b);
-	fc_frame_hdr(&b, 12, PD_MSG_TASKS, 0);
-	pd_put_u32(&b, 1);
-	pd_put_u64(&b, 7);
-	pe = crafted_drop(pe, "TASKS cut short", &b);
-	pd_buf_reset(&b);
-	fc_frame_hdr(&b, 4 + 8 + 4 + 1 + 4 + 4 + 4, PD_MSG_TASKS, 0);
-	pd_put_u32(&b, 1);
-	pd_put_u64(&b, 7);
-	pd_put_u32(&b, 1);
-	pd_put_u8(&b, PD_TASK_ECHO);
-	pd_put_u32(&b, 0);
-	pd_put_u32(&b, 100);
-	pd_put_u32(&b, 0xFFFFFFFFu);
-	pe = crafted_drop(pe, "TASKS with argc 4294967295", &b);
-	pd_buf_reset(&b);
-	fc_frame_hdr(&b, 4 + 8 + 4 + 1 + 4 + 4 + 4 + 4 + 2 + 1, PD_MSG_TASKS, 0);
-	pd_put_u32(&b, 1);
-	pd_put_u64(&b, 7);
-	pd_put_u32(&b, 1);
-	pd_put_u8(&b, PD_TASK_ECHO);
-	pd_put_u32(&b, 0);
-	pd_put_u32(&b, 100);
-	pd_put_u32(&b, 1);
-	pd_put_u32(&b, 2);
-	pd_buf_append(&b, "abX", 3); /* no NUL after the string */
-	pe = crafted_drop(pe, "TASKS with a string not ending in NUL", &b);
-	pd_buf_reset(&b);
-	fc_frame_hdr(&b, 3, PD_MSG_PING, 0);
-	pd_buf_append(&b, "abc", 3);
-	pe = crafted_drop(pe, "PING of 3 bytes", &b);
-	pd_buf_reset(&b);
-	fc_frame_hdr(&b, 5, PD_MSG_BYE, 0);
-	pd_buf_append(&b, "bye!!", 5);
-	pe = crafted_drop(pe, "BYE with a payload", &b);
-	pd_buf_reset(&b);
-	fc_frame_hdr(&b, 0, PD_MSG_RESULTS, 0);
-	pe = crafted_drop(pe, "RESULTS sent to an agent", &b);
-	pd_buf_reset(&b);
-	{
-		pd_hello h = {0, "x", "y", 1, 1, "manual", "", "", 0};
-		pd_hello_encode(&b, &h);
-	}
-	pe = crafted_drop(pe, "HELLO sent to an agent", &b);
-	pd_buf_reset(&b);
-	{
-		pd_welcome w = {PD_PROTO_VERSION, 1000, 1 << 20, "again"};
-		pd_welcome_encode(&b, &w);
-	}
-	pe = crafted_drop(pe, "a second WELCOME", &b);
-
-	/* 3. a frame that never ends: the agent's heartbeat check drops it */
-	if (pe) {
-		pd_buf_reset(&b);
-		fc_frame_hdr(&b, 100, PD_MSG_TASKS, 0);
-		pd_put_u32(&b, 1);
-		send_raw(pe, &b);
-		wait_until(agent_gone, NULL, 1000); /* let the PINGs stop */
-		got = outcome(pe);
-		expect(got == DROPPED, "a TASKS frame that never ends", outcome_name[got]);
-		pe = settle(pe, got, "a TASKS frame that never ends");
-	}
-
-	/* 4. a frame of tasks that all finish at once, within the limit */
-	pe = fresh_agent(4096);
-	if (pe) {
-		pd_buf_reset(&b);
-		fc_flood(&b, FLOOD, 1);
-		send_raw(pe, &b);
-		wait_until(results_in, pe, 60000);
-		got = outcome(pe);
-		snprintf(detail, sizeof(detail), "%llu results, %s",
-			 (unsigned long long)pe->results, outcome_name[got]);
-		expect(pe->results == FLOOD && got == KEPT,
-		       "32768 tasks that finish at once (echo, bad sleep, argc 0), 4096 slots",
-		       detail);
-		pe = settle(pe, got, "the 32768-task frame");
-	}
-
-	/* 5. a WELCOME of another protocol version: refused for good */
-	agent_stop();
-	agent_start(2);
-	pe = wait_hello();
-	if (pe) {
-		send_welcome(pe, PD_PROTO_VERSION + 1, 1000);
-		wait_until(agent_gone, NULL, WAIT_MS);
-		snprintf(detail, sizeof(detail), "agent %s", describe_exit());
-		expect(agent_exited && WIFEXITED(agent_status) && WEXITSTATUS(agent_status) == 3,
-		       "WELCOME of protocol version 3", detail);
-		snprintf(detail, sizeof(detail), "version %u, this agent speaks version %u",
-			 PD_PROTO_VERSION + 1, PD_PROTO_VERSION);
-		expect(grep_log(detail), "the agent's log names both versions", detail);
-		pe = NULL;
-	}
-	(void)mark;
-	pd_buf_free(&b);
-	return pe;
-}
-
-/* ---- reconnection backoff ---- */
-
-/* Welcomes the next connection without giving it work; NULL unless the
- * agent answers a PING on it (so it has taken the WELCOME). */
-static peer *idle_welcome(void)
-{
-	peer *pe = wait_hello();
-
-	if (!pe)
-		return NULL;
-	send_welcome(pe, PD_PROTO_VERSION, 1000);
-	return outcome(pe) == KEPT ? pe : NULL;
-}
-
-/* Drops pe; the milliseconds until the agent's next HELLO, or -1. */
-static long redial_ms(peer *pe)
-{
-	uint64_t t0 = pd_now_us() / 1000;
-
-	pd_conn_close(pe->c, "dropped by the fake controller");
-	if (!wait_until(cur_hello, NULL, WAIT_MS) || agent_exited)
-		return -1;
-	return (long)(hello_ms - t0);
-}
-
-/* Welcomes and drops n connections in a row, no task on any; the
- * milliseconds before the last redial (-1: none). gaps gets them all. */
-static long idle_drops(unsigned n, char *gaps, size_t len)
-{
-	long gap = -1;
-	size_t used = strlen(gaps);
-
-	for (unsigned i = 0; i < n; i++) {
-		peer *pe = idle_welcome();
-		if (!pe)
-			return -1;
-		gap = redial_ms(pe);
-		if (used < len)
-			used += (size_t)snprintf(gaps + used, len - used, "%s%ld", used ? " " : "",
-						 gap);
-		if (gap < 0)
-			return -1;
-	}
-	return gap;
-}
-
-/* A controller that welcomes the agent and drops it at once must see it
- * dial ever more slowly (100 ms doubled per drop, jitter 50-150 %: after
- * 6 such drops at least 1.6 s; an agent that resets its backoff at each
- * WELCOME dials again within 150 ms), and quickly again after a
- * connection that lasted 5 s or brought a task (the backoff would be at
- * its 5 s cap: at least 2.5 s). */
-static void backoff_cases(void)
-{
-	char gaps[256] = "", detail[400];
-	peer *pe;
-	long gap;
-
-	agent_stop();
-	agent_start(1);
-	pe = welcomed();
-	if (!pe || redial_ms(pe) < 0) {
-		expect(0, "backoff: a fresh agent", describe_exit());
-		return;
-	}
-	gap = idle_drops(6, gaps, sizeof(gaps));
-	snprintf(detail, sizeof(detail), "ms before each redial: %s", gaps);
-	expect(gap >= 1000, "a controller that welcomes and drops at once: dialled more slowly",
-	       detail);
-	pe = idle_welcome();
-	gap = -1;
-	if (pe) {
-		wait_until(never, NULL, 5200);
-		gap = pe->closed ? -1 : redial_ms(pe);
-	}
-	snprintf(detail, sizeof(detail), "redial after %ld ms", gap);
-	expect(gap >= 0 && gap < 1000, "after a connection of 5 s: dialled again at once", detail);
-	gaps[0] = 0;
-	gap = idle_drops(6, gaps, sizeof(gaps));
-	pe = gap >= 0 ? welcomed() : NULL;
-	gap = pe ? redial_ms(pe) : -1;
-	snprintf(detail, sizeof(detail), "redial after %ld ms (before: %s)", gap, gaps);
-	expect(gap >= 0 && gap < 1000, "after a connection that brought a task: dialled again at once",
-	       detail);
 }
 
 /* Over TLS: a controller that vanishes mid-handshake is retried; a wrong
@@ -846,11 +601,11 @@ int main(int argc, char **argv)
 		printf("fake_controller: FAIL the agent never said HELLO (agent %s)\n", describe_exit());
 		return 1;
 	}
-	pe = crafted(pe);
+	pe = fc_crafted(pe);
 	if (use_tls)
 		tls_cases();
 	else
-		backoff_cases();
+		fc_backoff_cases();
 	pe = fresh_agent(2);
 	pe = random_rounds(pe, rounds);
 	/* spinning: an idle agent on a quiet link uses next to no CPU */
