@@ -13,7 +13,23 @@ struct sleeper {
 	uint64_t start_us;
 	pd_builtin_done_cb cb;
 	void *arg;
+	struct sleeper *prev, *next;
 };
+
+/* every sleep under way, so that an agent that exits can free them */
+static struct sleeper *sleepers;
+
+static void sleeper_free(struct sleeper *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		sleepers = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	pd_timer_free(s->timer);
+	free(s);
+}
 
 static void sleep_done(pd_loop *l, void *arg)
 {
@@ -22,8 +38,13 @@ static void sleep_done(pd_loop *l, void *arg)
 	(void)l;
 	s->r.wall_us = pd_now_us() - s->start_us;
 	s->cb(&s->r, s->arg);
-	pd_timer_free(s->timer);
-	free(s);
+	sleeper_free(s);
+}
+
+void pd_builtin_stop_all(void)
+{
+	while (sleepers)
+		sleeper_free(sleepers);
 }
 
 static void result_init(pd_result_msg *r, const pd_task_msg *t)
@@ -97,6 +118,10 @@ static int run_sleep(pd_loop *l, const pd_task_msg *t, pd_builtin_done_cb cb, vo
 		s->r.exit_code = -1;
 		s->r.error = "timed out";
 	}
+	s->next = sleepers;
+	if (sleepers)
+		sleepers->prev = s;
+	sleepers = s;
 	pd_timer_start(s->timer, ms);
 	return 0;
 }

@@ -14,5 +14,8 @@ typedef void (*pd_builtin_done_cb)(const pd_result_msg *r, void *arg);
 /* Runs t now (echo) or later (sleep); cb gets the result exactly once
  * (possibly before this returns). 0 or -ENOMEM. */
 int pd_builtin_run(pd_loop *l, const pd_task_msg *t, pd_builtin_done_cb cb, void *arg);
+/* Drops every sleep under way without calling its cb (for an agent that
+ * exits; call it before the loop is freed). */
+void pd_builtin_stop_all(void);
 
 #endif

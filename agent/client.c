@@ -714,6 +714,7 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 	if (o->exit_on_stdin_eof)
 		pd_loop_del(l, 0);
 	pd_proc_kill_all();
+	pd_builtin_stop_all();
 	pd_coproc_free(a.coproc);
 	if (a.conn) {
 		pd_conn_close(a.conn, "agent exiting");
