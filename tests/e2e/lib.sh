@@ -231,15 +231,16 @@ trap 'fail "interrupted by a signal"' INT TERM HUP
 
 # ---- running parade ----
 
-# wait_endpoint NAME: waits up to 10 s for session NAME's connection file
-# to name a tls+tcp:// endpoint on 127.0.0.1 (a controller started with
-# --listen tls+tcp://127.0.0.1:0); conn gets the file's path and port its
-# port. Fails, showing $T/err (the controller's stderr), if none comes.
+# wait_endpoint NAME [ERRFILE]: waits up to 10 s for session NAME's
+# connection file to name a tls+tcp:// endpoint on 127.0.0.1 (a controller
+# started with --listen tls+tcp://127.0.0.1:0); conn gets the file's path
+# and port its port. Fails, showing ERRFILE (the controller's stderr,
+# default $T/err), if none comes.
 wait_endpoint() {
 	conn=$T/sessions/$1/connection
 	has_endpoint() { grep -q '^endpoint=tls+tcp://127\.0\.0\.1:[0-9][0-9]*$' "$conn" 2>/dev/null; }
 	wait_for 10 has_endpoint || {
-		show_file "$T/err"
+		show_file "${2:-$T/err}"
 		fail "no connection file with a tls+tcp endpoint at $conn"
 	}
 	port=$(sed -n 's|^endpoint=tls+tcp://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$conn")

@@ -12,12 +12,7 @@ printf 'id\n1\n' >"$T/grid.csv"
 timeout -k 5 60 "$PARADE" run --name S --listen tls+tcp://127.0.0.1:0 --launch none \
 	--grid "$T/grid.csv" -o "$T/out.csv" -- true {id} 2>"$T/err" &
 ppid_=$!
-conn=$T/sessions/S/connection
-has_endpoint() { grep -q '^endpoint=tls+tcp://' "$conn" 2>/dev/null; }
-wait_for 10 has_endpoint || {
-	show_file "$T/err"
-	fail "no connection file at $conn"
-}
+wait_endpoint S
 
 # bad_args WHAT EXPECTED-TEXT ARGS...: the agent exits 2 at once, says so
 n=0

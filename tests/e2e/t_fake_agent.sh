@@ -44,12 +44,7 @@ ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4 \
 	timeout -k 5 150 "$PARADE" run --name S --listen tls+tcp://127.0.0.1:0 --launch none \
 	--grid "$T/grid.csv" -o "$T/out.csv" -- "$T/task.sh" {id} 2>"$T/err" &
 ppid_=$!
-conn=$T/sessions/S/connection
-has_endpoint() { grep -q '^endpoint=tls+tcp://' "$conn" 2>/dev/null; }
-wait_for 10 has_endpoint || {
-	show_file "$T/err"
-	fail "no connection file at $conn"
-}
+wait_endpoint S
 cpid=$(pgrep -P "$ppid_" -x parade || true)
 [ -n "$cpid" ] || fail "cannot find the controller under pid $ppid_"
 

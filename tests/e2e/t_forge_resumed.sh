@@ -26,12 +26,7 @@ chmod +x "$T/task.sh"
 timeout -k 5 60 "$PARADE" run --name S --keep-session --listen tls+tcp://127.0.0.1:0 --launch none \
 	--grid "$T/grid.csv" -o "$T/out.csv" -- "$T/task.sh" {id} 2>"$T/err1" &
 ppid_=$!
-conn=$T/sessions/S/connection
-has_endpoint() { grep -q '^endpoint=tls+tcp://' "$conn" 2>/dev/null; }
-wait_for 10 has_endpoint || {
-	show_file "$T/err1"
-	fail "no connection file at $conn"
-}
+wait_endpoint S "$T/err1"
 "$AGENT" --connect "$conn" --id real-1 --slots 1 2>"$T/a1.err" &
 a1=$!
 wait_for 15 test -e "$T/started.2" || {
@@ -53,10 +48,7 @@ rm -f "$conn" "$T"/started.*
 # (debug: the reason an agent left is a debug line)
 PARADE_DEBUG=1 timeout -k 5 60 "$PARADE" resume --foreground S >"$T/resume.out" 2>"$T/err2" &
 rpid=$!
-wait_for 10 has_endpoint || {
-	show_file "$T/err2"
-	fail "the resumed session wrote no connection file"
-}
+wait_endpoint S "$T/err2"
 "$AGENT" --connect "$conn" --id real-2 --slots 4 2>"$T/a2.err" &
 a2=$!
 four_started() { [ "$(find "$T" -maxdepth 1 -name 'started.*' | wc -l)" -ge 4 ]; }

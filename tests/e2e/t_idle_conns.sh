@@ -24,13 +24,7 @@ ulimit -n 4096 2>/dev/null || ulimit -n 2048 2>/dev/null || true
 timeout -k 5 120 "$PARADE" run --name S --listen tls+tcp://127.0.0.1:0 --launch none \
 	--handler echo -o "$T/out.csv" -- x{} <"$T/in" 2>"$T/err" &
 ppid_=$!
-conn=$T/sessions/S/connection
-has_endpoint() { grep -q '^endpoint=tls+tcp://127\.0\.0\.1:[0-9][0-9]*$' "$conn" 2>/dev/null; }
-wait_for 10 has_endpoint || {
-	show_file "$T/err"
-	fail "no connection file with a tls+tcp endpoint at $conn"
-}
-port=$(sed -n 's|^endpoint=tls+tcp://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$conn")
+wait_endpoint S
 # parade run is the timeout's child
 cpid=$(pgrep -P "$ppid_" -x parade || true)
 [ -n "$cpid" ] || cpid=$ppid_

@@ -24,13 +24,7 @@ PY
 timeout -k 5 150 "$PARADE" run --name S --listen tls+tcp://127.0.0.1:0 --launch none \
 	--handler echo -o "$T/out.csv" -- {} <"$T/in" 2>"$T/err" &
 ppid_=$!
-conn=$T/sessions/S/connection
-has_endpoint() { grep -q '^endpoint=tls+tcp://127\.0\.0\.1:[0-9][0-9]*$' "$conn" 2>/dev/null; }
-wait_for 10 has_endpoint || {
-	show_file "$T/err"
-	fail "no connection file with a tls+tcp endpoint at $conn"
-}
-port=$(sed -n 's|^endpoint=tls+tcp://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$conn")
+wait_endpoint S
 
 # the proxy: controller -> agent at RATE bytes/s with small socket
 # buffers (so the bytes wait in the controller), agent -> controller free
