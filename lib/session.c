@@ -267,27 +267,10 @@ static void give_fd(int fd, int *out)
 		close(fd);
 }
 
-int pd_session_open(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
-		    size_t errlen)
-{
-	char sessions[4200];
-	int sfd = -1, fd = -1, rv;
-
-	if (dfd)
-		*dfd = -1;
-	rv = check_name(name, err, errlen);
-	if (rv == 0)
-		rv = sessions_open(sessions, sizeof(sessions), &sfd, err, errlen);
-	if (rv == 0)
-		rv = session_at(sfd, sessions, name, 1, dir, dirlen, &fd, err, errlen);
-	if (sfd >= 0)
-		close(sfd);
-	give_fd(fd, dfd);
-	return rv;
-}
-
-int pd_session_find_at(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
-		       size_t errlen)
+/* The session folder NAME, made first when create: its path in dir, its
+ * descriptor handed to *dfd (closed when dfd is NULL). */
+static int session_get(const char *name, int create, char *dir, size_t dirlen, int *dfd,
+		       char *err, size_t errlen)
 {
 	char sessions[4200];
 	int sfd = -1, fd = -1, rv;
@@ -298,8 +281,8 @@ int pd_session_find_at(const char *name, char *dir, size_t dirlen, int *dfd, cha
 	if (rv == 0)
 		rv = sessions_open(sessions, sizeof(sessions), &sfd, err, errlen);
 	if (rv == 0) {
-		rv = session_at(sfd, sessions, name, 0, dir, dirlen, &fd, err, errlen);
-		if (rv == -ENOENT)
+		rv = session_at(sfd, sessions, name, create, dir, dirlen, &fd, err, errlen);
+		if (rv == -ENOENT && !create)
 			snprintf(err, errlen, "no session named '%s' in %s ('parade status' lists them)",
 				 name, sessions);
 	}
@@ -307,6 +290,18 @@ int pd_session_find_at(const char *name, char *dir, size_t dirlen, int *dfd, cha
 		close(sfd);
 	give_fd(fd, dfd);
 	return rv;
+}
+
+int pd_session_open(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
+		    size_t errlen)
+{
+	return session_get(name, 1, dir, dirlen, dfd, err, errlen);
+}
+
+int pd_session_find_at(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
+		       size_t errlen)
+{
+	return session_get(name, 0, dir, dirlen, dfd, err, errlen);
 }
 
 int pd_session_find(const char *name, char *dir, size_t dirlen, char *err, size_t errlen)
