@@ -25,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "session.h"
+
 #define MAX_NEEDLES 8
 #define REGION_MAX (256u << 20) /* larger mappings (sanitizer shadow) are skipped */
 
@@ -34,17 +36,6 @@ static struct {
 	int has_raw;
 } needles[MAX_NEEDLES];
 static int nneedles;
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Reports every needle in p[0, n); returns how many were found. */
 static int search(const char *place, const unsigned char *p, size_t n)
@@ -234,15 +225,9 @@ int main(int argc, char **argv)
 	for (int i = 2; i < argc && nneedles < MAX_NEEDLES; i++) {
 		const char *t = argv[i];
 		needles[nneedles].text = t;
-		if (strlen(t) == 64) {
-			int ok = 1;
-			for (int k = 0; k < 32 && ok; k++) {
-				int hi = hexval(t[2 * k]), lo = hexval(t[2 * k + 1]);
-				ok = hi >= 0 && lo >= 0;
-				needles[nneedles].raw[k] = (unsigned char)(hi << 4 | lo);
-			}
-			needles[nneedles].has_raw = ok;
-		}
+		/* a secret's hex text: look for its raw bytes too */
+		needles[nneedles].has_raw =
+		    strlen(t) == 64 && pd_unhex(t, 64, needles[nneedles].raw, 32) == 0;
 		nneedles++;
 	}
 	for (char **e = environ; *e; e++) {
