@@ -1,0 +1,230 @@
+/* test_spawn.c - spawn.h: real children, their descriptors, groups,
+ * failures, and stopping them. */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+/* argv of sh -c SCRIPT (one static array: one at a time) */
+static char **sh(const char *script)
+{
+	static char *argv[4];
+
+	argv[0] = "sh";
+	argv[1] = "-c";
+	argv[2] = (char *)script;
+	argv[3] = NULL;
+	return argv;
+}
+
+/* stdout and stderr come back apart; the exit status is the program's */
+static void test_output(void)
+{
+	char out[64], err[64];
+	char **argv = sh("echo hello; echo oops >&2; exit 3");
+
+	CU_ASSERT_EQUAL(pd_spawn_output(argv, out, sizeof(out), err, sizeof(err)), 3);
+	CU_ASSERT_STRING_EQUAL(out, "hello\n");
+	CU_ASSERT_STRING_EQUAL(err, "oops\n");
+	/* more than fits is cut at the buffer and the rest drained, both
+	 * streams at once (a child that fills stderr first must not hang) */
+	argv = sh("head -c 200000 /dev/zero | tr '\\0' e >&2; echo done");
+	CU_ASSERT_EQUAL(pd_spawn_output(argv, out, sizeof(out), err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(out, "done\n");
+	CU_ASSERT_EQUAL(strlen(err), sizeof(err) - 1);
+	/* a signal is 128+N */
+	argv = sh("kill -9 $$");
+	CU_ASSERT_EQUAL(pd_spawn_output(argv, out, sizeof(out), err, sizeof(err)), 128 + 9);
+}
+
+/* a program that cannot run: the errno comes back, the child exits 127 */
+static void test_exec_fails(void)
+{
+	char *argv[] = {"/nonexistent/parade-no-such-program", NULL};
+	char *argv2[] = {"parade-no-such-program-on-path", NULL};
+	char out[8], err[128];
+	pd_spawn_opts o;
+	pid_t pid = 0;
+	int ee = 0, st = 0;
+
+	pd_spawn_init(&o, argv);
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pid, &ee), 0);
+	CU_ASSERT_EQUAL(ee, ENOENT);
+	CU_ASSERT_EQUAL(pd_reap(pid, &st, NULL, 0), pid);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 127);
+	pd_spawn_init(&o, argv2);
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pid, &ee), 0);
+	CU_ASSERT_EQUAL(ee, ENOENT);
+	pd_reap(pid, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(pd_spawn_output(argv, out, sizeof(out), err, sizeof(err)), 127);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot execute /nonexistent/parade-no-such-program"));
+}
+
+/* a found program on PATH runs; one that is not executable says EACCES */
+static void test_path(void)
+{
+	char dir[] = "/tmp/pd-spawn-XXXXXX", file[64], *argv[] = {"pdnoexec", NULL};
+	char *env[3];
+	char pathvar[128];
+	pd_spawn_opts o;
+	pid_t pid;
+	int ee = 0, fd;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/pdnoexec", dir);
+	fd = open(file, O_CREAT | O_WRONLY, 0644);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	snprintf(pathvar, sizeof(pathvar), "PATH=/nonexistent:%s", dir);
+	env[0] = pathvar;
+	env[1] = NULL;
+	pd_spawn_init(&o, argv);
+	o.envp = env;
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pid, &ee), 0);
+	CU_ASSERT_EQUAL(ee, EACCES);
+	pd_reap(pid, NULL, NULL, 0);
+	unlink(file);
+	rmdir(dir);
+}
+
+/* the child gets exactly fds 0-2 (and keep_fd as 3), its own group, the
+ * environment given, and no ignored SIGTERM */
+static void test_child_state(void)
+{
+	int p[2], extra, ee = -1;
+	char buf[512] = "";
+	char *env[] = {"PD_SPAWN_TEST=yes", "PATH=/usr/bin:/bin", NULL};
+	char **argv = sh("printf '%s|' \"$PD_SPAWN_TEST\"; ls /proc/self/fd | sort -n | tr '\\n' ,;"
+				  " printf '|%s|' \"$(ps -o pgid= -p $$ | tr -d ' ')\"; echo $$;"
+				  " grep SigIgn /proc/self/status; echo x >&3");
+	pd_spawn_opts o;
+	pid_t pid;
+	ssize_t n;
+	size_t got = 0;
+
+	CU_ASSERT_FATAL(pipe2(p, O_CLOEXEC) == 0);
+	extra = open("/dev/null", O_RDONLY); /* not close-on-exec: must not leak */
+	signal(SIGTERM, SIG_IGN);
+	pd_spawn_init(&o, argv);
+	o.envp = env;
+	o.fd[0] = PD_SPAWN_NULL;
+	o.fd[1] = p[1];
+	o.fd[2] = PD_SPAWN_NULL;
+	o.keep_fd = p[1];
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pid, &ee), 0);
+	signal(SIGTERM, SIG_DFL);
+	CU_ASSERT_EQUAL(ee, 0);
+	close(p[1]);
+	while ((n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = 0;
+	close(p[0]);
+	close(extra);
+	pd_reap(pid, NULL, NULL, 0);
+	{
+		char want[128];
+		/* ls's own directory fd shows too: 0,1,2,3 and that one */
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf, "yes|0,1,2,3,"));
+		CU_ASSERT_PTR_NULL(strstr(buf, "0,1,2,3,4,5,")); /* nothing else leaked */
+		snprintf(want, sizeof(want), "|%d|%d", (int)pid, (int)pid);
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf, want));
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf, "SigIgn:\t0000000000000000"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\nx\n"));
+	}
+}
+
+/* a hook runs in the child; its error ends the child like a failed exec */
+static int hook_fail(void *arg)
+{
+	return *(int *)arg;
+}
+
+static void test_hook(void)
+{
+	char **argv = sh("exit 0");
+	int e = EPERM, ee = 0, st = 0;
+	pd_spawn_opts o;
+	pid_t pid;
+
+	pd_spawn_init(&o, argv);
+	o.hook = hook_fail;
+	o.hook_arg = &e;
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pid, &ee), 0);
+	CU_ASSERT_EQUAL(ee, EPERM);
+	pd_reap(pid, &st, NULL, 0);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 127);
+	e = 0;
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pid, &ee), 0);
+	CU_ASSERT_EQUAL(ee, 0);
+	pd_reap(pid, &st, NULL, 0);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* stopping: one that leaves in the grace period, one that needs SIGTERM,
+ * one that ignores it (SIGKILL), and a grandchild in each group */
+static void test_stop_groups(void)
+{
+	char *quick[] = {"sleep", "0.05", NULL};
+	char **term = sh("sleep 30 & wait");
+	char *stubborn[] = {"sh", "-c", "trap '' TERM; sleep 30 & wait; wait", NULL};
+	pid_t pids[4] = {0}, grand;
+	pd_spawn_opts o;
+
+	pd_spawn_init(&o, quick);
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pids[0], NULL), 0);
+	pd_spawn_init(&o, term);
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pids[1], NULL), 0);
+	pd_spawn_init(&o, stubborn);
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pids[2], NULL), 0);
+	grand = pids[2];
+	usleep(100000);
+	pd_stop_groups(pids, 4, 300, 300);
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(pids[i], 0);
+	/* the whole group went: nothing of it is left (the orphaned sleep is
+	 * reaped by init, which may take a moment) */
+	for (int i = 0; i < 200 && kill(-grand, 0) == 0; i++)
+		usleep(10000);
+	CU_ASSERT_EQUAL(kill(-grand, 0), -1);
+	CU_ASSERT_EQUAL(pd_kill_group(grand, 0), -ESRCH);
+	CU_ASSERT_EQUAL(pd_reap(grand, NULL, NULL, 1), -ECHILD);
+}
+
+/* a process we did not start: pd_gone watches it without reaping */
+static void test_gone(void)
+{
+	pid_t self = getpid();
+
+	CU_ASSERT_EQUAL(pd_gone(self), 0);
+	CU_ASSERT_EQUAL(pd_gone(999999999), 1);
+	CU_ASSERT(pd_pidfd(self) >= 0 || pd_pidfd(self) == -ENOSYS);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned fails;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("spawn", NULL, NULL);
+	CU_add_test(s, "output and status", test_output);
+	CU_add_test(s, "a program that cannot run", test_exec_fails);
+	CU_add_test(s, "PATH search", test_path);
+	CU_add_test(s, "what the child gets", test_child_state);
+	CU_add_test(s, "the hook", test_hook);
+	CU_add_test(s, "stopping groups", test_stop_groups);
+	CU_add_test(s, "processes we did not start", test_gone);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return fails ? 1 : 0;
+}
