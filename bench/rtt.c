@@ -32,6 +32,7 @@
 #include "endpoint.h"
 #include "log.h"
 #include "loop.h"
+#include "spawn.h"
 #include "net.h"
 #include "session.h"
 
@@ -279,7 +280,7 @@ static void watchdog_cb(pd_loop *l, void *arg)
 	bench *b = arg;
 	int st;
 
-	if (b->agent > 0 && waitpid(b->agent, &st, WNOHANG) == b->agent) {
+	if (b->agent > 0 && pd_reap(b->agent, &st, NULL, 1) == b->agent) {
 		b->agent = -1;
 		if (WIFEXITED(st))
 			fail(b, "the agent exited early with status %d", WEXITSTATUS(st));
@@ -316,36 +317,44 @@ static int pin_cpu(pid_t pid, int cpu)
 	return sched_setaffinity(pid, sizeof(set), &set) < 0 ? -errno : 0;
 }
 
+/* pd_spawn's hook: pins the agent before it execs (0 or an errno) */
+static int pin_hook(void *arg)
+{
+	int e = pin_cpu(0, *(int *)arg);
+
+	return e < 0 ? -e : 0;
+}
+
 static int spawn_agent(bench *b, const char *agent, const char *connfile, int cpu)
 {
 	/* --grace: if this program dies, the agent gives up within seconds */
 	char *argv[] = {(char *)agent, "--connect", (char *)connfile, "--id", "rtt-bench",
 			"--grace", "5", NULL};
-	pid_t pid = fork();
-	int e;
+	pd_spawn_opts o;
+	int rv, ee = 0;
 
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		pd_loop_child_sigmask();
-		e = cpu >= 0 ? pin_cpu(0, cpu) : 0;
-		if (e < 0) {
-			fprintf(stderr, "rtt: cannot pin the agent to CPU %d: %s\n", cpu, strerror(-e));
-			_exit(127);
-		}
-		execvp(agent, argv);
-		fprintf(stderr, "rtt: cannot execute %s: %s\n", agent, strerror(errno));
-		_exit(127);
+	pd_spawn_init(&o, argv);
+	o.group = PD_SPAWN_SAME;
+	if (cpu >= 0) {
+		o.hook = pin_hook;
+		o.hook_arg = &cpu;
 	}
-	b->agent = pid;
+	if ((rv = pd_spawn(&o, &b->agent, &ee)) < 0)
+		return rv;
+	if (ee) {
+		fprintf(stderr, "rtt: cannot %s %s: %s\n", cpu >= 0 ? "pin or execute" : "execute",
+			agent, strerror(ee));
+		pd_reap(b->agent, NULL, NULL, 0);
+		b->agent = 0;
+		return -ee;
+	}
 	return 0;
 }
 
 /* Tells the agent to leave, then makes sure it is gone and reaped. */
 static void stop_agent(bench *b)
 {
-	uint64_t until;
-	int st;
+	pid_t pids[1];
 
 	if (b->conn) {
 		if (pd_conn_is_ready(b->conn))
@@ -357,22 +366,9 @@ static void stop_agent(bench *b)
 	pd_loop_run_deferred(b->loop);
 	if (b->agent <= 0)
 		return;
-	until = pd_now_us() + REAP_MS * 1000u;
-	while (pd_now_us() < until) {
-		pid_t r = waitpid(b->agent, &st, WNOHANG);
-		if (r == b->agent || (r < 0 && errno != EINTR)) {
-			b->agent = -1;
-			return;
-		}
-		{
-			struct timespec ts = {0, 2 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
-	}
-	fprintf(stderr, "rtt: the agent did not leave within %u ms; killing it\n", REAP_MS);
-	kill(b->agent, SIGKILL);
-	while (waitpid(b->agent, &st, 0) < 0 && errno == EINTR)
-		;
+	pids[0] = b->agent;
+	/* it was told to leave: REAP_MS for that, then SIGTERM, SIGKILL */
+	pd_stop_groups(pids, 1, REAP_MS, 500);
 	b->agent = -1;
 }
 
