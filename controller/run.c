@@ -267,8 +267,8 @@ static int load_tasks(ctl *c, const pd_run_opts *o, char *err, size_t errlen)
 		int fmt = o->grid_format >= 0 ? o->grid_format : pd_csv_format_for(o->grid);
 		if (pd_table_load(o->grid, fmt, &c->grid, err, errlen) < 0)
 			return -EINVAL;
-		if (o->limit && o->limit < c->grid->nrows)
-			c->grid->nrows = o->limit;
+		if (o->limit)
+			pd_table_truncate(c->grid, o->limit);
 	} else if (c->serve) {
 		if (!(c->grid = pd_table_new(cmd_col, 1))) {
 			snprintf(err, errlen, "out of memory");
@@ -281,8 +281,8 @@ static int load_tasks(ctl *c, const pd_run_opts *o, char *err, size_t errlen)
 		if (read_stdin_table(&c->grid, err, errlen) < 0)
 			return -EINVAL;
 		c->stdin_input = 1;
-		if (o->limit && o->limit < c->grid->nrows)
-			c->grid->nrows = o->limit;
+		if (o->limit)
+			pd_table_truncate(c->grid, o->limit);
 	}
 	if (shell) {
 		words = shellword;

@@ -497,8 +497,6 @@ int pd_table_append(pd_table *t, const char *const *cells)
 	struct table_impl *ti = (struct table_impl *)t;
 	size_t used = t->ncols + t->nrows * t->ncols;
 
-	if (used < ti->nowned)
-		ti->nowned = used; /* rows cut off (--limit) stay in the arena */
 	if (used + t->ncols > ti->ptrcap) {
 		size_t cap = ti->ptrcap * 2 + 16 * (t->ncols ? t->ncols : 1);
 		char **np = realloc(ti->ptrs, cap * sizeof(*np));
@@ -527,6 +525,23 @@ int pd_table_append(pd_table *t, const char *const *cells)
 	t->lines[t->nrows] = 0;
 	t->nrows++;
 	return 0;
+}
+
+void pd_table_truncate(pd_table *t, size_t nrows)
+{
+	struct table_impl *ti = (struct table_impl *)t;
+	size_t keep = t->ncols + nrows * t->ncols, used = t->ncols + t->nrows * t->ncols;
+
+	if (nrows >= t->nrows)
+		return;
+	/* cells from nowned on were strdup'ed; those before live in the arena */
+	for (size_t i = keep > ti->nowned ? keep : ti->nowned; i < used; i++) {
+		free(ti->ptrs[i]);
+		ti->ptrs[i] = NULL;
+	}
+	if (ti->nowned > keep)
+		ti->nowned = keep;
+	t->nrows = nrows;
 }
 
 int pd_table_rename(pd_table *t, size_t col, const char *name)

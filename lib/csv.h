@@ -43,6 +43,9 @@ pd_table *pd_table_new(const char *const *header, size_t ncols);
 /* Appends a row of ncols cells (copied); its line number is 0. 0 or
  * -ENOMEM. Works on parsed tables too. */
 int pd_table_append(pd_table *t, const char *const *cells);
+/* Keeps the first nrows rows of t and frees the rest (no-op when t has
+ * nrows or fewer). The only way to shorten a table: never set t->nrows. */
+void pd_table_truncate(pd_table *t, size_t nrows);
 /* Renames a column of a table made by pd_table_new. 0, -EINVAL (a parsed
  * table, or col out of range) or -ENOMEM. */
 int pd_table_rename(pd_table *t, size_t col, const char *name);
