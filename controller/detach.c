@@ -11,6 +11,7 @@
 
 #include "ctl.h"
 #include "log.h"
+#include "session.h"
 
 void ctl_detach(const ctl *c, int *ready_fd)
 {
@@ -21,9 +22,9 @@ void ctl_detach(const ctl *c, int *ready_fd)
 	pid_t pid;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s/controller.log", c->dir);
+	pd_session_path(path, sizeof(path), c->dir, PD_SF_LOG);
 	/* the log is opened in the held folder, never through a link */
-	if (fstatat(c->dir_fd, "controller.log", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (fstatat(c->dir_fd, PD_SF_LOG, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISREG(st.st_mode)) {
 			pd_err("%s is not a regular file (a symbolic link?): parade does not write "
 			       "through it; remove it",
@@ -40,7 +41,7 @@ void ctl_detach(const ctl *c, int *ready_fd)
 	if (pid == 0) {
 		close(p[0]);
 		setsid();
-		fd = openat(c->dir_fd, "controller.log",
+		fd = openat(c->dir_fd, PD_SF_LOG,
 			    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			pd_err("cannot write %s: %s", path, strerror(errno));
@@ -68,7 +69,7 @@ void ctl_detach(const ctl *c, int *ready_fd)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	/* the child's reasons went to the log: show them here */
-	fd = openat(c->dir_fd, "controller.log", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(c->dir_fd, PD_SF_LOG, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && lseek(fd, from, SEEK_SET) == from)
 		while ((n = read(fd, buf, sizeof(buf))) > 0)
 			fwrite(buf, 1, (size_t)n, stderr);

@@ -138,7 +138,7 @@ int pd_launch_main(int argc, char **argv)
 		fwrite(pd_buf_head(&script), 1, pd_buf_size(&script), stdout);
 	} else if (rv == 0) {
 		char spath[4700];
-		snprintf(spath, sizeof(spath), "%s/agents-%u.sbatch", dir, (unsigned)getpid());
+		pd_session_sbatch_path(spath, sizeof(spath), dir, (unsigned)getpid());
 		rv = pd_slurm_submit(&so, spath, &script, jobid, sizeof(jobid), err, sizeof(err));
 		if (rv == 0)
 			printf("%s\n", jobid);

@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "json.h"
 #include "log.h"
+#include "session.h"
 
 #define COMMIT_MS 5      /* a result waits at most this long for its commit */
 #define COMMIT_ROWS 4096 /* or until this many writes are pending */
@@ -442,7 +443,7 @@ int ctl_journal_create(ctl *c, int argc, char **argv, char *err, size_t errlen)
 	static const char *const formats[] = {"csv", "tsv", "jsonl"};
 	int rv;
 
-	snprintf(path, sizeof(path), "%s/journal.db", c->dir);
+	pd_session_path(path, sizeof(path), c->dir, PD_SF_JOURNAL);
 	rv = pd_journal_open(path, PD_J_CREATE, &c->jn, err, errlen);
 	if (rv < 0)
 		return rv;
@@ -519,7 +520,7 @@ int ctl_journal_reopen(ctl *c, char *err, size_t errlen)
 	size_t n = 0;
 	int rv;
 
-	snprintf(path, sizeof(path), "%s/journal.db", c->dir);
+	pd_session_path(path, sizeof(path), c->dir, PD_SF_JOURNAL);
 	if ((rv = pd_journal_open(path, 0, &c->jn, err, errlen)) < 0)
 		return rv;
 	if ((rv = pd_journal_meta_get(c->jn, "columns", &cols)) < 0 ||

@@ -17,6 +17,7 @@
 #include "lock.h"
 #include "log.h"
 #include "net.h"
+#include "session.h"
 
 /* ---- input ---- */
 
@@ -146,10 +147,7 @@ int ctl_submit_job(ctl *c, unsigned n, char *err, size_t errlen)
 	so.n = n;
 	pd_local_agent_path(agent, sizeof(agent));
 	snprintf(job, sizeof(job), "parade-%s", c->name);
-	if (c->njobs == 0)
-		snprintf(path, sizeof(path), "%s/agents.sbatch", c->dir);
-	else
-		snprintf(path, sizeof(path), "%s/agents-%u.sbatch", c->dir, c->njobs + 1);
+	pd_session_sbatch_path(path, sizeof(path), c->dir, c->njobs ? c->njobs + 1 : 0);
 	rv = pd_slurm_script(&so, job, agent, c->connpath, c->dir, &script, err, errlen);
 	if (rv == 0 && so.dry_run) {
 		fwrite(pd_buf_head(&script), 1, pd_buf_size(&script), stdout);
@@ -374,7 +372,7 @@ static int connection(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **
 	pd_endpoint ep, bound;
 	pd_connfile old;
 
-	snprintf(c->connpath, sizeof(c->connpath), "%s/connection", c->dir);
+	pd_session_path(c->connpath, sizeof(c->connpath), c->dir, PD_SF_CONNECTION);
 	if (c->o->mode == PD_MODE_RESUME && pd_connfile_read(c->connpath, &old, err, errlen) == 0) {
 		memcpy(cf->secret, old.secret, sizeof(cf->secret));
 		if (strncmp(old.endpoint, "ipc://", 6))
@@ -384,7 +382,7 @@ static int connection(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **
 		snprintf(err, errlen, "cannot make a session secret");
 		return -EIO;
 	}
-	snprintf(sockpath, sizeof(sockpath), "ipc://%s/agents.sock", c->dir);
+	pd_session_url(sockpath, sizeof(sockpath), c->dir, PD_SF_AGENTS_SOCK);
 	if (pd_endpoint_parse(sockpath, &ep, err, errlen) < 0 ||
 	    pd_server_listen(c->srv, &ep, NULL, &bound, err, errlen) < 0) {
 		size_t n = strlen(err);
@@ -585,7 +583,7 @@ int pd_run(const pd_run_opts *o)
 		char url[4200];
 		/* a crashed controller's stale socket is replaced (we hold the
 		 * lock); anything else there is refused (pd_net_ipc_clear) */
-		snprintf(url, sizeof(url), "ipc://%s/control.sock", c.dir);
+		pd_session_url(url, sizeof(url), c.dir, PD_SF_CONTROL_SOCK);
 		if (pd_control_listen(c.loop, url, ctl_control, &c, &c.ctrl, err, sizeof(err)) < 0) {
 			pd_err("%s", err);
 			goto out;
@@ -734,8 +732,8 @@ out:
 	 * place (or in place of its files) is never followed */
 	if (have_session && step) {
 		/* the agents' logs stay; the secret and the sockets go */
-		unlinkat(c.dir_fd, "connection", 0);
-		unlinkat(c.dir_fd, "agents.sock", 0);
+		unlinkat(c.dir_fd, PD_SF_CONNECTION, 0);
+		unlinkat(c.dir_fd, PD_SF_AGENTS_SOCK, 0);
 	} else if ((have_session && o->mode == PD_MODE_RUN && !o->keep_session &&
 		    !(c.interrupted && c.jn) && !c.journal_failed) ||
 		   (created && !up && ready_fd < 0)) {

@@ -440,7 +440,7 @@ int pd_serve_main(int argc, char **argv)
 	}
 	/* serve --name on a session that exists picks it up where it was */
 	if (o.name && pd_session_find(o.name, dir, sizeof(dir), err, sizeof(err)) == 0 &&
-	    snprintf(path, sizeof(path), "%s/journal.db", dir) > 0 && access(path, F_OK) == 0) {
+	    pd_session_path(path, sizeof(path), dir, PD_SF_JOURNAL) == 0 && access(path, F_OK) == 0) {
 		char *args[4] = {"parade resume", (char *)o.name, "--foreground", NULL};
 		pd_ssh_opts_free(&o.ssh);
 		return pd_resume_main(3, args);

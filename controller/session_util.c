@@ -11,6 +11,7 @@
 #include "json.h"
 #include "lock.h"
 #include "log.h"
+#include "session.h"
 #include "session_int.h"
 
 #define REQUEST_MS 10000
@@ -39,7 +40,10 @@ static int ask_ms(const char *dir, const char *req, int ms, pd_json **out, char 
 		snprintf(err, errlen, "no controller is running for this session");
 		return -ESRCH;
 	}
-	snprintf(url, sizeof(url), "ipc://%s/control.sock", dir);
+	if ((rv = pd_session_url(url, sizeof(url), dir, PD_SF_CONTROL_SOCK)) < 0) {
+		snprintf(err, errlen, "session path too long: %s", dir);
+		return rv;
+	}
 	rv = pd_control_request(url, req, strlen(req), ms, &reply, &rlen, err, errlen);
 	if (rv < 0)
 		return rv;
@@ -108,8 +112,7 @@ void ses_read_offline(const char *dir, ses_offline *off)
 
 	memset(off, 0, sizeof(*off));
 	snprintf(off->state, sizeof(off->state), "no journal");
-	snprintf(path, sizeof(path), "%s/journal.db", dir);
-	if (access(path, F_OK) != 0)
+	if (pd_session_path(path, sizeof(path), dir, PD_SF_JOURNAL) < 0 || access(path, F_OK) != 0)
 		return;
 	off->has_journal = 1;
 	if (pd_journal_open(path, PD_J_READONLY, &j, off->err, sizeof(off->err)) < 0)
@@ -146,8 +149,8 @@ int ses_journal_open(const char *name, const char *dir, int flags, pd_journal **
 	int rv;
 
 	*j = NULL;
-	snprintf(path, sizeof(path), "%s/journal.db", dir);
-	if (access(path, F_OK) != 0) {
+	pd_session_path(path, sizeof(path), dir, PD_SF_JOURNAL);
+	if (!path[0] || access(path, F_OK) != 0) {
 		pd_err("session %s has no journal (%s): it was run with --no-journal, or inside a "
 		       "Slurm step",
 		       name, path);

@@ -68,7 +68,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PD_JOURNAL_FILE "journal.db"
 #define PD_JOURNAL_VERSION 2
 #define PD_JOURNAL_MAX_CELLS 65536u    /* cells per task */
 #define PD_JOURNAL_MAX_BLOB (64u << 20) /* bytes of one task's cells, one out, one agent */

@@ -1,4 +1,5 @@
 #include "lock.h"
+#include "session.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +11,7 @@
 
 static int lock_path(const char *dir, char *path, size_t len)
 {
-	return (size_t)snprintf(path, len, "%s/lock", dir) >= len ? -ENAMETOOLONG : 0;
+	return pd_session_path(path, len, dir, PD_SF_LOCK);
 }
 
 /* The holder's line, without its newline. */
@@ -53,7 +54,7 @@ int pd_lock_take(int dfd, const char *dir, const char *name, int *fd, char *err,
 		snprintf(err, errlen, "session path too long: %s", dir);
 		return -ENAMETOOLONG;
 	}
-	f = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	f = openat(dfd, PD_SF_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (f < 0) {
 		rv = -errno;
 		snprintf(err, errlen, "cannot open %s: %s%s", path, strerror(errno),

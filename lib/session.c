@@ -12,6 +12,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static int path_done(int n, char *out, size_t outlen)
+{
+	if (n < 0 || (size_t)n >= outlen) {
+		if (outlen)
+			out[0] = 0;
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+int pd_session_path(char *out, size_t outlen, const char *dir, const char *file)
+{
+	return path_done(snprintf(out, outlen, "%s/%s", dir, file), out, outlen);
+}
+
+int pd_session_url(char *out, size_t outlen, const char *dir, const char *file)
+{
+	return path_done(snprintf(out, outlen, "ipc://%s/%s", dir, file), out, outlen);
+}
+
+int pd_session_sbatch_path(char *out, size_t outlen, const char *dir, unsigned n)
+{
+	if (n == 0)
+		return path_done(snprintf(out, outlen, "%s/agents.sbatch", dir), out, outlen);
+	return path_done(snprintf(out, outlen, "%s/agents-%u.sbatch", dir, n), out, outlen);
+}
+
 int pd_random(uint8_t *p, size_t n)
 {
 	while (n) {
@@ -660,13 +687,13 @@ static int session_connfile_open(const char *name, char *p, size_t plen, int *fd
 	rv = pd_session_find_at(name, dir, sizeof(dir), &dfd, err, errlen);
 	if (rv < 0)
 		return rv;
-	if ((size_t)snprintf(p, plen, "%s/connection", dir) >= plen) {
+	if (pd_session_path(p, plen, dir, PD_SF_CONNECTION) < 0) {
 		snprintf(err, errlen, "session path too long");
 		rv = -ENAMETOOLONG;
 		goto out;
 	}
 	/* O_NONBLOCK: a FIFO in its place must not hang the open */
-	f = openat(dfd, "connection", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	f = openat(dfd, PD_SF_CONNECTION, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (f < 0) {
 		rv = -errno;
 		if (rv == -ELOOP || rv == -EMLINK) {

@@ -28,6 +28,28 @@ typedef struct pd_connfile {
 	uint8_t secret[PD_SECRET_LEN];
 } pd_connfile;
 
+/* The files of a session folder. Their names are spelled here and nowhere
+ * else: code names a file by these constants and builds its path with
+ * pd_session_path (or opens it with openat(dfd, PD_SF_..., ...) through a
+ * held folder). */
+#define PD_SF_CONNECTION "connection"     /* the connection file (above) */
+#define PD_SF_JOURNAL "journal.db"        /* the SQLite journal (lib/journal.h) */
+#define PD_SF_LOG "controller.log"        /* a detached controller's log */
+#define PD_SF_AGENTS_SOCK "agents.sock"   /* where local agents dial (ipc://) */
+#define PD_SF_CONTROL_SOCK "control.sock" /* the control socket (docs/control.md) */
+#define PD_SF_LOCK "lock"                 /* one controller per session (lib/lock.h) */
+
+/* out = "DIR/FILE" (file: one of PD_SF_*). 0, or -ENAMETOOLONG (out is
+ * then "" when outlen > 0). */
+int pd_session_path(char *out, size_t outlen, const char *dir, const char *file);
+/* out = "ipc://DIR/FILE", the URL of a socket in the folder. 0 or
+ * -ENAMETOOLONG as pd_session_path. */
+int pd_session_url(char *out, size_t outlen, const char *dir, const char *file);
+/* out = the path of the n-th sbatch script a session in DIR writes:
+ * "DIR/agents.sbatch" for n 0, else "DIR/agents-N.sbatch". 0 or
+ * -ENAMETOOLONG as pd_session_path. */
+int pd_session_sbatch_path(char *out, size_t outlen, const char *dir, unsigned n);
+
 /* Folders in PARADE_HOME must be this user's alone. The home (made 0700
  * if missing; it may itself be a link the user made) and its sessions/
  * folder must be folders owned by the effective user and not writable by

@@ -35,6 +35,25 @@ static void test_hex(void)
 	CU_ASSERT_EQUAL(pd_unhex("009fabfg", 8, out, 4), -EINVAL);
 }
 
+/* The session folder's files are named in lib/session only. */
+static void test_session_paths(void)
+{
+	char out[64], small[12];
+
+	CU_ASSERT_EQUAL(pd_session_path(out, sizeof(out), "/h/s", PD_SF_JOURNAL), 0);
+	CU_ASSERT_STRING_EQUAL(out, "/h/s/journal.db");
+	CU_ASSERT_EQUAL(pd_session_url(out, sizeof(out), "/h/s", PD_SF_CONTROL_SOCK), 0);
+	CU_ASSERT_STRING_EQUAL(out, "ipc:///h/s/control.sock");
+	CU_ASSERT_EQUAL(pd_session_sbatch_path(out, sizeof(out), "/h/s", 0), 0);
+	CU_ASSERT_STRING_EQUAL(out, "/h/s/agents.sbatch");
+	CU_ASSERT_EQUAL(pd_session_sbatch_path(out, sizeof(out), "/h/s", 3), 0);
+	CU_ASSERT_STRING_EQUAL(out, "/h/s/agents-3.sbatch");
+	CU_ASSERT_EQUAL(pd_session_path(small, sizeof(small), "/h/s", PD_SF_LOG), -ENAMETOOLONG);
+	CU_ASSERT_STRING_EQUAL(small, "");
+	CU_ASSERT_EQUAL(pd_session_url(small, sizeof(small), "/h/s", PD_SF_AGENTS_SOCK),
+			-ENAMETOOLONG);
+}
+
 static void test_create_and_roundtrip(void)
 {
 	char dir[4096], name[128], err[512], path[4200];
@@ -261,7 +280,7 @@ static void test_remove_swapped(void)
 						err, sizeof(err)),
 			      0);
 	CU_ASSERT_FATAL(dfd >= 0);
-	snprintf(path, sizeof(path), "%s/journal.db", dir);
+	pd_session_path(path, sizeof(path), dir, PD_SF_JOURNAL);
 	write_file(path, "j", 0600);
 	snprintf(moved, sizeof(moved), "%s.moved", dir);
 	CU_ASSERT_EQUAL_FATAL(rename(dir, moved), 0);
@@ -270,7 +289,7 @@ static void test_remove_swapped(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is no longer the folder of session swap"));
 	CU_ASSERT(victim_intact(vdir));
 	CU_ASSERT(lstat(dir, &st) == 0 && S_ISLNK(st.st_mode));
-	snprintf(path, sizeof(path), "%s/journal.db", moved);
+	pd_session_path(path, sizeof(path), moved, PD_SF_JOURNAL);
 	CU_ASSERT(lstat(path, &st) < 0);
 	close(dfd);
 	unlink(dir);
@@ -463,6 +482,7 @@ int main(void)
 		return 2;
 	s = CU_add_suite("session", NULL, NULL);
 	CU_add_test(s, "hex", test_hex);
+	CU_add_test(s, "session file paths", test_session_paths);
 	CU_add_test(s, "create and round trip", test_create_and_roundtrip);
 	CU_add_test(s, "connection file errors", test_read_errors);
 	CU_add_test(s, "secret file", test_secret_file);
