@@ -13,7 +13,7 @@
 #include "client.h"
 #include "codec.h"
 #include "config.h"
-#include "launch_ssh.h"
+#include "ssh_pool.h"
 #include "log.h"
 #include "loop.h"
 #include "session.h"

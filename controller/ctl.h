@@ -12,7 +12,7 @@
 #include "csv.h"
 #include "journal.h"
 #include "launch_local.h"
-#include "launch_ssh.h"
+#include "ssh_pool.h"
 #include "loop.h"
 #include "output.h"
 #include "progress.h"

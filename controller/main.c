@@ -7,7 +7,7 @@
 #include "log.h"
 #include "loop.h"
 #include "commands.h"
-#include "launch_ssh.h"
+#include "ssh_pool.h"
 #include "run.h"
 
 static const char usage[] =

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "launch_slurm.h"
-#include "launch_ssh.h"
+#include "ssh_pool.h"
 
 enum pd_launch { PD_LAUNCH_LOCAL = 0, PD_LAUNCH_NONE, PD_LAUNCH_SLURM, PD_LAUNCH_SSH };
 

@@ -1,21 +1,19 @@
-/* launch_ssh.c - the supervisor of one ssh per host, and the `ssh`
- * launch command (see launch_ssh.h; the pure parts are in ssh.c). */
-#include "launch_ssh.h"
+/* ssh_pool.c - the supervisor of one ssh per host (see ssh_pool.h; the
+ * pure parts are in ssh.c, the command in ssh_cmd.c). */
+#include "ssh_pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "spawn.h"
 
 #define TAIL_MAX 4096
 #define LINE_MAX_ 512
@@ -186,7 +184,7 @@ static void on_err(pd_loop *l, int fd, uint32_t ev, void *arg)
 		return;
 	close_err(hr);
 	/* without a pidfd, the end of ssh's stderr is the sign it exited */
-	if (hr->pidfd < 0 && hr->pid > 0 && waitpid(hr->pid, &st, 0) == hr->pid)
+	if (hr->pidfd < 0 && hr->pid > 0 && pd_reap(hr->pid, &st, NULL, 0) == hr->pid)
 		ended(hr, st);
 }
 
@@ -196,7 +194,7 @@ static void on_exit_fd(pd_loop *l, int fd, uint32_t ev, void *arg)
 	int st = 0;
 
 	(void)ev;
-	if (waitpid(hr->pid, &st, WNOHANG) != hr->pid)
+	if (pd_reap(hr->pid, &st, NULL, 1) != hr->pid)
 		return;
 	pd_loop_del(l, fd);
 	close(fd);
@@ -207,40 +205,26 @@ static void on_exit_fd(pd_loop *l, int fd, uint32_t ev, void *arg)
 static int spawn(host_run *hr)
 {
 	pd_ssh *p = hr->owner;
-	int in[2] = {-1, -1}, er[2] = {-1, -1}, nullfd = -1, e;
-	pid_t parent = getpid(), pid;
+	int in[2] = {-1, -1}, er[2] = {-1, -1}, e, exec_err = 0;
 	const uint8_t *t = pd_buf_head(&p->text);
 	size_t left = pd_buf_size(&p->text);
+	pd_spawn_opts so;
+	pid_t pid;
 
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0 ||
-	    (nullfd = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0) {
+		e = -errno;
 		goto fail;
-	pid = fork();
-	if (pid < 0)
-		goto fail;
-	if (pid == 0) {
-		int src[3] = {in[0], nullfd, er[1]}, tmp[3];
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		setpgid(0, 0);
-		pd_loop_child_sigmask();
-		/* above 2 first, so that no dup2 overwrites a source */
-		for (int i = 0; i < 3; i++)
-			if ((tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) < 0)
-				_exit(127);
-		for (int i = 0; i < 3; i++)
-			if (dup2(tmp[i], i) < 0)
-				_exit(127);
-		execvp(hr->argv[0], hr->argv);
-		dprintf(2, "parade: cannot run ssh program '%s': %s\n", hr->argv[0],
-			strerror(errno));
-		_exit(127);
 	}
-	setpgid(pid, pid);
+	/* its own group, gone with the controller; stdout to /dev/null */
+	pd_spawn_init(&so, hr->argv);
+	so.fd[0] = in[0];
+	so.fd[1] = PD_SPAWN_NULL;
+	so.fd[2] = er[1];
+	so.death_signal = SIGTERM;
+	if ((e = pd_spawn(&so, &pid, &exec_err)) < 0)
+		goto fail;
 	close(in[0]);
 	close(er[1]);
-	close(nullfd);
 	hr->pid = pid;
 	hr->in_fd = in[1];
 	hr->err_fd = er[0];
@@ -249,14 +233,22 @@ static int spawn(host_run *hr)
 	hr->started_ms = pd_now_us() / 1000;
 	hr->rport = p->rport;
 	hr->text_sent = !p->dynamic;
-	if (!p->dynamic)
+	if (exec_err) {
+		/* the child exits 127; its end is judged on this line
+		 * (pd_ssh_classify) */
+		char line[600];
+		int n = snprintf(line, sizeof(line), "parade: cannot run ssh program '%s': %s\n",
+				 hr->argv[0], strerror(exec_err));
+		feed(hr, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+	} else if (!p->dynamic) {
 		write_all(hr->in_fd, t, left);
+	}
 	fcntl(hr->err_fd, F_SETFL, O_NONBLOCK);
 	if (pd_loop_add(p->loop, hr->err_fd, PD_EV_IN, on_err, hr) < 0) {
 		close(hr->err_fd);
 		hr->err_fd = -1;
 	}
-	hr->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	hr->pidfd = pd_pidfd(pid);
 	if (hr->pidfd >= 0 && pd_loop_add(p->loop, hr->pidfd, PD_EV_IN, on_exit_fd, hr) < 0) {
 		close(hr->pidfd);
 		hr->pidfd = -1;
@@ -264,15 +256,12 @@ static int spawn(host_run *hr)
 	pd_debug("ssh %s: started (pid %d)", hr->name, (int)pid);
 	return 0;
 fail:
-	e = -errno;
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
 			close(in[i]);
 		if (er[i] >= 0)
 			close(er[i]);
 	}
-	if (nullfd >= 0)
-		close(nullfd);
 	return e;
 }
 
@@ -519,39 +508,10 @@ void pd_ssh_report(const pd_ssh *p)
 	}
 }
 
-/* Reaps what has exited; returns how many are still running. */
-static unsigned reap(pd_ssh *p)
-{
-	unsigned alive = 0;
-
-	for (size_t i = 0; i < p->n; i++) {
-		host_run *hr = &p->hosts[i];
-		if (hr->pid <= 0)
-			continue;
-		if (waitpid(hr->pid, NULL, WNOHANG) == hr->pid) {
-			hr->pid = 0;
-			continue;
-		}
-		alive++;
-	}
-	return alive;
-}
-
-static void wait_for(pd_ssh *p, unsigned ms)
-{
-	for (unsigned t = 0; reap(p) && t < ms / 10; t++)
-		usleep(10000);
-}
-
-static void signal_all(pd_ssh *p, int sig)
-{
-	for (size_t i = 0; i < p->n; i++)
-		if (p->hosts[i].pid > 0)
-			kill(-p->hosts[i].pid, sig);
-}
-
 void pd_ssh_stop(pd_ssh *p)
 {
+	pid_t *pids;
+
 	if (!p)
 		return;
 	p->stopping = 1;
@@ -569,20 +529,18 @@ void pd_ssh_stop(pd_ssh *p)
 			hr->in_fd = -1;
 		}
 	}
-	wait_for(p, STOP_GRACE_MS);
-	if (reap(p)) {
-		signal_all(p, SIGTERM);
-		wait_for(p, 2000);
+	pids = calloc(p->n ? p->n : 1, sizeof(*pids));
+	for (size_t i = 0; i < p->n; i++) {
+		if (pids)
+			pids[i] = p->hosts[i].pid;
+		else if (p->hosts[i].pid > 0) /* out of memory: no time to wait */
+			pd_stop_groups(&p->hosts[i].pid, 1, 0, 0);
 	}
-	if (reap(p)) {
-		signal_all(p, SIGKILL);
-		for (size_t i = 0; i < p->n; i++) {
-			if (p->hosts[i].pid > 0) {
-				waitpid(p->hosts[i].pid, NULL, 0);
-				p->hosts[i].pid = 0;
-			}
-		}
-	}
+	if (pids)
+		pd_stop_groups(pids, p->n, STOP_GRACE_MS, 2000);
+	for (size_t i = 0; i < p->n; i++)
+		p->hosts[i].pid = 0;
+	free(pids);
 	for (size_t i = 0; i < p->n; i++)
 		close_err(&p->hosts[i]);
 }
@@ -601,186 +559,4 @@ void pd_ssh_free(pd_ssh *p)
 	pd_buf_free(&p->text);
 	memset(&p->cf, 0, sizeof(p->cf));
 	free(p);
-}
-
-/* ---- the command ---- */
-
-static const char ssh_usage[] =
-	"usage: %s ssh [user@]host[:port][,...] (--connect FILE | --session NAME) [options]\n"
-	"       %s ssh --hostfile FILE (--connect FILE | --session NAME) [options]\n"
-	"\n"
-	"Starts an agent on each host over ssh for a running controller, and keeps\n"
-	"it going (restarting a lost ssh) until the controller lets the agents go.\n"
-	"The secret travels on ssh's stdin, never on a command line.\n"
-	"\n"
-	"  --connect FILE        the controller's connection file\n"
-	"  --session NAME        $PARADE_HOME/sessions/NAME/connection\n"
-	"  --hostfile FILE       hosts, one '[user@]host[:port] [slots]' a line\n"
-	"  --slots K             tasks each agent runs at once (default 1)\n"
-	"  --tunnel              agents dial 127.0.0.1:PORT on their host, forwarded\n"
-	"                        back to the controller by ssh -R\n"
-	"  --tunnel-port PORT    that remote port (default: one each host's sshd\n"
-	"                        picks and ssh reports)\n"
-	"  --ssh-opt OPT         pass -o OPT to ssh (repeatable)\n"
-	"  --remote-agent PATH   the agent program there (default parade-agent)\n"
-	"  --remote-connect-file copy the connection file to ~/.parade/ there\n"
-	"  --coproc COMMAND      the agents keep COMMAND (sh -c) per slot for a\n"
-	"                        controller with --handler coproc: (give the same\n"
-	"                        COMMAND; such a controller refuses agents without)\n"
-	"  -v, --verbose         debug log lines, here and from the agents\n"
-	"  -h, --help            this help\n"
-	"\n"
-	"Exit status: 0 the agents left when told, 1 some host failed, 2 usage error.\n";
-
-enum { S_CONNECT = 256, S_SESSION, S_SLOTS, S_OPT, S_FLAG, S_COPROC };
-
-static const struct option ssh_longopts[] = {
-	{"connect", required_argument, 0, S_CONNECT},
-	{"session", required_argument, 0, S_SESSION},
-	{"slots", required_argument, 0, S_SLOTS},
-	{"hostfile", required_argument, 0, S_OPT},
-	{"ssh-opt", required_argument, 0, S_OPT},
-	{"tunnel-port", required_argument, 0, S_OPT},
-	{"remote-agent", required_argument, 0, S_OPT},
-	{"tunnel", no_argument, 0, S_FLAG},
-	{"remote-connect-file", no_argument, 0, S_FLAG},
-	{"coproc", required_argument, 0, S_COPROC},
-	{"verbose", no_argument, 0, 'v'},
-	{"help", no_argument, 0, 'h'},
-	{0, 0, 0, 0}};
-
-typedef struct cmd_state {
-	pd_ssh *ssh;
-	pd_timer *check;
-	const char *connfile;
-	int signo;
-} cmd_state;
-
-static void cmd_check(pd_loop *l, void *arg)
-{
-	cmd_state *c = arg;
-
-	if (pd_ssh_active(c->ssh) == 0) {
-		pd_loop_stop(l);
-		return;
-	}
-	/* the controller removes it when the run ends */
-	if (access(c->connfile, F_OK) != 0) {
-		pd_info("%s is gone: the controller has finished", c->connfile);
-		pd_loop_stop(l);
-		return;
-	}
-	pd_timer_start(c->check, 500);
-}
-
-static void cmd_signal(pd_loop *l, int signo, void *arg)
-{
-	((cmd_state *)arg)->signo = signo;
-	pd_loop_stop(l);
-}
-
-int pd_ssh_main(const char *prog, int argc, char **argv)
-{
-	pd_ssh_opts o;
-	pd_connfile cf;
-	pd_endpoint ep;
-	pd_loop *loop = NULL;
-	cmd_state cs = {0};
-	const char *connect = NULL, *session = NULL;
-	char err[2048], path[4600];
-	int c, li = 0, rv = 2;
-
-	memset(&o, 0, sizeof(o));
-	memset(&cf, 0, sizeof(cf));
-	o.slots = 1;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "vh", ssh_longopts, &li)) != -1) {
-		switch (c) {
-		case S_CONNECT: connect = optarg; break;
-		case S_SESSION: session = optarg; break;
-		case S_SLOTS: {
-			char *e;
-			unsigned long v = strtoul(optarg, &e, 10);
-			if (*e || v == 0 || v > PD_SSH_MAX_SLOTS || optarg[0] == '-') {
-				pd_err("--slots '%s': expected a whole number from 1 to %d", optarg,
-				       PD_SSH_MAX_SLOTS);
-				goto out;
-			}
-			o.slots = (unsigned)v;
-			break;
-		}
-		case S_OPT:
-		case S_FLAG:
-			if (pd_ssh_opt(&o, ssh_longopts[li].name, c == S_OPT ? optarg : NULL) < 0)
-				goto out;
-			break;
-		case S_COPROC:
-			if (!*optarg) {
-				pd_err("--coproc needs a command");
-				goto out;
-			}
-			o.coproc = optarg;
-			break;
-		case 'v':
-			o.verbose = 1;
-			pd_log_set_level(PD_LOG_DEBUG);
-			break;
-		case 'h': printf(ssh_usage, prog, prog); rv = 0; goto out;
-		default: fprintf(stderr, ssh_usage, prog, prog); goto out;
-		}
-	}
-	for (; optind < argc; optind++)
-		if (pd_ssh_opt(&o, "hosts", argv[optind]) < 0)
-			goto out;
-	if (!o.nhosts || !connect == !session) {
-		fprintf(stderr, "%s ssh: give hosts (or --hostfile) and one of --connect or "
-			"--session\n", prog);
-		fprintf(stderr, ssh_usage, prog, prog);
-		goto out;
-	}
-	/* the secret and endpoint go to other hosts: the file is checked as
-	 * parade-agent --connect checks it (lib/session.h) */
-	c = pd_connfile_load(connect, session, path, sizeof(path), &cf, err, sizeof(err));
-	if (c >= 0 || c == -EPERM)
-		connect = path;
-	if (c == -EPERM) {
-		pd_warn("%s", err);
-	} else if (c < 0) {
-		pd_err("%s", err);
-		goto out;
-	}
-	if (pd_endpoint_parse(cf.endpoint, &ep, err, sizeof(err)) < 0 ||
-	    ep.kind != PD_EP_TLS_TCP) {
-		pd_err("%s: the controller listens on %s only; agents on other hosts need "
-		       "tls+tcp:// (parade run --listen tls+tcp://127.0.0.1:0 for --tunnel)",
-		       connect, cf.endpoint);
-		goto out;
-	}
-	loop = pd_loop_new();
-	if (!loop || !(cs.check = pd_timer_new(loop, cmd_check, &cs))) {
-		pd_err("cannot create the event loop");
-		goto out;
-	}
-	cs.connfile = connect;
-	pd_loop_signal(loop, SIGINT, cmd_signal, &cs);
-	pd_loop_signal(loop, SIGTERM, cmd_signal, &cs);
-	pd_loop_signal(loop, SIGHUP, cmd_signal, &cs);
-	cs.ssh = pd_ssh_start(loop, &o, &cf, &ep, err, sizeof(err));
-	memset(cf.secret, 0, sizeof(cf.secret));
-	if (!cs.ssh) {
-		pd_err("%s", err);
-		goto out;
-	}
-	pd_timer_start(cs.check, 500);
-	pd_loop_run(loop);
-	pd_ssh_stop(cs.ssh);
-	pd_ssh_report(cs.ssh);
-	rv = pd_ssh_failed(cs.ssh) ? 1 : 0;
-out:
-	memset(cf.secret, 0, sizeof(cf.secret));
-	pd_ssh_free(cs.ssh);
-	pd_timer_free(cs.check);
-	pd_loop_free(loop);
-	pd_ssh_opts_free(&o);
-	return rv;
 }

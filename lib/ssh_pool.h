@@ -1,4 +1,7 @@
-/* launch_ssh.h - agents on other machines, started and kept alive over ssh.
+/* ssh_pool.h - agents on other machines, started and kept alive over ssh:
+ * the supervisor that both `parade run --launch ssh` (through the ssh
+ * launcher, controller/launch_ssh.c) and `parade launch ssh` /
+ * `parade-agent ssh` (pd_ssh_main) use.
  *
  * One `ssh` per host runs `exec parade-agent --connect - --mode ssh
  * --slots K [--coproc 'COMMAND']` there. The session's connection text (the secret included)
@@ -23,8 +26,8 @@
  * refused by the controller (3), usage error (2)), or after
  * PD_SSH_EARLY_LIMIT sessions in a row ended early for other reasons.
  */
-#ifndef PD_LAUNCH_SSH_H
-#define PD_LAUNCH_SSH_H
+#ifndef PD_SSH_POOL_H
+#define PD_SSH_POOL_H
 
 #include <stddef.h>
 
