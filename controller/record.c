@@ -11,6 +11,7 @@
 #include "json.h"
 #include "log.h"
 #include "session.h"
+#include "session_record.h"
 
 #define COMMIT_MS 5      /* a result waits at most this long for its commit */
 #define COMMIT_ROWS 4096 /* or until this many writes are pending */
@@ -456,6 +457,7 @@ int ctl_journal_create(ctl *c, int argc, char **argv, char *err, size_t errlen)
 	    (rv = pd_journal_meta_set(c->jn, "schema", c->o->schema ? c->o->schema : "")) < 0 ||
 	    (rv = pd_journal_meta_set(c->jn, "format", formats[c->o->format])) < 0 ||
 	    (rv = meta_strings(c, "argv", argv, (size_t)argc)) < 0 ||
+	    (rv = pd_record_write(c->jn, c->o, c->stdin_input)) < 0 ||
 	    (rv = meta_strings(c, "columns", c->grid->header, c->grid->ncols)) < 0)
 		goto fail;
 	for (size_t i = 0; i < c->grid->nrows; i++) {
@@ -504,56 +506,22 @@ int ctl_journal_restore(ctl *c, char *err, size_t errlen)
 	return 0;
 }
 
-static int restore_task(void *arg, uint64_t id, char **cells, size_t n)
-{
-	ctl *c = arg;
-
-	if (id != c->grid->nrows || n != c->grid->ncols)
-		return -EPROTO; /* tasks are dense and all as wide as the header */
-	return pd_table_append(c->grid, (const char *const *)cells);
-}
-
 int ctl_journal_reopen(ctl *c, char *err, size_t errlen)
 {
-	char path[4200], *cols = NULL, *std = NULL, **names = NULL;
-	pd_json *v = NULL;
-	size_t n = 0;
+	char path[4200], why[512];
 	int rv;
 
 	pd_session_path(path, sizeof(path), c->dir, PD_SF_JOURNAL);
 	if ((rv = pd_journal_open(path, 0, &c->jn, err, errlen)) < 0)
 		return rv;
-	if ((rv = pd_journal_meta_get(c->jn, "columns", &cols)) < 0 ||
-	    pd_json_parse(cols, strlen(cols), &v, err, errlen) < 0 ||
-	    pd_json_type(v) != PD_JSON_ARRAY || (n = pd_json_len(v)) == 0) {
-		snprintf(err, errlen, "journal %s: no valid 'columns' record", path);
-		rv = -EPROTO;
-		goto out;
+	c->stdin_input = c->o->stdin_recorded;
+	if ((rv = pd_record_grid(c->jn, &c->grid, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "journal %s: %s", path, why);
+		return rv;
 	}
-	pd_journal_meta_get(c->jn, "stdin", &std);
-	c->stdin_input = std && !strcmp(std, "1");
-	if (!(names = calloc(n, sizeof(*names)))) {
-		rv = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		names[i] = (char *)pd_json_str(pd_json_at(v, i), NULL);
-		if (!names[i] || (c->stdin_input && i == 0))
-			names[i] = "";
-	}
-	if (!(c->grid = pd_table_new((const char *const *)names, n))) {
-		rv = -ENOMEM;
-		goto out;
-	}
-	rv = pd_journal_tasks(c->jn, restore_task, c);
-	if (rv < 0)
-		snprintf(err, errlen, "journal %s: cannot read its tasks: %s", path, strerror(-rv));
-out:
-	if (rv == -ENOMEM)
+	/* the template reads a stdin line as {}: its column has no name until
+	 * the table names it "input" */
+	if (c->stdin_input && (rv = pd_table_rename(c->grid, 0, "")) < 0)
 		snprintf(err, errlen, "out of memory reading %s", path);
-	free(names);
-	pd_json_free(v);
-	free(cols);
-	free(std);
 	return rv;
 }

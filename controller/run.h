@@ -2,6 +2,7 @@
 #ifndef PD_RUN_H
 #define PD_RUN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "launch_slurm.h"
@@ -13,6 +14,10 @@ enum pd_launch { PD_LAUNCH_LOCAL = 0, PD_LAUNCH_NONE, PD_LAUNCH_SLURM, PD_LAUNCH
  * detached one (submit, resume), a long-lived one fed over the control
  * socket (serve). */
 enum pd_mode { PD_MODE_RUN = 0, PD_MODE_SUBMIT, PD_MODE_SERVE, PD_MODE_RESUME };
+
+/* The options a session was given, in order, as the session record keeps
+ * them (at most this many). */
+#define PD_RUN_MAX_GIVEN 256
 
 typedef struct pd_run_opts {
 	unsigned workers;        /* local agents (0: one per online core) */
@@ -53,8 +58,18 @@ typedef struct pd_run_opts {
 	int no_journal;          /* --no-journal (run only) */
 	int foreground;          /* resume: stay in the foreground */
 	int serve_session;       /* resume: the session was started by serve */
-	int argc;                /* the options as given (recorded in the journal) */
+	int stdin_recorded;      /* resume: its tasks were lines of stdin (its record) */
+	int verbose;             /* -v */
+	int argc;                /* the command line (pd_run_parse; 0 from a record) */
 	char **argv;
+	/* every option applied, in order: opt indexes run_opts.c's table, val is
+	 * borrowed (from argv, or from the record read); the session record
+	 * is written from these */
+	struct pd_run_given {
+		unsigned opt;
+		const char *val; /* NULL for a flag */
+	} given[PD_RUN_MAX_GIVEN];
+	unsigned ngiven;
 } pd_run_opts;
 
 /* Parses the arguments of `parade run`, `submit` or `serve` (argv[0] is
@@ -62,12 +77,29 @@ typedef struct pd_run_opts {
  * Returns 0, 1 when help was printed (exit 0), or -EINVAL after printing a
  * message (exit 2). */
 int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o);
-/* The same for a command line recorded in a session's journal (resume,
- * collect of an old journal), which was legal when it was recorded: a
+/* The legacy reader's parser (session_record.c, journals written before
+ * the session record, which kept only their command line): the command
+ * line as pd_run_parse reads it, legal when it was recorded: a
  * --output-limit above today's maximum (PD_JOURNAL_MAX_BLOB; up to 1 GiB
  * was taken once) is the maximum, and o->out_limit_recorded says what was
  * recorded (the caller warns, naming the session). */
 int pd_run_parse_recorded(int argc, char **argv, int mode, pd_run_opts *o);
+
+/* The session record's side of the same table (session_record.c):
+ * pd_run_given_key names the i-th option given by its record key (a name
+ * that stays when the command-line name changes) and sets *val (NULL for a
+ * flag); NULL past the last. A record is read back with pd_run_build_init
+ * (the defaults of mode), pd_run_build_apply for each (key, val) in order
+ * (val NULL for a flag; borrowed, must outlive o) and pd_run_build_finish
+ * (the template words, borrowed, and the checks pd_run_parse makes after
+ * the last option). They return 0 or -EINVAL with err naming the option
+ * ("unknown option 'x'", "--chunk '0': expected a whole number from 1 to
+ * 4096"); nothing is printed, but for a launcher's own refusal. */
+const char *pd_run_given_key(const pd_run_opts *o, unsigned i, const char **val);
+void pd_run_build_init(pd_run_opts *o, int mode);
+int pd_run_build_apply(pd_run_opts *o, const char *key, const char *val, char *err,
+		       size_t errlen);
+int pd_run_build_finish(pd_run_opts *o, char **words, int nwords, char *err, size_t errlen);
 /* Runs the controller; returns the process exit status (0, 1, 2, 130).
  * Submit and resume detach: the caller returns once the session is up. */
 int pd_run(const pd_run_opts *o);

@@ -1,6 +1,10 @@
-/* run_opts.c - command-line parsing for `parade run`. */
+/* run_opts.c - the options of `parade run`, `submit` and `serve`: one
+ * table (opts[] below) that the command-line parser, the session record's
+ * writer and its reader (session_record.c) all go through. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,72 +91,51 @@ const char pd_run_usage[] =
 	"error (including: no agent could be started), 130 interrupted (SIGINT),\n"
 	"128+N ended by signal N (SIGTERM, SIGHUP).\n";
 
-enum {
-	O_WORKERS = 256, O_GRID, O_GRID_FORMAT, O_LIMIT, O_CHUNK, O_NODISP, O_RETRIES, O_CRASH,
-	O_TIMEOUT, O_SCHEMA, O_FORMAT, O_LISTEN, O_LAUNCH, O_INSECURE, O_SHELL, O_UNORDERED,
-	O_NAME, O_KEEP, O_HANDLER, O_MAXFRAME, O_OUTLIMIT, O_SLOTS, O_PROGRESS, O_NOPROGRESS,
-	O_SLURM_OPT, O_DRYRUN, O_SSH_OPT, O_SSH_FLAG, O_NOJOURNAL, O_COPROC_FMT
-};
-
-static const struct option longopts[] = {
-	{"workers", required_argument, 0, O_WORKERS},
-	{"grid", required_argument, 0, O_GRID},
-	{"grid-format", required_argument, 0, O_GRID_FORMAT},
-	{"limit", required_argument, 0, O_LIMIT},
-	{"chunk", required_argument, 0, O_CHUNK},
-	{"no-dispatcher", no_argument, 0, O_NODISP},
-	{"retries", required_argument, 0, O_RETRIES},
-	{"crash-limit", required_argument, 0, O_CRASH},
-	{"timeout", required_argument, 0, O_TIMEOUT},
-	{"schema", required_argument, 0, O_SCHEMA},
-	{"format", required_argument, 0, O_FORMAT},
-	{"output", required_argument, 0, 'o'},
-	{"listen", required_argument, 0, O_LISTEN},
-	{"launch", required_argument, 0, O_LAUNCH},
-	{"insecure", no_argument, 0, O_INSECURE},
-	{"shell", required_argument, 0, O_SHELL},
-	{"unordered", no_argument, 0, O_UNORDERED},
-	{"name", required_argument, 0, O_NAME},
-	{"keep-session", no_argument, 0, O_KEEP},
-	{"no-journal", no_argument, 0, O_NOJOURNAL},
-	{"handler", required_argument, 0, O_HANDLER},
-	{"coproc-format", required_argument, 0, O_COPROC_FMT},
-	{"max-frame", required_argument, 0, O_MAXFRAME},
-	{"output-limit", required_argument, 0, O_OUTLIMIT},
-	{"slots", required_argument, 0, O_SLOTS},
-	{"progress", no_argument, 0, O_PROGRESS},
-	{"no-progress", no_argument, 0, O_NOPROGRESS},
-	{"partition", required_argument, 0, O_SLURM_OPT},
-	{"time", required_argument, 0, O_SLURM_OPT},
-	{"mem", required_argument, 0, O_SLURM_OPT},
-	{"cpus", required_argument, 0, O_SLURM_OPT},
-	{"account", required_argument, 0, O_SLURM_OPT},
-	{"sbatch-arg", required_argument, 0, O_SLURM_OPT},
-	{"dry-run", no_argument, 0, O_DRYRUN},
-	{"hostfile", required_argument, 0, O_SSH_OPT},
-	{"ssh-opt", required_argument, 0, O_SSH_OPT},
-	{"tunnel-port", required_argument, 0, O_SSH_OPT},
-	{"remote-agent", required_argument, 0, O_SSH_OPT},
-	{"tunnel", no_argument, 0, O_SSH_FLAG},
-	{"remote-connect-file", no_argument, 0, O_SSH_FLAG},
-	{"verbose", no_argument, 0, 'v'},
-	{"help", no_argument, 0, 'h'},
-	{0, 0, 0, 0}};
-
 /* the largest --output-limit taken before it was bound to the journal's
  * PD_JOURNAL_MAX_BLOB: sessions recorded then still parse */
 #define OUT_LIMIT_ONCE (1u << 30)
 
-/* the command being parsed, for messages: "parade run", "parade submit" */
-static const char *prog = "parade run";
+/* What one parse is doing: the options being filled, where messages go
+ * (prog for the command line; err for a record), and what the checks after
+ * the last option need to know. */
+typedef struct pctx {
+	pd_run_opts *o;
+	const char *prog;	/* "parade run"...: messages on stderr; NULL: into err */
+	char *err;
+	size_t errlen;
+	int recorded;		/* a command line or record kept in a journal */
+	int slurm_opts, ssh_opts, fmt_set;
+} pctx;
 
-static int bad(const char *opt, const char *val, const char *what)
+/* An option's message: "--opt 'val': what". -EINVAL. */
+static int bad(pctx *p, const char *opt, const char *val, const char *what)
 {
-	fprintf(stderr, "%s: %s '%s': %s\n", prog, opt, val, what);
+	if (p->prog)
+		fprintf(stderr, "%s: %s '%s': %s\n", p->prog, opt, val, what);
+	else
+		snprintf(p->err, p->errlen, "%s '%s': %s", opt, val, what);
 	return -EINVAL;
 }
 
-static int count_arg(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+/* A message about the options as a whole. -EINVAL. */
+static int badf(pctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int badf(pctx *p, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (p->prog)
+		fprintf(stderr, "%s: %s\n", p->prog, text);
+	else
+		snprintf(p->err, p->errlen, "%s", text);
+	return -EINVAL;
+}
+
+static int count_arg(pctx *p, const char *opt, const char *s, uint64_t min, uint64_t max,
+		     uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -163,20 +146,279 @@ static int count_arg(const char *opt, const char *s, uint64_t min, uint64_t max,
 		char what[96];
 		snprintf(what, sizeof(what), "expected a whole number from %llu to %llu",
 			 (unsigned long long)min, (unsigned long long)max);
-		return bad(opt, s, what);
+		return bad(p, opt, s, what);
 	}
 	*out = v;
 	return 0;
 }
 
-/* recorded: a command line from a session's journal (pd_run_parse_recorded) */
-static int parse(int argc, char **argv, int mode, int recorded, pd_run_opts *o)
+/* ---- the table ---- */
+
+typedef struct opt_def opt_def;
+/* Kinds of option: the simple ones are a field and a range, the others a
+ * setter. */
+enum { K_STR, K_FLAG, K_U32, K_U64, K_FN };
+struct opt_def {
+	const char *name;	/* --NAME on the command line */
+	char shortc;		/* -C, or 0 */
+	const char *key;	/* its name in the session record: never renamed */
+	int has_arg;		/* required_argument or no_argument */
+	int kind;
+	size_t off;		/* K_STR, K_FLAG, K_U32, K_U64: the field in pd_run_opts */
+	uint64_t min, max;	/* K_U32, K_U64: the range; K_FLAG: min is the value set */
+	int (*set)(pctx *p, const opt_def *d, const char *val); /* K_FN */
+};
+
+#define F(field) offsetof(pd_run_opts, field)
+
+static int set_slurm(pctx *p, const opt_def *d, const char *val)
+{
+	if (d->has_arg == no_argument) {
+		p->o->slurm.dry_run = 1;
+	} else if (pd_slurm_opt(&p->o->slurm, d->name, val) < 0) {
+		if (!p->prog)
+			snprintf(p->err, p->errlen, "--%s '%s' is refused", d->name, val);
+		return -EINVAL;
+	}
+	p->slurm_opts = 1;
+	return 0;
+}
+
+static int set_ssh(pctx *p, const opt_def *d, const char *val)
+{
+	if (pd_ssh_opt(&p->o->ssh, d->name, d->has_arg == no_argument ? NULL : val) < 0) {
+		if (!p->prog)
+			snprintf(p->err, p->errlen, "--%s%s%s is refused", d->name, val ? " " : "",
+				 val ? val : "");
+		return -EINVAL;
+	}
+	p->ssh_opts = 1;
+	return 0;
+}
+
+static int set_grid_format(pctx *p, const opt_def *d, const char *val)
+{
+	(void)d;
+	if (!strcmp(val, "csv"))
+		p->o->grid_format = PD_CSV;
+	else if (!strcmp(val, "tsv"))
+		p->o->grid_format = PD_TSV;
+	else
+		return bad(p, "--grid-format", val, "use csv or tsv");
+	return 0;
+}
+
+static int set_retries(pctx *p, const opt_def *d, const char *val)
 {
 	uint64_t v;
-	int c, li = 0, slurm_opts = 0, ssh_opts = 0, fmt_set = 0;
-	double secs;
-	char *end;
 
+	(void)d;
+	if (!strcmp(val, "0"))
+		v = 0;
+	else if (count_arg(p, "--retries", val, 0, 1000, &v) < 0)
+		return -EINVAL;
+	p->o->retries = (uint32_t)v;
+	return 0;
+}
+
+static int set_timeout(pctx *p, const opt_def *d, const char *val)
+{
+	char *end;
+	double secs = strtod(val, &end);
+
+	(void)d;
+	if (!*val || *end || !(secs > 0 && secs <= 4000000))
+		return bad(p, "--timeout", val, "expected a positive number of seconds");
+	p->o->timeout_ms = (uint32_t)(secs * 1000.0 + 0.5);
+	if (!p->o->timeout_ms)
+		p->o->timeout_ms = 1;
+	return 0;
+}
+
+static int set_format(pctx *p, const opt_def *d, const char *val)
+{
+	(void)d;
+	p->o->format = pd_format_parse(val);
+	if (p->o->format < 0)
+		return bad(p, "--format", val, "use csv, tsv or jsonl");
+	return 0;
+}
+
+static int set_launch(pctx *p, const opt_def *d, const char *val)
+{
+	pd_run_opts *o = p->o;
+	uint64_t v;
+
+	(void)d;
+	o->launch_set = 1;
+	if (!strcmp(val, "none")) {
+		o->launch = PD_LAUNCH_NONE;
+	} else if (!strcmp(val, "local")) {
+		o->launch = PD_LAUNCH_LOCAL;
+	} else if (!strncmp(val, "local:", 6)) {
+		if (count_arg(p, "--launch local:N", val + 6, 1, 100000, &v) < 0)
+			return -EINVAL;
+		o->launch = PD_LAUNCH_LOCAL;
+		o->workers = (unsigned)v;
+	} else if (!strncmp(val, "slurm:", 6)) {
+		if (count_arg(p, "--launch slurm:N", val + 6, 1, 100000, &v) < 0)
+			return -EINVAL;
+		o->launch = PD_LAUNCH_SLURM;
+		o->slurm.n = (unsigned)v;
+	} else if (!strcmp(val, "ssh")) {
+		o->launch = PD_LAUNCH_SSH; /* hosts from --hostfile */
+	} else if (!strncmp(val, "ssh:", 4)) {
+		o->launch = PD_LAUNCH_SSH;
+		if (pd_ssh_opt(&o->ssh, "hosts", val + 4) < 0) {
+			if (!p->prog)
+				snprintf(p->err, p->errlen, "--launch '%s': bad host list", val);
+			return -EINVAL;
+		}
+	} else {
+		return bad(p, "--launch", val,
+			   "use local, local:N, slurm:N, ssh:HOST[,HOST...] or none");
+	}
+	return 0;
+}
+
+static int set_handler(pctx *p, const opt_def *d, const char *val)
+{
+	pd_run_opts *o = p->o;
+
+	(void)d;
+	if (!strcmp(val, "process"))
+		o->kind = PD_TASK_PROCESS;
+	else if (!strcmp(val, "echo"))
+		o->kind = PD_TASK_ECHO;
+	else if (!strcmp(val, "sleep"))
+		o->kind = PD_TASK_SLEEP;
+	else if (!strncmp(val, "coproc:", 7) && val[7])
+		o->kind = PD_TASK_COPROC;
+	else
+		return bad(p, "--handler", val, "use process, echo, sleep or coproc:'COMMAND'");
+	o->coproc = o->kind == PD_TASK_COPROC ? val + 7 : NULL;
+	return 0;
+}
+
+static int set_coproc_format(pctx *p, const opt_def *d, const char *val)
+{
+	(void)d;
+	if (strcmp(val, "line") && strcmp(val, "json"))
+		return bad(p, "--coproc-format", val, "use line or json");
+	p->o->coproc_json = val[0] == 'j';
+	p->fmt_set = 1;
+	return 0;
+}
+
+static int set_out_limit(pctx *p, const opt_def *d, const char *val)
+{
+	uint64_t v;
+
+	(void)d;
+	/* a result's stdout must fit the journal: one limit for both; a
+	 * session recorded when 1 GiB was taken still resumes (the journal
+	 * never kept more of one result anyway) */
+	if (count_arg(p, "--output-limit", val, 1,
+		      p->recorded ? OUT_LIMIT_ONCE : PD_JOURNAL_MAX_BLOB, &v) < 0)
+		return -EINVAL;
+	p->o->out_limit_recorded = v > PD_JOURNAL_MAX_BLOB ? v : 0;
+	p->o->out_limit = (uint32_t)(v > PD_JOURNAL_MAX_BLOB ? PD_JOURNAL_MAX_BLOB : v);
+	return 0;
+}
+
+static int set_verbose(pctx *p, const opt_def *d, const char *val)
+{
+	(void)d;
+	(void)val;
+	p->o->verbose = 1;
+	pd_log_set_level(PD_LOG_DEBUG);
+	return 0;
+}
+
+/* Every option of run, submit and serve. A new option is one line here
+ * (and its field in pd_run_opts, and a line of pd_run_usage); its record
+ * key is its name in journals from then on. */
+static const opt_def opts[] = {
+	{"workers", 0, "workers", required_argument, K_U32, F(workers), 1, 100000, NULL},
+	{"grid", 0, "grid", required_argument, K_STR, F(grid), 0, 0, NULL},
+	{"grid-format", 0, "grid_format", required_argument, K_FN, 0, 0, 0, set_grid_format},
+	{"limit", 0, "limit", required_argument, K_U64, F(limit), 1, UINT64_MAX / 2, NULL},
+	{"chunk", 0, "chunk", required_argument, K_U32, F(chunk), 1, 4096, NULL},
+	{"no-dispatcher", 0, "no_dispatcher", no_argument, K_FLAG, F(no_dispatcher), 1, 0, NULL},
+	{"retries", 0, "retries", required_argument, K_FN, 0, 0, 0, set_retries},
+	{"crash-limit", 0, "crash_limit", required_argument, K_U32, F(crash_limit), 1, 1000, NULL},
+	{"timeout", 0, "timeout", required_argument, K_FN, 0, 0, 0, set_timeout},
+	{"schema", 0, "schema", required_argument, K_STR, F(schema), 0, 0, NULL},
+	{"format", 0, "format", required_argument, K_FN, 0, 0, 0, set_format},
+	{"output", 'o', "output", required_argument, K_STR, F(output), 0, 0, NULL},
+	{"listen", 0, "listen", required_argument, K_STR, F(listen), 0, 0, NULL},
+	{"launch", 0, "launch", required_argument, K_FN, 0, 0, 0, set_launch},
+	{"insecure", 0, "insecure", no_argument, K_FLAG, F(insecure), 1, 0, NULL},
+	{"shell", 0, "shell", required_argument, K_STR, F(shell), 0, 0, NULL},
+	{"unordered", 0, "unordered", no_argument, K_FLAG, F(unordered), 1, 0, NULL},
+	{"name", 0, "name", required_argument, K_STR, F(name), 0, 0, NULL},
+	{"keep-session", 0, "keep_session", no_argument, K_FLAG, F(keep_session), 1, 0, NULL},
+	{"no-journal", 0, "no_journal", no_argument, K_FLAG, F(no_journal), 1, 0, NULL},
+	{"handler", 0, "handler", required_argument, K_FN, 0, 0, 0, set_handler},
+	{"coproc-format", 0, "coproc_format", required_argument, K_FN, 0, 0, 0, set_coproc_format},
+	{"max-frame", 0, "max_frame", required_argument, K_U64, F(max_frame), 4096, 0xFFFFFFFFu, NULL},
+	{"output-limit", 0, "output_limit", required_argument, K_FN, 0, 0, 0, set_out_limit},
+	{"slots", 0, "slots", required_argument, K_U32, F(agent_slots), 1, 4096, NULL},
+	{"progress", 0, "progress", no_argument, K_FLAG, F(progress), 1, 0, NULL},
+	{"no-progress", 0, "no_progress", no_argument, K_FLAG, F(progress), 0, 0, NULL},
+	{"partition", 0, "slurm_partition", required_argument, K_FN, 0, 0, 0, set_slurm},
+	{"time", 0, "slurm_time", required_argument, K_FN, 0, 0, 0, set_slurm},
+	{"mem", 0, "slurm_mem", required_argument, K_FN, 0, 0, 0, set_slurm},
+	{"cpus", 0, "slurm_cpus", required_argument, K_FN, 0, 0, 0, set_slurm},
+	{"account", 0, "slurm_account", required_argument, K_FN, 0, 0, 0, set_slurm},
+	{"sbatch-arg", 0, "slurm_sbatch_arg", required_argument, K_FN, 0, 0, 0, set_slurm},
+	{"dry-run", 0, "slurm_dry_run", no_argument, K_FN, 0, 0, 0, set_slurm},
+	{"hostfile", 0, "ssh_hostfile", required_argument, K_FN, 0, 0, 0, set_ssh},
+	{"ssh-opt", 0, "ssh_opt", required_argument, K_FN, 0, 0, 0, set_ssh},
+	{"tunnel-port", 0, "ssh_tunnel_port", required_argument, K_FN, 0, 0, 0, set_ssh},
+	{"remote-agent", 0, "ssh_remote_agent", required_argument, K_FN, 0, 0, 0, set_ssh},
+	{"tunnel", 0, "ssh_tunnel", no_argument, K_FN, 0, 0, 0, set_ssh},
+	{"remote-connect-file", 0, "ssh_remote_connect_file", no_argument, K_FN, 0, 0, 0, set_ssh},
+	{"verbose", 'v', "verbose", no_argument, K_FN, 0, 0, 0, set_verbose},
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* Applies option d with value val (NULL for a flag) and remembers it for
+ * the session record. 0 or -EINVAL (reported as p says). */
+static int apply(pctx *p, const opt_def *d, const char *val)
+{
+	pd_run_opts *o = p->o;
+	char *base = (char *)o, opt[64];
+	uint64_t v;
+	int rv = 0;
+
+	snprintf(opt, sizeof(opt), "--%s", d->name);
+	switch (d->kind) {
+	case K_STR: *(const char **)(base + d->off) = val; break;
+	case K_FLAG: *(int *)(base + d->off) = (int)d->min; break;
+	case K_U32:
+	case K_U64:
+		if ((rv = count_arg(p, opt, val, d->min, d->max, &v)) < 0)
+			break;
+		if (d->kind == K_U32)
+			*(uint32_t *)(base + d->off) = (uint32_t)v;
+		else
+			*(uint64_t *)(base + d->off) = v;
+		break;
+	default: rv = d->set(p, d, val); break;
+	}
+	if (rv < 0)
+		return rv;
+	if (o->ngiven == PD_RUN_MAX_GIVEN)
+		return badf(p, "too many options (at most %d)", PD_RUN_MAX_GIVEN);
+	o->given[o->ngiven].opt = (unsigned)(d - opts);
+	o->given[o->ngiven].val = val;
+	o->ngiven++;
+	return 0;
+}
+
+static void defaults(pd_run_opts *o, int mode)
+{
 	memset(o, 0, sizeof(*o));
 	o->grid_format = -1;
 	o->chunk = 1;
@@ -188,223 +430,100 @@ static int parse(int argc, char **argv, int mode, int recorded, pd_run_opts *o)
 	o->agent_slots = 1;
 	o->progress = -1;
 	o->mode = mode;
-	o->argc = argc;
-	o->argv = argv;
-	prog = argv[0];
-	optind = 1;
-	/* '+': stop at the first word that is not an option, like `--` */
-	while ((c = getopt_long(argc, argv, "+o:vh", longopts, &li)) != -1) {
-		switch (c) {
-		case O_SLURM_OPT:
-			if (pd_slurm_opt(&o->slurm, longopts[li].name, optarg) < 0)
-				return -EINVAL;
-			slurm_opts = 1;
-			break;
-		case O_DRYRUN: o->slurm.dry_run = 1; slurm_opts = 1; break;
-		case O_SSH_OPT:
-		case O_SSH_FLAG:
-			if (pd_ssh_opt(&o->ssh, longopts[li].name, c == O_SSH_OPT ? optarg : NULL) < 0)
-				return -EINVAL;
-			ssh_opts = 1;
-			break;
-		case O_WORKERS:
-			if (count_arg("--workers", optarg, 1, 100000, &v) < 0)
-				return -EINVAL;
-			o->workers = (unsigned)v;
-			break;
-		case O_GRID: o->grid = optarg; break;
-		case O_GRID_FORMAT:
-			if (!strcmp(optarg, "csv"))
-				o->grid_format = PD_CSV;
-			else if (!strcmp(optarg, "tsv"))
-				o->grid_format = PD_TSV;
-			else
-				return bad("--grid-format", optarg, "use csv or tsv");
-			break;
-		case O_LIMIT:
-			if (count_arg("--limit", optarg, 1, UINT64_MAX / 2, &o->limit) < 0)
-				return -EINVAL;
-			break;
-		case O_CHUNK:
-			if (count_arg("--chunk", optarg, 1, 4096, &v) < 0)
-				return -EINVAL;
-			o->chunk = (uint32_t)v;
-			break;
-		case O_NODISP: o->no_dispatcher = 1; break;
-		case O_RETRIES:
-			if (!strcmp(optarg, "0"))
-				o->retries = 0;
-			else if (count_arg("--retries", optarg, 0, 1000, &v) < 0)
-				return -EINVAL;
-			else
-				o->retries = (uint32_t)v;
-			break;
-		case O_CRASH:
-			if (count_arg("--crash-limit", optarg, 1, 1000, &v) < 0)
-				return -EINVAL;
-			o->crash_limit = (uint32_t)v;
-			break;
-		case O_TIMEOUT:
-			secs = strtod(optarg, &end);
-			if (!*optarg || *end || !(secs > 0 && secs <= 4000000))
-				return bad("--timeout", optarg,
-					   "expected a positive number of seconds");
-			o->timeout_ms = (uint32_t)(secs * 1000.0 + 0.5);
-			if (!o->timeout_ms)
-				o->timeout_ms = 1;
-			break;
-		case O_SCHEMA: o->schema = optarg; break;
-		case O_FORMAT:
-			o->format = pd_format_parse(optarg);
-			if (o->format < 0)
-				return bad("--format", optarg, "use csv, tsv or jsonl");
-			break;
-		case 'o': o->output = optarg; break;
-		case O_LISTEN: o->listen = optarg; break;
-		case O_LAUNCH:
-			o->launch_set = 1;
-			if (!strcmp(optarg, "none")) {
-				o->launch = PD_LAUNCH_NONE;
-			} else if (!strcmp(optarg, "local")) {
-				o->launch = PD_LAUNCH_LOCAL;
-			} else if (!strncmp(optarg, "local:", 6)) {
-				if (count_arg("--launch local:N", optarg + 6, 1, 100000, &v) < 0)
-					return -EINVAL;
-				o->launch = PD_LAUNCH_LOCAL;
-				o->workers = (unsigned)v;
-			} else if (!strncmp(optarg, "slurm:", 6)) {
-				if (count_arg("--launch slurm:N", optarg + 6, 1, 100000, &v) < 0)
-					return -EINVAL;
-				o->launch = PD_LAUNCH_SLURM;
-				o->slurm.n = (unsigned)v;
-			} else if (!strcmp(optarg, "ssh")) {
-				o->launch = PD_LAUNCH_SSH; /* hosts from --hostfile */
-			} else if (!strncmp(optarg, "ssh:", 4)) {
-				o->launch = PD_LAUNCH_SSH;
-				if (pd_ssh_opt(&o->ssh, "hosts", optarg + 4) < 0)
-					return -EINVAL;
-			} else {
-				return bad("--launch", optarg,
-					   "use local, local:N, slurm:N, ssh:HOST[,HOST...] or none");
-			}
-			break;
-		case O_INSECURE: o->insecure = 1; break;
-		case O_SHELL: o->shell = optarg; break;
-		case O_UNORDERED: o->unordered = 1; break;
-		case O_NAME: o->name = optarg; break;
-		case O_KEEP: o->keep_session = 1; break;
-		case O_NOJOURNAL: o->no_journal = 1; break;
-		case O_HANDLER:
-			if (!strcmp(optarg, "process"))
-				o->kind = PD_TASK_PROCESS;
-			else if (!strcmp(optarg, "echo"))
-				o->kind = PD_TASK_ECHO;
-			else if (!strcmp(optarg, "sleep"))
-				o->kind = PD_TASK_SLEEP;
-			else if (!strncmp(optarg, "coproc:", 7) && optarg[7])
-				o->kind = PD_TASK_COPROC;
-			else
-				return bad("--handler", optarg,
-					   "use process, echo, sleep or coproc:'COMMAND'");
-			o->coproc = o->kind == PD_TASK_COPROC ? optarg + 7 : NULL;
-			break;
-		case O_COPROC_FMT:
-			if (!strcmp(optarg, "line") || !strcmp(optarg, "json"))
-				o->coproc_json = optarg[0] == 'j';
-			else
-				return bad("--coproc-format", optarg, "use line or json");
-			fmt_set = 1;
-			break;
-		case O_MAXFRAME:
-			if (count_arg("--max-frame", optarg, 4096, 0xFFFFFFFFu, &o->max_frame) < 0)
-				return -EINVAL;
-			break;
-		case O_OUTLIMIT:
-			/* a result's stdout must fit the journal: one limit for both;
-			 * a session recorded when 1 GiB was taken still resumes (the
-			 * journal never kept more of one result anyway) */
-			if (count_arg("--output-limit", optarg, 1,
-				      recorded ? OUT_LIMIT_ONCE : PD_JOURNAL_MAX_BLOB, &v) < 0)
-				return -EINVAL;
-			o->out_limit_recorded = v > PD_JOURNAL_MAX_BLOB ? v : 0;
-			o->out_limit = (uint32_t)(v > PD_JOURNAL_MAX_BLOB ? PD_JOURNAL_MAX_BLOB : v);
-			break;
-		case O_SLOTS:
-			if (count_arg("--slots", optarg, 1, 4096, &v) < 0)
-				return -EINVAL;
-			o->agent_slots = (uint32_t)v;
-			break;
-		case O_PROGRESS: o->progress = 1; break;
-		case O_NOPROGRESS: o->progress = 0; break;
-		case 'v': pd_log_set_level(PD_LOG_DEBUG); break;
-		case 'h': fputs(pd_run_usage, stdout); return 1;
-		default:
-			fprintf(stderr, "%s: see '%s --help'\n", prog, prog);
-			return -EINVAL;
-		}
-	}
-	if (slurm_opts && o->launch != PD_LAUNCH_SLURM) {
-		fprintf(stderr, "%s: --partition, --time, --mem, --cpus, --account, "
-				"--sbatch-arg and --dry-run go with --launch slurm:N\n", prog);
-		return -EINVAL;
-	}
+}
+
+/* The checks once every option is in, words being the template. 0 or
+ * -EINVAL (reported as p says). */
+static int finish(pctx *p, char **words, int nwords)
+{
+	pd_run_opts *o = p->o;
+
+	if (p->slurm_opts && o->launch != PD_LAUNCH_SLURM)
+		return badf(p, "--partition, --time, --mem, --cpus, --account, --sbatch-arg and "
+			       "--dry-run go with --launch slurm:N");
 	/* a host file alone means ssh */
-	if (ssh_opts && o->ssh.nhosts && !o->launch_set) {
+	if (p->ssh_opts && o->ssh.nhosts && !o->launch_set) {
 		o->launch = PD_LAUNCH_SSH;
 		o->launch_set = 1;
 	}
-	if (ssh_opts && o->launch != PD_LAUNCH_SSH) {
-		fprintf(stderr, "%s: --hostfile, --ssh-opt, --tunnel, --tunnel-port, "
-				"--remote-agent and --remote-connect-file go with --launch "
-				"ssh:HOST[,HOST...]\n", prog);
-		return -EINVAL;
-	}
-	if (o->launch == PD_LAUNCH_SSH && !o->ssh.nhosts) {
-		fprintf(stderr, "%s: --launch ssh needs hosts: ssh:HOST[,HOST...] or "
-				"--hostfile FILE\n", prog);
-		return -EINVAL;
-	}
-	if ((uint64_t)o->out_limit * 2 + 65536 > o->max_frame) {
-		fprintf(stderr,
-			"%s: --output-limit %u needs --max-frame of at least %llu (two "
-			"streams and headers fit one frame)\n",
-			prog, o->out_limit, (unsigned long long)o->out_limit * 2 + 65536);
-		return -EINVAL;
-	}
-	o->words = argv + optind;
-	o->nwords = argc - optind;
-	if (o->shell && o->nwords > 0) {
-		fprintf(stderr, "%s: give either --shell 'SCRIPT' or -- COMMAND, not both\n", prog);
-		return -EINVAL;
-	}
-	if (fmt_set && o->kind != PD_TASK_COPROC) {
-		fprintf(stderr, "%s: --coproc-format goes with --handler coproc:'COMMAND'\n", prog);
-		return -EINVAL;
-	}
+	if (p->ssh_opts && o->launch != PD_LAUNCH_SSH)
+		return badf(p, "--hostfile, --ssh-opt, --tunnel, --tunnel-port, --remote-agent and "
+			       "--remote-connect-file go with --launch ssh:HOST[,HOST...]");
+	if (o->launch == PD_LAUNCH_SSH && !o->ssh.nhosts)
+		return badf(p, "--launch ssh needs hosts: ssh:HOST[,HOST...] or --hostfile FILE");
+	if ((uint64_t)o->out_limit * 2 + 65536 > o->max_frame)
+		return badf(p, "--output-limit %u needs --max-frame of at least %llu (two streams "
+			       "and headers fit one frame)",
+			    o->out_limit, (unsigned long long)o->out_limit * 2 + 65536);
+	o->words = words;
+	o->nwords = nwords;
+	if (o->shell && o->nwords > 0)
+		return badf(p, "give either --shell 'SCRIPT' or -- COMMAND, not both");
+	if (p->fmt_set && o->kind != PD_TASK_COPROC)
+		return badf(p, "--coproc-format goes with --handler coproc:'COMMAND'");
 	/* every launcher passes COMMAND on to the agents it starts */
 	o->slurm.coproc = o->coproc;
 	o->ssh.coproc = o->coproc;
 	/* serve without a command runs the command lines clients submit; a
 	 * json coprocess gets the row, not a command */
-	if (!o->shell && o->nwords == 0 && mode != PD_MODE_SERVE && !o->coproc_json) {
-		fprintf(stderr, "%s: no command: put it after -- (see '%s --help')\n", prog, prog);
-		return -EINVAL;
-	}
-	if (o->slurm.dry_run && mode != PD_MODE_RUN) {
-		fprintf(stderr, "%s: --dry-run goes with 'parade run' (it prints the script and "
-				"submits nothing)\n", prog);
-		return -EINVAL;
-	}
-	if (o->no_journal && mode != PD_MODE_RUN) {
-		fprintf(stderr, "%s: --no-journal is for 'parade run' only: a %s session lives in "
-				"its journal\n", prog, mode == PD_MODE_SERVE ? "served" : "submitted");
-		return -EINVAL;
-	}
-	if (o->shell && o->kind != PD_TASK_PROCESS) {
-		fprintf(stderr, "%s: --shell needs the process handler\n", prog);
-		return -EINVAL;
-	}
+	if (!o->shell && o->nwords == 0 && o->mode != PD_MODE_SERVE && !o->coproc_json)
+		return badf(p, "no command: put it after -- (see '%s --help')",
+			    p->prog ? p->prog : "parade run");
+	if (o->slurm.dry_run && o->mode != PD_MODE_RUN)
+		return badf(p, "--dry-run goes with 'parade run' (it prints the script and submits "
+			       "nothing)");
+	if (o->no_journal && o->mode != PD_MODE_RUN)
+		return badf(p, "--no-journal is for 'parade run' only: a %s session lives in its "
+			       "journal",
+			    o->mode == PD_MODE_SERVE ? "served" : "submitted");
+	if (o->shell && o->kind != PD_TASK_PROCESS)
+		return badf(p, "--shell needs the process handler");
 	return 0;
+}
+
+/* recorded: a command line from a session's journal (pd_run_parse_recorded) */
+static int parse(int argc, char **argv, int mode, int recorded, pd_run_opts *o)
+{
+	struct option lo[NOPTS + 2];
+	char shorts[16] = "+h";	/* '+': stop at the first word that is not an option */
+	pctx p = {.o = o, .prog = argv[0], .recorded = recorded};
+	int c, li = 0;
+
+	defaults(o, mode);
+	o->argc = argc;
+	o->argv = argv;
+	for (size_t i = 0; i < NOPTS; i++) {
+		lo[i] = (struct option){opts[i].name, opts[i].has_arg, 0, 256 + (int)i};
+		if (opts[i].shortc) {
+			size_t n = strlen(shorts);
+			shorts[n++] = opts[i].shortc;
+			if (opts[i].has_arg == required_argument)
+				shorts[n++] = ':';
+			shorts[n] = 0;
+		}
+	}
+	lo[NOPTS] = (struct option){"help", no_argument, 0, 'h'};
+	lo[NOPTS + 1] = (struct option){0, 0, 0, 0};
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shorts, lo, &li)) != -1) {
+		const opt_def *d = NULL;
+		if (c >= 256 && c < 256 + (int)NOPTS)
+			d = &opts[c - 256];
+		for (size_t i = 0; !d && c > 0 && i < NOPTS; i++)
+			if (opts[i].shortc == c)
+				d = &opts[i];
+		if (c == 'h') {
+			fputs(pd_run_usage, stdout);
+			return 1;
+		}
+		if (!d) {
+			fprintf(stderr, "%s: see '%s --help'\n", p.prog, p.prog);
+			return -EINVAL;
+		}
+		if (apply(&p, d, d->has_arg == no_argument ? NULL : optarg) < 0)
+			return -EINVAL;
+	}
+	return finish(&p, argv + optind, argc - optind);
 }
 
 int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
@@ -415,4 +534,55 @@ int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
 int pd_run_parse_recorded(int argc, char **argv, int mode, pd_run_opts *o)
 {
 	return parse(argc, argv, mode, 1, o);
+}
+
+/* ---- the session record's side ---- */
+
+const char *pd_run_given_key(const pd_run_opts *o, unsigned i, const char **val)
+{
+	if (i >= o->ngiven)
+		return NULL;
+	*val = o->given[i].val;
+	return opts[o->given[i].opt].key;
+}
+
+void pd_run_build_init(pd_run_opts *o, int mode)
+{
+	defaults(o, mode);
+}
+
+int pd_run_build_apply(pd_run_opts *o, const char *key, const char *val, char *err,
+		       size_t errlen)
+{
+	pctx p = {.o = o, .err = err, .errlen = errlen, .recorded = 1};
+
+	for (size_t i = 0; i < NOPTS; i++) {
+		if (strcmp(opts[i].key, key))
+			continue;
+		if ((opts[i].has_arg == no_argument) != (val == NULL)) {
+			snprintf(err, errlen, "option '%s' %s", key,
+				 val ? "takes no value" : "needs a value");
+			return -EINVAL;
+		}
+		return apply(&p, &opts[i], val);
+	}
+	snprintf(err, errlen, "unknown option '%s'", key);
+	return -EINVAL;
+}
+
+int pd_run_build_finish(pd_run_opts *o, char **words, int nwords, char *err, size_t errlen)
+{
+	pctx p = {.o = o, .err = err, .errlen = errlen, .recorded = 1};
+
+	/* the flags finish() checks are the table's: seen again from given[] */
+	for (unsigned i = 0; i < o->ngiven; i++) {
+		const opt_def *d = &opts[o->given[i].opt];
+		if (d->set == set_slurm)
+			p.slurm_opts = 1;
+		else if (d->set == set_ssh)
+			p.ssh_opts = 1;
+		else if (d->set == set_coproc_format)
+			p.fmt_set = 1;
+	}
+	return finish(&p, words, nwords);
 }

@@ -22,6 +22,7 @@
 #include "run.h"
 #include "session.h"
 #include "session_int.h"
+#include "session_record.h"
 
 /* ---- status ---- */
 
@@ -404,7 +405,7 @@ int pd_resume_main(int argc, char **argv)
 	int fg = take_flag(&argc, argv, "--foreground"), rv;
 	const char *name;
 	pd_journal *j = NULL;
-	ses_recorded rec;
+	pd_record rec;
 
 	rv = find_named(argc, argv, 2, usage, dir, sizeof(dir));
 	if (rv)
@@ -412,19 +413,20 @@ int pd_resume_main(int argc, char **argv)
 	name = argv[1];
 	if (ses_journal_open(name, dir, PD_J_READONLY, &j) < 0)
 		return 2;
-	if (ses_recorded_parse(name, j, 1, &rec) < 0) {
-		pd_journal_close(j);
+	rv = pd_record_read(name, j, PD_REC_FOR_RUN, &rec);
+	/* the controller opens the journal for writing itself */
+	pd_journal_close(j);
+	if (rv < 0) {
+		pd_record_free(&rec);
 		return 2;
 	}
-	/* the controller opens the journal for writing itself */
-	pd_journal_close(rec.j);
-	rec.j = NULL;
 	rec.o.mode = PD_MODE_RESUME;
 	rec.o.serve_session = rec.mode == PD_MODE_SERVE;
 	rec.o.foreground = fg || rec.mode == PD_MODE_SERVE;
+	rec.o.stdin_recorded = rec.stdin_input;
 	rec.o.name = name;
 	rv = pd_run(&rec.o);
-	ses_recorded_free(&rec);
+	pd_record_free(&rec);
 	return rv;
 }
 

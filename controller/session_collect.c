@@ -1,7 +1,6 @@
 /* session_collect.c - `parade collect NAME`: the result table of a
  * session from its journal. What the table looks like (columns, schema,
- * format) is read as data from the journal's meta, never from its command
- * line parsed again, except for journals written before that was recorded. */
+ * format) is read from the session record (session_record.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -19,9 +18,10 @@
 #include "schema.h"
 #include "session.h"
 #include "session_int.h"
+#include "session_record.h"
 
-/* What a table of the session looks like, as the journal's meta records it:
- * its columns (and inputs: the tasks), its schema and format. */
+/* What a table of the session looks like: its columns and tasks, its
+ * schema and format, as the session record (session_record.h) says. */
 typedef struct shape {
 	pd_table *grid;		/* the tasks, with the recorded column names */
 	pd_schema *schema;	/* NULL: raw stdout */
@@ -35,82 +35,28 @@ static void shape_free(shape *sh)
 	memset(sh, 0, sizeof(*sh));
 }
 
-static int add_task_row(void *arg, uint64_t id, char **cells, size_t n)
-{
-	pd_table *t = arg;
-
-	if (id != t->nrows || n != t->ncols)
-		return -EPROTO;
-	return pd_table_append(t, (const char *const *)cells);
-}
-
-/* The one reader of a session's shape. Journals written before 'schema' and
- * 'format' were recorded as data get them from their command line, parsed
- * again. 0 or -errno (reported). */
+/* 0 or -errno (reported). */
 static int shape_read(const char *name, pd_journal *j, shape *sh)
 {
-	char err[1024], *spec = NULL, *fmt = NULL, *colstr = NULL, **names = NULL;
-	pd_json *cols = NULL;
-	int rv = -EPROTO;
-	size_t n;
+	char err[1024];
+	pd_record rec;
+	int rv;
 
 	memset(sh, 0, sizeof(*sh));
-	sh->format = PD_FMT_CSV;
-	if (pd_journal_meta_get(j, "format", &fmt) == 0) {
-		if (pd_journal_meta_get(j, "schema", &spec) < 0 ||
-		    (sh->format = pd_format_parse(fmt)) < 0) {
-			pd_err("session %s: the journal's format '%.20s' or schema is damaged", name,
-			       fmt);
-			goto out;
-		}
-	} else {
-		ses_recorded rec;
-		if (ses_recorded_parse(name, j, 0, &rec) < 0)
-			goto out; /* j stays ours: the caller closes it */
+	rv = pd_record_read(name, j, PD_REC_SHAPE, &rec);
+	if (rv == 0) {
 		sh->format = rec.o.format;
-		spec = rec.o.schema ? strdup(rec.o.schema) : strdup("");
-		rec.j = NULL; /* the caller's */
-		ses_recorded_free(&rec);
-		if (!spec) {
-			rv = -ENOMEM;
-			goto out;
+		if (rec.o.schema && *rec.o.schema &&
+		    pd_schema_parse(rec.o.schema, &sh->schema, err, sizeof(err)) < 0) {
+			pd_err("session %s: the journal's schema: %s", name, err);
+			rv = -EPROTO;
 		}
 	}
-	if (*spec && pd_schema_parse(spec, &sh->schema, err, sizeof(err)) < 0) {
-		pd_err("session %s: the journal's schema: %s", name, err);
-		goto out;
-	}
-	if (pd_journal_meta_get(j, "columns", &colstr) < 0 ||
-	    pd_json_parse(colstr, strlen(colstr), &cols, err, sizeof(err)) < 0 ||
-	    pd_json_type(cols) != PD_JSON_ARRAY || (n = pd_json_len(cols)) == 0 ||
-	    !(names = calloc(n, sizeof(*names)))) {
-		pd_err("session %s: the journal's column list is missing or damaged", name);
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		names[i] = (char *)pd_json_str(pd_json_at(cols, i), NULL);
-		if (!names[i])
-			names[i] = "?";
-	}
-	if (!(sh->grid = pd_table_new((const char *const *)names, n))) {
-		rv = -ENOMEM;
-		goto out;
-	}
-	if ((rv = pd_journal_tasks(j, add_task_row, sh->grid)) < 0) {
-		pd_err("session %s: cannot read the tasks: %s", name, pd_journal_error(j));
-		goto out;
-	}
-	rv = 0;
-out:
-	if (rv == -ENOMEM)
-		pd_err("session %s: out of memory reading the journal", name);
+	pd_record_free(&rec);
+	if (rv == 0 && (rv = pd_record_grid(j, &sh->grid, err, sizeof(err))) < 0)
+		pd_err("session %s: %s", name, err);
 	if (rv < 0)
 		shape_free(sh);
-	free(names);
-	pd_json_free(cols);
-	free(colstr);
-	free(spec);
-	free(fmt);
 	return rv;
 }
 

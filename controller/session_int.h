@@ -45,24 +45,6 @@ void ses_read_offline(const char *dir, ses_offline *off);
  * flags; *j is owned by the caller. 0 or -errno. */
 int ses_journal_open(const char *name, const char *dir, int flags, pd_journal **j);
 
-/* A session's command line, parsed again (resume; old journals' schema and
- * format). */
-typedef struct ses_recorded {
-	pd_journal *j;
-	pd_json *argv_json;
-	char **argv;
-	int argc;
-	int mode;		/* enum pd_mode of the session's start */
-	pd_run_opts o;		/* its options, parsed again (valid until ses_recorded_free) */
-} ses_recorded;
-/* Parses the command line recorded in journal j again. On success r owns
- * j (ses_recorded_free closes it); on failure the caller keeps j and r is
- * zeroed. The caller's getopt state is kept; a recorded -v sets the log
- * level only when for_run. 0 or -errno. */
-int ses_recorded_parse(const char *name, pd_journal *j, int for_run, ses_recorded *r);
-/* Frees what r holds (the journal too); r is zeroed. */
-void ses_recorded_free(ses_recorded *r);
-
 /* 1 with err set when the running controller of dir reports that it
  * cannot write its journal; 0 otherwise (also when nobody answers). */
 int ses_journal_failing(const char *dir, char *err, size_t errlen);

@@ -1,7 +1,6 @@
 /* session_util.c - session_int.h: what the commands on a session by name
  * share: asking its controller, reading its journal, waiting for its end. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,72 +157,6 @@ int ses_journal_open(const char *name, const char *dir, int flags, pd_journal **
 	}
 	if ((rv = pd_journal_open(path, flags, j, err, sizeof(err))) < 0)
 		pd_err("session %s: %s", name, err);
-	return rv;
-}
-
-void ses_recorded_free(ses_recorded *r)
-{
-	pd_ssh_opts_free(&r->o.ssh);
-	free(r->argv);
-	pd_json_free(r->argv_json);
-	pd_journal_close(r->j);
-	memset(r, 0, sizeof(*r));
-}
-
-/* the parser's getopt state and log level are put back: collect must not
- * read its own argv through another command line's optind (it did) */
-int ses_recorded_parse(const char *name, pd_journal *j, int for_run, ses_recorded *r)
-{
-	char err[1024], *argv = NULL, *mode = NULL;
-	int rv, level = pd_log_get_level(), saved_optind = optind;
-
-	memset(r, 0, sizeof(*r));
-	r->j = j;
-	if (pd_journal_meta_get(r->j, "argv", &argv) < 0 ||
-	    pd_journal_meta_get(r->j, "mode", &mode) < 0 ||
-	    pd_json_parse(argv, strlen(argv), &r->argv_json, err, sizeof(err)) < 0 ||
-	    pd_json_type(r->argv_json) != PD_JSON_ARRAY || pd_json_len(r->argv_json) == 0) {
-		pd_err("session %s: the journal's record of its command line is missing or damaged",
-		       name);
-		rv = -EPROTO;
-		goto out;
-	}
-	r->argc = (int)pd_json_len(r->argv_json);
-	if (!(r->argv = calloc((size_t)r->argc + 1, sizeof(char *)))) {
-		rv = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < r->argc; i++)
-		if (!(r->argv[i] = (char *)pd_json_str(pd_json_at(r->argv_json, (size_t)i), NULL))) {
-			pd_err("session %s: the journal's record of its command line is damaged",
-			       name);
-			rv = -EPROTO;
-			goto out;
-		}
-	r->mode = !strcmp(mode, "serve") ? PD_MODE_SERVE
-		  : !strcmp(mode, "run") ? PD_MODE_RUN
-					 : PD_MODE_SUBMIT;
-	if (pd_run_parse_recorded(r->argc, r->argv, r->mode, &r->o) != 0) {
-		pd_err("session %s: its recorded command line no longer parses", name);
-		rv = -EPROTO;
-		goto out;
-	}
-	if (r->o.out_limit_recorded)
-		pd_warn("session %s: its recorded --output-limit %llu is more than the maximum, %u "
-			"bytes (what the journal keeps of one result); %u is used",
-			name, (unsigned long long)r->o.out_limit_recorded, r->o.out_limit,
-			r->o.out_limit);
-	rv = 0;
-out:
-	if (!for_run || rv < 0)
-		pd_log_set_level(level);
-	optind = saved_optind;
-	free(argv);
-	free(mode);
-	if (rv < 0) {
-		r->j = NULL; /* the caller's */
-		ses_recorded_free(r);
-	}
 	return rv;
 }
 

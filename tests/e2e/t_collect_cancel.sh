@@ -60,11 +60,12 @@ for args in "" "--format tsv" "--unordered" "-o $T/out.file"; do
 	fi
 done
 
-# a journal from before 'schema' and 'format' were recorded as data: collect
+# a journal from before the session record (and before 'schema' and 'format'
+# were recorded as data): collect
 # gets them from the recorded command line (and its -v stays there)
 if command -v sqlite3 >/dev/null; then
 	sqlite3 "$PARADE_HOME/sessions/cancelme/journal.db" \
-		"DELETE FROM meta WHERE key IN ('schema', 'format')" || fail "sqlite3 could not edit the journal"
+		"DELETE FROM meta WHERE key IN ('schema', 'format', 'record')" || fail "sqlite3 could not edit the journal"
 	RC=0
 	timeout 30 "$PARADE" collect cancelme >"$T/old.out" 2>"$T/old.err" || RC=$?
 	expect_rc 0 "collect on an old journal" "$T/old.err"
