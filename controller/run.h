@@ -95,6 +95,9 @@ int pd_run_parse_recorded(int argc, char **argv, int mode, pd_run_opts *o);
  * the last option). They return 0 or -EINVAL with err naming the option
  * ("unknown option 'x'", "--chunk '0': expected a whole number from 1 to
  * 4096"); nothing is printed, but for a launcher's own refusal. */
+/* The i-th option of the table: its command-line name (NULL past the last)
+ * and *key its record key. */
+const char *pd_run_opt_name(size_t i, const char **key);
 const char *pd_run_given_key(const pd_run_opts *o, unsigned i, const char **val);
 void pd_run_build_init(pd_run_opts *o, int mode);
 int pd_run_build_apply(pd_run_opts *o, const char *key, const char *val, char *err,

@@ -538,6 +538,14 @@ int pd_run_parse_recorded(int argc, char **argv, int mode, pd_run_opts *o)
 
 /* ---- the session record's side ---- */
 
+const char *pd_run_opt_name(size_t i, const char **key)
+{
+	if (i >= NOPTS)
+		return NULL;
+	*key = opts[i].key;
+	return opts[i].name;
+}
+
 const char *pd_run_given_key(const pd_run_opts *o, unsigned i, const char **val)
 {
 	if (i >= o->ngiven)
