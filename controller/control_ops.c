@@ -359,10 +359,14 @@ nomem:
 		    (unsigned long long)(ctl_total(c) - first));
 }
 
+/* [record] a result as output.h's row builder makes it (stdout raw), with
+ * the journal's seq, task and attempt */
 static int put_result(void *arg, const pd_jresult *r)
 {
 	pd_jw *w = arg;
+	pd_row row;
 
+	pd_row_build(&row, NULL, r, PD_ROW_RAW);
 	pd_jw_obj_begin(w);
 	pd_jw_key(w, "seq");
 	pd_jw_u64(w, r->seq);
@@ -371,21 +375,22 @@ static int put_result(void *arg, const pd_jresult *r)
 	pd_jw_key(w, "attempt");
 	pd_jw_u64(w, r->attempt);
 	pd_jw_key(w, "status");
-	pd_jw_str(w, pd_status_name((unsigned)r->status));
+	pd_jw_str(w, pd_status_name((unsigned)row.r.status));
 	pd_jw_key(w, "exit_code");
-	if (r->exit_code < 0)
+	if (row.r.exit_code < 0)
 		pd_jw_null(w);
 	else
-		pd_jw_i64(w, r->exit_code);
+		pd_jw_i64(w, row.r.exit_code);
 	pd_jw_key(w, "seconds");
-	pd_jw_dbl(w, r->seconds);
+	pd_jw_dbl(w, row.r.seconds);
 	pd_jw_key(w, "agent");
-	pd_jw_str(w, r->agent ? r->agent : "");
+	pd_jw_str(w, row.r.agent);
 	pd_jw_key(w, "stdout");
-	pd_jw_strn(w, r->out ? r->out : "", r->out_len);
+	pd_jw_strn(w, row.r.out, row.r.out_len);
 	pd_jw_key(w, "error");
-	pd_jw_str(w, r->error ? r->error : "");
+	pd_jw_str(w, row.r.error);
 	pd_jw_obj_end(w);
+	pd_row_free(&row);
 	return 0;
 }
 

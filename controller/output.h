@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "csv.h"
+#include "journal.h"
 #include "schema.h"
 
 enum pd_format { PD_FMT_CSV = 0, PD_FMT_TSV, PD_FMT_JSONL };
@@ -37,6 +38,29 @@ typedef struct pd_row_result {
 			      * values == NULL mean empty) */
 	const char *error; /* "" when none */
 } pd_row_result;
+
+/* The one row builder: a result (as the journal keeps it, pd_jresult) made
+ * into the row the table shows, for run's table (record.c), collect
+ * (session_collect.c) and the control socket's collect op (control_ops.c).
+ * row->r is what pd_output_row takes: status, exit code, seconds, agent
+ * and error as the result has them (NULL strings as ""), stdout without its
+ * final line end (LF or CRLF, as $(...) does; with PD_ROW_RAW the bytes as
+ * they are), and with a schema the fields extracted from stdout when the
+ * status is ok. A stdout that does not fit the schema makes the row failed
+ * and schema_err says why (run turns that into the error column); values
+ * are then empty. Out of memory leaves the values empty. Its pointers are
+ * borrowed from jr and row: valid while both are; pd_row_free frees the
+ * values. */
+#define PD_ROW_RAW 1
+typedef struct pd_row {
+	pd_row_result r;
+	char **values;		/* schema->n values (owned), or NULL */
+	size_t nvalues;
+	char schema_err[512];	/* "" when stdout fits (or no schema) */
+} pd_row;
+
+void pd_row_build(pd_row *row, const pd_schema *schema, const pd_jresult *jr, int flags);
+void pd_row_free(pd_row *row);
 
 typedef struct pd_output pd_output;
 

@@ -234,26 +234,30 @@ static void journal_wrote(ctl *c)
 void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 {
 	ctl *c = arg;
-	pd_row_result row;
-	char **values = NULL;
-	char schema_err[512] = "", error[1024];
-	int status = m->status, dropped_out = 0;
+	pd_jresult jr;
+	pd_row row;
+	char error[1024];
+	int status, dropped_out = 0;
 
 	if (m->id >= ctl_total(c))
 		return;
-	if (c->schema) {
-		values = calloc(c->schema->n ? c->schema->n : 1, sizeof(char *));
-		if (status == PD_ST_OK && values &&
-		    pd_schema_extract(c->schema, m->out, m->out_len, values, schema_err,
-				      sizeof(schema_err)) < 0) {
-			status = PD_ST_FAILED;
-			if (!schema_err[0])
-				snprintf(schema_err, sizeof(schema_err), "output does not fit the schema");
-		}
-	}
-	error_text(m, schema_err, error, sizeof(error));
+	memset(&jr, 0, sizeof(jr));
+	jr.task = m->id;
+	jr.attempt = m->attempt;
+	jr.status = m->status;
+	jr.exit_code = m->exit_code;
+	jr.seconds = (double)m->wall_us / 1e6;
+	jr.agent = agent ? agent : "";
+	jr.out = m->out;
+	jr.out_len = m->out_len;
+	jr.error = error;
+	/* the row decides the status (a stdout that does not fit the schema
+	 * fails it); the error column is the schema's word, the agent's or
+	 * the last stderr line */
+	pd_row_build(&row, c->schema, &jr, 0);
+	status = row.r.status;
+	error_text(m, row.schema_err, error, sizeof(error));
 	if (c->jn) {
-		pd_jresult jr;
 		int rv;
 		if (m->out_len > PD_JOURNAL_MAX_BLOB) {
 			/* a result the journal cannot keep is a failed row that
@@ -265,16 +269,9 @@ void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 			status = PD_ST_FAILED;
 			dropped_out = 1;
 		}
-		memset(&jr, 0, sizeof(jr));
-		jr.task = m->id;
-		jr.attempt = m->attempt;
 		jr.status = status;
-		jr.exit_code = m->exit_code;
-		jr.seconds = (double)m->wall_us / 1e6;
-		jr.agent = agent ? agent : "";
 		jr.out = dropped_out ? NULL : m->out;
 		jr.out_len = dropped_out ? 0 : m->out_len;
-		jr.error = error;
 		jr.at_ms = now_ms();
 		rv = pd_journal_result(c->jn, &jr);
 		if (rv == 0)
@@ -298,21 +295,14 @@ void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 	}
 	c->taken++;
 	if (c->out) {
-		memset(&row, 0, sizeof(row));
-		row.status = status;
-		row.exit_code = m->exit_code;
-		row.seconds = (double)m->wall_us / 1e6;
-		row.agent = agent ? agent : "";
-		row.out = dropped_out ? "" : m->out;
-		row.out_len = dropped_out ? 0 : m->out_len;
-		/* the table shows stdout without its final line end, as $(...) does */
-		if (row.out_len && row.out[row.out_len - 1] == '\n')
-			row.out_len--;
-		if (row.out_len && row.out[row.out_len - 1] == '\r')
-			row.out_len--;
-		row.values = dropped_out ? NULL : values;
-		row.error = error;
-		if (pd_output_row(c->out, m->id, &row) == -EIO && !c->write_failed) {
+		row.r.status = status;
+		row.r.error = error;
+		if (dropped_out) {
+			row.r.out = "";
+			row.r.out_len = 0;
+			row.r.values = NULL;
+		}
+		if (pd_output_row(c->out, m->id, &row.r) == -EIO && !c->write_failed) {
 			c->write_failed = 1;
 			pd_err("cannot write the result table: %s", strerror(errno));
 			pd_loop_stop(c->loop);
@@ -321,11 +311,7 @@ void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 	pd_progress_update(c->prog, c->taken, c->taken - c->ok - c->pend[PD_ST_OK], pd_now_us() / 1000);
 	ctl_check_end(c);
 out:
-	if (values) {
-		for (size_t i = 0; i < c->schema->n; i++)
-			free(values[i]);
-		free(values);
-	}
+	pd_row_free(&row);
 }
 
 void ctl_on_sent(void *arg, uint64_t id, uint32_t attempt, const char *agent)

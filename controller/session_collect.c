@@ -74,36 +74,16 @@ typedef struct collector {
 static int collect_row(void *arg, const pd_jresult *jr)
 {
 	collector *co = arg;
-	pd_row_result row;
-	char **values = NULL;
-	char err[256];
+	pd_row row;
 	int rv;
 
 	if (co->contiguous && jr->task != co->next_task)
 		return 1; /* a gap: what follows is not final yet */
 	co->next_task = jr->task + 1;
-	memset(&row, 0, sizeof(row));
-	row.status = jr->status;
-	row.exit_code = jr->exit_code;
-	row.seconds = jr->seconds;
-	row.agent = jr->agent ? jr->agent : "";
-	row.out = jr->out ? jr->out : "";
-	row.out_len = jr->out_len;
-	if (row.out_len && row.out[row.out_len - 1] == '\n')
-		row.out_len--;
-	if (row.out_len && row.out[row.out_len - 1] == '\r')
-		row.out_len--;
-	row.error = jr->error ? jr->error : "";
-	if (co->schema && jr->status == PD_ST_OK &&
-	    (values = calloc(co->schema->n ? co->schema->n : 1, sizeof(char *))))
-		pd_schema_extract(co->schema, jr->out, jr->out_len, values, err, sizeof(err));
-	row.values = values;
-	rv = pd_output_row(co->out, jr->task, &row);
-	if (values) {
-		for (size_t i = 0; i < co->schema->n; i++)
-			free(values[i]);
-		free(values);
-	}
+	pd_row_build(&row, co->schema, jr, 0);
+	row.r.status = jr->status; /* as recorded: run judged it against the schema */
+	rv = pd_output_row(co->out, jr->task, &row.r);
+	pd_row_free(&row);
 	if (rv == -EIO) {
 		co->failed = 1;
 		return 1;

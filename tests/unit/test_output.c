@@ -489,6 +489,82 @@ static void test_free_with_pending(void)
 	mem_close(&m);
 }
 
+/* The row builder: what run, collect and the control socket show of one
+ * result. */
+static void test_row_build(void)
+{
+	pd_schema *sch = NULL;
+	pd_jresult jr;
+	pd_row row;
+	char err[256];
+	mem m;
+	pd_output *o;
+	static char *hdr[] = {"x"};
+	static char *cells[] = {"1", "2"};
+	pd_table grid = {1, 2, hdr, cells, NULL};
+
+	CU_ASSERT_EQUAL_FATAL(pd_schema_parse("a:int,b:chr", &sch, err, sizeof(err)), 0);
+	memset(&jr, 0, sizeof(jr));
+	jr.status = PD_ST_OK;
+	jr.exit_code = 0;
+	jr.seconds = 0.5;
+	jr.out = "a=4\nb=hi\r\n";
+	jr.out_len = strlen(jr.out);
+	/* no agent, no error: "" */
+	pd_row_build(&row, sch, &jr, 0);
+	CU_ASSERT_EQUAL(row.r.status, PD_ST_OK);
+	CU_ASSERT_STRING_EQUAL(row.r.agent, "");
+	CU_ASSERT_STRING_EQUAL(row.r.error, "");
+	CU_ASSERT_EQUAL(row.r.out_len, strlen("a=4\nb=hi")); /* CRLF trimmed */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(row.r.values);
+	CU_ASSERT_STRING_EQUAL(row.r.values[0], "4");
+	CU_ASSERT_STRING_EQUAL(row.r.values[1], "hi");
+	CU_ASSERT_STRING_EQUAL(row.schema_err, "");
+	/* the same row in the table */
+	mem_open(&m);
+	o = pd_output_new(m.f, PD_FMT_CSV, &grid, sch, 0);
+	CU_ASSERT_EQUAL(pd_output_row(o, 1, &row.r), 0);
+	pd_output_finish(o);
+	pd_output_free(o);
+	CU_ASSERT_STRING_EQUAL(mem_text(&m), "x,status,exit_code,seconds,agent,a,b,error\n"
+					     "2,ok,0,0.500000,,4,hi,\n");
+	mem_close(&m);
+	pd_row_free(&row);
+	CU_ASSERT_PTR_NULL(row.values);
+
+	/* raw: the bytes as they are */
+	pd_row_build(&row, NULL, &jr, PD_ROW_RAW);
+	CU_ASSERT_EQUAL(row.r.out_len, jr.out_len);
+	CU_ASSERT_PTR_NULL(row.r.values);
+	pd_row_free(&row);
+
+	/* stdout that does not fit: failed, and why */
+	jr.out = "a=x\n";
+	jr.out_len = 4;
+	jr.agent = "h:1";
+	pd_row_build(&row, sch, &jr, 0);
+	CU_ASSERT_EQUAL(row.r.status, PD_ST_FAILED);
+	CU_ASSERT_STRING_EQUAL(row.r.agent, "h:1");
+	CU_ASSERT_PTR_NOT_NULL(strstr(row.schema_err, "field 'a'"));
+	pd_row_free(&row);
+
+	/* a failed result: no fields extracted, its error kept */
+	jr.status = PD_ST_TIMEOUT;
+	jr.exit_code = -1;
+	jr.error = "timed out";
+	jr.out = NULL;
+	jr.out_len = 0;
+	pd_row_build(&row, sch, &jr, 0);
+	CU_ASSERT_EQUAL(row.r.status, PD_ST_TIMEOUT);
+	CU_ASSERT_EQUAL(row.r.exit_code, -1);
+	CU_ASSERT_PTR_NULL(row.r.values);
+	CU_ASSERT_STRING_EQUAL(row.r.out, "");
+	CU_ASSERT_STRING_EQUAL(row.r.error, "timed out");
+	CU_ASSERT_STRING_EQUAL(row.schema_err, "");
+	pd_row_free(&row);
+	pd_schema_free(sch);
+}
+
 static void test_empty_grid(void)
 {
 	char *header[] = {"x"};
@@ -732,6 +808,7 @@ int main(void)
 		{"unordered", test_unordered},
 		{"finish_with_gaps", test_finish_with_gaps},
 		{"free_with_pending", test_free_with_pending},
+		{"row_build", test_row_build},
 		{"empty_grid", test_empty_grid},
 		{"reverse_many", test_reverse_many},
 		{"progress_format", test_progress_format},
