@@ -4,8 +4,10 @@
 #ifndef PD_COMMANDS_H
 #define PD_COMMANDS_H
 
-/* `parade launch slurm ...` */
+/* `parade launch KIND ...`: the command of launcher KIND (launcher.h) */
 int pd_launch_main(int argc, char **argv);
+/* its usage text (launch_cmd.c; the slurm command prints it too) */
+extern const char pd_launch_usage[];
 /* session_cmds.c: by session name */
 int pd_status_main(int argc, char **argv);
 int pd_collect_main(int argc, char **argv);

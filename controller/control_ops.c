@@ -11,12 +11,10 @@
 
 #include "ctl.h"
 #include "json.h"
-#include "launch_slurm.h"
 #include "log.h"
 
 #define COLLECT_DEFAULT 1000
 #define COLLECT_MAX 10000
-#define SLURM_STATE_TTL_MS 5000
 
 static void reply_error(pd_buf *reply, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -47,17 +45,6 @@ static const char *state_name(const ctl *c)
 	if (c->state == CTL_ENDED || (!c->serve && ctl_total(c) && ctl_done(c) >= ctl_total(c)))
 		return "finished";
 	return c->serve ? "serving" : "running";
-}
-
-static const char *launcher_kind(const ctl *c)
-{
-	if (c->local)
-		return "local";
-	if (c->ssh)
-		return "ssh";
-	if (c->njobs)
-		return "slurm";
-	return "none";
 }
 
 static void put_agent(void *arg, const pd_agent_info *a)
@@ -156,33 +143,7 @@ static void op_status(ctl *c, const pd_json *req, pd_buf *reply)
 		pd_jw_u64(&w, c->pend[0] + c->pend[1] + c->pend[2] + c->pend[3]);
 	}
 	pd_jw_obj_end(&w);
-	pd_jw_key(&w, "launcher");
-	pd_jw_obj_begin(&w);
-	pd_jw_key(&w, "kind");
-	pd_jw_str(&w, launcher_kind(c));
-	pd_jw_key(&w, "target");
-	pd_jw_u64(&w, c->target);
-	pd_jw_key(&w, "alive");
-	if (c->local)
-		pd_jw_u64(&w, pd_local_alive(c->local));
-	else if (c->ssh)
-		pd_jw_u64(&w, pd_ssh_active(c->ssh));
-	else
-		pd_jw_u64(&w, pd_server_agents(c->srv));
-	pd_jw_key(&w, "jobs");
-	pd_jw_arr_begin(&w);
-	for (unsigned i = 0; i < c->njobs; i++) {
-		char st[64];
-		pd_slurm_state(c->jobs[i], st, sizeof(st));
-		pd_jw_obj_begin(&w);
-		pd_jw_key(&w, "id");
-		pd_jw_str(&w, c->jobs[i]);
-		pd_jw_key(&w, "state");
-		pd_jw_str(&w, st);
-		pd_jw_obj_end(&w);
-	}
-	pd_jw_arr_end(&w);
-	pd_jw_obj_end(&w);
+	pd_launcher_status(c->launcher, c->srv, &w);
 	if (agents) {
 		pd_jw_key(&w, "agent_list");
 		pd_jw_arr_begin(&w);
@@ -194,34 +155,15 @@ static void op_status(ctl *c, const pd_json *req, pd_buf *reply)
 
 int ctl_scale(ctl *c, unsigned n, char *err, size_t errlen)
 {
-	unsigned was = c->target;
+	unsigned was = pd_launcher_target(c->launcher);
+	int rv;
 
 	if (c->state != CTL_RUNNING) {
 		snprintf(err, errlen, "the session is stopping");
 		return -EINVAL;
 	}
-	if (c->ssh || (!c->local && !c->njobs)) {
-		snprintf(err, errlen,
-			 "this session's agents are not started by a launcher that can scale (%s); "
-			 "start more with 'parade launch'",
-			 launcher_kind(c));
-		return -ENOTSUP;
-	}
-	if (n > was && c->local) {
-		int rv = pd_local_grow(c->local, n - was);
-		if (rv < 0) {
-			snprintf(err, errlen, "cannot start local agents: %s", strerror(-rv));
-			return rv;
-		}
-	} else if (n > was) {
-		int rv = ctl_submit_job(c, n - was, err, errlen);
-		if (rv < 0)
-			return rv;
-	} else if (n < was) {
-		size_t asked = pd_server_drain(c->srv, was - n);
-		pd_info("scale: %zu agent(s) asked to finish their tasks and leave", asked);
-	}
-	c->target = n;
+	if ((rv = pd_launcher_scale(c->launcher, n, err, errlen)) < 0)
+		return rv;
 	ctl_journal_event(c, "scale", "agents %u -> %u", was, n);
 	return 0;
 }
@@ -500,7 +442,7 @@ void ctl_control(void *arg, const char *req, size_t len, pd_buf *reply)
 		if (pd_json_u64(pd_json_get(j, "agents"), &n) < 0 || n > 100000) {
 			reply_error(reply, "scale needs \"agents\": a whole number from 0 to 100000");
 		} else {
-			unsigned was = c->target;
+			unsigned was = pd_launcher_target(c->launcher);
 			if (ctl_scale(c, (unsigned)n, err, sizeof(err)) < 0) {
 				reply_error(reply, "%s", err);
 			} else {

@@ -1,6 +1,8 @@
 /* ctl.h - the state of one session's controller, shared by the files that
- * make it up: run.c (set-up, the loop, the end), record.c (results, the
- * journal, counters) and control_ops.c (the control socket's requests).
+ * make it up: run.c (set-up, the loop, the end), run_listen.c (its
+ * listeners), record.c (results, the journal, counters) and control_ops.c
+ * (the control socket's requests). Its agents come from one launcher
+ * (launcher.h), which the controller knows only through its ops.
  * Private to the controller program.
  */
 #ifndef PD_CTL_H
@@ -11,8 +13,7 @@
 #include "control.h"
 #include "csv.h"
 #include "journal.h"
-#include "launch_local.h"
-#include "ssh_pool.h"
+#include "launcher.h"
 #include "loop.h"
 #include "output.h"
 #include "progress.h"
@@ -22,7 +23,6 @@
 #include "session.h"
 #include "template.h"
 
-#define CTL_MAX_JOBS 32
 #define CTL_RATE_SAMPLES 11 /* one a second: the rate over the last 10 s */
 
 enum ctl_state { CTL_RUNNING = 0, CTL_STOPPING, CTL_ENDED };
@@ -63,13 +63,9 @@ typedef struct ctl {
 	 * task is handed out, and the commit is tried again every second */
 	char journal_err[512];
 	uint64_t journal_fail_ms;
-	/* launchers */
-	pd_local *local;
-	pd_ssh *ssh;
-	unsigned target;	/* agents the launcher should keep */
-	char jobs[CTL_MAX_JOBS][64]; /* sbatch job ids */
-	unsigned njobs;
-	pd_timer *watch;
+	/* where agents come from (launcher.h); NULL until it started */
+	pd_launcher *launcher;
+	pd_timer *watch;	/* once a second: rate, lonely, the launcher's health */
 	unsigned lonely_s;
 	/* the session */
 	char name[128];
@@ -115,12 +111,14 @@ int ctl_journal_event(ctl *c, const char *kind, const char *fmt, ...)
 /* Resume: queues every task without a result, at the next attempt. */
 int ctl_journal_restore(ctl *c, char *err, size_t errlen);
 
-/* run.c */
-/* Writes and submits an sbatch script for n more agents (the first as
- * agents.sbatch, later ones as agents-K.sbatch) and records the job id in
- * c->jobs. 0 submitted, 1 --dry-run (the script went to stdout), -errno
- * with err (sbatch's own message). */
-int ctl_submit_job(ctl *c, unsigned n, char *err, size_t errlen);
+/* run_listen.c */
+/* The session's connection file (c->connpath; a new secret, or on resume
+ * the session's own, so that agents still alive can join again; cf gets
+ * it all), the local agents' socket, and a TCP listener for listen_url
+ * (NULL: none; port 0 takes a free one, or on resume the old one when it
+ * is free; *tls made on first use). 0, or -errno with err. */
+int ctl_listen(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **tls, char *err,
+	       size_t errlen);
 
 /* detach.c */
 /* Detaching: the parent waits until the child says the session is up

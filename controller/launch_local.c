@@ -1,4 +1,18 @@
-#include "launch_local.h"
+/* launch_local.c - the "local" launcher (launcher.h): N parade-agent
+ * processes on this machine, supervised.
+ *
+ * Each agent runs in its own process group (a terminal's Ctrl-C reaches
+ * only the controller, which then stops them in order) and dials the
+ * session's local endpoint, given as --url ipc://... (the Unix socket in
+ * the 0700 session folder needs no secret, so local agents never read the
+ * connection file and their command line names no file that holds it). Agents of a foreground run get
+ * PR_SET_PDEATHSIG(SIGTERM) so they never outlive the controller; those of
+ * a durable session (`survive`) outlive a controller crash for their grace
+ * period, so that a restarted controller gets them and their results back. An agent that dies while the run
+ * goes on is restarted (at most `max_restarts` times in all); one that
+ * exits with status 2 or 3 (usage error, refused) is not.
+ */
+#include "launcher.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,16 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fd.h"
+#include "agent_cmd.h"
 #include "log.h"
-#include "session.h"
+#include "spawn.h"
 
-#define MAX_ARGS 32
+typedef struct pd_local pd_local;
 
 typedef struct child {
 	pd_local *owner;
@@ -28,7 +40,7 @@ typedef struct child {
 struct pd_local {
 	pd_loop *loop;
 	char agent[PATH_MAX];
-	const char *argv[MAX_ARGS];
+	pd_agent_argv av; /* the agents' argv (points into agent, url, connfile) */
 	const char *connfile;
 	/* the session's local endpoint (ipc://...), which agents dial with
 	 * --url: they never read the connection file and its secret, and
@@ -42,78 +54,28 @@ struct pd_local {
 	int stopping;
 };
 
-static int exists_exec(const char *p)
-{
-	return access(p, X_OK) == 0;
-}
-
-void pd_local_agent_path(char *out, size_t outlen)
-{
-	const char *env = getenv("PARADE_AGENT");
-	char self[PATH_MAX], dir[PATH_MAX], cand[PATH_MAX + 32];
-	ssize_t n;
-
-	if (env && *env) {
-		snprintf(out, outlen, "%s", env);
-		return;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		char *slash;
-		self[n] = 0;
-		snprintf(dir, sizeof(dir), "%s", self);
-		slash = strrchr(dir, '/');
-		if (slash) {
-			*slash = 0;
-			snprintf(cand, sizeof(cand), "%s/parade-agent", dir);
-			if (exists_exec(cand)) {
-				snprintf(out, outlen, "%s", cand);
-				return;
-			}
-			snprintf(cand, sizeof(cand), "%s/../agent/parade-agent", dir);
-			if (exists_exec(cand)) {
-				char real[PATH_MAX];
-				snprintf(out, outlen, "%s", realpath(cand, real) ? real : cand);
-				return;
-			}
-		}
-	}
-	snprintf(cand, sizeof(cand), "%s/parade-agent", PD_BINDIR);
-	if (exists_exec(cand)) {
-		snprintf(out, outlen, "%s", cand);
-		return;
-	}
-	snprintf(out, outlen, "parade-agent");
-}
-
 static void on_child_exit(pd_loop *l, int fd, uint32_t ev, void *arg);
 
 static int spawn(pd_local *p, child *c)
 {
-	pid_t parent = getpid(), pid;
+	pd_spawn_opts so;
+	pid_t pid;
+	int rv, exec_err = 0;
 
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		if (!p->survive) {
-			prctl(PR_SET_PDEATHSIG, SIGTERM);
-			if (getppid() != parent)
-				_exit(1);
-		}
-		setpgid(0, 0);
-		pd_loop_child_sigmask();
-		/* an agent gets stdin, stdout and stderr only, none of the
-		 * controller's other descriptors (listeners, journal, pipes) */
-		pd_close_from(3);
-		execvp(p->agent, (char *const *)p->argv);
-		fprintf(stderr, "parade: cannot execute %s: %s\n", p->agent, strerror(errno));
-		_exit(127);
-	}
-	setpgid(pid, pid);
+	/* its own group (a terminal's Ctrl-C reaches only the controller);
+	 * stdin, stdout and stderr, none of the controller's other
+	 * descriptors (listeners, journal, pipes) */
+	pd_spawn_init(&so, p->av.argv);
+	so.path = p->agent;
+	so.death_signal = p->survive ? 0 : SIGTERM;
+	if ((rv = pd_spawn(&so, &pid, &exec_err)) < 0)
+		return rv;
+	/* it exits 127, and on_child_exit says it is not restarted */
+	if (exec_err)
+		fprintf(stderr, "parade: cannot execute %s: %s\n", p->agent, strerror(exec_err));
 	c->owner = p;
 	c->pid = pid;
-	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	c->pidfd = pd_pidfd(pid);
 	if (c->pidfd >= 0 && pd_loop_add(p->loop, c->pidfd, PD_EV_IN, on_child_exit, c) < 0) {
 		close(c->pidfd);
 		c->pidfd = -1;
@@ -129,7 +91,7 @@ static void on_child_exit(pd_loop *l, int fd, uint32_t ev, void *arg)
 	pid_t r;
 
 	(void)ev;
-	r = waitpid(c->pid, &st, WNOHANG);
+	r = pd_reap(c->pid, &st, NULL, 1);
 	if (r == 0)
 		return;
 	pd_loop_del(l, fd);
@@ -155,8 +117,8 @@ static void on_child_exit(pd_loop *l, int fd, uint32_t ev, void *arg)
 	pd_warn("local agent died (%s %d); starting a new one",
 		WIFSIGNALED(st) ? "signal" : "status",
 		WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-	if (spawn(p, c) < 0)
-		pd_err("cannot start a local agent: %s", strerror(errno));
+	if ((r = spawn(p, c)) < 0)
+		pd_err("cannot start a local agent: %s", strerror(-r));
 }
 
 /* A new slot in kids; NULL when out of memory. */
@@ -180,7 +142,7 @@ static child *new_child(pd_local *p)
 	return c;
 }
 
-int pd_local_grow(pd_local *p, unsigned n)
+static int grow(pd_local *p, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		child *c = new_child(p);
@@ -194,7 +156,11 @@ int pd_local_grow(pd_local *p, unsigned n)
 	return 0;
 }
 
-int pd_local_adopt(pd_local *p, int pid)
+/* Counts an agent this launcher did not start (one a crashed controller
+ * left behind) as one of its own, so that stop ends it. It must be a
+ * parade-agent of this session: --url and the local endpoint, or
+ * --connect and connfile, on its command line. 0, or -ESRCH. */
+static int adopt(pd_local *p, int pid)
 {
 	char path[64], cmd[8192];
 	ssize_t n;
@@ -224,62 +190,44 @@ int pd_local_adopt(pd_local *p, int pid)
 	return 0;
 }
 
-pd_local *pd_local_start(pd_loop *l, const char *connfile, unsigned n, const char *const *extra,
-			 int survive, char *err, size_t errlen)
+/* The agents' command line (lib/agent_cmd.h): the session's local
+ * endpoint (or its file and --local), --mode local, the run's --slots, -v
+ * with debug logging, --coproc. */
+static void agent_argv(pd_local *p, const pd_run_opts *o)
 {
-	pd_local *p = calloc(1, sizeof(*p));
-	pd_connfile cf;
-	char cferr[600];
-	size_t k = 0;
-	int rv;
+	pd_agent_cmd c = {0};
 
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	p->loop = l;
-	p->survive = survive;
-	p->connfile = connfile;
-	p->max_restarts = 4; /* grows by two per agent started */
-	pd_local_agent_path(p->agent, sizeof(p->agent));
-	memset(&cf, 0, sizeof(cf));
-	rv = pd_connfile_read(connfile, &cf, cferr, sizeof(cferr));
-	memset(cf.secret, 0, sizeof(cf.secret));
-	if ((rv == 0 || rv == -EPERM) && !strncmp(cf.local, "ipc://", 6))
-		snprintf(p->url, sizeof(p->url), "%s", cf.local);
-	p->argv[k++] = p->agent;
+	c.program = p->agent;
 	if (p->url[0]) {
-		p->argv[k++] = "--url";
-		p->argv[k++] = p->url;
+		c.url = p->url;
 	} else {
-		p->argv[k++] = "--connect";
-		p->argv[k++] = connfile;
-		p->argv[k++] = "--local";
+		c.connect = p->connfile;
+		c.local = 1;
 	}
-	p->argv[k++] = "--mode";
-	p->argv[k++] = "local";
-	for (; extra && *extra && k < MAX_ARGS - 1; extra++)
-		p->argv[k++] = *extra;
-	p->argv[k] = NULL;
-	if (pd_local_grow(p, n) < 0) {
-		snprintf(err, errlen, "cannot start local agent %s: %s", p->agent, strerror(errno));
-		pd_local_stop(p, 0);
-		pd_local_free(p);
-		return NULL;
-	}
-	pd_debug("started %u local agent(s): %s", n, p->agent);
-	return p;
+	c.mode = "local";
+	c.slots = o->agent_slots;
+	c.verbose = pd_log_get_level() >= PD_LOG_DEBUG;
+	c.coproc = o->coproc;
+	pd_agent_cmd_argv(&c, &p->av); /* program and endpoint are set */
+}
+
+static int adopt_cb(void *arg, const pd_jagent *a)
+{
+	if (!a->left_ms && a->mode && !strcmp(a->mode, "local") && adopt(arg, (int)a->pid) == 0)
+		pd_info("agent %s (pid %u) is still alive; waiting for it to reconnect", a->name,
+			a->pid);
+	return 0;
 }
 
 /* An adopted agent is gone once its pid is (it is not our child to reap). */
 static int adopted_gone(child *c)
 {
-	if (kill(c->pid, 0) < 0 && errno == ESRCH)
+	if (pd_gone(c->pid))
 		c->pid = 0;
 	return c->pid == 0;
 }
 
-unsigned pd_local_alive(const pd_local *p)
+static unsigned alive(const pd_local *p)
 {
 	unsigned k = 0;
 
@@ -290,39 +238,74 @@ unsigned pd_local_alive(const pd_local *p)
 	return k;
 }
 
-/* Reaps what has exited; returns how many are still alive. */
-static unsigned reap(pd_local *p)
-{
-	unsigned alive = 0;
+/* ---- the ops ---- */
 
-	for (unsigned i = 0; i < p->n; i++) {
-		child *c = p->kids[i];
-		if (c->pid <= 0 || (c->adopted && adopted_gone(c)))
-			continue;
-		if (!c->adopted && waitpid(c->pid, NULL, WNOHANG) == c->pid) {
-			c->pid = 0;
-			continue;
-		}
-		alive++;
+static int local_start(pd_launcher *l, char *err, size_t errlen)
+{
+	const pd_launch_ctx *x = &l->ctx;
+	pd_local *p = calloc(1, sizeof(*p));
+	pd_connfile cf;
+	char cferr[600];
+	unsigned have;
+	int rv;
+
+	if (!(l->priv = p)) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
-	return alive;
+	p->loop = x->loop;
+	p->survive = x->survive;
+	p->connfile = x->connpath;
+	p->max_restarts = 4; /* grows by two per agent started */
+	pd_agent_path(p->agent, sizeof(p->agent));
+	memset(&cf, 0, sizeof(cf));
+	rv = pd_connfile_read(x->connpath, &cf, cferr, sizeof(cferr));
+	memset(cf.secret, 0, sizeof(cf.secret));
+	if ((rv == 0 || rv == -EPERM) && !strncmp(cf.local, "ipc://", 6))
+		snprintf(p->url, sizeof(p->url), "%s", cf.local);
+	agent_argv(p, x->o);
+	/* agents a crashed controller of this session left running count as
+	 * this launcher's own */
+	if (x->o->mode == PD_MODE_RESUME && x->jn)
+		pd_journal_agents(x->jn, adopt_cb, p);
+	have = alive(p);
+	l->target = x->workers;
+	if (have < x->workers && (rv = grow(p, x->workers - have)) < 0) {
+		snprintf(err, errlen, "cannot start local agents: %s", strerror(-rv));
+		return rv;
+	}
+	pd_debug("started %u local agent(s): %s", x->workers - have, p->agent);
+	return 0;
 }
 
-static void wait_for(pd_local *p, unsigned ms)
+static int local_grow(pd_launcher *l, unsigned n, char *err, size_t errlen)
 {
-	for (unsigned t = 0; reap(p) && t < ms * 10; t++)
-		usleep(100);
+	int rv = grow(l->priv, n);
+
+	if (rv < 0)
+		snprintf(err, errlen, "cannot start local agents: %s", strerror(-rv));
+	return rv;
 }
 
-static void signal_all(pd_local *p, int sig)
+static void local_health(pd_launcher *l, pd_launcher_health *h)
 {
-	for (unsigned i = 0; i < p->n; i++)
-		if (p->kids[i]->pid > 0)
-			kill(-p->kids[i]->pid, sig);
+	h->alive = alive(l->priv);
+	/* every agent died for good (see the messages above it) */
+	if (!l->ctx.serve && h->alive == 0 && l->target > 0) {
+		h->gave_up = 1;
+		snprintf(h->why, sizeof(h->why),
+			 "no local agent is left (see the messages above); giving up");
+	}
 }
 
-void pd_local_stop(pd_local *p, unsigned grace_ms)
+/* Agents that got BYE are leaving already; one that never joined would
+ * not hear it, so it does not wait: SIGTERM makes each end its tasks,
+ * SIGKILL follows after 2 s. */
+static void local_stop(pd_launcher *l)
 {
+	pd_local *p = l->priv;
+	pid_t *pids;
+
 	if (!p)
 		return;
 	p->stopping = 1;
@@ -333,24 +316,23 @@ void pd_local_stop(pd_local *p, unsigned grace_ms)
 			p->kids[i]->pidfd = -1;
 		}
 	}
-	wait_for(p, grace_ms);
-	if (reap(p)) {
-		signal_all(p, SIGTERM);
-		wait_for(p, 2000);
+	if (!p->n || !(pids = calloc(p->n, sizeof(*pids)))) {
+		for (unsigned i = 0; i < p->n; i++) /* out of memory: no time to wait */
+			pd_stop_groups(&p->kids[i]->pid, 1, 0, 0);
+		return;
 	}
-	if (reap(p)) {
-		signal_all(p, SIGKILL);
-		for (unsigned i = 0; i < p->n; i++) {
-			child *c = p->kids[i];
-			if (c->pid > 0 && !c->adopted)
-				waitpid(c->pid, NULL, 0);
-			c->pid = 0;
-		}
-	}
+	for (unsigned i = 0; i < p->n; i++)
+		pids[i] = p->kids[i]->pid;
+	pd_stop_groups(pids, p->n, 0, 2000);
+	for (unsigned i = 0; i < p->n; i++)
+		p->kids[i]->pid = 0;
+	free(pids);
 }
 
-void pd_local_free(pd_local *p)
+static void local_free(pd_launcher *l)
 {
+	pd_local *p = l->priv;
+
 	if (!p)
 		return;
 	for (unsigned i = 0; i < p->n; i++)
@@ -358,3 +340,12 @@ void pd_local_free(pd_local *p)
 	free(p->kids);
 	free(p);
 }
+
+const pd_launcher_ops pd_launcher_local = {
+	.name = "local",
+	.start = local_start,
+	.grow = local_grow,
+	.health = local_health,
+	.stop = local_stop,
+	.free = local_free,
+};

@@ -1,3 +1,6 @@
+/* launch_slurm.c - the "slurm" launcher (launcher.h): agents as one step
+ * of an sbatch job, a job more for each scale up; and the pure parts
+ * (launch_slurm.h). `parade launch slurm` is in launch_slurm_cmd.c. */
 #include "launch_slurm.h"
 
 #include <errno.h>
@@ -5,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "template.h"
+#include "agent_cmd.h"
+#include "launcher.h"
+#include "log.h"
+#include "spawn.h"
 
 int pd_slurm_opt(pd_slurm_opts *o, const char *name, const char *value)
 {
@@ -75,6 +80,7 @@ int pd_slurm_script(const pd_slurm_opts *o, const char *job_name, const char *ag
 		    size_t errlen)
 {
 	char num[32], outpat[4200];
+	pd_agent_cmd cmd = {0};
 	int rv = 0;
 
 	rv |= app(out, "#!/bin/sh\n# parade agents, written by parade run\n");
@@ -96,65 +102,19 @@ int pd_slurm_script(const pd_slurm_opts *o, const char *job_name, const char *ag
 		return rv;
 	/* one step holds every agent; the agents leave when the controller
 	 * says goodbye, and scancel ends the step otherwise */
+	cmd.program = agent;
+	cmd.connect = connfile;
+	cmd.mode = "slurm";
+	cmd.grace_s = 30;
+	cmd.coproc = o->coproc;
 	rv = app(out, "exec srun --kill-on-bad-exit=0 ");
-	rv |= pd_shell_quote(out, agent, strlen(agent));
-	rv |= app(out, " --connect ");
-	rv |= pd_shell_quote(out, connfile, strlen(connfile));
-	rv |= app(out, " --mode slurm --grace 30");
-	if (o->coproc) {
-		rv |= app(out, " --coproc ");
-		rv |= pd_shell_quote(out, o->coproc, strlen(o->coproc));
-	}
+	rv |= pd_agent_cmd_shell(&cmd, 0, out);
 	rv |= app(out, "\n");
 	if (rv < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	return 0;
-}
-
-/* Runs argv, collecting its stdout and stderr; returns the exit status or
- * -errno. */
-static int run_capture(char *const argv[], char *out, size_t outlen, char *errbuf, size_t errlen)
-{
-	int po[2], pe[2], st = 0;
-	pid_t pid;
-	size_t no = 0, ne = 0;
-
-	if (pipe2(po, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(pe, O_CLOEXEC) < 0) {
-		close(po[0]);
-		close(po[1]);
-		return -errno;
-	}
-	pid = fork();
-	if (pid == 0) {
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		execvp(argv[0], argv);
-		fprintf(stderr, "cannot execute %s: %s", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	if (pid < 0) {
-		close(po[0]);
-		close(pe[0]);
-		return -errno;
-	}
-	/* sbatch and scancel print little: read stdout, then stderr */
-	for (ssize_t r; (r = read(po[0], out + no, outlen - 1 - no)) > 0 && no < outlen - 1;)
-		no += (size_t)r;
-	for (ssize_t r; (r = read(pe[0], errbuf + ne, errlen - 1 - ne)) > 0 && ne < errlen - 1;)
-		ne += (size_t)r;
-	out[no] = 0;
-	errbuf[ne] = 0;
-	close(po[0]);
-	close(pe[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 static void chomp(char *s)
@@ -189,7 +149,7 @@ int pd_slurm_submit(const pd_slurm_opts *o, const char *path, const pd_buf *scri
 		argv[k++] = (char *)o->args[i];
 	argv[k++] = (char *)path;
 	argv[k] = NULL;
-	rv = run_capture(argv, out, sizeof(out), msg, sizeof(msg));
+	rv = pd_spawn_output(argv, out, sizeof(out), msg, sizeof(msg));
 	chomp(out);
 	chomp(msg);
 	if (rv != 0 || !out[0]) {
@@ -208,15 +168,137 @@ void pd_slurm_cancel(const char *jobid)
 	char *argv[] = {"scancel", (char *)jobid, NULL}, out[64], msg[512];
 
 	if (jobid && *jobid)
-		run_capture(argv, out, sizeof(out), msg, sizeof(msg));
+		pd_spawn_output(argv, out, sizeof(out), msg, sizeof(msg));
 }
 
 void pd_slurm_state(const char *jobid, char *state, size_t len)
 {
 	char *argv[] = {"squeue", "-h", "-j", (char *)jobid, "-o", "%T", NULL}, out[64], msg[512];
-	int rv = run_capture(argv, out, sizeof(out), msg, sizeof(msg));
+	int rv = pd_spawn_output(argv, out, sizeof(out), msg, sizeof(msg));
 
 	out[strcspn(out, "\r\n")] = 0;
 	/* squeue forgets a job soon after it ends, or says it is invalid */
 	snprintf(state, len, "%s", rv == 0 && out[0] ? out : rv == 0 || strstr(msg, "Invalid") ? "GONE" : "?");
 }
+
+/* ---- the launcher ---- */
+
+#define MAX_JOBS 32
+
+typedef struct slurm_pool {
+	char jobs[MAX_JOBS][64]; /* sbatch job ids */
+	unsigned njobs;
+	int cancelled;
+} slurm_pool;
+
+/* Writes and submits an sbatch script for n more agents (the first as
+ * agents.sbatch, later ones as agents-K.sbatch) and records the job id.
+ * 0 submitted, 1 --dry-run (the script went to stdout), -errno with err
+ * (sbatch's own message). */
+static int submit(pd_launcher *l, unsigned n, char *err, size_t errlen)
+{
+	slurm_pool *p = l->priv;
+	pd_slurm_opts so = l->ctx.o->slurm;
+	char agent[4096], job[160], path[4300];
+	pd_buf script = {0};
+	int rv;
+
+	if (p->njobs == MAX_JOBS) {
+		snprintf(err, errlen, "this session has submitted %d jobs already", MAX_JOBS);
+		return -ENOSPC;
+	}
+	so.n = n;
+	pd_agent_path(agent, sizeof(agent));
+	snprintf(job, sizeof(job), "parade-%s", l->ctx.session);
+	pd_session_sbatch_path(path, sizeof(path), l->ctx.dir, p->njobs ? p->njobs + 1 : 0);
+	rv = pd_slurm_script(&so, job, agent, l->ctx.connpath, l->ctx.dir, &script, err, errlen);
+	if (rv == 0 && so.dry_run) {
+		fwrite(pd_buf_head(&script), 1, pd_buf_size(&script), stdout);
+		fflush(stdout);
+		rv = 1;
+	} else if (rv == 0) {
+		rv = pd_slurm_submit(&so, path, &script, p->jobs[p->njobs], sizeof(p->jobs[0]), err,
+				     errlen);
+		if (rv == 0)
+			pd_info("submitted Slurm job %s: %u agent(s) (script %s)", p->jobs[p->njobs++],
+				n, path);
+	}
+	pd_buf_free(&script);
+	return rv;
+}
+
+/* agents on other nodes need a TCP listener */
+static const char *slurm_listen_url(const pd_run_opts *o)
+{
+	(void)o;
+	return "tls+tcp://0.0.0.0:0";
+}
+
+static int slurm_start(pd_launcher *l, char *err, size_t errlen)
+{
+	if (!(l->priv = calloc(1, sizeof(slurm_pool)))) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	l->target = l->ctx.o->slurm.n;
+	return submit(l, l->ctx.o->slurm.n, err, errlen);
+}
+
+static int slurm_grow(pd_launcher *l, unsigned n, char *err, size_t errlen)
+{
+	int rv = submit(l, n, err, errlen);
+
+	return rv > 0 ? 0 : rv;
+}
+
+/* each job and its queue state (squeue) */
+static void slurm_describe(pd_launcher *l, pd_jw *w)
+{
+	slurm_pool *p = l->priv;
+
+	for (unsigned i = 0; i < p->njobs; i++) {
+		char st[64];
+		pd_slurm_state(p->jobs[i], st, sizeof(st));
+		pd_jw_obj_begin(w);
+		pd_jw_key(w, "id");
+		pd_jw_str(w, p->jobs[i]);
+		pd_jw_key(w, "state");
+		pd_jw_str(w, st);
+		pd_jw_obj_end(w);
+	}
+}
+
+/* its agents are whichever joined: a pending job may bring more later */
+static void slurm_health(pd_launcher *l, pd_launcher_health *h)
+{
+	h->alive = (unsigned)pd_server_agents(l->ctx.srv);
+}
+
+/* the agents got BYE; scancel ends what is left of each job */
+static void slurm_stop(pd_launcher *l)
+{
+	slurm_pool *p = l->priv;
+
+	if (!p || p->cancelled)
+		return;
+	p->cancelled = 1;
+	for (unsigned i = 0; i < p->njobs; i++)
+		pd_slurm_cancel(p->jobs[i]);
+}
+
+static void slurm_free(pd_launcher *l)
+{
+	free(l->priv);
+}
+
+const pd_launcher_ops pd_launcher_slurm = {
+	.name = "slurm",
+	.listen_url = slurm_listen_url,
+	.start = slurm_start,
+	.grow = slurm_grow,
+	.describe = slurm_describe,
+	.health = slurm_health,
+	.stop = slurm_stop,
+	.free = slurm_free,
+	.command = pd_slurm_main,
+};

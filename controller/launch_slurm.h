@@ -51,4 +51,8 @@ void pd_slurm_state(const char *jobid, char *state, size_t len);
 /* Cancels the job if it is still there (scancel; errors ignored). */
 void pd_slurm_cancel(const char *jobid);
 
+/* `parade launch slurm ...` (argv[0] is "slurm"): submits an sbatch job of
+ * N agents for a running controller and prints its id. The exit status. */
+int pd_slurm_main(int argc, char **argv);
+
 #endif

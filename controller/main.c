@@ -90,8 +90,6 @@ int main(int argc, char **argv)
 			return session_cmds[i].main(argc - 1, argv + 1);
 		}
 	}
-	if (!strcmp(cmd, "launch") && argc > 2 && !strcmp(argv[2], "ssh"))
-		return pd_ssh_main("parade launch", argc - 2, argv + 2);
 	if (!strcmp(cmd, "launch"))
 		return argv[1] = "parade launch", pd_launch_main(argc - 1, argv + 1);
 	fprintf(stderr, "parade: unknown command '%s'\n%s", cmd, usage);

@@ -8,7 +8,9 @@
 #include "launch_slurm.h"
 #include "ssh_pool.h"
 
-enum pd_launch { PD_LAUNCH_LOCAL = 0, PD_LAUNCH_NONE, PD_LAUNCH_SLURM, PD_LAUNCH_SSH };
+/* PD_LAUNCH_OTHER: a kind registered at run time (launcher.h), named by
+ * pd_run_opts.launcher */
+enum pd_launch { PD_LAUNCH_LOCAL = 0, PD_LAUNCH_NONE, PD_LAUNCH_SLURM, PD_LAUNCH_SSH, PD_LAUNCH_OTHER };
 
 /* How the controller lives: a foreground run with a table (run), a
  * detached one (submit, resume), a long-lived one fed over the control
@@ -38,6 +40,7 @@ typedef struct pd_run_opts {
 	const char *listen;      /* extra endpoint for remote agents */
 	int launch;              /* enum pd_launch */
 	int launch_set;          /* --launch was given */
+	const char *launcher;    /* the launcher kind's name (launcher.h), from launch */
 	pd_slurm_opts slurm;     /* --launch slurm:N and its options */
 	pd_ssh_opts ssh;         /* --launch ssh:HOSTS, --hostfile and their options
 				  * (hosts owned: pd_ssh_opts_free) */

@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "csv.h"
 #include "journal.h"
+#include "launcher.h"
 #include "log.h"
 #include "output.h"
 #include "run.h"
@@ -244,6 +245,41 @@ static int set_format(pctx *p, const opt_def *d, const char *val)
 	return 0;
 }
 
+static const char *const launch_names[] = {
+	[PD_LAUNCH_LOCAL] = "local",
+	[PD_LAUNCH_NONE] = "none",
+	[PD_LAUNCH_SLURM] = "slurm",
+	[PD_LAUNCH_SSH] = "ssh",
+};
+
+/* --launch NAME or NAME:N for a kind registered at run time (a test's
+ * launcher, launcher.h): o->launch PD_LAUNCH_OTHER and o->launcher, or
+ * nothing when no kind has that name. -EINVAL for a bad N. */
+static int registered_kind(pctx *p, const char *val)
+{
+	const pd_launcher_ops *ops;
+	char name[64];
+	size_t n = strcspn(val, ":");
+	uint64_t v;
+
+	if (n >= sizeof(name))
+		return 0;
+	memcpy(name, val, n);
+	name[n] = 0;
+	for (size_t i = 0; i < sizeof(launch_names) / sizeof(launch_names[0]); i++)
+		if (!strcmp(name, launch_names[i]))
+			return 0;
+	if (!(ops = pd_launcher_find(name)))
+		return 0;
+	if (val[n] == ':' && count_arg(p, "--launch KIND:N", val + n + 1, 1, 100000, &v) < 0)
+		return -EINVAL;
+	if (val[n] == ':')
+		p->o->workers = (unsigned)v;
+	p->o->launch = PD_LAUNCH_OTHER;
+	p->o->launcher = ops->name;
+	return 0;
+}
+
 static int set_launch(pctx *p, const opt_def *d, const char *val)
 {
 	pd_run_opts *o = p->o;
@@ -274,7 +310,9 @@ static int set_launch(pctx *p, const opt_def *d, const char *val)
 				snprintf(p->err, p->errlen, "--launch '%s': bad host list", val);
 			return -EINVAL;
 		}
-	} else {
+	} else if (registered_kind(p, val) < 0) {
+		return -EINVAL;
+	} else if (o->launch != PD_LAUNCH_OTHER) {
 		return bad(p, "--launch", val,
 			   "use local, local:N, slurm:N, ssh:HOST[,HOST...] or none");
 	}
@@ -449,6 +487,9 @@ static int finish(pctx *p, char **words, int nwords)
 	if (p->ssh_opts && o->launch != PD_LAUNCH_SSH)
 		return badf(p, "--hostfile, --ssh-opt, --tunnel, --tunnel-port, --remote-agent and "
 			       "--remote-connect-file go with --launch ssh:HOST[,HOST...]");
+	/* the launcher kind, by name (launcher.h) */
+	if (o->launch != PD_LAUNCH_OTHER)
+		o->launcher = launch_names[o->launch];
 	if (o->launch == PD_LAUNCH_SSH && !o->ssh.nhosts)
 		return badf(p, "--launch ssh needs hosts: ssh:HOST[,HOST...] or --hostfile FILE");
 	if ((uint64_t)o->out_limit * 2 + 65536 > o->max_frame)

@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent_cmd.h"
 #include "log.h"
-#include "template.h"
 
 /* ---- options and host files ---- */
 
@@ -331,39 +331,24 @@ static int app(pd_buf *b, const char *s)
 	return pd_buf_append(b, s, strlen(s));
 }
 
-/* A word for the remote shell: as it is when nothing in it is special
- * (a leading ~/ is kept unquoted so the shell expands it), else quoted. */
-static int shell_word(pd_buf *b, const char *s)
+/* The agent's command line (lib/agent_cmd.h): the program as a bare word
+ * when nothing in it is special (a leading ~/ left for the remote shell
+ * to expand), `--connect CONNECT` (written as it is: "-" or the script's
+ * "$f"), then ` --mode ssh --slots K [-v] [--coproc 'COMMAND']`, COMMAND
+ * always single-quoted, so the remote shell hands it on byte for byte. */
+static int agent_line(const pd_ssh_opts *o, const pd_ssh_host *h, const char *agent,
+		      const char *connect, int exit_on_eof, pd_buf *out)
 {
-	const char *p = s;
+	pd_agent_cmd c = {0};
 
-	if (!strncmp(p, "~/", 2))
-		p += 2;
-	if (*s && strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-			    "_./+,:=@%-") == strlen(p))
-		return app(b, s);
-	return pd_shell_quote(b, s, strlen(s));
-}
-
-/* The agent's options after --connect: ` --mode ssh --slots K [-v]
- * [--coproc 'COMMAND']`. COMMAND is always single-quoted, so the remote
- * shell hands it on byte for byte. */
-static int agent_opts(const pd_ssh_opts *o, const pd_ssh_host *h, pd_buf *out)
-{
-	unsigned slots = h->slots ? h->slots : o->slots ? o->slots : 1;
-	char num[16];
-	int rv;
-
-	snprintf(num, sizeof(num), "%u", slots);
-	rv = app(out, " --mode ssh --slots ");
-	rv |= app(out, num);
-	if (o->verbose)
-		rv |= app(out, " -v");
-	if (o->coproc) {
-		rv |= app(out, " --coproc ");
-		rv |= pd_shell_quote(out, o->coproc, strlen(o->coproc));
-	}
-	return rv;
+	c.program = agent;
+	c.connect = connect;
+	c.exit_on_eof = exit_on_eof;
+	c.mode = "ssh";
+	c.slots = h->slots ? h->slots : o->slots ? o->slots : 1;
+	c.verbose = o->verbose;
+	c.coproc = o->coproc;
+	return pd_agent_cmd_shell(&c, PD_AGENT_SH_WORDS | PD_AGENT_SH_CONNECT_RAW, out);
 }
 
 /* "remote-SESSION.INDEX.conn"; the session name is [A-Za-z0-9_.-]
@@ -391,9 +376,7 @@ int pd_ssh_remote_cmd(const pd_ssh_opts *o, const pd_ssh_host *h, const char *se
 
 	if (!o->remote_connect_file) {
 		rv |= app(out, "exec ");
-		rv |= shell_word(out, agent);
-		rv |= app(out, " --connect -");
-		rv |= agent_opts(o, h, out);
+		rv |= agent_line(o, h, agent, "-", 0, out);
 		return rv < 0 ? -ENOMEM : 0;
 	}
 	/* ~/.parade must be this user's alone (as lib/private.h has it):
@@ -410,9 +393,7 @@ int pd_ssh_remote_cmd(const pd_ssh_opts *o, const pd_ssh_host *h, const char *se
 	rv |= conn_file_name(session, index, out);
 	rv |= app(out, " && rm -f \"$f\" && while IFS= read -r l && [ \"$l\" != end ]; do "
 		       "printf '%s\\n' \"$l\"; done > \"$f\" && { ");
-	rv |= shell_word(out, agent);
-	rv |= app(out, " --connect \"$f\" --exit-on-eof");
-	rv |= agent_opts(o, h, out);
+	rv |= agent_line(o, h, agent, "\"$f\"", 1, out);
 	rv |= app(out, "; r=$?; rm -f \"$f\"; exit $r; }");
 	return rv < 0 ? -ENOMEM : 0;
 }
