@@ -14,7 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "plugin.h"
+#include "common.h"
+#include "local.h"
 
 #define CMDLINE_MAX (256 * 1024)
 

@@ -1,15 +1,14 @@
-/* plugin.c - parade.so: the SPANK entry points, the option table, and the
- * switch on spank_context() into local.c (srun, sbatch, salloc) and
- * remote.c (slurmstepd). Every other context (slurmd, prolog/epilog) only
- * registers the options and does nothing else. */
-#include <stdio.h>
-#include <string.h>
-
+/* plugin.c - parade.so's dispatch: the SPANK entry points and the option
+ * table, switching on spank_context() into local.c (srun, sbatch, salloc)
+ * and remote.c (slurmstepd). Every other context (slurmd, prolog/epilog)
+ * only registers the options and does nothing else. What the contexts
+ * share lives in common.c; this file holds no logic of its own. */
 #include "plugin.h"
+#include "common.h"
+#include "local.h"
+#include "remote.h"
 
 SPANK_PLUGIN(parade, 1)
-
-struct pd_spank_state pd_sp;
 
 static int opt_workers(int val, const char *optarg, int remote);
 static int opt_controller(int val, const char *optarg, int remote);
@@ -33,18 +32,10 @@ static int local_context(void)
 	return c == S_CTX_LOCAL || c == S_CTX_ALLOCATOR;
 }
 
-/* Options may be delivered twice (slurmstepd before 24.05 reads them from
- * the launch message and from the environment; srun from the environment,
- * then from its command line): each delivery replaces the last. */
 static int opt_workers(int val, const char *optarg, int remote)
 {
 	(void)val;
-	pd_sp.workers_seen = 1;
-	pd_sp.workers_calls++;
-	snprintf(pd_sp.workers_arg, sizeof(pd_sp.workers_arg), "%s", optarg ? optarg : "");
-	pd_sp.workers_bad =
-	    pd_spank_parse_workers(optarg, pd_sp.cfg.max_workers, &pd_sp.workers, pd_sp.workers_err,
-	                           sizeof(pd_sp.workers_err)) < 0;
+	pd_sp_take_workers(optarg);
 	if (!remote && local_context())
 		return pd_local_workers();
 	return 0;
@@ -54,9 +45,7 @@ static int opt_controller(int val, const char *optarg, int remote)
 {
 	(void)val;
 	(void)remote;
-	pd_sp.controller_seen = 1;
-	pd_sp.controller_long = snprintf(pd_sp.controller, sizeof(pd_sp.controller), "%s",
-	                                 optarg ? optarg : "") >= (int)sizeof(pd_sp.controller);
+	pd_sp_take_controller(optarg);
 	return 0;
 }
 
@@ -65,10 +54,7 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 	spank_context_t ctx = spank_context();
 	int rv = 0;
 
-	pd_sp.cfg_ok =
-	    pd_spank_parse_args(&pd_sp.cfg, ac, av, pd_sp.cfg_err, sizeof(pd_sp.cfg_err)) == 0;
-	if (!pd_sp.cfg_ok) {
-		pd_sp_error("%s", pd_sp.cfg_err);
+	if (pd_sp_configure(ac, av) < 0) {
 		/* srun/sbatch/salloc refuse to run; slurmstepd goes on (failing
 		 * a step's init can drain the node) and tells the step's tasks
 		 * if --parade-workers asks for agents */
@@ -143,7 +129,7 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 
 void pd_spank_reset(void)
 {
-	memset(&pd_sp, 0, sizeof(pd_sp));
+	pd_sp_reset();
 	pd_local_reset();
 	pd_remote_reset();
 }

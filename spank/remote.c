@@ -21,7 +21,8 @@
 #include <unistd.h>
 
 #include "agents.h"
-#include "plugin.h"
+#include "common.h"
+#include "remote.h"
 
 #define START_TIMEOUT_MS 10000
 #define TASK_EXIT_GRACE_MS 1000 /* after the last task, before proctrack's SIGKILL */

@@ -23,8 +23,11 @@
 #include <unistd.h>
 
 #include "agents.h"
+#include "common.h"
+#include "local.h"
 #include "opts.h"
 #include "plugin.h"
+#include "remote.h"
 
 /* the fake SPANK API (fake_spank.c) */
 void fake_reset(spank_context_t ctx);
