@@ -126,7 +126,7 @@ static int word(pd_buf *b, const char *s)
 	if (!strncmp(p, "~/", 2))
 		p += 2;
 	if (*s && strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-			    "_./+,:=@%-") == strlen(p))
+	                    "_./+,:=@%-") == strlen(p))
 		return app(b, s);
 	return pd_agent_cmd_quote(b, s, strlen(s));
 }

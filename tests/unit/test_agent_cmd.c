@@ -38,7 +38,7 @@ static void expect_shell(const pd_agent_cmd *c, unsigned flags, const char *want
 	pd_buf_append(&b, "", 1);
 	if (strcmp((const char *)pd_buf_head(&b), want))
 		fprintf(stderr, "\n  got  '%s'\n  want '%s'\n", (const char *)pd_buf_head(&b),
-			want);
+		        want);
 	CU_ASSERT_STRING_EQUAL((const char *)pd_buf_head(&b), want);
 	pd_buf_free(&b);
 }
@@ -49,10 +49,18 @@ static void test_local(void)
 {
 	pd_agent_cmd c = {0};
 	pd_agent_argv a;
-	const char *url[] = {"/b/parade-agent", "--url", "ipc:///h/s/ctl.ipc", "--mode", "local",
-			     "--slots", "1", NULL};
-	const char *file[] = {"/b/parade-agent", "--connect", "/h/s/connection", "--local",
-			      "--mode", "local", "--slots", "12", "-v", "--coproc", "cat -u", NULL};
+	const char *url[] = {"/b/parade-agent",
+	                     "--url",
+	                     "ipc:///h/s/ctl.ipc",
+	                     "--mode",
+	                     "local",
+	                     "--slots",
+	                     "1",
+	                     NULL};
+	const char *file[] = {"/b/parade-agent", "--connect", "/h/s/connection",
+	                      "--local",         "--mode",    "local",
+	                      "--slots",         "12",        "-v",
+	                      "--coproc",        "cat -u",    NULL};
 
 	c.program = "/b/parade-agent";
 	c.url = "ipc:///h/s/ctl.ipc";
@@ -96,18 +104,18 @@ static void test_ssh(void)
 	c.slots = 1;
 	c.coproc = "while read l; do echo \"$l\"; done";
 	expect_shell(&c, words,
-		     "parade-agent --connect - --mode ssh --slots 1 -v --coproc "
-		     "'while read l; do echo \"$l\"; done'");
+	             "parade-agent --connect - --mode ssh --slots 1 -v --coproc "
+	             "'while read l; do echo \"$l\"; done'");
 	c.verbose = 0;
 	c.coproc = "a'b $c\nd";
 	expect_shell(&c, words,
-		     "parade-agent --connect - --mode ssh --slots 1 --coproc 'a'\\''b $c\nd'");
+	             "parade-agent --connect - --mode ssh --slots 1 --coproc 'a'\\''b $c\nd'");
 	/* the script form: the file is the script's "$f" */
 	c.connect = "\"$f\"";
 	c.exit_on_eof = 1;
 	expect_shell(&c, words | PD_AGENT_SH_CONNECT_RAW,
-		     "parade-agent --connect \"$f\" --exit-on-eof --mode ssh --slots 1 --coproc "
-		     "'a'\\''b $c\nd'");
+	             "parade-agent --connect \"$f\" --exit-on-eof --mode ssh --slots 1 --coproc "
+	             "'a'\\''b $c\nd'");
 	/* an empty program word is quoted, never dropped */
 	c.program = "x";
 	c.connect = "";
@@ -127,12 +135,12 @@ static void test_sbatch(void)
 	c.mode = "slurm";
 	c.grace_s = 30;
 	expect_shell(&c, 0,
-		     "'/usr/bin/parade-agent' --connect '/home/a b/.parade/sessions/s/connection' "
-		     "--mode slurm --grace 30");
+	             "'/usr/bin/parade-agent' --connect '/home/a b/.parade/sessions/s/connection' "
+	             "--mode slurm --grace 30");
 	c.coproc = "it's";
 	expect_shell(&c, 0,
-		     "'/usr/bin/parade-agent' --connect '/home/a b/.parade/sessions/s/connection' "
-		     "--mode slurm --grace 30 --coproc 'it'\\''s'");
+	             "'/usr/bin/parade-agent' --connect '/home/a b/.parade/sessions/s/connection' "
+	             "--mode slurm --grace 30 --coproc 'it'\\''s'");
 }
 
 /* spank/remote.c: the step's own session (waits for its connection file)
@@ -141,10 +149,18 @@ static void test_spank(void)
 {
 	pd_agent_cmd c = {0};
 	pd_agent_argv a;
-	const char *own[] = {"/usr/bin/parade-agent", "--connect", "/h/.parade/sessions/slurm-4.7/connection",
-			     "--wait-connect", "--mode", "slurm", "--grace", "30", "-v", NULL};
-	const char *other[] = {"/usr/bin/parade-agent", "--connect", "/shared/conn", "--mode",
-			       "slurm", NULL};
+	const char *own[] = {"/usr/bin/parade-agent",
+	                     "--connect",
+	                     "/h/.parade/sessions/slurm-4.7/connection",
+	                     "--wait-connect",
+	                     "--mode",
+	                     "slurm",
+	                     "--grace",
+	                     "30",
+	                     "-v",
+	                     NULL};
+	const char *other[] = {
+	    "/usr/bin/parade-agent", "--connect", "/shared/conn", "--mode", "slurm", NULL};
 
 	c.program = "/usr/bin/parade-agent";
 	c.connect = "/h/.parade/sessions/slurm-4.7/connection";
@@ -199,9 +215,10 @@ static void test_invalid(void)
 /* A command no shell may change: quotes of both kinds, '$', backquotes,
  * ';', '&', '|', redirections, globs, '~', '#', '!', backslashes, a tab,
  * a control byte, UTF-8, newlines, quotes at both ends. */
-static const char HOSTILE[] = "'it's \"$HOME\" `id` $(id) ${x:-y}; a && b || c | d > /dev/null < e &"
-			      " \\ \\\\ \\' ~ ~/x * ? [a] {a,b} # ! !! \t\x01 caf\xc3\xa9\n"
-			      "second line '' \"\" $\n'";
+static const char HOSTILE[] =
+    "'it's \"$HOME\" `id` $(id) ${x:-y}; a && b || c | d > /dev/null < e &"
+    " \\ \\\\ \\' ~ ~/x * ? [a] {a,b} # ! !! \t\x01 caf\xc3\xa9\n"
+    "second line '' \"\" $\n'";
 
 static size_t read_all(const char *path, char *buf, size_t len)
 {
@@ -218,8 +235,8 @@ static size_t read_all(const char *path, char *buf, size_t len)
  * quote in its name) writes its argv NUL-separated to a file. */
 static void test_shell_round_trip(void)
 {
-	static const char *const shells[] = {"/bin/sh", "/bin/dash", "/bin/bash", "/bin/ksh",
-					     "/bin/zsh", NULL};
+	static const char *const shells[] = {"/bin/sh",  "/bin/dash", "/bin/bash",
+	                                     "/bin/ksh", "/bin/zsh",  NULL};
 	static const char agent[] = "#!/bin/sh\nfor a; do printf '%s\\0' \"$a\"; done > \"$OUT\"\n";
 	char dir[300], prog[400], out[400], env[420], got[4096], want[4096], msg[256];
 	pd_agent_cmd c = {0};
