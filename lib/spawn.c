@@ -144,6 +144,31 @@ static __attribute__((noreturn)) void child(const pd_spawn_opts *o, pid_t parent
 	child_fail(report, errno);
 }
 
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Whether fd has something to read (or EOF) within ms. */
+static int report_ready(int fd, unsigned ms)
+{
+	long long end = now_ms() + ms, left;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int r;
+
+	while ((left = end - now_ms()) > 0) {
+		r = poll(&p, 1, (int)(left > 1 << 30 ? 1 << 30 : left));
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return 1; /* let read() find out */
+	}
+	return 0;
+}
+
 int pd_spawn(const pd_spawn_opts *o, pid_t *pid, int *exec_err)
 {
 	int report[2], nullfd = -1, e = 0, need_null = 0;
@@ -175,12 +200,18 @@ int pd_spawn(const pd_spawn_opts *o, pid_t *pid, int *exec_err)
 	}
 	if (o->group == PD_SPAWN_GROUP)
 		setpgid(p, p);
+	*pid = p;
+	if (o->report_ms && !report_ready(report[0], o->report_ms)) {
+		close(report[0]);
+		if (exec_err)
+			*exec_err = -ETIMEDOUT;
+		return 0;
+	}
 	/* blocks only until exec succeeds (EOF) or the child says why not */
 	do
 		n = read(report[0], &e, sizeof(e));
 	while (n < 0 && errno == EINTR);
 	close(report[0]);
-	*pid = p;
 	if (exec_err)
 		*exec_err = n == (ssize_t)sizeof(e) ? (e > 0 ? e : EIO) : 0;
 	return 0;

@@ -13,12 +13,14 @@
  *    (/dev/null) or PD_SPAWN_KEEP (the parent's own); keep_fd (if >= 0)
  *    becomes descriptor 3; every other descriptor is closed;
  *  - hook(hook_arg), if given, last (it may drop privileges); it returns
- *    0 or an errno value that ends the child like a failed exec;
+ *    0, or a positive value that ends the child like a failed exec: an
+ *    errno value, or any code of the hook's own (it comes back unchanged
+ *    as *exec_err, so a hook may say which of its steps failed);
  *  - execve(path or argv[0], argv, envp or the parent's environment),
  *    searching PATH when the program has no '/'.
- * pd_spawn returns once the child has exec'd or failed to: a failure in
- * the child (exec, dup, hook) comes back through a close-on-exec pipe as
- * *exec_err, and the child exits 127.
+ * pd_spawn returns once the child has exec'd or failed to (or after
+ * report_ms): a failure in the child (exec, dup, hook) comes back through
+ * a close-on-exec pipe as *exec_err, and the child exits 127.
  */
 #ifndef PD_SPAWN_H
 #define PD_SPAWN_H
@@ -42,15 +44,19 @@ typedef struct pd_spawn_opts {
 	int death_signal;     /* 0: none */
 	int (*hook)(void *);  /* run in the child just before exec, or NULL */
 	void *hook_arg;
+	unsigned report_ms;   /* wait at most this long for the exec or its
+	                       * failure; 0: as long as it takes */
 } pd_spawn_opts;
 
 /* Fills o with the defaults: fds 0-2 PD_SPAWN_KEEP, no keep_fd, own
- * process group, no death signal, no hook. */
+ * process group, no death signal, no hook, no report_ms limit. */
 void pd_spawn_init(pd_spawn_opts *o, char *const *argv);
 
 /* Starts o->argv. Returns 0 when a child was made (*pid set; the caller
  * reaps it): *exec_err is 0 when it runs the program, else the errno of
- * what failed in the child (which then exits 127). -errno when no child
+ * what failed in the child (or the hook's code; the child then exits
+ * 127), or -ETIMEDOUT when report_ms passed first (the child goes on and
+ * may still exec or fail; no word of it comes back). -errno when no child
  * was made (pipe, fork, /dev/null). exec_err may be NULL. */
 int pd_spawn(const pd_spawn_opts *o, pid_t *pid, int *exec_err);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -165,6 +166,59 @@ static void test_hook(void)
 	CU_ASSERT_EQUAL(ee, 0);
 	pd_reap(pid, &st, NULL, 0);
 	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* a code of the hook's own (which step failed) comes back unchanged */
+	e = 3 << 16 | EACCES;
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pid, &ee), 0);
+	CU_ASSERT_EQUAL(ee, 3 << 16 | EACCES);
+	pd_reap(pid, &st, NULL, 0);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 127);
+}
+
+/* a hook that blocks: a writer opening a FIFO nobody reads */
+static int hook_block(void *arg)
+{
+	int fd = open((const char *)arg, O_WRONLY);
+
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+/* report_ms: pd_spawn stops waiting for a child stuck before exec; the
+ * child goes on, and execs once it is free */
+static void test_report_timeout(void)
+{
+	char fifo[] = "/tmp/pd-spawn-fifo-XXXXXX", path[64];
+	char **argv = sh("exit 7");
+	int ee = 0, st = 0, fd;
+	pd_spawn_opts o;
+	pid_t pid = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(fifo));
+	snprintf(path, sizeof(path), "%s/f", fifo);
+	CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+	pd_spawn_init(&o, argv);
+	o.hook = hook_block;
+	o.hook_arg = path;
+	o.report_ms = 100;
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pid, &ee), 0);
+	CU_ASSERT_EQUAL(ee, -ETIMEDOUT);
+	CU_ASSERT(pid > 0);
+	CU_ASSERT_EQUAL(pd_reap(pid, &st, NULL, 1), 0); /* still there */
+	/* open the reading end: the hook returns, the child execs */
+	fd = open(path, O_RDONLY);
+	CU_ASSERT(fd >= 0);
+	CU_ASSERT_EQUAL(pd_reap(pid, &st, NULL, 0), pid);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 7);
+	if (fd >= 0)
+		close(fd);
+	/* a child that execs in time is reported as usual */
+	o.hook = NULL;
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pid, &ee), 0);
+	CU_ASSERT_EQUAL(ee, 0);
+	pd_reap(pid, NULL, NULL, 0);
+	unlink(path);
+	rmdir(fifo);
 }
 
 /* stopping: one that leaves in the grace period, one that needs SIGTERM,
@@ -220,6 +274,7 @@ int main(void)
 	CU_add_test(s, "PATH search", test_path);
 	CU_add_test(s, "what the child gets", test_child_state);
 	CU_add_test(s, "the hook", test_hook);
+	CU_add_test(s, "report_ms", test_report_timeout);
 	CU_add_test(s, "stopping groups", test_stop_groups);
 	CU_add_test(s, "processes we did not start", test_gone);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
