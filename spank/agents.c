@@ -1,11 +1,15 @@
-/* agents.c - fork, drop privileges, exec; signal and reap by process group.
+/* agents.c - starting agents from slurmstepd through lib/spawn.h (own
+ * session; the privilege drop, the log and the signal reset run as
+ * pd_spawn's hook), the folder check before them, and signalling and
+ * reaping them by process group.
  *
  * slurmstepd is multithreaded and blocks signals (SIGTERM among them) that
- * its children inherit: the child resets both before anything else, and
- * between fork and exec makes system calls only.
+ * its children inherit: pd_spawn resets the mask, the hook every
+ * disposition; between fork and exec the children make system calls only.
  */
 #include "agents.h"
 #include "private.h"
+#include "spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,9 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,10 +34,11 @@ struct agent {
 static struct agent *agents;
 static unsigned nagents, capacity;
 
-/* What a child writes to the pipe when it cannot exec. */
+/* Where a child failed: the folder check's report on its pipe, an
+ * agent's in pd_spawn's exec_err (HOOK_ERR: the hook's step and errno;
+ * a plain errno is the exec or pd_spawn's own set-up). */
 enum stage {
-	ST_SIGNALS,
-	ST_SETSID,
+	ST_EXEC = 0,
 	ST_REGAIN,
 	ST_GROUPS,
 	ST_GID,
@@ -44,25 +47,25 @@ enum stage {
 	ST_MKDIR,
 	ST_OPENDIR, /* a folder of dirs cannot be opened */
 	ST_PRIVATE, /* a folder of dirs breaks the rule: verdict, owner, mode */
-	ST_DEVNULL,
 	ST_LOG,
-	ST_STDIO,
-	ST_EXEC
+	ST_STDIO
 };
+
+#define HOOK_ERR(stage, e) ((stage) << 16 | ((e)&0xffff))
 
 #define PREP_K 0xFFFFFFFFu /* failure.k of the preparation, before any agent */
 
 struct failure {
-	uint32_t k;    /* the agent */
-	int32_t stage; /* enum stage */
-	int32_t index; /* which dir for ST_MKDIR, ST_OPENDIR, ST_PRIVATE */
-	int32_t error; /* errno */
+	uint32_t k;      /* the agent */
+	int32_t stage;   /* enum stage */
+	int32_t index;   /* which dir for ST_MKDIR, ST_OPENDIR, ST_PRIVATE */
+	int32_t error;   /* errno */
 	int32_t verdict; /* ST_PRIVATE: enum pd_private_verdict */
 	uint32_t owner;  /* ST_PRIVATE: the folder's owner and mode */
 	uint32_t mode;
 };
 
-/* ---- the child side: system calls only ---- */
+/* ---- the children: system calls only ---- */
 
 static void __attribute__((noreturn)) child_report(int wfd, const struct failure *f)
 {
@@ -74,9 +77,10 @@ static void __attribute__((noreturn)) child_report(int wfd, const struct failure
 	_exit(127);
 }
 
-static void __attribute__((noreturn)) child_fail(int wfd, unsigned k, int stage, int index)
+/* The folder check's failure at stage (and dir index), with errno. */
+static void __attribute__((noreturn)) child_fail(int wfd, int stage, int index)
 {
-	struct failure f = {k, stage, index, errno, 0, 0, 0};
+	struct failure f = {PREP_K, stage, index, errno, 0, 0, 0};
 
 	child_report(wfd, &f);
 }
@@ -135,58 +139,41 @@ static int drop_privileges(const pd_agent_spec *s, int *stage)
 	return 0;
 }
 
-/* Closes every descriptor from 3 up, except keep (> 2). */
-static void close_inherited(int keep)
-{
-	struct rlimit rl;
-	int max = 1 << 16;
+/* What the hook of agent k needs; prepared before pd_spawn forks. */
+struct hook_arg {
+	const pd_agent_spec *s;
+	const char *logpath; /* NULL: stdout and stderr stay /dev/null */
+};
 
-#ifdef SYS_close_range
-	if ((keep == 3 || syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u) == 0) &&
-	    syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0)
-		return;
-#endif
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20))
-		max = (int)rl.rlim_cur;
-	for (int fd = 3; fd < max; fd++)
-		if (fd != keep)
-			close(fd);
-}
-
-static void __attribute__((noreturn))
-child(const pd_agent_spec *s, unsigned k, const char *logpath, int wfd)
+/* pd_spawn's hook, in the agent's child just before exec (its own session,
+ * the mask reset, stdin and stdout/stderr on /dev/null, every other
+ * descriptor but pd_spawn's close-on-exec report pipe closed): resets
+ * every disposition, drops to the user, sets the umask and, as the user,
+ * sends stdout and stderr to the log. 0 or HOOK_ERR(stage, errno). */
+static int agent_hook(void *arg)
 {
+	const struct hook_arg *h = arg;
 	struct sigaction sa;
-	sigset_t none;
-	int stage, in, out;
+	int stage, out;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	for (int sig = 1; sig < NSIG; sig++)
 		(void)sigaction(sig, &sa, NULL); /* SIGKILL, SIGSTOP, glibc's own: refused */
-	sigemptyset(&none);
-	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-		child_fail(wfd, k, ST_SIGNALS, 0);
-	if (setsid() < 0)
-		child_fail(wfd, k, ST_SETSID, 0);
-	if (drop_privileges(s, &stage) < 0)
-		child_fail(wfd, k, stage, 0);
-	umask(s->umask);
-	in = open("/dev/null", O_RDONLY | O_NOCTTY);
-	if (in < 0)
-		child_fail(wfd, k, ST_DEVNULL, 0);
-	if (logpath)
-		out = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY, 0600);
-	else
-		out = open("/dev/null", O_WRONLY | O_NOCTTY);
+	if (drop_privileges(h->s, &stage) < 0)
+		return HOOK_ERR(stage, errno);
+	umask(h->s->umask);
+	if (!h->logpath)
+		return 0;
+	out = open(h->logpath, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+	           0600);
 	if (out < 0)
-		child_fail(wfd, k, logpath ? ST_LOG : ST_DEVNULL, 0);
-	/* in was opened first: out is never 0, so in survives dup2(out, 1/2) */
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-		child_fail(wfd, k, ST_STDIO, 0);
-	close_inherited(wfd);
-	execve(s->path, s->argv, s->envp);
-	child_fail(wfd, k, ST_EXEC, 0);
+		return HOOK_ERR(ST_LOG, errno);
+	/* out is above 2 (0-2 are open): dup2 clears close-on-exec */
+	if (dup2(out, 1) < 0 || dup2(out, 2) < 0)
+		return HOOK_ERR(ST_STDIO, errno);
+	close(out);
+	return 0;
 }
 
 /* Before any agent: as the user, makes each folder of s->dirs and checks
@@ -200,11 +187,11 @@ static void __attribute__((noreturn)) prepare_child(const pd_agent_spec *s, int 
 	int stage, fd;
 
 	if (drop_privileges(s, &stage) < 0)
-		child_fail(wfd, PREP_K, stage, 0);
+		child_fail(wfd, stage, 0);
 	umask(s->umask);
 	for (int i = 0; i < 4 && s->dirs[i]; i++) {
 		if (mkdir(s->dirs[i], 0700) < 0 && errno != EEXIST)
-			child_fail(wfd, PREP_K, ST_MKDIR, i);
+			child_fail(wfd, ST_MKDIR, i);
 		fd = open(s->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC | (i ? O_NOFOLLOW : 0));
 		f.index = i;
 		f.stage = ST_PRIVATE;
@@ -218,7 +205,7 @@ static void __attribute__((noreturn)) prepare_child(const pd_agent_spec *s, int 
 			child_report(wfd, &f);
 		}
 		if (fd < 0 || fstat(fd, &st) < 0)
-			child_fail(wfd, PREP_K, ST_OPENDIR, i);
+			child_fail(wfd, ST_OPENDIR, i);
 		close(fd);
 		f.verdict = pd_private_judge(&st, s->uid);
 		f.owner = (uint32_t)st.st_uid;
@@ -272,7 +259,6 @@ static int alive(struct agent *a)
 {
 	unsigned long long start = 0;
 	char state = '?';
-	int status;
 
 	if (a->gone)
 		return 0;
@@ -281,7 +267,7 @@ static int alive(struct agent *a)
 		return 0;
 	}
 	if (state == 'Z' || state == 'X') {
-		(void)waitpid(a->pid, &status, WNOHANG);
+		(void)pd_reap(a->pid, NULL, NULL, 1);
 		a->gone = 1;
 		return 0;
 	}
@@ -291,10 +277,6 @@ static int alive(struct agent *a)
 static const char *stage_text(int stage)
 {
 	switch (stage) {
-	case ST_SIGNALS:
-		return "cannot reset the signal mask";
-	case ST_SETSID:
-		return "cannot start a session";
 	case ST_REGAIN:
 		return "cannot regain root to switch to the user";
 	case ST_GROUPS:
@@ -311,8 +293,6 @@ static const char *stage_text(int stage)
 		return "cannot open";
 	case ST_PRIVATE:
 		return "refused";
-	case ST_DEVNULL:
-		return "cannot open /dev/null";
 	case ST_LOG:
 		return "cannot open its log";
 	case ST_STDIO:
@@ -329,8 +309,8 @@ static void describe(const pd_agent_spec *s, const struct failure *f, char *err,
 	int dir = f->index >= 0 && f->index < 4 && s->dirs[f->index];
 
 	if (f->stage == ST_PRIVATE && dir) {
-		pd_private_message(f->verdict, s->dirs[f->index], (uid_t)f->owner,
-				   (mode_t)f->mode, err, errlen);
+		pd_private_message(f->verdict, s->dirs[f->index], (uid_t)f->owner, (mode_t)f->mode,
+		                   err, errlen);
 		return;
 	}
 	if ((f->stage == ST_MKDIR || f->stage == ST_OPENDIR) && dir)
@@ -341,10 +321,10 @@ static void describe(const pd_agent_spec *s, const struct failure *f, char *err,
 		what = s->logdir;
 	if (f->k == PREP_K)
 		snprintf(err, errlen, "%s%s%s: %s", stage_text(f->stage), *what ? " " : "", what,
-			 strerror(f->error));
+		         strerror(f->error));
 	else
-		snprintf(err, errlen, "agent %u: %s%s%s: %s", (unsigned)f->k,
-			 stage_text(f->stage), *what ? " " : "", what, strerror(f->error));
+		snprintf(err, errlen, "agent %u: %s%s%s: %s", (unsigned)f->k, stage_text(f->stage),
+		         *what ? " " : "", what, strerror(f->error));
 }
 
 static uint64_t now_ms(void)
@@ -355,98 +335,111 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Reads failure records until every child has exec'd or exited (EOF) or
- * the deadline. Returns the failures counted; marks those agents gone. */
-static unsigned collect(int rfd, const pd_agent_spec *s, unsigned first, unsigned n, char *err,
-                        size_t errlen)
-{
-	uint64_t deadline = now_ms() + s->timeout_ms;
-	unsigned failed = 0;
-	struct failure f;
-
-	for (;;) {
-		struct pollfd pfd = {rfd, POLLIN, 0};
-		uint64_t t = now_ms();
-		ssize_t r;
-		int pr;
-
-		if (t >= deadline) {
-			if (!failed)
-				snprintf(err, errlen, "agents still starting after %u ms",
-				         s->timeout_ms);
-			break;
-		}
-		pr = poll(&pfd, 1, (int)(deadline - t));
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr <= 0)
-			continue;
-		r = read(rfd, &f, sizeof(f));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r != (ssize_t)sizeof(f))
-			break; /* EOF: every child exec'd or exited */
-		if (f.k >= n)
-			continue;
-		if (!failed++)
-			describe(s, &f, err, errlen);
-		if (!agents[first + f.k].gone) {
-			int status;
-			while (waitpid(agents[first + f.k].pid, &status, 0) < 0 && errno == EINTR)
-				;
-			agents[first + f.k].gone = 1;
-		}
-	}
-	return failed;
-}
-
 /* Runs prepare_child and waits for it. 0 only when it exited 0 without a
  * report; else -1 with err: the check fails closed (a child killed, or
  * one that could not send its report, started no agent unchecked). */
-static int prepare(const pd_agent_spec *s, const int p[2], char *err, size_t errlen)
+static int prepare(const pd_agent_spec *s, char *err, size_t errlen)
 {
-	struct pollfd pfd = {p[0], POLLIN, 0};
+	struct pollfd pfd;
 	struct failure f;
-	pid_t pid = fork(), w;
-	int st = 0;
+	int p[2], st = 0, rv = -1;
+	pid_t pid, w;
 
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot create a pipe: %s", strerror(errno));
+		return -1;
+	}
+	/* a child that runs the check and _exits: no exec, so not pd_spawn */
+	pid = fork();
 	if (pid == 0)
 		prepare_child(s, p[1]);
+	close(p[1]);
 	if (pid < 0) {
 		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
-		return -1;
+		goto out;
 	}
-	while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
-		;
+	w = pd_reap(pid, &st, NULL, 0);
 	if (w < 0) {
 		snprintf(err, errlen, "the folder check did not complete: cannot wait for it: %s",
-			 strerror(errno));
-		return -1;
+		         strerror((int)-w));
+		goto out;
 	}
 	/* the child is gone: a report it wrote is in the pipe already */
+	pfd = (struct pollfd){.fd = p[0], .events = POLLIN};
 	if (poll(&pfd, 1, 0) > 0 && read(p[0], &f, sizeof(f)) == (ssize_t)sizeof(f)) {
 		describe(s, &f, err, errlen);
-		return -1;
+		goto out;
 	}
 	if (WIFSIGNALED(st)) {
-		snprintf(err, errlen, "the folder check did not complete: it was ended by signal %d",
-			 WTERMSIG(st));
-		return -1;
+		snprintf(err, errlen,
+		         "the folder check did not complete: it was ended by signal %d",
+		         WTERMSIG(st));
+		goto out;
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		snprintf(err, errlen,
-			 "the folder check did not complete: it exited with status %d and no report",
-			 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		snprintf(
+		    err, errlen,
+		    "the folder check did not complete: it exited with status %d and no report",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		goto out;
+	}
+	rv = 0;
+out:
+	close(p[0]);
+	return rv;
+}
+
+/* Starts agent k through pd_spawn, waiting for its exec until deadline.
+ * 1 when it is known to have failed (reaped; *f says why), 0 when it
+ * runs or is still starting (*late set), -1 when no child was made
+ * (err says why). */
+static int start_one(const pd_agent_spec *s, unsigned k, uint64_t deadline, struct failure *f,
+                     int *late, char *err, size_t errlen)
+{
+	char logpath[4200];
+	struct hook_arg h = {s, NULL};
+	uint64_t t = now_ms();
+	pd_spawn_opts o;
+	pid_t pid;
+	int ee = 0, rv;
+
+	if (s->logdir) {
+		snprintf(logpath, sizeof(logpath), "%s/agent-%u-%u.log", s->logdir, s->nodeid, k);
+		h.logpath = logpath;
+	}
+	pd_spawn_init(&o, s->argv);
+	o.path = s->path;
+	o.envp = s->envp;
+	o.group = PD_SPAWN_SESSION;
+	o.fd[0] = o.fd[1] = o.fd[2] = PD_SPAWN_NULL;
+	o.hook = agent_hook;
+	o.hook_arg = &h;
+	/* past the deadline each agent is still started, not waited for */
+	o.report_ms = deadline > t ? (unsigned)(deadline - t) : 1;
+	rv = pd_spawn(&o, &pid, &ee);
+	if (rv < 0) {
+		snprintf(err, errlen, "cannot start agent %u: %s", k, strerror(-rv));
 		return -1;
 	}
-	return 0;
+	agents[nagents++] = (struct agent){pid, 0, 0};
+	if (ee == -ETIMEDOUT) {
+		*late = 1;
+		return 0;
+	}
+	if (!ee)
+		return 0;
+	*f = (struct failure){k, ee >> 16, 0, ee & 0xffff, 0, 0, 0};
+	(void)pd_reap(pid, NULL, NULL, 0); /* it exits 127 at once */
+	agents[nagents - 1].gone = 1;
+	return 1;
 }
 
 unsigned pd_agents_start(const pd_agent_spec *s, unsigned n, char *err, size_t errlen)
 {
-	unsigned first = nagents, forked = 0, failed;
-	char logpath[4200];
-	int p[2];
+	uint64_t deadline = now_ms() + s->timeout_ms;
+	unsigned first = nagents, started = 0, failed = 0;
+	struct failure f;
+	int late = 0, r;
 
 	if (!n)
 		return 0;
@@ -459,53 +452,23 @@ unsigned pd_agents_start(const pd_agent_spec *s, unsigned n, char *err, size_t e
 		agents = a;
 		capacity = nagents + n;
 	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "cannot create a pipe: %s", strerror(errno));
+	if ((s->dirs[0] || s->stale) && prepare(s, err, errlen) < 0)
 		return n;
-	}
-	if (p[1] < 3) { /* the child's stdio goes to 0-2 */
-		int fd = fcntl(p[1], F_DUPFD_CLOEXEC, 3);
-		close(p[1]);
-		p[1] = fd;
-		if (fd < 0) {
-			snprintf(err, errlen, "cannot create a pipe: %s", strerror(errno));
-			close(p[0]);
-			return n;
-		}
-	}
-	if ((s->dirs[0] || s->stale) && prepare(s, p, err, errlen) < 0) {
-		close(p[0]);
-		close(p[1]);
-		return n;
-	}
-	for (unsigned k = 0; k < n; k++) {
-		pid_t pid;
-
-		if (s->logdir)
-			snprintf(logpath, sizeof(logpath), "%s/agent-%u-%u.log", s->logdir,
-			         s->nodeid, k);
-		pid = fork();
-		if (pid < 0) {
-			snprintf(err, errlen, "cannot fork agent %u: %s", k, strerror(errno));
+	for (unsigned k = 0; k < n; k++, started++) {
+		r = start_one(s, k, deadline, &f, &late, failed ? NULL : err, failed ? 0 : errlen);
+		if (r < 0)
 			break;
-		}
-		if (pid == 0)
-			child(s, k, s->logdir ? logpath : NULL, p[1]);
-		agents[nagents].pid = pid;
-		agents[nagents].start = 0;
-		agents[nagents].gone = 0;
-		nagents++;
-		forked++;
+		if (r > 0 && !failed++)
+			describe(s, &f, err, errlen);
 	}
-	close(p[1]);
-	failed = collect(p[0], s, first, forked, err, errlen) + (n - forked);
-	close(p[0]);
+	if (late && !failed)
+		snprintf(err, errlen, "agents still starting after %u ms", s->timeout_ms);
 	for (unsigned i = first; i < nagents; i++) {
 		char state;
 		if (!agents[i].gone && proc_stat(agents[i].pid, &state, &agents[i].start) < 0)
 			agents[i].gone = 1;
 	}
-	return failed;
+	return failed + (n - started);
 }
 
 unsigned pd_agents_alive(void)
@@ -520,8 +483,8 @@ unsigned pd_agents_alive(void)
 void pd_agents_signal(int sig)
 {
 	for (unsigned i = 0; i < nagents; i++)
-		if (alive(&agents[i]) && kill(-agents[i].pid, sig) < 0 && errno == ESRCH)
-			(void)kill(agents[i].pid, sig);
+		if (alive(&agents[i]))
+			(void)pd_kill_group(agents[i].pid, sig);
 }
 
 unsigned pd_agents_wait(unsigned ms)

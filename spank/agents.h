@@ -1,9 +1,11 @@
 /* agents.h - starting agent processes from slurmstepd, and ending them.
  *
- * The agents started are remembered in this process (slurmstepd is one
- * process from user_init to exit). Each runs in its own session, so its
- * process group can be signalled; before signalling, the pid's start time
- * is checked so a reused pid is never hit.
+ * Agents start through lib/spawn.h (pd_spawn, in a session of their own;
+ * the privilege drop is its hook) and end through pd_kill_group and
+ * pd_reap. The agents started are remembered in this process (slurmstepd
+ * is one process from user_init to exit). Each runs in its own session, so
+ * its process group can be signalled; before signalling, the pid's start
+ * time is checked so a reused pid is never hit.
  */
 #ifndef PD_SPANK_AGENTS_H
 #define PD_SPANK_AGENTS_H
@@ -11,8 +13,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* How to start agents. Everything is prepared by the caller: between fork
- * and exec the child only makes system calls. */
+/* How to start agents. Everything is prepared by the caller (argv and envp
+ * with lib/agent_cmd.h): between fork and exec the child only makes
+ * system calls. */
 typedef struct pd_agent_spec {
 	const char *path;    /* the executable */
 	char *const *argv;   /* NULL-terminated */
@@ -32,20 +35,25 @@ typedef struct pd_agent_spec {
 	const char *logdir;  /* logs: LOGDIR/agent-<nodeid>-<k>.log (0600,
 	                      * append); NULL: /dev/null */
 	unsigned nodeid;
-	unsigned timeout_ms; /* wait at most this long for the agents to exec */
+	unsigned timeout_ms; /* wait at most this long, in all, for the agents
+	                      * to exec (pd_spawn's report_ms) */
 } pd_agent_spec;
 
 /* Starts n agents. First a helper child, as the user, makes and checks
  * the dirs and removes stale: if a folder cannot be made or breaks the
  * rule, no agent starts, n is returned and err says which folder and why
  * (lib/private.h's message: owner or mode and the way out, or "is a
- * symbolic link"). Then each agent resets its signal mask and
- * dispositions, calls setsid(), drops to uid/gid/groups for good (and
- * checks that root cannot be regained), sends stdin to /dev/null and
- * stdout and stderr to its log, closes every other descriptor and execs.
- * Returns when each agent has exec'd or failed, or after timeout_ms.
+ * symbolic link"). Then the agents start one after the other, each
+ * through pd_spawn: setsid(), its signal mask and dispositions reset,
+ * stdin to /dev/null, every other descriptor closed; then (the hook) it
+ * drops to uid/gid/groups for good (and checks that root cannot be
+ * regained) and, as the user, sends stdout and stderr to its log; then it
+ * execs. Each is waited for until it has exec'd or failed, until
+ * timeout_ms after the call (later agents are started, not waited for;
+ * those count as started, and err says "agents still starting").
  * Returns how many are known to have failed to start (0: all started);
- * err then holds the first problem. */
+ * err then holds the first problem ("agent K: cannot execute PATH: ...",
+ * "agent K: cannot set the user id: ...", ...). */
 unsigned pd_agents_start(const pd_agent_spec *s, unsigned n, char *err, size_t errlen);
 
 /* Agents started and not known to be gone (reaps those that exited;

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_cmd.h"
 #include "agents.h"
 #include "common.h"
 #include "remote.h"
@@ -84,8 +85,9 @@ struct launch {
 	char session[128], stepname[16], nodename[256], num[16];
 	char home[PATHLEN], sessions[PATHLEN], logdir[PATHLEN], conn[PATHLEN];
 	char controller[PATHLEN];
-	char envbuf[9][PATHLEN + 32];
-	char *argv[12], *envp[10];
+	pd_agent_cmd cmd;
+	pd_agent_argv argv;
+	pd_agent_env env; /* the agents' whole environment */
 	gid_t groups[NGROUPS_MAX + 1];
 	pd_agent_spec spec;
 };
@@ -123,9 +125,9 @@ static int prepare_paths(spank_t sp, struct launch *l, uid_t uid, uint32_t jobid
 		        e ? strerror(e) : "no such user");
 		goto out;
 	}
-	if (fmt(l->envbuf[0], sizeof(l->envbuf[0]), "HOME=%s", pw.pw_dir) < 0 ||
-	    fmt(l->envbuf[1], sizeof(l->envbuf[1]), "USER=%s", pw.pw_name) < 0 ||
-	    fmt(l->envbuf[2], sizeof(l->envbuf[2]), "LOGNAME=%s", pw.pw_name) < 0)
+	if (pd_agent_env_add(&l->env, "HOME", pw.pw_dir) < 0 ||
+	    pd_agent_env_add(&l->env, "USER", pw.pw_name) < 0 ||
+	    pd_agent_env_add(&l->env, "LOGNAME", pw.pw_name) < 0)
 		goto toolong;
 	if (job_env(sp, "PARADE_HOME", tmp, sizeof(tmp))) {
 		if (fmt(l->home, sizeof(l->home), "%s", tmp) < 0)
@@ -152,46 +154,41 @@ out:
 	return rv;
 }
 
-/* argv and the agents' minimal environment (none of the job's secrets). */
+/* argv and the agents' minimal environment (none of the job's secrets),
+ * after HOME, USER and LOGNAME (prepare_paths). 0 or -1 after problem(). */
 static int prepare_exec(spank_t sp, struct launch *l, uint32_t jobid, uint32_t nodeid)
 {
-	char path[PATHLEN];
-	size_t a = 0;
+	char path[PATHLEN], num[2][16];
+	pd_agent_cmd *c = &l->cmd;
 	int e = 0;
 
-	l->argv[a++] = pd_sp.cfg.agent;
-	l->argv[a++] = "--connect";
-	if (l->controller[0]) {
-		l->argv[a++] = l->controller;
-		l->argv[a++] = "--mode";
-		l->argv[a++] = "slurm";
-	} else {
-		l->argv[a++] = l->conn;
-		l->argv[a++] = "--wait-connect";
-		l->argv[a++] = "--mode";
-		l->argv[a++] = "slurm";
-		l->argv[a++] = "--grace";
-		l->argv[a++] = "30";
+	/* the step's own session: its controller may not have written the
+	 * connection file yet, and may come and go within the grace period */
+	c->program = pd_sp.cfg.agent;
+	c->connect = l->controller[0] ? l->controller : l->conn;
+	c->wait_connect = !l->controller[0];
+	c->mode = "slurm";
+	c->grace_s = l->controller[0] ? 0 : 30;
+	c->verbose = pd_sp.cfg.debug;
+	if (pd_agent_cmd_argv(c, &l->argv) < 0) {
+		problem("cannot build the agents' command line");
+		return -1;
 	}
-	if (pd_sp.cfg.debug)
-		l->argv[a++] = "-v";
-	l->argv[a] = NULL;
 
 	if (!job_env(sp, "PATH", path, sizeof(path)))
 		snprintf(path, sizeof(path), "/usr/local/bin:/usr/bin:/bin");
-	e |= fmt(l->envbuf[3], sizeof(l->envbuf[3]), "PATH=%s", path);
-	e |= fmt(l->envbuf[4], sizeof(l->envbuf[4]), "PARADE_HOME=%s", l->home);
-	e |= fmt(l->envbuf[5], sizeof(l->envbuf[5]), "SLURM_JOB_ID=%u", (unsigned)jobid);
-	e |= fmt(l->envbuf[6], sizeof(l->envbuf[6]), "SLURM_STEP_ID=%s", l->stepname);
-	e |= fmt(l->envbuf[7], sizeof(l->envbuf[7]), "SLURM_NODEID=%u", (unsigned)nodeid);
-	e |= fmt(l->envbuf[8], sizeof(l->envbuf[8]), "SLURMD_NODENAME=%s", l->nodename);
+	snprintf(num[0], sizeof(num[0]), "%u", (unsigned)jobid);
+	snprintf(num[1], sizeof(num[1]), "%u", (unsigned)nodeid);
+	e |= pd_agent_env_add(&l->env, "PATH", path);
+	e |= pd_agent_env_add(&l->env, "PARADE_HOME", l->home);
+	e |= pd_agent_env_add(&l->env, "SLURM_JOB_ID", num[0]);
+	e |= pd_agent_env_add(&l->env, "SLURM_STEP_ID", l->stepname);
+	e |= pd_agent_env_add(&l->env, "SLURM_NODEID", num[1]);
+	e |= pd_agent_env_add(&l->env, "SLURMD_NODENAME", l->nodename);
 	if (e) {
 		problem("the agents' environment is too long");
 		return -1;
 	}
-	for (int i = 0; i < 9; i++)
-		l->envp[i] = l->envbuf[i];
-	l->envp[9] = NULL;
 	return 0;
 }
 
@@ -296,8 +293,8 @@ static void start_agents(spank_t sp, uint32_t jobid, uint32_t stepid)
 	if (ng < 0)
 		ng = 0;
 	l->spec.path = pd_sp.cfg.agent;
-	l->spec.argv = l->argv;
-	l->spec.envp = l->envp;
+	l->spec.argv = l->argv.argv;
+	l->spec.envp = l->env.envp;
 	l->spec.uid = uid;
 	l->spec.gid = gid;
 	l->spec.groups = l->groups;
@@ -318,8 +315,8 @@ static void start_agents(spank_t sp, uint32_t jobid, uint32_t stepid)
 	if (!l->controller[0] && nodeid == 0)
 		l->spec.stale = l->conn;
 
-	pd_sp_trace("starting %s %s %s ... as uid %u, logs in %s", l->argv[0], l->argv[1],
-	            l->argv[2], (unsigned)uid,
+	pd_sp_trace("starting %s %s %s ... as uid %u, logs in %s", l->argv.argv[0], l->argv.argv[1],
+	            l->argv.argv[2], (unsigned)uid,
 	            pd_sp.cfg.agent_log == PD_LOG_SESSION ? l->logdir : "/dev/null");
 	err[0] = 0;
 	failed = pd_agents_start(&l->spec, share, err, sizeof(err));

@@ -1140,6 +1140,60 @@ static void test_remote_stubborn_agent(void)
 	CU_ASSERT(secs >= 1.9 && secs < 4.0);
 }
 
+/* An agent failing in a step of its own (as the user, before exec) is
+ * named with that step; one stuck before exec is not waited for past
+ * timeout_ms, and is still ended with the others. */
+static void test_agent_steps(void)
+{
+	char dir[300], logp[400], err[1024], want[600];
+	char *argv[] = {agent_ok, NULL};
+	extern char **environ;
+	pd_agent_spec s;
+	unsigned failed;
+
+	snprintf(dir, sizeof(dir), "%s/steps", tmp);
+	CU_ASSERT_FATAL(mkdir(dir, 0700) == 0);
+	memset(&s, 0, sizeof(s));
+	s.path = agent_ok;
+	s.argv = argv;
+	s.envp = environ;
+	s.uid = geteuid();
+	s.gid = getegid();
+	s.umask = 077;
+	s.logdir = dir;
+	s.timeout_ms = 5000;
+
+	/* agent 1's log is a link: O_NOFOLLOW refuses it, agent 0 runs */
+	snprintf(logp, sizeof(logp), "%s/agent-0-1.log", dir);
+	CU_ASSERT_FATAL(symlink("/dev/null", logp) == 0);
+	err[0] = 0;
+	failed = pd_agents_start(&s, 2, err, sizeof(err));
+	CU_ASSERT_EQUAL(failed, 1);
+	snprintf(want, sizeof(want), "agent 1: cannot open its log %s: %s", dir, strerror(ELOOP));
+	CU_ASSERT_STRING_EQUAL(err, want);
+	CU_ASSERT_EQUAL(pd_agents_alive(), 1);
+	pd_agents_stop(2000);
+	CU_ASSERT_EQUAL(pd_agents_alive(), 0);
+	unlink(logp);
+
+	/* agent 0's log is a FIFO nobody reads: its open blocks (as on a hung
+	 * file system); the start returns after timeout_ms with both agents
+	 * started, and stopping them ends the stuck one too */
+	snprintf(logp, sizeof(logp), "%s/agent-0-0.log", dir);
+	unlink(logp); /* agent 0's log of the first round */
+	CU_ASSERT_FATAL(mkfifo(logp, 0600) == 0);
+	s.timeout_ms = 300;
+	err[0] = 0;
+	failed = pd_agents_start(&s, 2, err, sizeof(err));
+	CU_ASSERT_EQUAL(failed, 0);
+	CU_ASSERT_STRING_EQUAL(err, "agents still starting after 300 ms");
+	CU_ASSERT_EQUAL(pd_agents_alive(), 2);
+	pd_agents_stop(2000);
+	CU_ASSERT_EQUAL(pd_agents_alive(), 0);
+	unlink(logp);
+	pd_agents_forget();
+}
+
 static int set_oom_score(const char *v)
 {
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY), rv = -1;
@@ -1254,6 +1308,7 @@ int main(void)
 	CU_add_test(s, "hostile PARADE_HOME refused", test_remote_hostile_home);
 	CU_add_test(s, "the folder check fails closed", test_prepare_fails_closed);
 	CU_add_test(s, "privileges dropped", test_remote_drops_privileges);
+	CU_add_test(s, "an agent's own steps", test_agent_steps);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
