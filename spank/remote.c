@@ -220,6 +220,59 @@ static mode_t job_umask(spank_t sp)
 	return *end || v > 0777 ? 022 : (mode_t)v;
 }
 
+/* The controller: --parade-controller, else $PARADE_CONNECT, else the
+ * step's own session (l->controller left empty); relative paths are the
+ * job's (our cwd). 0 or -1 after problem(). */
+static int controller_path(spank_t sp, struct launch *l)
+{
+	char tmp[PATHLEN], cwd[PATHLEN];
+	const char *c;
+	int e;
+
+	if (!pd_sp.controller_seen && !job_env(sp, "PARADE_CONNECT", tmp, sizeof(tmp)))
+		return 0;
+	c = pd_sp.controller_seen ? pd_sp.controller : tmp;
+	if (c[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		e = fmt(l->controller, sizeof(l->controller), "%s", c);
+	else
+		e = fmt(l->controller, sizeof(l->controller), "%s/%s", cwd, c);
+	if (e < 0 || pd_sp.controller_long || !c[0]) {
+		problem("--parade-controller: bad or too long path");
+		return -1;
+	}
+	return 0;
+}
+
+/* l->spec from what prepare_paths and prepare_exec made. */
+static void fill_spec(spank_t sp, struct launch *l, uid_t uid, gid_t gid, uint32_t nodeid)
+{
+	/* slurmstepd runs user_init with the user's groups already set */
+	int ng = getgroups(NGROUPS_MAX, l->groups);
+
+	l->spec.path = pd_sp.cfg.agent;
+	l->spec.argv = l->argv.argv;
+	l->spec.envp = l->env.envp;
+	l->spec.uid = uid;
+	l->spec.gid = gid;
+	l->spec.groups = l->groups;
+	l->spec.ngroups = ng < 0 ? 0 : ng;
+	l->spec.umask = job_umask(sp);
+	l->spec.nodeid = nodeid;
+	l->spec.timeout_ms = START_TIMEOUT_MS;
+	if (!l->controller[0] || pd_sp.cfg.agent_log == PD_LOG_SESSION) {
+		l->spec.dirs[0] = l->home;
+		l->spec.dirs[1] = l->sessions;
+		l->spec.dirs[2] = l->logdir;
+	}
+	if (pd_sp.cfg.agent_log == PD_LOG_SESSION)
+		l->spec.logdir = l->logdir;
+	/* a connection file left by an earlier step of the same name (job ids
+	 * restart with a new cluster) would send agents to a dead controller;
+	 * node 0 clears it before its tasks (task 0: the controller) start */
+	if (!l->controller[0] && nodeid == 0)
+		l->spec.stale = l->conn;
+}
+
 static void start_agents(spank_t sp, uint32_t jobid, uint32_t stepid)
 {
 	struct launch *l = calloc(1, sizeof(*l));
@@ -228,7 +281,6 @@ static void start_agents(spank_t sp, uint32_t jobid, uint32_t stepid)
 	gid_t gid;
 	unsigned share, failed;
 	char err[1024], tmp[PATHLEN];
-	int ng;
 
 	if (!l) {
 		problem("out of memory");
@@ -238,22 +290,8 @@ static void start_agents(spank_t sp, uint32_t jobid, uint32_t stepid)
 	pd_spank_session_name(jobid, stepid, l->session, sizeof(l->session));
 	node_name(sp, l->nodename, sizeof(l->nodename));
 
-	/* the controller: --parade-controller, else $PARADE_CONNECT, else the
-	 * step's own session; relative paths are the job's (our cwd) */
-	if (pd_sp.controller_seen || job_env(sp, "PARADE_CONNECT", tmp, sizeof(tmp))) {
-		const char *c = pd_sp.controller_seen ? pd_sp.controller : tmp;
-		char cwd[PATHLEN];
-		int e;
-
-		if (c[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-			e = fmt(l->controller, sizeof(l->controller), "%s", c);
-		else
-			e = fmt(l->controller, sizeof(l->controller), "%s/%s", cwd, c);
-		if (e < 0 || pd_sp.controller_long || !c[0]) {
-			problem("--parade-controller: bad or too long path");
-			goto out;
-		}
-	}
+	if (controller_path(sp, l) < 0)
+		goto out;
 
 	/* the tasks' environment */
 	snprintf(l->num, sizeof(l->num), "%u", pd_sp.workers);
@@ -288,32 +326,7 @@ static void start_agents(spank_t sp, uint32_t jobid, uint32_t stepid)
 	if (prepare_paths(sp, l, uid, jobid) < 0 || prepare_exec(sp, l, jobid, nodeid) < 0)
 		goto out;
 
-	/* slurmstepd runs user_init with the user's groups already set */
-	ng = getgroups(NGROUPS_MAX, l->groups);
-	if (ng < 0)
-		ng = 0;
-	l->spec.path = pd_sp.cfg.agent;
-	l->spec.argv = l->argv.argv;
-	l->spec.envp = l->env.envp;
-	l->spec.uid = uid;
-	l->spec.gid = gid;
-	l->spec.groups = l->groups;
-	l->spec.ngroups = ng;
-	l->spec.umask = job_umask(sp);
-	l->spec.nodeid = nodeid;
-	l->spec.timeout_ms = START_TIMEOUT_MS;
-	if (!l->controller[0] || pd_sp.cfg.agent_log == PD_LOG_SESSION) {
-		l->spec.dirs[0] = l->home;
-		l->spec.dirs[1] = l->sessions;
-		l->spec.dirs[2] = l->logdir;
-	}
-	if (pd_sp.cfg.agent_log == PD_LOG_SESSION)
-		l->spec.logdir = l->logdir;
-	/* a connection file left by an earlier step of the same name (job ids
-	 * restart with a new cluster) would send agents to a dead controller;
-	 * node 0 clears it before its tasks (task 0: the controller) start */
-	if (!l->controller[0] && nodeid == 0)
-		l->spec.stale = l->conn;
+	fill_spec(sp, l, uid, gid, nodeid);
 
 	pd_sp_trace("starting %s %s %s ... as uid %u, logs in %s", l->argv.argv[0], l->argv.argv[1],
 	            l->argv.argv[2], (unsigned)uid,
