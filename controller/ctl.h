@@ -99,12 +99,12 @@ void ctl_check_end(ctl *c);
 /* Appends a task (row of cells, grid->ncols of them) to the grid, the
  * journal and the queue. 0 or -errno. */
 int ctl_add_task(ctl *c, const char *const *cells);
-/* Journal set-up: a new session records its command line, columns,
- * schema, format (meta, journal.h) and tasks; a restarted one reads its
- * columns and tasks back into c->grid
- * (the one column of a stdin session is named "" until the template is
- * compiled, as for a new one). */
-int ctl_journal_create(ctl *c, int argc, char **argv, char *err, size_t errlen);
+/* Journal set-up: a new session writes its session record (c->o, the
+ * columns: pd_record_write, session_record.h) and tasks; a restarted one
+ * reads its columns and tasks back into c->grid (pd_record_grid), its
+ * stdin flag from c->o->stdin_recorded (the one column of a stdin session
+ * is named "" until the template is compiled, as for a new one). */
+int ctl_journal_create(ctl *c, char *err, size_t errlen);
 int ctl_journal_reopen(ctl *c, char *err, size_t errlen);
 int ctl_journal_event(ctl *c, const char *kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -403,31 +403,9 @@ int ctl_journal_event(ctl *c, const char *kind, const char *fmt, ...)
 	return rv;
 }
 
-/* meta values that are lists of strings are JSON arrays */
-static int meta_strings(ctl *c, const char *key, char *const *v, size_t n)
-{
-	pd_buf b = {0};
-	pd_jw w;
-	int rv;
-
-	pd_jw_init(&w, &b);
-	pd_jw_arr_begin(&w);
-	for (size_t i = 0; i < n; i++)
-		pd_jw_str(&w, v[i]);
-	pd_jw_arr_end(&w);
-	rv = pd_jw_error(&w) ? -ENOMEM : pd_buf_append(&b, "", 1);
-	if (rv == 0)
-		rv = pd_journal_meta_set(c->jn, key, (const char *)pd_buf_head(&b));
-	pd_buf_free(&b);
-	return rv;
-}
-
-int ctl_journal_create(ctl *c, int argc, char **argv, char *err, size_t errlen)
+int ctl_journal_create(ctl *c, char *err, size_t errlen)
 {
 	char path[4200], num[32];
-	static const char *const modes[] = {"run", "submit", "serve", "resume"};
-	/* enum pd_format, as pd_format_parse reads them back */
-	static const char *const formats[] = {"csv", "tsv", "jsonl"};
 	int rv;
 
 	pd_session_path(path, sizeof(path), c->dir, PD_SF_JOURNAL);
@@ -436,15 +414,9 @@ int ctl_journal_create(ctl *c, int argc, char **argv, char *err, size_t errlen)
 		return rv;
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)c->started_s);
 	if ((rv = pd_journal_meta_set(c->jn, "session", c->name)) < 0 ||
-	    (rv = pd_journal_meta_set(c->jn, "mode", modes[c->o->mode])) < 0 ||
 	    (rv = pd_journal_meta_set(c->jn, "created", num)) < 0 ||
 	    (rv = pd_journal_meta_set(c->jn, "state", "running")) < 0 ||
-	    (rv = pd_journal_meta_set(c->jn, "stdin", c->stdin_input ? "1" : "0")) < 0 ||
-	    (rv = pd_journal_meta_set(c->jn, "schema", c->o->schema ? c->o->schema : "")) < 0 ||
-	    (rv = pd_journal_meta_set(c->jn, "format", formats[c->o->format])) < 0 ||
-	    (rv = meta_strings(c, "argv", argv, (size_t)argc)) < 0 ||
-	    (rv = pd_record_write(c->jn, c->o, c->stdin_input)) < 0 ||
-	    (rv = meta_strings(c, "columns", c->grid->header, c->grid->ncols)) < 0)
+	    (rv = pd_record_write(c->jn, c->o, c->stdin_input, c->grid)) < 0)
 		goto fail;
 	for (size_t i = 0; i < c->grid->nrows; i++) {
 		rv = pd_journal_task(c->jn, i, (const char *const *)c->grid->cells + i * c->grid->ncols,

@@ -326,7 +326,7 @@ static int setup_session(ctl *c, run *r, int *rv)
 	}
 	/* a step's session outlives one run in it: no journal there */
 	if (!r->step && !o->no_journal && o->mode != PD_MODE_RESUME &&
-	    ctl_journal_create(c, o->argc, o->argv, r->err, sizeof(r->err)) < 0) {
+	    ctl_journal_create(c, r->err, sizeof(r->err)) < 0) {
 		pd_err("%s", r->err);
 		return -1;
 	}

@@ -22,7 +22,27 @@ static int mode_of(const char *s)
 	return -1;
 }
 
-int pd_record_write(pd_journal *j, const pd_run_opts *o, int stdin_input)
+/* a list of strings as a JSON array, in meta key */
+static int meta_strings(pd_journal *j, const char *key, char *const *v, size_t n)
+{
+	pd_buf b = {0};
+	pd_jw w;
+	int rv;
+
+	pd_jw_init(&w, &b);
+	pd_jw_arr_begin(&w);
+	for (size_t i = 0; i < n; i++)
+		pd_jw_str(&w, v[i]);
+	pd_jw_arr_end(&w);
+	rv = pd_jw_error(&w) ? -ENOMEM : pd_buf_append(&b, "", 1);
+	if (rv == 0)
+		rv = pd_journal_meta_set(j, key, (const char *)pd_buf_head(&b));
+	pd_buf_free(&b);
+	return rv;
+}
+
+/* the record itself: meta "record" */
+static int record_put(pd_journal *j, const pd_run_opts *o, int stdin_input)
 {
 	pd_buf b = {0};
 	pd_jw w;
@@ -57,6 +77,25 @@ int pd_record_write(pd_journal *j, const pd_run_opts *o, int stdin_input)
 	if (rv == 0)
 		rv = pd_journal_meta_set(j, "record", (const char *)pd_buf_head(&b));
 	pd_buf_free(&b);
+	return rv;
+}
+
+int pd_record_write(pd_journal *j, const pd_run_opts *o, int stdin_input, const pd_table *grid)
+{
+	/* enum pd_format, as pd_format_parse reads them back */
+	static const char *const formats[] = {"csv", "tsv", "jsonl"};
+	int rv;
+
+	if ((rv = record_put(j, o, stdin_input)) < 0 ||
+	    (rv = meta_strings(j, "columns", grid->header, grid->ncols)) < 0 ||
+	    /* for older parade versions only: read by nothing here */
+	    (rv = pd_journal_meta_set(j, "mode", mode_names[o->mode])) < 0 ||
+	    (rv = pd_journal_meta_set(j, "stdin", stdin_input ? "1" : "0")) < 0 ||
+	    (rv = pd_journal_meta_set(j, "schema", o->schema ? o->schema : "")) < 0 ||
+	    (rv = pd_journal_meta_set(j, "format", formats[o->format])) < 0)
+		return rv;
+	if (o->argc > 0)
+		rv = meta_strings(j, "argv", o->argv, (size_t)o->argc);
 	return rv;
 }
 

@@ -52,10 +52,11 @@ typedef struct pd_record {
 			  * journal with meta "schema" and "format" needs no
 			  * command line parsed) */
 
-/* Writes the record of options o (mode, options given, words) and
- * stdin_input into journal j's meta (uncommitted, as pd_journal_meta_set).
- * 0 or -errno. */
-int pd_record_write(pd_journal *j, const pd_run_opts *o, int stdin_input);
+/* Writes what a new session is into journal j's meta (uncommitted, as
+ * pd_journal_meta_set): its record (options o, their mode and words, and
+ * stdin_input), the column names of grid ("columns"), and the keys older
+ * parade versions read. The one writer of these keys. 0 or -errno. */
+int pd_record_write(pd_journal *j, const pd_run_opts *o, int stdin_input, const pd_table *grid);
 /* Reads the record of session name from journal j (borrowed) into r (the
  * caller frees it with pd_record_free, also on failure). Errors are
  * reported (pd_err) naming the session and, for a damaged record, the

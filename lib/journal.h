@@ -97,8 +97,10 @@ const char *pd_journal_error(const pd_journal *j);
 
 /* Sets meta key to value (both copied); joins the open transaction.
  * 'schema_version' cannot be set (-EINVAL). The controller records
- * session, mode, created, state, stdin, schema (its --schema, "" for
- * none), format (csv, tsv or jsonl), argv and columns (JSON arrays). */
+ * session, created, state, and (controller/session_record.h, their one
+ * writer and reader) record (the session record, a JSON object), columns
+ * (a JSON array), and for older parade versions mode, stdin, schema,
+ * format and argv. */
 int pd_journal_meta_set(pd_journal *j, const char *key, const char *value);
 /* *value gets a malloc'd copy (the caller frees it). -ENOENT if the key is
  * not set; *value is NULL on any error. */

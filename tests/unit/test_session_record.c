@@ -76,13 +76,16 @@ static void same_opts(const pd_run_opts *p, const pd_run_opts *o)
 
 static void round_trip(int argc, char **argv, int mode)
 {
+	static const char *const cols[2] = {"a", "b"};
 	pd_run_opts p;
 	pd_record r;
 	pd_journal *j = new_journal("rt.db");
+	pd_table *grid = pd_table_new(cols, 2), *back = NULL;
+	char err[256];
 	int level = pd_log_get_level();
 
 	CU_ASSERT_EQUAL_FATAL(pd_run_parse(argc, argv, mode, &p), 0);
-	CU_ASSERT_EQUAL(pd_record_write(j, &p, 1), 0);
+	CU_ASSERT_EQUAL(pd_record_write(j, &p, 1, grid), 0);
 	CU_ASSERT_EQUAL(pd_journal_commit(j), 0);
 	pd_log_set_level(level);
 	CU_ASSERT_EQUAL(pd_record_read("rt", j, 0, &r), 0);
@@ -91,6 +94,10 @@ static void round_trip(int argc, char **argv, int mode)
 	CU_ASSERT_EQUAL(r.stdin_input, 1);
 	CU_ASSERT_EQUAL(pd_log_get_level(), level); /* -v: only for a run */
 	same_opts(&p, &r.o);
+	CU_ASSERT_EQUAL(pd_record_grid(j, &back, err, sizeof(err)), 0);
+	CU_ASSERT(back && back->ncols == 2 && !strcmp(back->header[1], "b"));
+	pd_table_free(back);
+	pd_table_free(grid);
 	pd_record_free(&r);
 	pd_ssh_opts_free(&p.ssh);
 	pd_journal_close(j);
