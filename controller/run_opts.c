@@ -168,7 +168,14 @@ struct opt_def {
 	size_t off;		/* K_STR, K_FLAG, K_U32, K_U64: the field in pd_run_opts */
 	uint64_t min, max;	/* K_U32, K_U64: the range; K_FLAG: min is the value set */
 	int (*set)(pctx *p, const opt_def *d, const char *val); /* K_FN */
+	unsigned modes;		/* the commands that take it: M_* bits (0: every one) */
+	const char *only;	/* then why not: a format with one %s, "submitted" or
+				 * "served" */
 };
+
+/* bits of opt_def.modes, by enum pd_mode; ANY: every command takes it */
+#define M_RUN (1u << PD_MODE_RUN)
+#define ANY 0, NULL
 
 #define F(field) offsetof(pd_run_opts, field)
 
@@ -377,47 +384,49 @@ static int set_verbose(pctx *p, const opt_def *d, const char *val)
  * (and its field in pd_run_opts, and a line of pd_run_usage); its record
  * key is its name in journals from then on. */
 static const opt_def opts[] = {
-	{"workers", 0, "workers", required_argument, K_U32, F(workers), 1, 100000, NULL},
-	{"grid", 0, "grid", required_argument, K_STR, F(grid), 0, 0, NULL},
-	{"grid-format", 0, "grid_format", required_argument, K_FN, 0, 0, 0, set_grid_format},
-	{"limit", 0, "limit", required_argument, K_U64, F(limit), 1, UINT64_MAX / 2, NULL},
-	{"chunk", 0, "chunk", required_argument, K_U32, F(chunk), 1, 4096, NULL},
-	{"no-dispatcher", 0, "no_dispatcher", no_argument, K_FLAG, F(no_dispatcher), 1, 0, NULL},
-	{"retries", 0, "retries", required_argument, K_FN, 0, 0, 0, set_retries},
-	{"crash-limit", 0, "crash_limit", required_argument, K_U32, F(crash_limit), 1, 1000, NULL},
-	{"timeout", 0, "timeout", required_argument, K_FN, 0, 0, 0, set_timeout},
-	{"schema", 0, "schema", required_argument, K_STR, F(schema), 0, 0, NULL},
-	{"format", 0, "format", required_argument, K_FN, 0, 0, 0, set_format},
-	{"output", 'o', "output", required_argument, K_STR, F(output), 0, 0, NULL},
-	{"listen", 0, "listen", required_argument, K_STR, F(listen), 0, 0, NULL},
-	{"launch", 0, "launch", required_argument, K_FN, 0, 0, 0, set_launch},
-	{"insecure", 0, "insecure", no_argument, K_FLAG, F(insecure), 1, 0, NULL},
-	{"shell", 0, "shell", required_argument, K_STR, F(shell), 0, 0, NULL},
-	{"unordered", 0, "unordered", no_argument, K_FLAG, F(unordered), 1, 0, NULL},
-	{"name", 0, "name", required_argument, K_STR, F(name), 0, 0, NULL},
-	{"keep-session", 0, "keep_session", no_argument, K_FLAG, F(keep_session), 1, 0, NULL},
-	{"no-journal", 0, "no_journal", no_argument, K_FLAG, F(no_journal), 1, 0, NULL},
-	{"handler", 0, "handler", required_argument, K_FN, 0, 0, 0, set_handler},
-	{"coproc-format", 0, "coproc_format", required_argument, K_FN, 0, 0, 0, set_coproc_format},
-	{"max-frame", 0, "max_frame", required_argument, K_U64, F(max_frame), 4096, 0xFFFFFFFFu, NULL},
-	{"output-limit", 0, "output_limit", required_argument, K_FN, 0, 0, 0, set_out_limit},
-	{"slots", 0, "slots", required_argument, K_U32, F(agent_slots), 1, 4096, NULL},
-	{"progress", 0, "progress", no_argument, K_FLAG, F(progress), 1, 0, NULL},
-	{"no-progress", 0, "no_progress", no_argument, K_FLAG, F(progress), 0, 0, NULL},
-	{"partition", 0, "slurm_partition", required_argument, K_FN, 0, 0, 0, set_slurm},
-	{"time", 0, "slurm_time", required_argument, K_FN, 0, 0, 0, set_slurm},
-	{"mem", 0, "slurm_mem", required_argument, K_FN, 0, 0, 0, set_slurm},
-	{"cpus", 0, "slurm_cpus", required_argument, K_FN, 0, 0, 0, set_slurm},
-	{"account", 0, "slurm_account", required_argument, K_FN, 0, 0, 0, set_slurm},
-	{"sbatch-arg", 0, "slurm_sbatch_arg", required_argument, K_FN, 0, 0, 0, set_slurm},
-	{"dry-run", 0, "slurm_dry_run", no_argument, K_FN, 0, 0, 0, set_slurm},
-	{"hostfile", 0, "ssh_hostfile", required_argument, K_FN, 0, 0, 0, set_ssh},
-	{"ssh-opt", 0, "ssh_opt", required_argument, K_FN, 0, 0, 0, set_ssh},
-	{"tunnel-port", 0, "ssh_tunnel_port", required_argument, K_FN, 0, 0, 0, set_ssh},
-	{"remote-agent", 0, "ssh_remote_agent", required_argument, K_FN, 0, 0, 0, set_ssh},
-	{"tunnel", 0, "ssh_tunnel", no_argument, K_FN, 0, 0, 0, set_ssh},
-	{"remote-connect-file", 0, "ssh_remote_connect_file", no_argument, K_FN, 0, 0, 0, set_ssh},
-	{"verbose", 'v', "verbose", no_argument, K_FN, 0, 0, 0, set_verbose},
+	{"workers", 0, "workers", required_argument, K_U32, F(workers), 1, 100000, NULL, ANY},
+	{"grid", 0, "grid", required_argument, K_STR, F(grid), 0, 0, NULL, ANY},
+	{"grid-format", 0, "grid_format", required_argument, K_FN, 0, 0, 0, set_grid_format, ANY},
+	{"limit", 0, "limit", required_argument, K_U64, F(limit), 1, UINT64_MAX / 2, NULL, ANY},
+	{"chunk", 0, "chunk", required_argument, K_U32, F(chunk), 1, 4096, NULL, ANY},
+	{"no-dispatcher", 0, "no_dispatcher", no_argument, K_FLAG, F(no_dispatcher), 1, 0, NULL, ANY},
+	{"retries", 0, "retries", required_argument, K_FN, 0, 0, 0, set_retries, ANY},
+	{"crash-limit", 0, "crash_limit", required_argument, K_U32, F(crash_limit), 1, 1000, NULL, ANY},
+	{"timeout", 0, "timeout", required_argument, K_FN, 0, 0, 0, set_timeout, ANY},
+	{"schema", 0, "schema", required_argument, K_STR, F(schema), 0, 0, NULL, ANY},
+	{"format", 0, "format", required_argument, K_FN, 0, 0, 0, set_format, ANY},
+	{"output", 'o', "output", required_argument, K_STR, F(output), 0, 0, NULL, ANY},
+	{"listen", 0, "listen", required_argument, K_STR, F(listen), 0, 0, NULL, ANY},
+	{"launch", 0, "launch", required_argument, K_FN, 0, 0, 0, set_launch, ANY},
+	{"insecure", 0, "insecure", no_argument, K_FLAG, F(insecure), 1, 0, NULL, ANY},
+	{"shell", 0, "shell", required_argument, K_STR, F(shell), 0, 0, NULL, ANY},
+	{"unordered", 0, "unordered", no_argument, K_FLAG, F(unordered), 1, 0, NULL, ANY},
+	{"name", 0, "name", required_argument, K_STR, F(name), 0, 0, NULL, ANY},
+	{"keep-session", 0, "keep_session", no_argument, K_FLAG, F(keep_session), 1, 0, NULL, ANY},
+	{"no-journal", 0, "no_journal", no_argument, K_FLAG, F(no_journal), 1, 0, NULL, M_RUN,
+	 "--no-journal is for 'parade run' only: a %s session lives in its journal"},
+	{"handler", 0, "handler", required_argument, K_FN, 0, 0, 0, set_handler, ANY},
+	{"coproc-format", 0, "coproc_format", required_argument, K_FN, 0, 0, 0, set_coproc_format, ANY},
+	{"max-frame", 0, "max_frame", required_argument, K_U64, F(max_frame), 4096, 0xFFFFFFFFu, NULL, ANY},
+	{"output-limit", 0, "output_limit", required_argument, K_FN, 0, 0, 0, set_out_limit, ANY},
+	{"slots", 0, "slots", required_argument, K_U32, F(agent_slots), 1, 4096, NULL, ANY},
+	{"progress", 0, "progress", no_argument, K_FLAG, F(progress), 1, 0, NULL, ANY},
+	{"no-progress", 0, "no_progress", no_argument, K_FLAG, F(progress), 0, 0, NULL, ANY},
+	{"partition", 0, "slurm_partition", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
+	{"time", 0, "slurm_time", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
+	{"mem", 0, "slurm_mem", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
+	{"cpus", 0, "slurm_cpus", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
+	{"account", 0, "slurm_account", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
+	{"sbatch-arg", 0, "slurm_sbatch_arg", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
+	{"dry-run", 0, "slurm_dry_run", no_argument, K_FN, 0, 0, 0, set_slurm, M_RUN,
+	 "--dry-run goes with 'parade run' (it prints the script and submits nothing)"},
+	{"hostfile", 0, "ssh_hostfile", required_argument, K_FN, 0, 0, 0, set_ssh, ANY},
+	{"ssh-opt", 0, "ssh_opt", required_argument, K_FN, 0, 0, 0, set_ssh, ANY},
+	{"tunnel-port", 0, "ssh_tunnel_port", required_argument, K_FN, 0, 0, 0, set_ssh, ANY},
+	{"remote-agent", 0, "ssh_remote_agent", required_argument, K_FN, 0, 0, 0, set_ssh, ANY},
+	{"tunnel", 0, "ssh_tunnel", no_argument, K_FN, 0, 0, 0, set_ssh, ANY},
+	{"remote-connect-file", 0, "ssh_remote_connect_file", no_argument, K_FN, 0, 0, 0, set_ssh, ANY},
+	{"verbose", 'v', "verbose", no_argument, K_FN, 0, 0, 0, set_verbose, ANY},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -510,13 +519,12 @@ static int finish(pctx *p, char **words, int nwords)
 	if (!o->shell && o->nwords == 0 && o->mode != PD_MODE_SERVE && !o->coproc_json)
 		return badf(p, "no command: put it after -- (see '%s --help')",
 			    p->prog ? p->prog : "parade run");
-	if (o->slurm.dry_run && o->mode != PD_MODE_RUN)
-		return badf(p, "--dry-run goes with 'parade run' (it prints the script and submits "
-			       "nothing)");
-	if (o->no_journal && o->mode != PD_MODE_RUN)
-		return badf(p, "--no-journal is for 'parade run' only: a %s session lives in its "
-			       "journal",
-			    o->mode == PD_MODE_SERVE ? "served" : "submitted");
+	/* options some commands do not take (the table's modes) */
+	for (unsigned i = 0; i < o->ngiven; i++) {
+		const opt_def *d = &opts[o->given[i].opt];
+		if (d->modes && !(d->modes & (1u << o->mode)))
+			return badf(p, d->only, o->mode == PD_MODE_SERVE ? "served" : "submitted");
+	}
 	if (o->shell && o->kind != PD_TASK_PROCESS)
 		return badf(p, "--shell needs the process handler");
 	return 0;

@@ -183,6 +183,9 @@ static void test_damaged(void)
 	check_damaged(REC("[]", "[1]"), "words[0]: expected a string");
 	check_damaged(REC("[]", "[]"), "options: no command: put it after --");
 	check_damaged(REC("{}", "[\"true\"]"), "options: expected an array");
+	/* the table says which commands take an option */
+	check_damaged(REC("[[\"no_journal\"]]", "[\"true\"]"),
+		      "options: --no-journal is for 'parade run' only: a submitted session");
 	check_damaged("{\"version\":2}", "version: expected 1");
 	check_damaged("{\"version\":1,\"mode\":\"walk\"}", "mode: expected run, submit");
 	check_damaged("[1,2", "not a JSON object");
