@@ -1,4 +1,6 @@
 #include "template.h"
+
+#include "agent_cmd.h"
 #include "json.h"
 #include "log.h"
 #include "template_sh.h"
@@ -435,45 +437,10 @@ void pd_template_free(pd_template *tp)
 	free(tp);
 }
 
-static size_t quoted_len(const char *s, size_t len)
-{
-	size_t n = len + 2, i;
-
-	for (i = 0; i < len; i++)
-		if (s[i] == '\'')
-			n += 3;
-	return n;
-}
-
-static char *quote_into(char *d, const char *s, size_t len)
-{
-	size_t i;
-
-	*d++ = '\'';
-	for (i = 0; i < len; i++) {
-		if (s[i] == '\'') {
-			memcpy(d, "'\\''", 4);
-			d += 4;
-		} else {
-			*d++ = s[i];
-		}
-	}
-	*d++ = '\'';
-	return d;
-}
-
 int pd_shell_quote(pd_buf *out, const char *s, size_t len)
 {
-	size_t n = quoted_len(s, len);
-	int rv;
-
-	/* reserve first so a failure leaves out untouched */
-	rv = pd_buf_reserve(out, n);
-	if (rv < 0)
-		return rv;
-	quote_into((char *)out->data + out->len, s, len);
-	out->len += n;
-	return 0;
+	/* one quoting rule for the whole tree: the agent's command lines use it too */
+	return pd_agent_cmd_quote(out, s, len);
 }
 
 /* Bytes piece p expands to (its value, not its reference). */
