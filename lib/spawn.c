@@ -50,6 +50,34 @@ static __attribute__((noreturn)) void child_fail(int report, int e)
 	_exit(127);
 }
 
+/* execve, and for a file the kernel will not run (ENOEXEC: a script
+ * without "#!") /bin/sh FILE ARGS, as execvp does. */
+static void exec_one(const char *file, char *const *argv, char *const *envp)
+{
+	size_t n = 0;
+
+	execve(file, argv, envp);
+	if (errno != ENOEXEC)
+		return;
+	while (argv[n])
+		n++;
+	if (n > 65536) {
+		errno = ENOEXEC;
+		return;
+	}
+	{
+		char *shv[n + 3];
+
+		shv[0] = (char *)"sh";
+		shv[1] = (char *)file;
+		for (size_t i = 1; i < n; i++)
+			shv[i + 1] = argv[i];
+		shv[n ? n + 1 : 2] = NULL;
+		execve("/bin/sh", shv, envp);
+	}
+	errno = ENOEXEC;
+}
+
 /* PATH search with async-signal-safe calls only (execvp may allocate). */
 static void exec_path(const char *prog, char *const *argv, char *const *envp)
 {
@@ -58,7 +86,7 @@ static void exec_path(const char *prog, char *const *argv, char *const *envp)
 	int e = ENOENT;
 
 	if (strchr(prog, '/')) {
-		execve(prog, argv, envp);
+		exec_one(prog, argv, envp);
 		return;
 	}
 	path = NULL;
@@ -78,7 +106,9 @@ static void exec_path(const char *prog, char *const *argv, char *const *envp)
 			dl = dl ? dl : 1;
 			buf[dl] = '/';
 			memcpy(buf + dl + 1, prog, pl + 1);
-			execve(buf, argv, envp);
+			exec_one(buf, argv, envp);
+			if (errno == ENOEXEC)
+				return;
 			/* keep looking past a missing or unusable entry; remember
 			 * a permission problem as the reason if nothing runs */
 			if (errno == EACCES)
@@ -246,6 +276,20 @@ pid_t pd_reap(pid_t pid, int *status, struct rusage *ru, int nohang)
 	if (w > 0 && status)
 		*status = st;
 	return w;
+}
+
+int pd_spawn_exited(pid_t pid)
+{
+	siginfo_t si;
+	int rv;
+
+	memset(&si, 0, sizeof(si));
+	do
+		rv = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+	while (rv < 0 && errno == EINTR);
+	if (rv < 0)
+		return -errno;
+	return si.si_pid != 0;
 }
 
 int pd_gone(pid_t pid)

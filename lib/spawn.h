@@ -17,7 +17,9 @@
  *    errno value, or any code of the hook's own (it comes back unchanged
  *    as *exec_err, so a hook may say which of its steps failed);
  *  - execve(path or argv[0], argv, envp or the parent's environment),
- *    searching PATH when the program has no '/'.
+ *    searching PATH when the program has no '/'; a file the kernel will
+ *    not run (ENOEXEC: a script without "#!") is run by /bin/sh, as
+ *    execvp does.
  * pd_spawn returns once the child has exec'd or failed to (or after
  * report_ms): a failure in the child (exec, dup, hook) comes back through
  * a close-on-exec pipe as *exec_err, and the child exits 127.
@@ -77,6 +79,12 @@ int pd_kill_group(pid_t pid, int sig);
  * when it has exited, 0 when nohang and it has not, -errno otherwise
  * (-ECHILD: not our child). status and ru may be NULL. */
 pid_t pd_reap(pid_t pid, int *status, struct rusage *ru, int nohang);
+
+/* Whether pid, a child of ours, has exited, without reaping it: it stays
+ * a zombie, so its pid (and process group id) cannot be reused while the
+ * caller still signals the group. 1 exited, 0 running, -errno (-ECHILD:
+ * not our child, or already reaped). */
+int pd_spawn_exited(pid_t pid);
 
 /* Whether pid is gone: reaped now if it is our child, else (a process we
  * did not start) no longer there. 1 gone, 0 alive. */

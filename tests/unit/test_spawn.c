@@ -3,6 +3,7 @@
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,76 @@ static void test_gone(void)
 	CU_ASSERT(pd_pidfd(self) >= 0 || pd_pidfd(self) == -ENOSYS);
 }
 
+/* a script without "#!" runs through /bin/sh, with its arguments, as
+ * execvp runs it; by path and through PATH */
+static void test_noexec_script(void)
+{
+	char dir[] = "/tmp/pd-spawn-XXXXXX", path[128], pathenv[200], out[64], err[64];
+	char *argv[] = {path, "one", "two", NULL};
+	char *byname[] = {"pdscript", "three", NULL};
+	char *envp[] = {pathenv, NULL};
+	pd_spawn_opts o;
+	int po[2], ee = -1, st = 0;
+	pid_t pid;
+	ssize_t n;
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pdscript", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("echo \"script $#: $*\"\n", f);
+	fclose(f);
+	chmod(path, 0700);
+	CU_ASSERT_EQUAL(pd_spawn_output(argv, out, sizeof(out), err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(out, "script 2: one two\n");
+
+	snprintf(pathenv, sizeof(pathenv), "PATH=/nonexistent:%s", dir);
+	CU_ASSERT_EQUAL_FATAL(pipe(po), 0);
+	pd_spawn_init(&o, byname);
+	o.envp = envp;
+	o.fd[1] = po[1];
+	CU_ASSERT_EQUAL(pd_spawn(&o, &pid, &ee), 0);
+	close(po[1]);
+	CU_ASSERT_EQUAL(ee, 0);
+	n = read(po[0], out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = 0;
+	close(po[0]);
+	CU_ASSERT_STRING_EQUAL(out, "script 1: three\n");
+	CU_ASSERT_EQUAL(pd_reap(pid, &st, NULL, 0), pid);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* pd_spawn_exited looks without reaping: the zombie stays ours */
+static void test_exited(void)
+{
+	pd_spawn_opts o;
+	pid_t pid;
+	int st = -1, ee = -1, fd;
+	char *argv[] = {"sleep", "0.2", NULL};
+
+	pd_spawn_init(&o, argv);
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pid, &ee), 0);
+	CU_ASSERT_EQUAL(ee, 0);
+	CU_ASSERT_EQUAL(pd_spawn_exited(pid), 0);
+	fd = pd_pidfd(pid);
+	if (fd >= 0) {
+		struct pollfd pf = {fd, POLLIN, 0};
+		CU_ASSERT_EQUAL(poll(&pf, 1, 5000), 1);
+		close(fd);
+	} else {
+		usleep(500000);
+	}
+	CU_ASSERT_EQUAL(pd_spawn_exited(pid), 1);
+	CU_ASSERT_EQUAL(pd_spawn_exited(pid), 1); /* still there */
+	CU_ASSERT_EQUAL(kill(pid, 0), 0);          /* a zombie holds the pid */
+	CU_ASSERT_EQUAL(pd_reap(pid, &st, NULL, 0), pid);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CU_ASSERT_EQUAL(pd_spawn_exited(pid), -ECHILD);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -281,6 +352,8 @@ int main(void)
 	CU_add_test(s, "report_ms", test_report_timeout);
 	CU_add_test(s, "stopping groups", test_stop_groups);
 	CU_add_test(s, "processes we did not start", test_gone);
+	CU_add_test(s, "a script without #!", test_noexec_script);
+	CU_add_test(s, "exited, not reaped", test_exited);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
