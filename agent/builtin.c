@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "handler.h"
 
 struct sleeper {
 	pd_timer *timer;
@@ -13,6 +15,7 @@ struct sleeper {
 	uint64_t start_us;
 	pd_builtin_done_cb cb;
 	void *arg;
+	int cancelled;
 	struct sleeper *prev, *next;
 };
 
@@ -132,3 +135,67 @@ int pd_builtin_run(pd_loop *l, const pd_task_msg *t, pd_builtin_done_cb cb, void
 		return run_echo(t, cb, arg);
 	return run_sleep(l, t, cb, arg);
 }
+
+/* ---- the echo and sleep kinds (handler.h) ---- */
+
+static void handler_done(const pd_result_msg *r, void *arg)
+{
+	const pd_handler_env *env = arg;
+
+	env->done(env->arg, r);
+}
+
+static int handler_open(const pd_handler_env *env, void **state)
+{
+	*state = (void *)env;
+	return 0;
+}
+
+static int handler_start(void *state, const pd_task_msg *t, char *err, size_t errlen)
+{
+	const pd_handler_env *env = state;
+	int rv = pd_builtin_run(env->loop, t, handler_done, state);
+
+	if (rv < 0)
+		snprintf(err, errlen, "agent out of memory");
+	return rv;
+}
+
+/* A sleep under way ends now, failed. */
+static void sleep_cancel(void *state, uint64_t id)
+{
+	(void)state;
+	for (struct sleeper *s = sleepers; s; s = s->next) {
+		if (s->r.id != id || s->cancelled)
+			continue;
+		s->cancelled = 1;
+		s->r.status = PD_ST_FAILED;
+		s->r.exit_code = -1;
+		s->r.error = "cancelled";
+		pd_timer_start(s->timer, 0);
+		return;
+	}
+}
+
+static void handler_close(void *state)
+{
+	(void)state;
+	pd_builtin_stop_all();
+}
+
+const pd_handler_ops pd_handler_echo = {
+	.name = "echo",
+	.kind = PD_TASK_ECHO,
+	.open = handler_open,
+	.start = handler_start,
+	.close = handler_close,
+};
+
+const pd_handler_ops pd_handler_sleep = {
+	.name = "sleep",
+	.kind = PD_TASK_SLEEP,
+	.open = handler_open,
+	.start = handler_start,
+	.cancel = sleep_cancel,
+	.close = handler_close,
+};

@@ -1,4 +1,5 @@
-/* builtin.h - the agent's built-in handlers for tests and benchmarks.
+/* builtin.h - the agent's built-in handlers for tests and benchmarks, the
+ * kinds pd_handler_echo and pd_handler_sleep (handler.h), defined here.
  *   echo: stdout is the task's words joined by spaces, then a newline.
  *   sleep: waits argv[0] seconds (decimal, <= 1 day) on a loop timer, then
  *          succeeds with empty output; a bad duration fails the task.

@@ -7,13 +7,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "builtin.h"
 #include "codec.h"
-#include "coproc.h"
+#include "handler.h"
 #include "log.h"
 #include "net.h"
 #include "private.h"
-#include "proc.h"
 #include "session.h"
 
 #define HELLO_DEADLINE_MS 10000
@@ -73,7 +71,8 @@ typedef struct agent {
 	pd_timer *hb_timer, *retry_timer;
 	pd_timer *pump_timer; /* the next batch of PUMP_BUDGET starts */
 	int pumping;          /* pump() is on the stack: calls from within return */
-	pd_coproc *coproc; /* --coproc, or NULL */
+	pd_handler_env env;     /* what the handlers report to (handler_done) */
+	pd_handlers *handlers; /* one per task kind (handler.h) */
 	char host[256];
 	pd_endpoint ep; /* where to dial: o->ep, or what connect_file names now */
 } agent;
@@ -150,13 +149,8 @@ static void on_result(agent *a, const pd_result_msg *r)
 	pump(a);
 }
 
-static void proc_done(pd_proc *p, const pd_result_msg *r, void *arg)
-{
-	(void)p;
-	on_result(arg, r);
-}
-
-static void builtin_done(const pd_result_msg *r, void *arg)
+/* The one result callback of every handler kind. */
+static void handler_done(void *arg, const pd_result_msg *r)
 {
 	on_result(arg, r);
 }
@@ -186,23 +180,15 @@ static void start_drain(agent *a)
 	}
 }
 
-/* Starts one task; its result may come back before this returns. */
+/* Starts one task with its kind's handler; its result may come back
+ * before this returns. */
 static void start_task(agent *a, pd_task_msg *t)
 {
+	char err[300];
+
 	a->running++;
-	if (t->kind == PD_TASK_PROCESS) {
-		pd_proc *p;
-		if (pd_proc_start(a->loop, t, proc_done, a, &p) < 0)
-			start_failed(a, t, "agent could not start a process");
-	} else if (t->kind == PD_TASK_COPROC) {
-		if (!a->coproc)
-			start_failed(a, t, "this agent has no coprocess (start it with "
-					   "--coproc COMMAND)");
-		else if (pd_coproc_run(a->coproc, t) < 0)
-			start_failed(a, t, "agent could not start its coprocess");
-	} else if (pd_builtin_run(a->loop, t, builtin_done, a) < 0) {
-		start_failed(a, t, "agent out of memory");
-	}
+	if (pd_handlers_start(a->handlers, t, err, sizeof(err)) < 0)
+		start_failed(a, t, err);
 }
 
 /* Starts queued tasks while slots are free, at most PUMP_BUDGET now and
@@ -321,7 +307,7 @@ static void send_hello(agent *a)
 	if (step)
 		snprintf(pid_step, sizeof(pid_step), "%s", step);
 	h.slurm_step = pid_step;
-	h.features = a->coproc ? PD_HELLO_COPROC : 0;
+	h.features = pd_handlers_features(a->handlers);
 	pd_hello_encode(pd_conn_out(a->conn), &h);
 	pd_conn_flush(a->conn);
 }
@@ -355,6 +341,96 @@ static int tasks_over_limit(const agent *a, const uint8_t *p, size_t n, char *wh
 	return 1;
 }
 
+/* Drops one queued task: its result is failed, "cancelled". */
+static void cancel_queued(agent *a, size_t at)
+{
+	pd_task_msg *t = a->queue[(a->qhead + at) % a->qcap];
+
+	for (size_t i = at; i + 1 < a->qlen; i++)
+		a->queue[(a->qhead + i) % a->qcap] = a->queue[(a->qhead + i + 1) % a->qcap];
+	a->qlen--;
+	a->running++;
+	start_failed(a, t, "cancelled");
+	free(t);
+}
+
+/* CANCEL (a parade controller sends none today): a task still queued is
+ * dropped, one running is ended by its handler; both report failed,
+ * "cancelled". Unknown ids are ignored. */
+static void on_cancel(agent *a, const uint8_t *p, size_t n)
+{
+	uint64_t *ids = NULL;
+	uint32_t count = 0;
+
+	if (pd_cancel_decode(p, n, &ids, &count) < 0) {
+		pd_conn_close(a->conn, "protocol error: bad CANCEL");
+		return;
+	}
+	for (uint32_t k = 0; k < count; k++) {
+		size_t i = 0;
+
+		while (i < a->qlen && a->queue[(a->qhead + i) % a->qcap]->id != ids[k])
+			i++;
+		if (i < a->qlen)
+			cancel_queued(a, i);
+		else
+			pd_handlers_cancel(a->handlers, ids[k]);
+	}
+	free(ids);
+}
+
+/* WELCOME: this connection is the controller's; its settings configure
+ * the handlers. */
+static void on_welcome(agent *a, pd_conn *c, const uint8_t *p, size_t n)
+{
+	pd_welcome w;
+	int rejoin = a->ever_welcomed && !a->welcomed, bad = a->welcomed;
+
+	/* another version may have another layout: its version field
+	 * is enough to refuse it by name */
+	if (!bad && pd_welcome_decode(p, n, &w) < 0 &&
+	    (pd_welcome_version(p, n, &w.version) < 0 || w.version == PD_PROTO_VERSION))
+		bad = 1;
+	if (bad) {
+		pd_conn_close(c, a->welcomed ? "protocol error: a second WELCOME"
+					     : "protocol error: bad WELCOME");
+		return;
+	}
+	if (w.version != PD_PROTO_VERSION) {
+		/* final, like a connection file of another version */
+		pd_err("controller speaks protocol version %u, this agent speaks version "
+		       "%u: refusing it",
+		       w.version, PD_PROTO_VERSION);
+		pd_conn_close(c, "protocol version mismatch");
+		finish(a, 3);
+		return;
+	}
+	a->welcomed = 1;
+	a->ever_welcomed = 1;
+	a->lost_since = 0;
+	a->welcomed_at = pd_loop_now(a->loop);
+	a->got_tasks = 0;
+	a->hb_ms = w.heartbeat_ms ? w.heartbeat_ms : DEFAULT_HEARTBEAT_MS;
+	if (a->hb_ms < HEARTBEAT_MIN_MS)
+		a->hb_ms = HEARTBEAT_MIN_MS;
+	if (a->hb_ms > HEARTBEAT_MAX_MS)
+		a->hb_ms = HEARTBEAT_MAX_MS;
+	if (w.max_frame >= 4096 && w.max_frame < a->max_frame)
+		a->max_frame = w.max_frame;
+	pd_conn_deadline(c, 0, NULL);
+	pd_timer_start(a->hb_timer, a->hb_ms);
+	pd_debug("welcomed as %s (heartbeat %llu ms)", w.name, (unsigned long long)a->hb_ms);
+	if (rejoin)
+		rejoined(a);
+	/* after rejoined(): a result of a handler set up again may start
+	 * the next task, and the queue held may be for the old controller */
+	pd_handlers_welcome(a->handlers, &w);
+	send_results(a->loop, a);
+	/* the exit rules may have waited for this connection */
+	if (rejoin)
+		pump(a);
+}
+
 static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void *arg)
 {
 	agent *a = arg;
@@ -362,47 +438,9 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 
 	a->last_heard = pd_loop_now(a->loop);
 	switch (type) {
-	case PD_MSG_WELCOME: {
-		pd_welcome w;
-		int rejoin = a->ever_welcomed && !a->welcomed;
-		if (a->welcomed || pd_welcome_decode(p, n, &w) < 0) {
-			pd_conn_close(c, a->welcomed ? "protocol error: a second WELCOME"
-						     : "protocol error: bad WELCOME");
-			return;
-		}
-		if (w.version != PD_PROTO_VERSION) {
-			/* final, like a connection file of another version */
-			pd_err("controller speaks protocol version %u, this agent speaks version "
-			       "%u: refusing it",
-			       w.version, PD_PROTO_VERSION);
-			pd_conn_close(c, "protocol version mismatch");
-			finish(a, 3);
-			return;
-		}
-		a->welcomed = 1;
-		a->ever_welcomed = 1;
-		a->lost_since = 0;
-		a->welcomed_at = pd_loop_now(a->loop);
-		a->got_tasks = 0;
-		a->hb_ms = w.heartbeat_ms ? w.heartbeat_ms : DEFAULT_HEARTBEAT_MS;
-		if (a->hb_ms < HEARTBEAT_MIN_MS)
-			a->hb_ms = HEARTBEAT_MIN_MS;
-		if (a->hb_ms > HEARTBEAT_MAX_MS)
-			a->hb_ms = HEARTBEAT_MAX_MS;
-		if (w.max_frame >= 4096 && w.max_frame < a->max_frame)
-			a->max_frame = w.max_frame;
-		pd_conn_deadline(c, 0, NULL);
-		pd_timer_start(a->hb_timer, a->hb_ms);
-		pd_debug("welcomed as %s (heartbeat %llu ms)", w.name,
-			 (unsigned long long)a->hb_ms);
-		if (rejoin)
-			rejoined(a);
-		send_results(a->loop, a);
-		/* the exit rules may have waited for this connection */
-		if (rejoin)
-			pump(a);
+	case PD_MSG_WELCOME:
+		on_welcome(a, c, p, n);
 		return;
-	}
 	case PD_MSG_REJECT: {
 		const char *why = "?";
 		pd_reject_decode(p, n, &why);
@@ -454,15 +492,9 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 			pd_conn_close(c, "protocol error: bad PONG");
 		return;
 	}
-	case PD_MSG_CANCEL: {
-		/* not sent by this controller version; checked, then ignored */
-		uint64_t *ids = NULL;
-		uint32_t count = 0;
-		if (pd_cancel_decode(p, n, &ids, &count) < 0)
-			pd_conn_close(c, "protocol error: bad CANCEL");
-		free(ids);
+	case PD_MSG_CANCEL:
+		on_cancel(a, p, n);
 		return;
-	}
 	case PD_MSG_DRAIN:
 		if (n || !a->welcomed) {
 			pd_conn_close(c, n ? "protocol error: DRAIN with a payload"
@@ -664,6 +696,32 @@ static void on_signal(pd_loop *l, int signo, void *arg)
 	finish(a, 0);
 }
 
+/* The handlers of every kind, with the agent's own settings. 0, or -1
+ * (said why). */
+static int open_handlers(agent *a)
+{
+	char err[400];
+
+	a->env.loop = a->loop;
+	a->env.slots = a->o->slots;
+	a->env.done = handler_done;
+	a->env.arg = a;
+	if (pd_handlers_new(&a->env, &a->handlers, err, sizeof(err)) < 0) {
+		pd_err("%s", err);
+		return -1;
+	}
+	for (size_t i = 0; i < a->o->nown; i++) {
+		const pd_setting *v = &a->o->own[i];
+		if (pd_handlers_own(a->handlers, v->kind, v->data, v->len, err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			pd_handlers_free(a->handlers);
+			a->handlers = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 {
 	agent a;
@@ -700,8 +758,7 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 	pd_loop_signal(l, SIGINT, on_signal, &a);
 	pd_loop_signal(l, SIGHUP, on_signal, &a);
 	signal(SIGPIPE, SIG_IGN);
-	if (o->coproc && pd_coproc_new(l, o->coproc, o->slots, builtin_done, &a, &a.coproc) < 0) {
-		pd_err("cannot start the coprocess '%s'", o->coproc);
+	if (open_handlers(&a) < 0) {
 		pd_timer_free(a.hb_timer);
 		pd_timer_free(a.retry_timer);
 		pd_timer_free(a.pump_timer);
@@ -713,9 +770,7 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 	pd_loop_run(l);
 	if (o->exit_on_stdin_eof)
 		pd_loop_del(l, 0);
-	pd_proc_kill_all();
-	pd_builtin_stop_all();
-	pd_coproc_free(a.coproc);
+	pd_handlers_free(a.handlers);
 	if (a.conn) {
 		pd_conn_close(a.conn, "agent exiting");
 		pd_loop_run_deferred(l);

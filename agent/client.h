@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "codec.h"
 #include "conn.h"
 #include "endpoint.h"
 #include "loop.h"
@@ -21,7 +22,10 @@ typedef struct pd_agent_opts {
 	uint64_t idle_exit_ms;	/* 0: never; exit after this long without tasks */
 	uint64_t max_tasks;	/* 0: unlimited; exit after this many tasks */
 	size_t max_frame;
-	const char *coproc;	/* --coproc COMMAND: one coprocess per slot, or NULL */
+	/* The agent's own handler settings (--coproc COMMAND is the coproc
+	 * kind's), borrowed: they win over the controller's (handler.h) */
+	const pd_setting *own;
+	size_t nown;
 	int exit_on_stdin_eof;	/* watch fd 0: its end (the ssh session is over)
 				 * ends the tasks and the agent, status 0 */
 	/* The connection file ep came from, or NULL. Before each new attempt
@@ -43,8 +47,9 @@ int pd_agent_connfile_read(const char *path, pd_connfile *cf, char *err, size_t 
 
 /* Runs the agent until it should exit; returns the process exit status:
  * 0 told to stop / idle / max tasks / stdin closed, 1 controller
- * unreachable past the grace period, 2 stdin cannot be watched or the
- * coprocesses (--coproc) cannot be started,
+ * unreachable past the grace period, 2 stdin cannot be watched or a
+ * handler refused the agent's own settings (--coproc: the coprocesses
+ * cannot be started),
  * 3 refused: a REJECT, a failed TLS handshake (a link lost during the
  * handshake is retried instead) or a WELCOME of another protocol version.
  * A controller that breaks the protocol (a bad or unexpected frame, a

@@ -6,15 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
-#include "fd.h"
+#include "handler.h"
 #include "log.h"
-#include "proc.h"
+#include "spawn.h"
 
 #define COP_READ_CHUNK 65536u
 #define COP_READS_PER_CB 8
@@ -31,6 +29,7 @@ typedef struct cop {
 	pd_buf line;	/* the answer so far */
 	int busy;
 	int skipping;	/* the answer is over the limit: drop bytes up to "\n" */
+	int cancelled;	/* its task was cancelled: killed, reported failed */
 	uint64_t id;
 	uint32_t attempt, timeout_ms, limit;
 	uint8_t flags;
@@ -77,8 +76,10 @@ static int nb_pipe(int fds[2], int nb_end)
 static int cop_start(cop *k)
 {
 	pd_coproc *c = k->pool;
+	char *argv[] = {"sh", "-c", c->command, NULL};
+	pd_spawn_opts o;
 	int in[2], out[2], rv;
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 
 	if ((rv = nb_pipe(in, 1)) < 0)
 		return rv;
@@ -87,29 +88,22 @@ static int cop_start(cop *k)
 		close(in[1]);
 		return rv;
 	}
-	pid = fork();
-	if (pid == 0) {
-		/* the child: async-signal-safe calls only until exec */
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		pd_loop_child_sigmask();
-		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
-			_exit(127);
-		pd_close_from(3);
-		execl("/bin/sh", "sh", "-c", c->command, (char *)NULL);
-		_exit(127);
-	}
-	rv = pid < 0 ? -errno : 0;
+	/* stderr stays the agent's (its log); a failed exec exits 127 and
+	 * is seen as the end of its stdout, like any death */
+	pd_spawn_init(&o, argv);
+	o.path = "/bin/sh";
+	o.fd[0] = in[0];
+	o.fd[1] = out[1];
+	o.group = PD_SPAWN_GROUP;
+	o.death_signal = SIGKILL;
+	rv = pd_spawn(&o, &pid, NULL);
 	close(in[0]);
 	close(out[1]);
-	if (pid < 0) {
+	if (rv < 0) {
 		close(in[1]);
 		close(out[0]);
 		return rv;
 	}
-	setpgid(pid, pid);
 	k->pid = pid;
 	k->in_fd = in[1];
 	k->out_fd = out[0];
@@ -117,8 +111,8 @@ static int cop_start(cop *k)
 	rv = pd_loop_add(c->loop, k->out_fd, PD_EV_IN, on_out, k);
 	if (rv < 0) {
 		pd_err("coprocess %u: cannot watch its stdout: %s", k->idx, strerror(-rv));
-		kill(-pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		pd_kill_group(pid, SIGKILL);
+		pd_reap(pid, NULL, NULL, 0);
 		close(k->in_fd);
 		close(k->out_fd);
 		k->pid = 0;
@@ -149,10 +143,8 @@ static void cop_end(cop *k, int *status)
 	k->in_fd = k->out_fd = -1;
 	k->want_out = 0;
 	if (k->pid > 0) {
-		kill(-k->pid, SIGKILL);
-		do
-			w = waitpid(k->pid, &st, 0);
-		while (w < 0 && errno == EINTR);
+		pd_kill_group(k->pid, SIGKILL);
+		w = pd_reap(k->pid, &st, NULL, 0);
 		if (w != k->pid)
 			st = -1;
 	}
@@ -212,7 +204,10 @@ static void cop_died(cop *k, int timed_out)
 		r.exit_code = WEXITSTATUS(st);
 	else if (st >= 0 && WIFSIGNALED(st))
 		r.signal = WTERMSIG(st);
-	if (timed_out) {
+	if (k->cancelled) {
+		r.status = PD_ST_FAILED;
+		snprintf(error, sizeof(error), "cancelled");
+	} else if (timed_out) {
 		r.status = PD_ST_TIMEOUT;
 		snprintf(error, sizeof(error), "timed out after %.3g s (coprocess killed)",
 			 k->timeout_ms / 1000.0);
@@ -291,7 +286,7 @@ static void on_in(pd_loop *l, int fd, uint32_t ev, void *arg)
 	(void)fd;
 	(void)ev;
 	if (flush_line(k) < 0)
-		kill(-k->pid, SIGKILL); /* its stdout's EOF ends it */
+		pd_kill_group(k->pid, SIGKILL); /* its stdout's EOF ends it */
 }
 
 static int flush_line(cop *k)
@@ -376,6 +371,7 @@ int pd_coproc_run(pd_coproc *c, const pd_task_msg *t)
 		return -ENOMEM;
 	k->busy = 1;
 	k->skipping = 0;
+	k->cancelled = 0;
 	k->flags = 0;
 	k->id = t->id;
 	k->attempt = t->attempt;
@@ -385,7 +381,7 @@ int pd_coproc_run(pd_coproc *c, const pd_task_msg *t)
 	if (t->timeout_ms)
 		pd_timer_start(k->timer, t->timeout_ms);
 	if (flush_line(k) < 0)
-		kill(-k->pid, SIGKILL); /* reported when its stdout ends */
+		pd_kill_group(k->pid, SIGKILL); /* reported when its stdout ends */
 	return 0;
 }
 
@@ -442,3 +438,131 @@ void pd_coproc_free(pd_coproc *c)
 	free(c->command);
 	free(c);
 }
+
+void pd_coproc_end(pd_coproc *c, const char *why)
+{
+	if (!c)
+		return;
+	for (uint32_t i = 0; i < c->n; i++) {
+		cop *k = &c->cops[i];
+		pd_result_msg r;
+
+		if (!k->busy)
+			continue;
+		cop_end(k, NULL);
+		result_init(&r, k->id, k->attempt);
+		r.status = PD_ST_LOST;
+		r.error = (char *)why;
+		finish(k, &r);
+	}
+	pd_coproc_free(c);
+}
+
+int pd_coproc_cancel(pd_coproc *c, uint64_t id)
+{
+	for (uint32_t i = 0; c && i < c->n; i++) {
+		cop *k = &c->cops[i];
+		if (k->busy && k->id == id && !k->cancelled && k->pid > 0) {
+			k->cancelled = 1;
+			pd_kill_group(k->pid, SIGKILL); /* reported when its stdout ends */
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* ---- the coproc kind (handler.h): its settings are the COMMAND ---- */
+
+typedef struct cop_kind {
+	const pd_handler_env *env;
+	pd_coproc *pool; /* NULL: no command */
+} cop_kind;
+
+static void handler_done(const pd_result_msg *r, void *arg)
+{
+	const pd_handler_env *env = arg;
+
+	env->done(env->arg, r);
+}
+
+static int handler_open(const pd_handler_env *env, void **state)
+{
+	cop_kind *ck = calloc(1, sizeof(*ck));
+
+	if (!ck)
+		return -ENOMEM;
+	ck->env = env;
+	*state = ck;
+	return 0;
+}
+
+static int handler_configure(void *state, const uint8_t *data, size_t len, char *err,
+			     size_t errlen)
+{
+	cop_kind *ck = state;
+	const char *cmd = (const char *)data;
+	pd_coproc *old = ck->pool, *pool = NULL;
+	int rv;
+
+	if (data && (!len || memchr(data, '\0', len))) {
+		snprintf(err, errlen, "the coprocess command is %s",
+			 len ? "not text (it holds a NUL byte)" : "empty");
+		return -EINVAL;
+	}
+	if (old && cmd && !strcmp(old->command, cmd))
+		return 0;
+	if (cmd && (rv = pd_coproc_new(ck->env->loop, cmd, ck->env->slots, handler_done,
+				       (void *)ck->env, &pool)) < 0) {
+		snprintf(err, errlen, "cannot start the coprocess '%s'", cmd);
+		return rv;
+	}
+	/* the new pool first: a result of the old one may start the next task */
+	ck->pool = pool;
+	if (old) {
+		pd_info("coprocess command now %s%s%s", cmd ? "'" : "(none)", cmd ? cmd : "",
+			cmd ? "'" : "");
+		pd_coproc_end(old, "the coprocess command changed while it ran");
+	}
+	return 0;
+}
+
+static int handler_start(void *state, const pd_task_msg *t, char *err, size_t errlen)
+{
+	cop_kind *ck = state;
+	int rv;
+
+	if (!ck->pool) {
+		snprintf(err, errlen, "this agent has no coprocess (start it with --coproc COMMAND)");
+		return -ENOENT;
+	}
+	rv = pd_coproc_run(ck->pool, t);
+	if (rv < 0)
+		snprintf(err, errlen, "agent could not start its coprocess");
+	return rv;
+}
+
+static void handler_cancel(void *state, uint64_t id)
+{
+	pd_coproc_cancel(((cop_kind *)state)->pool, id);
+}
+
+static void handler_close(void *state)
+{
+	cop_kind *ck = state;
+
+	if (!ck)
+		return;
+	pd_coproc_free(ck->pool);
+	free(ck);
+}
+
+const pd_handler_ops pd_handler_coproc = {
+	.name = "coproc",
+	.kind = PD_TASK_COPROC,
+	.feature = PD_HELLO_COPROC,
+	.open = handler_open,
+	.configure = handler_configure,
+	.start = handler_start,
+	.cancel = handler_cancel,
+	.close = handler_close,
+};

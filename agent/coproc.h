@@ -1,8 +1,11 @@
 /* coproc.h - the agent's coprocess handler: one long-lived COMMAND per
  * slot, fed one line per task (kind PD_TASK_COPROC), no fork per task.
  *
- * Each coprocess is `/bin/sh -c COMMAND` in its own process group, with
- * PR_SET_PDEATHSIG(SIGKILL), stdin and stdout pipes (non-blocking on the
+ * As a handler kind (handler.h, pd_handler_coproc) its settings are the
+ * COMMAND: the agent's own --coproc, else the controller's (WELCOME).
+ *
+ * Each coprocess is `/bin/sh -c COMMAND` started by pd_spawn (lib/spawn.h)
+ * in its own process group, with death signal SIGKILL, stdin and stdout pipes (non-blocking on the
  * agent's side, watched by the loop), stderr the agent's own stderr (its
  * log), every other fd closed. A task's single word is written with "\n";
  * the next line the coprocess writes is the answer: status ok, stdout the
@@ -51,5 +54,12 @@ int pd_coproc_run(pd_coproc *c, const pd_task_msg *t);
 /* Kills every coprocess group, reaps them (bounded wait) and frees c,
  * without callbacks. NULL is fine. */
 void pd_coproc_free(pd_coproc *c);
+/* The same, but each task under way is first reported lost with error
+ * why (the controller runs it again). NULL is fine. */
+void pd_coproc_end(pd_coproc *c, const char *why);
+/* Kills the coprocess running task id; its task is reported failed,
+ * "cancelled", and the coprocess started again when needed. 1 if id ran
+ * here, else 0. */
+int pd_coproc_cancel(pd_coproc *c, uint64_t id);
 
 #endif

@@ -56,31 +56,6 @@ static const char usage[] =
 	"Exit status: 0 told to stop, idle or done; 1 controller unreachable past the\n"
 	"grace period; 2 usage error; 3 refused by the controller (wrong secret or version).\n";
 
-enum { O_CONNECT = 256, O_LOCAL, O_WAIT, O_URL, O_SECRET, O_INSECURE, O_SLOTS, O_GRACE, O_IDLE,
-       O_MAXTASKS, O_ID, O_MODE, O_MAXFRAME, O_LOG, O_VERSION, O_EXIT_EOF, O_COPROC };
-
-static const struct option longopts[] = {
-	{"connect", required_argument, 0, O_CONNECT},
-	{"local", no_argument, 0, O_LOCAL},
-	{"wait-connect", no_argument, 0, O_WAIT},
-	{"url", required_argument, 0, O_URL},
-	{"secret-file", required_argument, 0, O_SECRET},
-	{"insecure", no_argument, 0, O_INSECURE},
-	{"slots", required_argument, 0, O_SLOTS},
-	{"coproc", required_argument, 0, O_COPROC},
-	{"grace", required_argument, 0, O_GRACE},
-	{"idle-exit", required_argument, 0, O_IDLE},
-	{"max-tasks", required_argument, 0, O_MAXTASKS},
-	{"id", required_argument, 0, O_ID},
-	{"mode", required_argument, 0, O_MODE},
-	{"max-frame", required_argument, 0, O_MAXFRAME},
-	{"log", required_argument, 0, O_LOG},
-	{"exit-on-eof", no_argument, 0, O_EXIT_EOF},
-	{"verbose", no_argument, 0, 'v'},
-	{"help", no_argument, 0, 'h'},
-	{"version", no_argument, 0, O_VERSION},
-	{0, 0, 0, 0}};
-
 /* Parses a positive decimal number of seconds (fractions allowed) into ms. */
 static int parse_seconds(const char *opt, const char *s, uint64_t *ms)
 {
@@ -151,18 +126,339 @@ static int wait_for_file(const char *path, uint64_t grace_ms)
 	}
 }
 
+/* What the command line says: the agent's options and how to reach the
+ * controller. */
+typedef struct args {
+	pd_agent_opts o;
+	pd_setting own; /* --coproc: the coproc kind's own settings */
+	const char *connect, *url, *secret_file;
+	int use_local, insecure, wait_connect;
+	FILE *logf;
+} args;
+
+/* An option's action: 0 go on, 2 usage error (said why), ARG_EXIT0 done
+ * (help, version). */
+#define ARG_EXIT0 (-1)
+typedef int (*opt_fn)(args *a, const char *arg);
+
+static int o_connect(args *a, const char *v) { a->connect = v; return 0; }
+static int o_local(args *a, const char *v) { (void)v; a->use_local = 1; return 0; }
+static int o_wait(args *a, const char *v) { (void)v; a->wait_connect = 1; return 0; }
+static int o_url(args *a, const char *v) { a->url = v; return 0; }
+static int o_secret(args *a, const char *v) { a->secret_file = v; return 0; }
+static int o_insecure(args *a, const char *v) { (void)v; a->insecure = 1; return 0; }
+static int o_exit_eof(args *a, const char *v) { (void)v; a->o.exit_on_stdin_eof = 1; return 0; }
+
+static int o_slots(args *a, const char *v)
+{
+	uint64_t n;
+
+	if (parse_count("--slots", v, 4096, &n) < 0)
+		return 2;
+	a->o.slots = (uint32_t)n;
+	return 0;
+}
+
+static int o_grace(args *a, const char *v)
+{
+	return parse_seconds("--grace", v, &a->o.grace_ms) < 0 ? 2 : 0;
+}
+
+static int o_idle(args *a, const char *v)
+{
+	return parse_seconds("--idle-exit", v, &a->o.idle_exit_ms) < 0 ? 2 : 0;
+}
+
+static int o_max_tasks(args *a, const char *v)
+{
+	return parse_count("--max-tasks", v, UINT64_MAX / 2, &a->o.max_tasks) < 0 ? 2 : 0;
+}
+
+static int o_max_frame(args *a, const char *v)
+{
+	uint64_t n;
+
+	if (parse_count("--max-frame", v, 0xFFFFFFFFu, &n) < 0)
+		return 2;
+	a->o.max_frame = (size_t)n;
+	return 0;
+}
+
+static int o_id(args *a, const char *v)
+{
+	char err[300];
+
+	if (!*v || strlen(v) >= sizeof(a->o.id)) {
+		fprintf(stderr, "parade-agent: --id must be 1 to %zu bytes\n", sizeof(a->o.id) - 1);
+		return 2;
+	}
+	if (pd_hello_field_ok(PD_HELLO_F_ID, v, err, sizeof(err)) < 0) {
+		fprintf(stderr, "parade-agent: --id: %s\n", err);
+		return 2;
+	}
+	snprintf(a->o.id, sizeof(a->o.id), "%s", v);
+	return 0;
+}
+
+static int o_mode(args *a, const char *v)
+{
+	char err[300];
+
+	/* the controller refuses a HELLO it would not print as is */
+	if (pd_hello_field_ok(PD_HELLO_F_MODE, v, err, sizeof(err)) < 0) {
+		fprintf(stderr, "parade-agent: --mode: %s\n", err);
+		return 2;
+	}
+	snprintf(a->o.mode, sizeof(a->o.mode), "%s", v);
+	return 0;
+}
+
+static int o_log(args *a, const char *v)
+{
+	a->logf = fopen(v, "ae");
+	if (!a->logf) {
+		fprintf(stderr, "parade-agent: --log %s: %s\n", v, strerror(errno));
+		return 2;
+	}
+	pd_log_set_file(a->logf);
+	return 0;
+}
+
+/* --coproc COMMAND: the coproc handler's own settings (agent/handler.h),
+ * which win over a controller's */
+static int o_coproc(args *a, const char *v)
+{
+	if (!*v) {
+		fprintf(stderr, "parade-agent: --coproc needs a command\n");
+		return 2;
+	}
+	a->own = (pd_setting){PD_TASK_COPROC, (uint32_t)strlen(v), (const uint8_t *)v};
+	a->o.own = &a->own;
+	a->o.nown = 1;
+	return 0;
+}
+
+static int o_verbose(args *a, const char *v)
+{
+	(void)a;
+	(void)v;
+	pd_log_set_level(PD_LOG_DEBUG);
+	return 0;
+}
+
+static int o_help(args *a, const char *v)
+{
+	(void)a;
+	(void)v;
+	fputs(usage, stdout);
+	return ARG_EXIT0;
+}
+
+static int o_version(args *a, const char *v)
+{
+	(void)a;
+	(void)v;
+	printf("parade-agent %s (protocol %u)\n", PACKAGE_VERSION, PD_PROTO_VERSION);
+	return ARG_EXIT0;
+}
+
+/* The options: one row each (short: its letter, or 0). */
+static const struct opt_row {
+	const char *name;
+	int has_arg;
+	char short_name;
+	opt_fn fn;
+} opt_table[] = {
+	{"connect", required_argument, 0, o_connect},
+	{"local", no_argument, 0, o_local},
+	{"wait-connect", no_argument, 0, o_wait},
+	{"url", required_argument, 0, o_url},
+	{"secret-file", required_argument, 0, o_secret},
+	{"insecure", no_argument, 0, o_insecure},
+	{"slots", required_argument, 0, o_slots},
+	{"coproc", required_argument, 0, o_coproc},
+	{"grace", required_argument, 0, o_grace},
+	{"idle-exit", required_argument, 0, o_idle},
+	{"max-tasks", required_argument, 0, o_max_tasks},
+	{"id", required_argument, 0, o_id},
+	{"mode", required_argument, 0, o_mode},
+	{"max-frame", required_argument, 0, o_max_frame},
+	{"log", required_argument, 0, o_log},
+	{"exit-on-eof", no_argument, 0, o_exit_eof},
+	{"verbose", no_argument, 'v', o_verbose},
+	{"help", no_argument, 'h', o_help},
+	{"version", no_argument, 0, o_version},
+};
+
+#define NOPTS (sizeof(opt_table) / sizeof(opt_table[0]))
+
+/* Parses argv into a: 0, 2 (usage error, said why) or ARG_EXIT0. */
+static int parse_args(int argc, char **argv, args *a)
+{
+	struct option longopts[NOPTS + 1];
+	int c, rv;
+
+	memset(longopts, 0, sizeof(longopts));
+	for (size_t i = 0; i < NOPTS; i++) {
+		longopts[i].name = opt_table[i].name;
+		longopts[i].has_arg = opt_table[i].has_arg;
+		/* 256 + row: getopt_long hands back the row */
+		longopts[i].val = opt_table[i].short_name ? opt_table[i].short_name : 256 + (int)i;
+	}
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		const struct opt_row *row = NULL;
+
+		for (size_t i = 0; i < NOPTS && !row; i++)
+			if (longopts[i].val == c)
+				row = &opt_table[i];
+		if (!row) {
+			fputs(usage, stderr);
+			return 2;
+		}
+		if ((rv = row->fn(a, optarg)) != 0)
+			return rv;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "parade-agent: unexpected argument '%s'\n%s", argv[optind], usage);
+		return 2;
+	}
+	if (!a->connect && !a->url) {
+		fprintf(stderr, "parade-agent: give --connect FILE or --url URL\n%s", usage);
+		return 2;
+	}
+	return 0;
+}
+
+/* HELLO carries this host's name (client.c): it must be one the
+ * controller takes. 0 or 2 (said why). */
+static int check_host(void)
+{
+	struct utsname un;
+	char err[300];
+
+	if (uname(&un) == 0 && pd_hello_field_ok(PD_HELLO_F_HOST, un.nodename, err, sizeof(err)) < 0) {
+		fprintf(stderr,
+			"parade-agent: this host's name (uname -n) cannot be sent to the controller: "
+			"%s\n",
+			err);
+		return 2;
+	}
+	return 0;
+}
+
+/* Reads the connection file or text (--connect) and the secret file, sets
+ * a->url when the command line named none, and makes the TLS credentials.
+ * 0, or the exit status (said why). cf's secret is wiped either way. */
+static int connect_setup(args *a, pd_connfile *cf)
+{
+	uint8_t secret[PD_SECRET_LEN];
+	int have_secret = 0, rv = 2;
+	char err[1024];
+	const char *connect = a->connect;
+
+	if (connect && !strcmp(connect, "-")) {
+		/* ssh mode: the text comes down stdin, which then stays open */
+		if (pd_conntext_read(0, a->o.grace_ms, cf, err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			goto out;
+		}
+		a->o.exit_on_stdin_eof = 1;
+	} else if (connect && a->wait_connect && wait_for_file(connect, a->o.grace_ms) < 0) {
+		pd_err("no connection file %s after %llu s, exiting", connect,
+		       (unsigned long long)(a->o.grace_ms / 1000));
+		rv = 1;
+		goto out;
+	}
+	if (connect) {
+		int r = strcmp(connect, "-") ? pd_agent_connfile_read(connect, cf, err, sizeof(err))
+					     : 0;
+		if (r == -EPERM) {
+			pd_warn("%s", err);
+		} else if (r < 0) {
+			pd_err("%s", err);
+			goto out;
+		}
+		memcpy(secret, cf->secret, sizeof(secret));
+		have_secret = 1;
+		if (cf->version != PD_PROTO_VERSION) {
+			pd_err("%s is for protocol version %u, this agent speaks version %u",
+			       strcmp(connect, "-") ? connect : "the connection text on stdin",
+			       cf->version, PD_PROTO_VERSION);
+			rv = 3;
+			goto out;
+		}
+		if (!a->url) {
+			a->url = (a->use_local && cf->local[0]) ? cf->local : cf->endpoint;
+			/* a restarted controller may move: read the file again */
+			if (strcmp(connect, "-")) {
+				a->o.connect_file = connect;
+				a->o.use_local = a->use_local;
+			}
+		}
+	}
+	if (a->secret_file) {
+		if (pd_secret_read(a->secret_file, secret, err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			goto out;
+		}
+		have_secret = 1;
+	}
+	if (pd_endpoint_parse(a->url, &a->o.ep, err, sizeof(err)) < 0) {
+		pd_err("%s", err);
+		goto out;
+	}
+	if (a->o.ep.kind == PD_EP_TCP && !a->insecure) {
+		pd_err("%s is plain TCP without TLS: pass --insecure to allow it", a->url);
+		goto out;
+	}
+	if (a->o.ep.kind == PD_EP_TLS_TCP) {
+		if (!have_secret) {
+			pd_err("%s needs the session secret: --connect FILE or --secret-file FILE",
+			       a->url);
+			goto out;
+		}
+		if (pd_tls_global_init() < 0 ||
+		    pd_tls_new_psk(0, cf->identity[0] ? cf->identity : PD_PSK_IDENTITY, secret,
+				   sizeof(secret), &a->o.tls, err, sizeof(err)) < 0) {
+			pd_err("%s", err);
+			goto out;
+		}
+	}
+	rv = 0;
+out:
+	memset(secret, 0, sizeof(secret));
+	memset(cf->secret, 0, sizeof(cf->secret));
+	return rv;
+}
+
+/* The agent's name by default, and stdin: a task must never read the
+ * agent's stdin (tasks get /dev/null anyway); in ssh mode stdin stays: its
+ * end ends the agent. */
+static void process_setup(args *a)
+{
+	scrub_environment();
+	if (!a->o.id[0]) {
+		char host[200] = "host";
+		gethostname(host, sizeof(host) - 1);
+		snprintf(a->o.id, sizeof(a->o.id), "%s:%d", host, (int)getpid());
+	}
+	if (!a->o.exit_on_stdin_eof) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			if (fd != 0)
+				close(fd);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
-	pd_agent_opts o;
-	const char *connect = getenv("PARADE_CONNECT"), *url = NULL, *secret_file = NULL;
-	int use_local = 0, insecure = 0, wait_connect = 0, c, rv = 2;
-	uint64_t v;
+	static args a; /* a->own and its strings outlive the run */
 	pd_connfile cf;
 	char err[1024];
-	uint8_t secret[PD_SECRET_LEN];
-	int have_secret = 0;
-	pd_loop *loop = NULL;
-	FILE *logf = NULL;
+	pd_loop *loop;
+	int rv;
 
 	/* Tasks run with this user id: without this, any of them could read
 	 * this process's memory (/proc/PID/mem, ptrace), where the session
@@ -177,196 +473,26 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && !strcmp(argv[1], "ssh"))
 		return pd_ssh_main("parade-agent", argc - 1, argv + 1);
-	memset(&o, 0, sizeof(o));
 	memset(&cf, 0, sizeof(cf));
-	o.slots = 1;
-	o.grace_ms = 30000;
-	snprintf(o.mode, sizeof(o.mode), "manual");
-	snprintf(o.id, sizeof(o.id), "%s", "");
-	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case O_CONNECT: connect = optarg; break;
-		case O_LOCAL: use_local = 1; break;
-		case O_WAIT: wait_connect = 1; break;
-		case O_URL: url = optarg; break;
-		case O_SECRET: secret_file = optarg; break;
-		case O_INSECURE: insecure = 1; break;
-		case O_SLOTS:
-			if (parse_count("--slots", optarg, 4096, &v) < 0)
-				return 2;
-			o.slots = (uint32_t)v;
-			break;
-		case O_GRACE:
-			if (parse_seconds("--grace", optarg, &o.grace_ms) < 0)
-				return 2;
-			break;
-		case O_IDLE:
-			if (parse_seconds("--idle-exit", optarg, &o.idle_exit_ms) < 0)
-				return 2;
-			break;
-		case O_MAXTASKS:
-			if (parse_count("--max-tasks", optarg, UINT64_MAX / 2, &o.max_tasks) < 0)
-				return 2;
-			break;
-		case O_ID:
-			if (!*optarg || strlen(optarg) >= sizeof(o.id)) {
-				fprintf(stderr, "parade-agent: --id must be 1 to %zu bytes\n",
-					sizeof(o.id) - 1);
-				return 2;
-			}
-			if (pd_hello_field_ok(PD_HELLO_F_ID, optarg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "parade-agent: --id: %s\n", err);
-				return 2;
-			}
-			snprintf(o.id, sizeof(o.id), "%s", optarg);
-			break;
-		case O_MODE:
-			/* the controller refuses a HELLO it would not print as is */
-			if (pd_hello_field_ok(PD_HELLO_F_MODE, optarg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "parade-agent: --mode: %s\n", err);
-				return 2;
-			}
-			snprintf(o.mode, sizeof(o.mode), "%s", optarg);
-			break;
-		case O_MAXFRAME:
-			if (parse_count("--max-frame", optarg, 0xFFFFFFFFu, &v) < 0)
-				return 2;
-			o.max_frame = (size_t)v;
-			break;
-		case O_LOG:
-			logf = fopen(optarg, "ae");
-			if (!logf) {
-				fprintf(stderr, "parade-agent: --log %s: %s\n", optarg, strerror(errno));
-				return 2;
-			}
-			pd_log_set_file(logf);
-			break;
-		case O_EXIT_EOF: o.exit_on_stdin_eof = 1; break;
-		case O_COPROC:
-			if (!*optarg) {
-				fprintf(stderr, "parade-agent: --coproc needs a command\n");
-				return 2;
-			}
-			o.coproc = optarg;
-			break;
-		case 'v': pd_log_set_level(PD_LOG_DEBUG); break;
-		case 'h': fputs(usage, stdout); return 0;
-		case O_VERSION: printf("parade-agent %s (protocol %u)\n", PACKAGE_VERSION, PD_PROTO_VERSION); return 0;
-		default: fputs(usage, stderr); return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "parade-agent: unexpected argument '%s'\n%s", argv[optind], usage);
-		return 2;
-	}
-	if (!connect && !url) {
-		fprintf(stderr, "parade-agent: give --connect FILE or --url URL\n%s", usage);
-		return 2;
-	}
-	{
-		/* HELLO carries it (client.c) */
-		struct utsname un;
-		if (uname(&un) == 0 &&
-		    pd_hello_field_ok(PD_HELLO_F_HOST, un.nodename, err, sizeof(err)) < 0) {
-			fprintf(stderr,
-				"parade-agent: this host's name (uname -n) cannot be sent to the "
-				"controller: %s\n",
-				err);
-			return 2;
-		}
-	}
-	if (connect && !strcmp(connect, "-")) {
-		/* ssh mode: the text comes down stdin, which then stays open */
-		if (pd_conntext_read(0, o.grace_ms, &cf, err, sizeof(err)) < 0) {
-			pd_err("%s", err);
-			return 2;
-		}
-		o.exit_on_stdin_eof = 1;
-	} else if (connect && wait_connect && wait_for_file(connect, o.grace_ms) < 0) {
-		pd_err("no connection file %s after %llu s, exiting", connect,
-		       (unsigned long long)(o.grace_ms / 1000));
-		return 1;
-	}
-	if (connect) {
-		rv = strcmp(connect, "-") ? pd_agent_connfile_read(connect, &cf, err, sizeof(err))
-					  : 0;
-		if (rv == -EPERM) {
-			pd_warn("%s", err);
-		} else if (rv < 0) {
-			pd_err("%s", err);
-			return 2;
-		}
-		memcpy(secret, cf.secret, sizeof(secret));
-		have_secret = 1;
-		if (cf.version != PD_PROTO_VERSION) {
-			pd_err("%s is for protocol version %u, this agent speaks version %u",
-			       strcmp(connect, "-") ? connect : "the connection text on stdin",
-			       cf.version, PD_PROTO_VERSION);
-			return 3;
-		}
-		if (!url) {
-			url = (use_local && cf.local[0]) ? cf.local : cf.endpoint;
-			/* a restarted controller may move: read the file again */
-			if (strcmp(connect, "-")) {
-				o.connect_file = connect;
-				o.use_local = use_local;
-			}
-		}
-	}
-	if (secret_file) {
-		if (pd_secret_read(secret_file, secret, err, sizeof(err)) < 0) {
-			pd_err("%s", err);
-			return 2;
-		}
-		have_secret = 1;
-	}
-	if (pd_endpoint_parse(url, &o.ep, err, sizeof(err)) < 0) {
-		pd_err("%s", err);
-		return 2;
-	}
-	if (o.ep.kind == PD_EP_TCP && !insecure) {
-		pd_err("%s is plain TCP without TLS: pass --insecure to allow it", url);
-		return 2;
-	}
-	if (o.ep.kind == PD_EP_TLS_TCP) {
-		if (!have_secret) {
-			pd_err("%s needs the session secret: --connect FILE or --secret-file FILE", url);
-			return 2;
-		}
-		if (pd_tls_global_init() < 0 ||
-		    pd_tls_new_psk(0, cf.identity[0] ? cf.identity : PD_PSK_IDENTITY, secret,
-				   sizeof(secret), &o.tls, err, sizeof(err)) < 0) {
-			pd_err("%s", err);
-			return 2;
-		}
-	}
-	memset(secret, 0, sizeof(secret));
-	memset(cf.secret, 0, sizeof(cf.secret));
-	scrub_environment();
-	if (!o.id[0]) {
-		char host[200] = "host";
-		gethostname(host, sizeof(host) - 1);
-		snprintf(o.id, sizeof(o.id), "%s:%d", host, (int)getpid());
-	}
-	/* a task must never read the agent's stdin (tasks get /dev/null
-	 * anyway); in ssh mode stdin stays: its end ends the agent */
-	if (!o.exit_on_stdin_eof) {
-		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			dup2(fd, 0);
-			if (fd != 0)
-				close(fd);
-		}
-	}
+	a.connect = getenv("PARADE_CONNECT");
+	a.o.slots = 1;
+	a.o.grace_ms = 30000;
+	snprintf(a.o.mode, sizeof(a.o.mode), "manual");
+	rv = parse_args(argc, argv, &a);
+	if (rv)
+		return rv == ARG_EXIT0 ? 0 : rv;
+	if ((rv = check_host()) != 0 || (rv = connect_setup(&a, &cf)) != 0)
+		return rv;
+	process_setup(&a);
 	loop = pd_loop_new();
 	if (!loop) {
 		pd_err("cannot create the event loop");
 		return 1;
 	}
-	rv = pd_agent_run(loop, &o);
+	rv = pd_agent_run(loop, &a.o);
 	pd_loop_free(loop);
-	pd_tls_free(o.tls);
-	if (logf)
-		fclose(logf);
+	pd_tls_free(a.o.tls);
+	if (a.logf)
+		fclose(a.logf);
 	return rv;
 }

@@ -6,16 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
-#include "fd.h"
+#include "handler.h"
 #include "log.h"
+#include "spawn.h"
 
 #define PROC_READ_CHUNK 65536u
 /* reads per readiness callback, so one chatty child cannot starve others */
@@ -78,63 +77,6 @@ static void list_del(struct pd_proc *p)
 	if (p->next)
 		p->next->prev = p->prev;
 	p->prev = p->next = NULL;
-}
-
-/* ---- the child side (between fork and exec: async-signal-safe only) ---- */
-
-static void child_fail(int errfd, int e)
-{
-	ssize_t rv;
-
-	do
-		rv = write(errfd, &e, sizeof(e));
-	while (rv < 0 && errno == EINTR);
-	_exit(127);
-}
-
-static void child_run(char *const argv[], pid_t parent, int nullfd, int outfd, int errfd_out,
-                      int reportfd)
-{
-	int src[3] = {nullfd, outfd, errfd_out};
-	int tmp[3];
-
-	/* keep the report pipe out of the way of the dup2s onto 0-2 */
-	if (reportfd < 3) {
-		int fd = fcntl(reportfd, F_DUPFD_CLOEXEC, 3);
-
-		if (fd < 0)
-			_exit(127);
-		reportfd = fd;
-	}
-	if (setpgid(0, 0) < 0)
-		child_fail(reportfd, errno);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		child_fail(reportfd, errno);
-	/* the parent may have died before prctl took effect */
-	if (getppid() != parent)
-		_exit(127);
-	pd_loop_child_sigmask();
-
-	/* copy above 2 first so no dup2 clobbers a source, and so dup2 never
-	 * sees fd == target (which would keep FD_CLOEXEC) */
-	for (int i = 0; i < 3; i++) {
-		tmp[i] = fcntl(src[i], F_DUPFD, 3);
-		if (tmp[i] < 0)
-			child_fail(reportfd, errno);
-	}
-	for (int i = 0; i < 3; i++) {
-		if (dup2(tmp[i], i) < 0)
-			child_fail(reportfd, errno);
-	}
-	if (reportfd != 3) {
-		if (dup3(reportfd, 3, O_CLOEXEC) < 0)
-			child_fail(reportfd, errno);
-		reportfd = 3;
-	}
-	pd_close_from(4);
-
-	execvp(argv[0], argv);
-	child_fail(reportfd, errno);
 }
 
 /* ---- the parent side ---- */
@@ -306,7 +248,6 @@ static void deliver(struct pd_proc *p, int have_status, int status, const struct
 /* Called when the child may have exited: reaps it and delivers. */
 static void check_exit(struct pd_proc *p)
 {
-	siginfo_t si;
 	struct rusage ru;
 	int status = 0, have_status = 1;
 	uint64_t end_us;
@@ -314,8 +255,7 @@ static void check_exit(struct pd_proc *p)
 
 	/* peek first: the pid stays ours (a zombie) while we drain and kill
 	 * the group, so the group id cannot be reused under us */
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0)
+	if (pd_spawn_exited(p->pid) == 0)
 		return;
 	end_us = pd_now_us();
 
@@ -323,15 +263,13 @@ static void check_exit(struct pd_proc *p)
 		stream_stop(p, &p->out);
 	if (p->err.fd >= 0 && stream_read(p, &p->err, PROC_DRAIN_READS))
 		stream_stop(p, &p->err);
-	kill(-p->pid, SIGKILL);
+	pd_kill_group(p->pid, SIGKILL);
 
 	memset(&ru, 0, sizeof(ru));
-	do
-		w = wait4(p->pid, &status, 0, &ru);
-	while (w < 0 && errno == EINTR);
+	w = pd_reap(p->pid, &status, &ru, 0);
 	if (w != p->pid) {
 		pd_warn("task %llu: cannot reap pid %d: %s", (unsigned long long)p->id, (int)p->pid,
-		        strerror(errno));
+		        strerror(w < 0 ? (int)-w : ECHILD));
 		have_status = 0;
 	}
 
@@ -369,10 +307,10 @@ static void on_timer(pd_loop *l, void *arg)
 	if (!p->term_sent) {
 		p->timed_out = 1;
 		p->term_sent = 1;
-		kill(-p->pid, SIGTERM);
+		pd_kill_group(p->pid, SIGTERM);
 		pd_timer_start(p->timer, PROC_KILL_GRACE_MS);
 	} else {
-		kill(-p->pid, SIGKILL);
+		pd_kill_group(p->pid, SIGKILL);
 	}
 }
 
@@ -391,67 +329,32 @@ static int open_pipe(int fds[2])
 	return 0;
 }
 
-/* Forks and execs; on return the child exists and p->exec_errno tells
- * whether exec worked. The passed fds are closed on every path. */
+/* Starts the child (lib/spawn.h): its own process group, SIGKILL when the
+ * agent dies, stdin /dev/null, stdout and stderr to the pipes. On return
+ * the child exists and p->exec_errno tells whether exec worked. The passed
+ * fds are closed on every path. */
 static int spawn(struct pd_proc *p, char *const argv[], int out_w, int err_w)
 {
-	int nullfd, report[2], e;
-	pid_t parent = getpid(), pid;
-	ssize_t n;
+	pd_spawn_opts o;
+	int rv;
 
-	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (nullfd < 0) {
-		e = -errno;
-		goto out_close;
-	}
-	if (pipe2(report, O_CLOEXEC) < 0) {
-		e = -errno;
-		close(nullfd);
-		goto out_close;
-	}
-
+	pd_spawn_init(&o, argv);
+	o.fd[0] = PD_SPAWN_NULL;
+	o.fd[1] = out_w;
+	o.fd[2] = err_w;
+	o.group = PD_SPAWN_GROUP;
+	o.death_signal = SIGKILL;
 	p->start_us = pd_now_us();
-	pid = fork();
-	if (pid == 0) {
-		close(report[0]);
-		child_run(argv, parent, nullfd, out_w, err_w, report[1]);
-	}
-	e = pid < 0 ? -errno : 0;
-	close(report[1]);
-	close(nullfd);
+	rv = pd_spawn(&o, &p->pid, &p->exec_errno);
 	close(out_w);
 	close(err_w);
-	if (pid < 0) {
-		close(report[0]);
-		return e;
-	}
-	p->pid = pid;
-	/* both sides set the group so kill(-pid) works whoever runs first */
-	setpgid(pid, pid);
-
-	/* blocks only until exec succeeds (EOF) or the child reports why not */
-	do
-		n = read(report[0], &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
-	close(report[0]);
-	p->exec_errno = n == (ssize_t)sizeof(e) ? (e > 0 ? e : EIO) : 0;
-	return 0;
-
-out_close:
-	close(out_w);
-	close(err_w);
-	return e;
+	return rv;
 }
 
 static void abort_child(struct pd_proc *p)
 {
-	pid_t w;
-
-	kill(-p->pid, SIGKILL);
-	kill(p->pid, SIGKILL);
-	do
-		w = waitpid(p->pid, NULL, 0);
-	while (w < 0 && errno == EINTR);
+	pd_kill_group(p->pid, SIGKILL);
+	pd_reap(p->pid, NULL, NULL, 0);
 }
 
 int pd_proc_start(pd_loop *l, const pd_task_msg *t, pd_proc_done_cb cb, void *arg, pd_proc **out)
@@ -501,9 +404,7 @@ int pd_proc_start(pd_loop *l, const pd_task_msg *t, pd_proc_done_cb cb, void *ar
 	if (rv < 0)
 		goto fail;
 
-#ifdef SYS_pidfd_open
-	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-#endif
+	p->pidfd = pd_pidfd(p->pid);
 	if (p->pidfd >= 0) {
 		rv = pd_loop_add(l, p->pidfd, PD_EV_IN, on_pidfd, p);
 	} else {
@@ -537,7 +438,7 @@ void pd_proc_cancel(pd_proc *p)
 	if (!p)
 		return;
 	p->cancelled = 1;
-	kill(-p->pid, SIGKILL);
+	pd_kill_group(p->pid, SIGKILL);
 }
 
 void pd_proc_kill_all(void)
@@ -547,18 +448,15 @@ void pd_proc_kill_all(void)
 	int left;
 
 	for (p = procs; p; p = p->next)
-		kill(-p->pid, SIGKILL);
+		pd_kill_group(p->pid, SIGKILL);
 	/* reap with a deadline: a child stuck in uninterruptible sleep must
 	 * not hang the agent's shutdown */
 	for (int tries = 0; tries < 200; tries++) {
 		left = 0;
 		for (p = procs; p; p = p->next) {
-			pid_t w;
-
 			if (p->pid <= 0)
 				continue;
-			w = waitpid(p->pid, NULL, WNOHANG);
-			if (w == 0 || (w < 0 && errno == EINTR))
+			if (pd_reap(p->pid, NULL, NULL, 1) == 0)
 				left++;
 			else
 				p->pid = 0;
@@ -573,3 +471,52 @@ void pd_proc_kill_all(void)
 		proc_release(p);
 	}
 }
+
+/* ---- the process kind (handler.h) ---- */
+
+static void handler_done(pd_proc *p, const pd_result_msg *r, void *arg)
+{
+	const pd_handler_env *env = arg;
+
+	(void)p;
+	env->done(env->arg, r);
+}
+
+static int handler_open(const pd_handler_env *env, void **state)
+{
+	*state = (void *)env;
+	return 0;
+}
+
+static int handler_start(void *state, const pd_task_msg *t, char *err, size_t errlen)
+{
+	pd_proc *p;
+	int rv = pd_proc_start(((const pd_handler_env *)state)->loop, t, handler_done, state, &p);
+
+	if (rv < 0)
+		snprintf(err, errlen, "agent could not start a process");
+	return rv;
+}
+
+static void handler_cancel(void *state, uint64_t id)
+{
+	(void)state;
+	for (struct pd_proc *p = procs; p; p = p->next)
+		if (p->id == id && !p->cancelled)
+			pd_proc_cancel(p);
+}
+
+static void handler_close(void *state)
+{
+	(void)state;
+	pd_proc_kill_all();
+}
+
+const pd_handler_ops pd_handler_process = {
+	.name = "process",
+	.kind = PD_TASK_PROCESS,
+	.open = handler_open,
+	.start = handler_start,
+	.cancel = handler_cancel,
+	.close = handler_close,
+};

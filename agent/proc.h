@@ -1,9 +1,14 @@
 /* proc.h - the agent's process handler: runs one task's argv as a child in
  * its own process group and reports a result through the loop.
  *
- * The child: own process group, signal mask and dispositions reset,
- * stdin from /dev/null, stdout and stderr to pipes, every other fd closed,
- * PR_SET_PDEATHSIG(SIGKILL) so it dies with a killed agent, execvp(argv[0]).
+ * As a handler kind: pd_handler_process (handler.h), defined here.
+ *
+ * The child, started by pd_spawn (lib/spawn.h): own process group, signal
+ * mask and dispositions reset, stdin from /dev/null, stdout and stderr to
+ * pipes, every other fd closed, death signal SIGKILL so it dies with a
+ * killed agent, argv[0] searched in PATH (a script without "#!" runs
+ * through /bin/sh, as execvp does); it is killed (pd_kill_group) and
+ * reaped (pd_reap) through spawn.h as well.
  * Output beyond the task's out_limit per stream is read and discarded, and
  * flagged (PD_RF_OUT_TRUNC / PD_RF_ERR_TRUNC). When the child exits, the
  * pipes are drained of what is already there, the rest of its process

@@ -340,6 +340,7 @@ static int setup_server(ctl *c, run *r)
 	const pd_run_opts *o = c->o;
 	pd_server_cbs cbs = {task_argv, ctl_on_result, ctl_on_agent, ctl_on_sent};
 	pd_server_opts so;
+	pd_setting cop;
 
 	c->loop = pd_loop_new();
 	if (!c->loop || !(c->commit_timer = pd_timer_new(c->loop, commit_cb, c))) {
@@ -354,6 +355,14 @@ static int setup_server(ctl *c, run *r)
 	so.disp.crash_limit = o->crash_limit;
 	so.disp.retries = o->retries;
 	so.kind = (uint8_t)o->kind;
+	/* the coprocess COMMAND travels to every agent in WELCOME, but with
+	 * --launch none, whose agents bring their own (--coproc) */
+	if (o->coproc && o->launch != PD_LAUNCH_NONE) {
+		cop = (pd_setting){PD_TASK_COPROC, (uint32_t)strlen(o->coproc),
+				   (const uint8_t *)o->coproc};
+		so.settings = &cop;
+		so.nsettings = 1;
+	}
 	so.timeout_ms = o->timeout_ms;
 	so.out_limit = o->out_limit;
 	so.max_frame = (size_t)o->max_frame;

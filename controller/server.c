@@ -201,6 +201,18 @@ static int unique_name(pd_server *s, const char *want, char *out, size_t outlen)
 	}
 }
 
+/* Coproc tasks with no command from this controller (its settings): only
+ * agents with a coprocess of their own can run them. */
+static int needs_own_coproc(const pd_server *s)
+{
+	if (s->o.kind != PD_TASK_COPROC)
+		return 0;
+	for (uint32_t i = 0; i < s->o.nsettings; i++)
+		if (s->o.settings[i].kind == PD_TASK_COPROC)
+			return 0;
+	return 1;
+}
+
 static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 {
 	pd_server *s = a->srv;
@@ -230,7 +242,7 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 		pd_conn_close(a->conn, "bad slot count in HELLO");
 		return;
 	}
-	if (s->o.kind == PD_TASK_COPROC && !(h.features & PD_HELLO_COPROC)) {
+	if (needs_own_coproc(s) && !(h.features & PD_HELLO_COPROC)) {
 		static const char why[] = "this session's tasks go to a coprocess (--handler "
 					  "coproc:): start the agent with --coproc COMMAND";
 		pd_reject_encode(pd_conn_out(a->conn), why);
@@ -259,7 +271,13 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 	w.heartbeat_ms = s->o.heartbeat_ms;
 	w.max_frame = (uint32_t)s->o.max_frame;
 	w.name = a->name;
-	pd_welcome_encode(pd_conn_out(a->conn), &w);
+	w.nsettings = s->o.nsettings;
+	for (uint32_t i = 0; i < w.nsettings; i++)
+		w.settings[i] = s->o.settings[i];
+	if (pd_welcome_encode(pd_conn_out(a->conn), &w) < 0) {
+		pd_conn_close(a->conn, "cannot encode WELCOME (handler settings too large?)");
+		return;
+	}
 	pd_conn_flush(a->conn);
 	/* agents from elsewhere are worth a line; local ones only in debug */
 	pd_log(strcmp(h.mode, "local") ? PD_LOG_INFO : PD_LOG_DEBUG,
@@ -351,6 +369,42 @@ static void hb_cb(pd_loop *l, void *arg)
 	pd_timer_start(s->hb, s->o.heartbeat_ms);
 }
 
+/* s->o.settings become the server's own: one block holding the array and
+ * the bytes. -EINVAL when they break the codec's rules, or -ENOMEM. */
+static int copy_settings(pd_server *s)
+{
+	const pd_setting *v = s->o.settings;
+	uint32_t n = s->o.nsettings;
+	size_t size = n * sizeof(*v);
+	pd_setting *copy;
+	uint8_t *bytes;
+
+	s->o.settings = NULL;
+	s->o.nsettings = 0;
+	if (!n)
+		return 0;
+	if (n > PD_MAX_SETTINGS || !v)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		if (v[i].len > PD_MAX_SETTING_LEN || (i && v[i].kind <= v[i - 1].kind))
+			return -EINVAL;
+		size += v[i].len;
+	}
+	if (!(copy = malloc(size)))
+		return -ENOMEM;
+	bytes = (uint8_t *)(copy + n);
+	for (uint32_t i = 0; i < n; i++) {
+		copy[i] = v[i];
+		copy[i].data = bytes;
+		if (v[i].len)
+			memcpy(bytes, v[i].data, v[i].len);
+		bytes += v[i].len;
+	}
+	s->o.settings = copy;
+	s->o.nsettings = n;
+	return 0;
+}
+
 pd_server *pd_server_new(pd_loop *l, const pd_server_opts *opts, const pd_server_cbs *cbs,
 			 void *arg)
 {
@@ -362,6 +416,10 @@ pd_server *pd_server_new(pd_loop *l, const pd_server_opts *opts, const pd_server
 	s->o = *opts;
 	s->cb = *cbs;
 	s->arg = arg;
+	if (copy_settings(s) < 0) {
+		pd_server_free(s);
+		return NULL;
+	}
 	s->disp = pd_disp_new(&s->o.disp);
 	s->hb = pd_timer_new(l, hb_cb, s);
 	s->accept_retry = pd_timer_new(l, srv_accept_retry_cb, s);
@@ -544,5 +602,6 @@ void pd_server_free(pd_server *s)
 	free(s->ids);
 	pd_held_free(s->held);
 	free(s->carried);
+	free((void *)s->o.settings);
 	free(s);
 }

@@ -31,6 +31,14 @@ typedef struct pd_server_opts {
 	uint32_t handshake_ms;	/* TLS handshake + HELLO deadline (5000) */
 	size_t max_frame;	/* frame size limit (64 MiB) */
 	uint8_t kind;		/* enum pd_task_kind for every task */
+	/* Handler settings per kind (codec.h's rules: at most PD_MAX_SETTINGS,
+	 * kinds increasing), handed as they are to every agent in its
+	 * WELCOME; the server never reads the bytes. Copied by
+	 * pd_server_new (NULL when they break those rules). A coproc session whose kind has none here takes
+	 * only agents that bring their own (HELLO PD_HELLO_COPROC,
+	 * parade-agent --coproc) and refuses the others when they join. */
+	const pd_setting *settings;
+	uint32_t nsettings;
 	uint32_t timeout_ms;	/* per task, 0: none */
 	uint32_t out_limit;	/* per stream, bytes */
 	uint32_t max_conns;	/* connections held at once (0: no limit) */
@@ -67,7 +75,8 @@ typedef struct pd_server_cbs {
 	void (*on_sent)(void *arg, uint64_t id, uint32_t attempt, const char *agent);
 } pd_server_cbs;
 
-/* opts and cbs are copied. NULL on allocation failure. */
+/* opts (its settings too) and cbs are copied. NULL on allocation
+ * failure or settings that break the codec's rules. */
 pd_server *pd_server_new(pd_loop *l, const pd_server_opts *opts, const pd_server_cbs *cbs,
 			 void *arg);
 /* Listens on ep: TLS with tls (borrowed) or plain with tls NULL. bound gets

@@ -343,17 +343,37 @@ fail:
 
 /* ---- WELCOME, REJECT, PING ---- */
 
+static int settings_ok(const pd_setting *v, uint32_t n)
+{
+	if (n > PD_MAX_SETTINGS)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (v[i].len > PD_MAX_SETTING_LEN || (v[i].len && !v[i].data))
+			return 0;
+		if (i && v[i].kind <= v[i - 1].kind)
+			return 0;
+	}
+	return 1;
+}
+
 int pd_welcome_encode(pd_buf *out, const pd_welcome *w)
 {
 	size_t mark;
 	int rv;
 
+	if (!settings_ok(w->settings, w->nsettings))
+		return -EINVAL;
 	rv = pd_frame_begin(out, PD_MSG_WELCOME, &mark);
 	if (rv < 0)
 		return rv;
 	if ((rv = pd_put_u32(out, w->version)) < 0 || (rv = pd_put_u32(out, w->heartbeat_ms)) < 0 ||
-	    (rv = pd_put_u32(out, w->max_frame)) < 0 || (rv = put_cstr(out, w->name)) < 0)
+	    (rv = pd_put_u32(out, w->max_frame)) < 0 || (rv = put_cstr(out, w->name)) < 0 ||
+	    (rv = pd_put_u32(out, w->nsettings)) < 0)
 		goto fail;
+	for (uint32_t i = 0; i < w->nsettings; i++)
+		if ((rv = pd_put_u8(out, w->settings[i].kind)) < 0 ||
+		    (rv = pd_put_str(out, (const char *)w->settings[i].data, w->settings[i].len)) < 0)
+			goto fail;
 	return pd_frame_end(out, mark);
 fail:
 	frame_drop(out, mark);
@@ -364,14 +384,40 @@ int pd_welcome_decode(const uint8_t *p, size_t n, pd_welcome *w)
 {
 	pd_reader r;
 	pd_welcome t;
+	const char *s;
 
+	memset(&t, 0, sizeof(t));
 	pd_reader_init(&r, p, n);
-	if (pd_get_u32(&r, &t.version) < 0 || pd_get_u32(&r, &t.heartbeat_ms) < 0 ||
-	    pd_get_u32(&r, &t.max_frame) < 0 || pd_get_str(&r, &t.name, NULL) < 0 ||
-	    pd_reader_end(&r) < 0)
+	if (pd_get_u32(&r, &t.version) < 0 || pd_get_u32(&r, &t.heartbeat_ms) < 0 || pd_get_u32(&r, &t.max_frame) < 0 ||
+	    pd_get_str(&r, &t.name, NULL) < 0 || pd_get_u32(&r, &t.nsettings) < 0 ||
+	    t.nsettings > PD_MAX_SETTINGS)
+		return -EPROTO;
+	for (uint32_t i = 0; i < t.nsettings; i++) {
+		pd_setting *v = &t.settings[i];
+		if (pd_get_u8(&r, &v->kind) < 0 || pd_get_str(&r, &s, &v->len) < 0)
+			return -EPROTO;
+		v->data = (const uint8_t *)s;
+	}
+	if (pd_reader_end(&r) < 0 || !settings_ok(t.settings, t.nsettings))
 		return -EPROTO;
 	*w = t;
 	return 0;
+}
+
+int pd_welcome_version(const uint8_t *p, size_t n, uint32_t *version)
+{
+	if (n < 4)
+		return -EPROTO;
+	*version = r_u32(p);
+	return 0;
+}
+
+const pd_setting *pd_welcome_setting(const pd_welcome *w, uint8_t kind)
+{
+	for (uint32_t i = 0; i < w->nsettings && i < PD_MAX_SETTINGS; i++)
+		if (w->settings[i].kind == kind)
+			return &w->settings[i];
+	return NULL;
 }
 
 int pd_reject_encode(pd_buf *out, const char *reason)

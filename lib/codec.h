@@ -12,7 +12,11 @@
  *   HELLO    u32 magic 'PRDE', u32 version, str agent_id, str host, u32 pid,
  *            u32 slots, str mode ("local","ssh","slurm","manual"),
  *            str slurm_job, str slurm_step, u32 features (PD_HELLO_*)
- *   WELCOME  u32 version, u32 heartbeat_ms, u32 max_frame, str name
+ *   WELCOME  u32 version, u32 heartbeat_ms, u32 max_frame, str name,
+ *            u32 nsettings, nsettings x setting: u8 kind, str bytes
+ *            (handler settings per task kind, opaque to the codec and the
+ *            controller: at most PD_MAX_SETTINGS entries, kinds strictly
+ *            increasing, each at most PD_MAX_SETTING_LEN bytes; version 3)
  *   REJECT   str reason
  *   TASKS    u32 count, count x task:
  *            u64 id, u32 attempt, u8 kind, u32 timeout_ms, u32 out_limit,
@@ -33,11 +37,13 @@
 
 #include "buf.h"
 
-#define PD_PROTO_VERSION 2u
+#define PD_PROTO_VERSION 3u
 #define PD_HELLO_MAGIC 0x45445250u /* "PRDE" read little endian */
 #define PD_FRAME_HDR 8u
 #define PD_MAX_FRAME_DEFAULT (64u << 20)
 #define PD_MAX_ARGC 65536u
+#define PD_MAX_SETTINGS 16u          /* settings entries in one WELCOME */
+#define PD_MAX_SETTING_LEN 65536u     /* bytes of one kind's settings */
 
 enum pd_msg_type {
 	PD_MSG_HELLO = 1,
@@ -158,14 +164,35 @@ int pd_hello_decode_why(const uint8_t *p, size_t n, pd_hello *h, char *why, size
 enum { PD_HELLO_F_ID, PD_HELLO_F_HOST, PD_HELLO_F_MODE, PD_HELLO_F_SLURM };
 int pd_hello_field_ok(int field, const char *s, char *why, size_t whylen);
 
+/* One task kind's handler settings, as the controller hands them to every
+ * agent in WELCOME: bytes only the agent's handler of that kind reads
+ * (agent/handler.h, its configure op). */
+typedef struct pd_setting {
+	uint8_t kind;        /* enum pd_task_kind */
+	uint32_t len;        /* <= PD_MAX_SETTING_LEN */
+	const uint8_t *data; /* len bytes (may hold NULs); decoded: NUL-ended */
+} pd_setting;
+
 typedef struct pd_welcome {
 	uint32_t version;
 	uint32_t heartbeat_ms;
 	uint32_t max_frame;
 	const char *name;
+	uint32_t nsettings; /* <= PD_MAX_SETTINGS, kinds strictly increasing */
+	pd_setting settings[PD_MAX_SETTINGS];
 } pd_welcome;
+/* Appends a WELCOME frame. -EINVAL (nothing appended) when the settings
+ * break the rules above (too many, too long, kinds out of order or twice). */
 int pd_welcome_encode(pd_buf *out, const pd_welcome *w);
+/* -EPROTO on malformed input or settings that break the rules above
+ * (read with this version's layout, whatever the version field says: the
+ * caller checks it). Settings data point into the payload. */
 int pd_welcome_decode(const uint8_t *p, size_t n, pd_welcome *w);
+/* The version field of a WELCOME payload that may be of another version
+ * (and so not decode): 0, or -EPROTO when it is too short to hold one. */
+int pd_welcome_version(const uint8_t *p, size_t n, uint32_t *version);
+/* The settings of kind in w, or NULL. */
+const pd_setting *pd_welcome_setting(const pd_welcome *w, uint8_t kind);
 
 int pd_reject_encode(pd_buf *out, const char *reason);
 int pd_reject_decode(const uint8_t *p, size_t n, const char **reason);

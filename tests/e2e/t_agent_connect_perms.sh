@@ -10,7 +10,10 @@
 . "$(dirname "$0")/lib.sh"
 
 secret=$(printf '%064d' 7)
-conn_text() { printf 'version=2\nsession=x\nendpoint=ipc://%s/nobody-here.sock\nsecret=%s\n' "$T" "$secret"; }
+# the protocol version this agent speaks, so the file is one it would read
+proto=$("$AGENT" --version | sed -n 's/.*(protocol \([0-9]*\)).*/\1/p')
+[ -n "$proto" ] || fail "no protocol version in parade-agent --version"
+conn_text() { printf 'version=%s\nsession=x\nendpoint=ipc://%s/nobody-here.sock\nsecret=%s\n' "$proto" "$T" "$secret"; }
 
 # agent_rc FILE [--wait-connect]: runs the agent on FILE, RC its status,
 # $T/a.err its log

@@ -125,8 +125,17 @@ static inline void check_welcome(const uint8_t *p, size_t n)
 	q = one_frame(&b, PD_MSG_WELCOME, &qn);
 	FUZZ_CHECK(pd_welcome_decode(q, qn, &w2) == 0, "re-encoded WELCOME decodes");
 	FUZZ_CHECK(w2.version == w.version && w2.heartbeat_ms == w.heartbeat_ms &&
-			   w2.max_frame == w.max_frame && str_eq(w2.name, w.name),
+			   w2.max_frame == w.max_frame && str_eq(w2.name, w.name) &&
+			   w2.nsettings == w.nsettings && w.nsettings <= PD_MAX_SETTINGS,
 		   "WELCOME round trip");
+	for (uint32_t i = 0; i < w.nsettings; i++) {
+		const pd_setting *a = &w.settings[i], *c = &w2.settings[i];
+		FUZZ_CHECK(a->kind == c->kind && a->len == c->len && a->len <= PD_MAX_SETTING_LEN &&
+				   !memcmp(a->data, c->data, a->len) && !a->data[a->len] &&
+				   (!i || a->kind > w.settings[i - 1].kind) &&
+				   pd_welcome_setting(&w, a->kind) == a,
+			   "WELCOME settings round trip: kinds increasing, bytes NUL-ended");
+	}
 	same_bytes(p, n, q, qn);
 	pd_buf_free(&b);
 }

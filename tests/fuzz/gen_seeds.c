@@ -59,7 +59,8 @@ static void agent_seeds(void)
 {
 	const char *d = "codec_agent";
 	pd_buf b = {0}, s = {0};
-	pd_welcome w = {PD_PROTO_VERSION, 5000, 1u << 20, "demo"};
+	pd_welcome w = {PD_PROTO_VERSION, 5000, 1u << 20, "demo", 0, {{0}}};
+	static const uint8_t inner[] = {'x', 0, 'y'};
 	char *argv1[] = {"sim", "0.5", "2", NULL};
 	char *argv2[] = {"echo", "", "a b", NULL};
 	pd_task_msg t1 = {1, 1, PD_TASK_PROCESS, 0, 1u << 20, 3, argv1};
@@ -68,6 +69,12 @@ static void agent_seeds(void)
 	size_t mark;
 
 	/* types in fuzz_codec_agent.c: WELCOME REJECT TASKS CANCEL PING */
+	pd_welcome_encode(&b, &w);
+	frame(d, "welcome-none", 0, &b, &s);
+	/* handler settings: the coprocess command, and bytes with a NUL */
+	w.nsettings = 2;
+	w.settings[0] = (pd_setting){PD_TASK_COPROC, 24, (const uint8_t *)"while read l; do :; done"};
+	w.settings[1] = (pd_setting){200, 3, inner};
 	pd_welcome_encode(&b, &w);
 	frame(d, "welcome", 0, &b, &s);
 	pd_reject_encode(&b, "wrong secret");

@@ -332,7 +332,7 @@ void send_raw(peer *pe, const pd_buf *b)
 
 void send_welcome(peer *pe, uint32_t version, uint32_t hb)
 {
-	pd_welcome w = {version, hb, 64u << 20, "fake"};
+	pd_welcome w = {version, hb, 64u << 20, "fake", 0, {{0}}};
 
 	pd_welcome_encode(pd_conn_out(pe->c), &w);
 	pd_conn_flush(pe->c);

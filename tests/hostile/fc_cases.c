@@ -106,7 +106,7 @@ peer *fc_crafted(peer *pe)
 	pe = crafted_drop(pe, "HELLO sent to an agent", &b);
 	pd_buf_reset(&b);
 	{
-		pd_welcome w = {PD_PROTO_VERSION, 1000, 1 << 20, "again"};
+		pd_welcome w = {PD_PROTO_VERSION, 1000, 1 << 20, "again", 0, {{0}}};
 		pd_welcome_encode(&b, &w);
 	}
 	pe = crafted_drop(pe, "a second WELCOME", &b);

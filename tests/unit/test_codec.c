@@ -402,7 +402,7 @@ static const pd_hello sample_hello = {
 static void build_frame(pd_buf *b, uint8_t type)
 {
 	static const uint64_t ids[] = {1, 0xffffffffffffffffull, 0x0102030405060708ull};
-	pd_welcome w = {PD_PROTO_VERSION, 5000, MAXF, "controller"};
+	pd_welcome w = {PD_PROTO_VERSION, 5000, MAXF, "controller", 0, {{0}}};
 	size_t mark;
 	size_t i;
 
@@ -572,7 +572,7 @@ static void test_hello(void)
 	CU_ASSERT_EQUAL(pd_hello_encode(&b, &h), 0);
 	p = only_frame(&b, PD_MSG_HELLO, &plen);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	CU_ASSERT(memcmp(p, "PRDE\x02\0\0\0", 8) == 0);
+	CU_ASSERT(memcmp(p, "PRDE", 4) == 0 && p[4] == PD_PROTO_VERSION && !p[5] && !p[6] && !p[7]);
 	memset(&out, 0, sizeof(out));
 	CU_ASSERT_EQUAL_FATAL(pd_hello_decode(p, plen, &out), 0);
 	CU_ASSERT_EQUAL(out.version, PD_PROTO_VERSION);
@@ -621,14 +621,14 @@ static void test_hello_version(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	d = dup_exact(p, plen);
 
-	d[4] = 3;
+	d[4] = PD_PROTO_VERSION + 1;
 	memset(&h, 0, sizeof(h));
 	CU_ASSERT_EQUAL(pd_hello_decode(d, plen, &h), -EPROTONOSUPPORT);
-	CU_ASSERT_EQUAL(h.version, 3);
+	CU_ASSERT_EQUAL(h.version, PD_PROTO_VERSION + 1);
 	/* the rest is not looked at: a newer agent may send anything */
 	memset(&h, 0, sizeof(h));
 	CU_ASSERT_EQUAL(pd_hello_decode(d, 8, &h), -EPROTONOSUPPORT);
-	CU_ASSERT_EQUAL(h.version, 3);
+	CU_ASSERT_EQUAL(h.version, PD_PROTO_VERSION + 1);
 	d[4] = 1; /* an agent of the version before */
 	CU_ASSERT_EQUAL(pd_hello_decode(d, plen, &h), -EPROTONOSUPPORT);
 	CU_ASSERT_EQUAL(h.version, 1);
@@ -652,10 +652,130 @@ static void test_hello_version(void)
 	pd_buf_free(&b);
 }
 
+/* WELCOME's handler settings: u32 count, then per kind u8 kind, str bytes */
+static void test_welcome_settings(void)
+{
+	static const uint8_t inner[] = {'a', 0, 'b'};
+	pd_buf b = {0};
+	pd_welcome w = {PD_PROTO_VERSION, 1000, 1u << 20, "c", 0, {{0}}}, wo;
+	const uint8_t *p;
+	uint8_t *d, *big;
+	size_t plen, before;
+	uint32_t v;
+
+	w.nsettings = 3;
+	w.settings[0] = (pd_setting){PD_TASK_PROCESS, 0, NULL};
+	w.settings[1] = (pd_setting){PD_TASK_COPROC, 3, inner};
+	w.settings[2] = (pd_setting){200, 2, (const uint8_t *)"hi"};
+	CU_ASSERT_EQUAL(pd_welcome_encode(&b, &w), 0);
+	p = only_frame(&b, PD_MSG_WELCOME, &plen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	/* the wire bytes after the name */
+	CU_ASSERT_EQUAL_FATAL(plen, 12 + 6 + 4 + 6 + 9 + 8);
+	CU_ASSERT(memcmp(p + 18,
+			 "\x03\0\0\0"
+			 "\x00\0\0\0\0\0"
+			 "\x03\x03\0\0\0a\0b\0"
+			 "\xc8\x02\0\0\0hi\0",
+			 4 + 6 + 9 + 8) == 0);
+	memset(&wo, 0xa5, sizeof(wo));
+	CU_ASSERT_EQUAL_FATAL(pd_welcome_decode(p, plen, &wo), 0);
+	CU_ASSERT_EQUAL_FATAL(wo.nsettings, 3);
+	CU_ASSERT_EQUAL(wo.settings[0].kind, PD_TASK_PROCESS);
+	CU_ASSERT_EQUAL(wo.settings[0].len, 0);
+	CU_ASSERT_EQUAL(wo.settings[1].len, 3);
+	CU_ASSERT(memcmp(wo.settings[1].data, inner, 3) == 0);
+	CU_ASSERT_EQUAL(wo.settings[1].data[3], 0); /* NUL-ended after len */
+	CU_ASSERT_PTR_EQUAL(pd_welcome_setting(&wo, 200), &wo.settings[2]);
+	CU_ASSERT_PTR_NULL(pd_welcome_setting(&wo, PD_TASK_ECHO));
+	CU_ASSERT(memcmp(pd_welcome_setting(&wo, 200)->data, "hi", 2) == 0);
+
+	/* every cut is refused */
+	d = dup_exact(p, plen);
+	for (size_t i = 0; i < plen; i++)
+		CU_ASSERT_EQUAL(pd_welcome_decode(d, i, &wo), -EPROTO);
+	/* kinds out of order or twice: refused both ways */
+	d[18 + 4 + 6] = 0; /* coproc's kind byte becomes process, as the first */
+	CU_ASSERT_EQUAL(pd_welcome_decode(d, plen, &wo), -EPROTO);
+	d[18 + 4 + 6] = 0xc9; /* above the next one */
+	CU_ASSERT_EQUAL(pd_welcome_decode(d, plen, &wo), -EPROTO);
+	d[18 + 4 + 6] = PD_TASK_COPROC;
+	/* a count over the bytes there, or over the limit */
+	d[18] = 4;
+	CU_ASSERT_EQUAL(pd_welcome_decode(d, plen, &wo), -EPROTO);
+	d[18] = 0xff, d[19] = 0xff, d[20] = 0xff, d[21] = 0xff;
+	CU_ASSERT_EQUAL(pd_welcome_decode(d, plen, &wo), -EPROTO);
+	d[18] = 3, d[19] = d[20] = d[21] = 0;
+	CU_ASSERT_EQUAL(pd_welcome_decode(d, plen, &wo), 0);
+	free(d);
+
+	before = pd_buf_size(&b);
+	w.settings[2].kind = PD_TASK_COPROC;
+	CU_ASSERT_EQUAL(pd_welcome_encode(&b, &w), -EINVAL);
+	w.settings[2].kind = PD_TASK_PROCESS;
+	CU_ASSERT_EQUAL(pd_welcome_encode(&b, &w), -EINVAL);
+	w.settings[2].kind = 200;
+	w.settings[2].len = PD_MAX_SETTING_LEN + 1;
+	CU_ASSERT_EQUAL(pd_welcome_encode(&b, &w), -EINVAL);
+	w.settings[2].len = 2;
+	w.nsettings = PD_MAX_SETTINGS + 1;
+	CU_ASSERT_EQUAL(pd_welcome_encode(&b, &w), -EINVAL);
+	CU_ASSERT_EQUAL(pd_buf_size(&b), before); /* nothing appended */
+
+	/* the limits themselves: 16 kinds of 64 KiB each */
+	big = malloc(PD_MAX_SETTING_LEN + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+	memset(big, 'x', PD_MAX_SETTING_LEN + 1);
+	w.nsettings = PD_MAX_SETTINGS;
+	for (uint32_t i = 0; i < PD_MAX_SETTINGS; i++)
+		w.settings[i] = (pd_setting){(uint8_t)(10 * i), PD_MAX_SETTING_LEN, big};
+	pd_buf_reset(&b);
+	CU_ASSERT_EQUAL(pd_welcome_encode(&b, &w), 0);
+	p = only_frame(&b, PD_MSG_WELCOME, &plen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL_FATAL(pd_welcome_decode(p, plen, &wo), 0);
+	CU_ASSERT_EQUAL(wo.nsettings, PD_MAX_SETTINGS);
+	CU_ASSERT_EQUAL(wo.settings[15].kind, 150);
+	CU_ASSERT_EQUAL(wo.settings[15].len, PD_MAX_SETTING_LEN);
+	/* one byte more in the last one, its length patched: refused */
+	{
+		pd_buf o = {0};
+		size_t last = plen - (4 + PD_MAX_SETTING_LEN + 1);
+		pd_buf_append(&o, p, last);
+		pd_put_u32(&o, PD_MAX_SETTING_LEN + 1);
+		pd_buf_append(&o, big, PD_MAX_SETTING_LEN + 1);
+		pd_put_u8(&o, 0);
+		CU_ASSERT_EQUAL(pd_welcome_decode(pd_buf_head(&o), pd_buf_size(&o), &wo), -EPROTO);
+		/* a 17th kind */
+		pd_buf_reset(&o);
+		pd_buf_append(&o, p, plen);
+		pd_put_u8(&o, 160);
+		pd_put_str(&o, "z", 1);
+		d = (uint8_t *)pd_buf_head(&o);
+		d[18] = PD_MAX_SETTINGS + 1;
+		CU_ASSERT_EQUAL(pd_welcome_decode(d, pd_buf_size(&o), &wo), -EPROTO);
+		pd_buf_free(&o);
+	}
+	free(big);
+
+	/* a version-2 WELCOME (no settings): not decoded, but its version is
+	 * read so that the agent can name it */
+	pd_buf_reset(&b);
+	pd_put_u32(&b, 2);
+	pd_put_u32(&b, 1000);
+	pd_put_u32(&b, 1u << 20);
+	pd_put_str(&b, "old", 3);
+	CU_ASSERT_EQUAL(pd_welcome_decode(pd_buf_head(&b), pd_buf_size(&b), &wo), -EPROTO);
+	CU_ASSERT_EQUAL(pd_welcome_version(pd_buf_head(&b), pd_buf_size(&b), &v), 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT_EQUAL(pd_welcome_version(pd_buf_head(&b), 3, &v), -EPROTO);
+	pd_buf_free(&b);
+}
+
 static void test_welcome_reject_ping(void)
 {
 	pd_buf b = {0};
-	pd_welcome w = {PD_PROTO_VERSION, 2500, 1u << 20, "ctl \xc3\xa9"}, wo;
+	pd_welcome w = {PD_PROTO_VERSION, 2500, 1u << 20, "ctl \xc3\xa9", 0, {{0}}}, wo;
 	const uint8_t *p;
 	const char *reason;
 	uint64_t stamp;
@@ -1546,6 +1666,7 @@ int main(void)
 		{"HELLO fields checked before sending", test_hello_field_ok},
 		{"result fields checked", test_result_check},
 		{"WELCOME, REJECT, PING, PONG", test_welcome_reject_ping},
+		{"WELCOME handler settings", test_welcome_settings},
 		{"DRAIN and BYE", test_empty_frames},
 		{"CANCEL", test_cancel},
 		{"TASKS wire bytes", test_tasks_golden},
