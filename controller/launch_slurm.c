@@ -293,6 +293,7 @@ static void slurm_free(pd_launcher *l)
 
 const pd_launcher_ops pd_launcher_slurm = {
 	.name = "slurm",
+	.before_table = 1, /* --dry-run prints only the script */
 	.listen_url = slurm_listen_url,
 	.start = slurm_start,
 	.grow = slurm_grow,

@@ -65,6 +65,11 @@ typedef struct pd_launcher_health {
 
 typedef struct pd_launcher_ops {
 	const char *name; /* as --launch NAME[:N] and status's "kind" spell it */
+	/* Started before the result table of a foreground run is made, so that
+	 * what start prints stands alone (a dry run's script) and a failed
+	 * start leaves no table header on stdout; 0: after it (a failed start
+	 * then leaves the header of an empty table). */
+	int before_table;
 	/* The listener its agents need when --listen is not given (they dial
 	 * from other machines), or NULL: the session's local socket is
 	 * enough. NULL op: none. */

@@ -221,6 +221,7 @@ typedef struct run {
 	FILE *outf;
 	const char *step;       /* the session a Slurm step prepared, or NULL */
 	const char *listen_url; /* --listen, or the launcher's, or NULL */
+	const pd_launcher_ops *kind; /* the launcher kind (launcher.h) */
 	int detached, ready_fd, have_session, created, up;
 	char err[1024];
 } run;
@@ -412,8 +413,6 @@ static int setup_listeners(ctl *c, run *r)
 static int start_launcher(ctl *c, run *r)
 {
 	const pd_run_opts *o = c->o;
-	const char *kind = r->step ? "none" : o->launcher ? o->launcher : "local";
-	const pd_launcher_ops *ops = pd_launcher_find(kind);
 	pd_launch_ctx x = {
 		.loop = c->loop,
 		.srv = c->srv,
@@ -429,30 +428,35 @@ static int start_launcher(ctl *c, run *r)
 	};
 	int rv;
 
-	if (!ops) {
-		pd_err("no launcher named '%s'", kind);
-		return -1;
-	}
-	rv = pd_launcher_start(ops, &x, &c->launcher, r->err, sizeof(r->err));
+	rv = pd_launcher_start(r->kind, &x, &c->launcher, r->err, sizeof(r->err));
 	memset(r->cf.secret, 0, sizeof(r->cf.secret));
 	if (rv < 0)
 		pd_err("%s", r->err);
 	return rv < 0 ? -1 : rv;
 }
 
-/* Run: the table, signals, the watch, progress; tells a detached parent
- * it is up; runs the loop until the end. 0, or -1 before the loop ran. */
+/* The result table of a foreground run (its header is written at once).
+ * 0 or -1 (logged). */
+static int make_table(ctl *c, run *r)
+{
+	const pd_run_opts *o = c->o;
+
+	if (o->mode != PD_MODE_RUN || c->out)
+		return 0;
+	c->out = pd_output_new(r->outf, o->format, c->grid, c->schema, !o->unordered);
+	if (!c->out) {
+		pd_err("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Run: signals, the watch, progress; tells a detached parent it is up;
+ * runs the loop until the end. 0, or -1 before the loop ran. */
 static int run_loop(ctl *c, run *r)
 {
 	const pd_run_opts *o = c->o;
 
-	if (o->mode == PD_MODE_RUN) {
-		c->out = pd_output_new(r->outf, o->format, c->grid, c->schema, !o->unordered);
-		if (!c->out) {
-			pd_err("out of memory");
-			return -1;
-		}
-	}
 	signal(SIGPIPE, SIG_IGN);
 	pd_loop_signal(c->loop, SIGINT, on_signal, c);
 	pd_loop_signal(c->loop, SIGTERM, on_signal, c);
@@ -598,7 +602,6 @@ int pd_run(const pd_run_opts *o)
 {
 	ctl c;
 	run r;
-	const pd_launcher_ops *kind = pd_launcher_find(o->launcher ? o->launcher : "local");
 	int rv = 2, st;
 
 	memset(&c, 0, sizeof(c));
@@ -610,20 +613,30 @@ int pd_run(const pd_run_opts *o)
 	r.outf = stdout;
 	r.detached = o->mode == PD_MODE_SUBMIT || (o->mode == PD_MODE_RESUME && !o->foreground);
 	r.step = o->mode == PD_MODE_RUN ? step_session(o) : NULL;
+	/* a step's agents were started by the Slurm plugin: no launcher */
+	r.kind = pd_launcher_find(r.step ? "none" : o->launcher ? o->launcher : "local");
+	if (!r.kind) {
+		pd_err("no launcher named '%s'", o->launcher);
+		return 2;
+	}
 	/* agents on other nodes need a TCP listener: a step's, or the one the
 	 * launcher asks for */
 	r.listen_url = o->listen;
 	if (!r.listen_url && r.step)
 		r.listen_url = "tls+tcp://0.0.0.0:0";
-	else if (!r.listen_url && kind && kind->listen_url)
-		r.listen_url = kind->listen_url(o);
+	else if (!r.listen_url && r.kind->listen_url)
+		r.listen_url = r.kind->listen_url(o);
 
 	if (setup_session(&c, &r, &rv) < 0 || setup_server(&c, &r) < 0 ||
 	    setup_listeners(&c, &r) < 0)
 		return cleanup(&c, &r, rv);
+	/* the table comes before the launcher starts, unless the kind wants to
+	 * start first (launcher.h: before_table) */
+	if (!r.kind->before_table && make_table(&c, &r) < 0)
+		return cleanup(&c, &r, 2);
 	if ((st = start_launcher(&c, &r)) != 0)
 		return cleanup(&c, &r, st > 0 ? 0 : 2); /* a dry run ends here */
-	if (run_loop(&c, &r) < 0)
+	if (make_table(&c, &r) < 0 || run_loop(&c, &r) < 0)
 		return cleanup(&c, &r, 2);
 	return cleanup(&c, &r, report(&c));
 }
