@@ -192,7 +192,7 @@ static int adopt(pd_local *p, int pid)
 
 /* The agents' command line (lib/agent_cmd.h): the session's local
  * endpoint (or its file and --local), --mode local, the run's --slots, -v
- * with debug logging, --coproc. */
+ * with debug logging. A coprocess COMMAND reaches them in WELCOME. */
 static void agent_argv(pd_local *p, const pd_run_opts *o)
 {
 	pd_agent_cmd c = {0};
@@ -207,7 +207,6 @@ static void agent_argv(pd_local *p, const pd_run_opts *o)
 	c.mode = "local";
 	c.slots = o->agent_slots;
 	c.verbose = pd_log_get_level() >= PD_LOG_DEBUG;
-	c.coproc = o->coproc;
 	pd_agent_cmd_argv(&c, &p->av); /* program and endpoint are set */
 }
 

@@ -511,9 +511,6 @@ static int finish(pctx *p, char **words, int nwords)
 		return badf(p, "give either --shell 'SCRIPT' or -- COMMAND, not both");
 	if (p->fmt_set && o->kind != PD_TASK_COPROC)
 		return badf(p, "--coproc-format goes with --handler coproc:'COMMAND'");
-	/* every launcher passes COMMAND on to the agents it starts */
-	o->slurm.coproc = o->coproc;
-	o->ssh.coproc = o->coproc;
 	/* serve without a command runs the command lines clients submit; a
 	 * json coprocess gets the row, not a command */
 	if (!o->shell && o->nwords == 0 && o->mode != PD_MODE_SERVE && !o->coproc_json)
