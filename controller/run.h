@@ -103,7 +103,11 @@ int pd_run_parse_recorded(int argc, char **argv, int mode, pd_run_opts *o);
 const char *pd_run_opt_name(size_t i, const char **key);
 const char *pd_run_given_key(const pd_run_opts *o, unsigned i, const char **val);
 void pd_run_build_init(pd_run_opts *o, int mode);
-int pd_run_build_apply(pd_run_opts *o, const char *key, const char *val, char *err,
+/* PD_RUN_BUILD_SHAPE: only the table's shape is wanted (collect): an
+ * option whose value names a file read when it is applied (--hostfile) is
+ * skipped, so a file gone since does not matter */
+#define PD_RUN_BUILD_SHAPE 1
+int pd_run_build_apply(pd_run_opts *o, const char *key, const char *val, int flags, char *err,
 		       size_t errlen);
 int pd_run_build_finish(pd_run_opts *o, char **words, int nwords, char *err, size_t errlen);
 /* Runs the controller; returns the process exit status (0, 1, 2, 130).

@@ -171,11 +171,12 @@ struct opt_def {
 	unsigned modes;		/* the commands that take it: M_* bits (0: every one) */
 	const char *only;	/* then why not: a format with one %s, "submitted" or
 				 * "served" */
+	int reads_file;		/* its value names a file read when it is applied */
 };
 
 /* bits of opt_def.modes, by enum pd_mode; ANY: every command takes it */
 #define M_RUN (1u << PD_MODE_RUN)
-#define ANY 0, NULL
+#define ANY 0, NULL, 0
 
 #define F(field) offsetof(pd_run_opts, field)
 
@@ -404,7 +405,7 @@ static const opt_def opts[] = {
 	{"name", 0, "name", required_argument, K_STR, F(name), 0, 0, NULL, ANY},
 	{"keep-session", 0, "keep_session", no_argument, K_FLAG, F(keep_session), 1, 0, NULL, ANY},
 	{"no-journal", 0, "no_journal", no_argument, K_FLAG, F(no_journal), 1, 0, NULL, M_RUN,
-	 "--no-journal is for 'parade run' only: a %s session lives in its journal"},
+	 "--no-journal is for 'parade run' only: a %s session lives in its journal", 0},
 	{"handler", 0, "handler", required_argument, K_FN, 0, 0, 0, set_handler, ANY},
 	{"coproc-format", 0, "coproc_format", required_argument, K_FN, 0, 0, 0, set_coproc_format, ANY},
 	{"max-frame", 0, "max_frame", required_argument, K_U64, F(max_frame), 4096, 0xFFFFFFFFu, NULL, ANY},
@@ -419,8 +420,8 @@ static const opt_def opts[] = {
 	{"account", 0, "slurm_account", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
 	{"sbatch-arg", 0, "slurm_sbatch_arg", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
 	{"dry-run", 0, "slurm_dry_run", no_argument, K_FN, 0, 0, 0, set_slurm, M_RUN,
-	 "--dry-run goes with 'parade run' (it prints the script and submits nothing)"},
-	{"hostfile", 0, "ssh_hostfile", required_argument, K_FN, 0, 0, 0, set_ssh, ANY},
+	 "--dry-run goes with 'parade run' (it prints the script and submits nothing)", 0},
+	{"hostfile", 0, "ssh_hostfile", required_argument, K_FN, 0, 0, 0, set_ssh, 0, NULL, 1},
 	{"ssh-opt", 0, "ssh_opt", required_argument, K_FN, 0, 0, 0, set_ssh, ANY},
 	{"tunnel-port", 0, "ssh_tunnel_port", required_argument, K_FN, 0, 0, 0, set_ssh, ANY},
 	{"remote-agent", 0, "ssh_remote_agent", required_argument, K_FN, 0, 0, 0, set_ssh, ANY},
@@ -605,7 +606,7 @@ void pd_run_build_init(pd_run_opts *o, int mode)
 	defaults(o, mode);
 }
 
-int pd_run_build_apply(pd_run_opts *o, const char *key, const char *val, char *err,
+int pd_run_build_apply(pd_run_opts *o, const char *key, const char *val, int flags, char *err,
 		       size_t errlen)
 {
 	pctx p = {.o = o, .err = err, .errlen = errlen, .recorded = 1};
@@ -618,6 +619,8 @@ int pd_run_build_apply(pd_run_opts *o, const char *key, const char *val, char *e
 				 val ? "takes no value" : "needs a value");
 			return -EINVAL;
 		}
+		if ((flags & PD_RUN_BUILD_SHAPE) && opts[i].reads_file)
+			return 0;
 		return apply(&p, &opts[i], val);
 	}
 	snprintf(err, errlen, "unknown option '%s'", key);

@@ -191,6 +191,44 @@ static void test_damaged(void)
 	check_damaged("[1,2", "not a JSON object");
 }
 
+/* collect reads the shape of a session whose host file is gone; resume
+ * names the option it cannot apply. */
+static void test_shape_without_files(void)
+{
+	char hostfile[128];
+	char *argv[] = {"parade submit", "--hostfile", hostfile, "--format", "tsv", "--schema",
+			"q:lgl", "--", "true"};
+	pd_journal *j = new_journal("ssh.db");
+	static const char *const cols[1] = {"x"};
+	pd_table *grid = pd_table_new(cols, 1);
+	pd_run_opts p;
+	pd_record r;
+	FILE *f;
+	int rv;
+
+	snprintf(hostfile, sizeof(hostfile), "%s/hosts2", tmp);
+	f = fopen(hostfile, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("h1\n", f);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(pd_run_parse(9, argv, PD_MODE_SUBMIT, &p), 0);
+	CU_ASSERT_EQUAL(pd_record_write(j, &p, 0, grid), 0);
+	pd_ssh_opts_free(&p.ssh);
+	pd_table_free(grid);
+	unlink(hostfile);
+	CU_ASSERT_EQUAL(pd_record_read("ssh", j, PD_REC_SHAPE, &r), 0);
+	CU_ASSERT_EQUAL(r.o.format, PD_FMT_TSV);
+	CU_ASSERT_STRING_EQUAL(r.o.schema, "q:lgl");
+	pd_record_free(&r);
+	f = log_to_buf();
+	rv = pd_record_read("ssh", j, 0, &r);
+	log_back(f);
+	CU_ASSERT_EQUAL(rv, -EPROTO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(logged, "options[0]: --hostfile"));
+	pd_record_free(&r);
+	pd_journal_close(j);
+}
+
 /* A journal from before the record: only "argv" (and "mode"). */
 static void test_legacy(void)
 {
@@ -275,6 +313,7 @@ int main(void)
 	s = CU_add_suite("session_record", NULL, NULL);
 	CU_add_test(s, "every option in a record and back", test_every_option);
 	CU_add_test(s, "a damaged record names the field", test_damaged);
+	CU_add_test(s, "collect without the files the options name", test_shape_without_files);
 	CU_add_test(s, "a journal from before the record", test_legacy);
 	CU_add_test(s, "the grid from a journal", test_grid);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
