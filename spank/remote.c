@@ -24,6 +24,7 @@
 #include "agents.h"
 #include "common.h"
 #include "remote.h"
+#include "session.h" /* PD_SF_CONNECTION only: the plugin links no lib/session.c */
 
 #define START_TIMEOUT_MS 10000
 #define TASK_EXIT_GRACE_MS 1000 /* after the last task, before proctrack's SIGKILL */
@@ -136,7 +137,7 @@ static int prepare_paths(spank_t sp, struct launch *l, uid_t uid, uint32_t jobid
 		goto toolong;
 	}
 	if (fmt(l->sessions, sizeof(l->sessions), "%s/sessions", l->home) < 0 ||
-	    fmt(l->conn, sizeof(l->conn), "%s/%s/connection", l->sessions, l->session) < 0)
+	    fmt(l->conn, sizeof(l->conn), "%s/%s/" PD_SF_CONNECTION, l->sessions, l->session) < 0)
 		goto toolong;
 	if (l->controller[0])
 		e = fmt(l->logdir, sizeof(l->logdir), "%s/slurm-%u.%s-agents", l->sessions,
