@@ -13,6 +13,7 @@
 #include "net.h"
 #include "private.h"
 #include "session.h"
+#include "taskq.h"
 
 #define HELLO_DEADLINE_MS 10000
 #define DEFAULT_HEARTBEAT_MS 1000
@@ -50,8 +51,7 @@ typedef struct agent {
 	int stopping; /* drain: take no new tasks, exit when idle */
 	int stop_for_max; /* stopping only because held tasks reached --max-tasks */
 	/* tasks received and not started, FIFO */
-	pd_task_msg **queue;
-	size_t qhead, qlen, qcap;
+	pd_taskq queue;
 	uint32_t running;
 	uint64_t done;
 	/* results not yet sent, kept across reconnections: complete RESULTS
@@ -204,19 +204,17 @@ static void pump(agent *a)
 	if (a->pumping)
 		return;
 	a->pumping = 1;
-	while (a->qlen && a->running < o->slots && started < PUMP_BUDGET) {
-		pd_task_msg *t = a->queue[a->qhead];
+	while (a->queue.len && a->running < o->slots && started < PUMP_BUDGET) {
+		pd_task_msg *t = pd_taskq_pop(&a->queue);
 
-		a->qhead = (a->qhead + 1) % a->qcap;
-		a->qlen--;
 		started++;
 		start_task(a, t);
 		free(t);
 	}
 	a->pumping = 0;
-	if (a->qlen && a->running < o->slots && !pd_timer_active(a->pump_timer))
+	if (a->queue.len && a->running < o->slots && !pd_timer_active(a->pump_timer))
 		pd_timer_start(a->pump_timer, 1);
-	if (o->max_tasks && !a->stopping && a->done + a->running + a->qlen >= o->max_tasks) {
+	if (o->max_tasks && !a->stopping && a->done + a->running + a->queue.len >= o->max_tasks) {
 		/* ask for no more work, finish what is held, then leave: leaving
 		 * with tasks in hand would charge them as lost */
 		pd_info("reached --max-tasks %llu: finishing held tasks, then leaving",
@@ -224,7 +222,7 @@ static void pump(agent *a)
 		start_drain(a);
 		a->stop_for_max = 1;
 	}
-	if (a->stopping && a->running == 0 && a->qlen == 0) {
+	if (a->stopping && a->running == 0 && a->queue.len == 0) {
 		/* results no controller has seen are worth waiting for, up to
 		 * the grace period: the next WELCOME sends them and comes back */
 		if (pd_buf_size(&a->unsent) && !online(a))
@@ -238,41 +236,18 @@ static void pump(agent *a)
 	}
 }
 
-static int enqueue(agent *a, pd_task_msg *t)
-{
-	if (a->qlen == a->qcap) {
-		size_t n = a->qcap ? a->qcap * 2 : 64;
-		pd_task_msg **q = malloc(n * sizeof(*q));
-		if (!q)
-			return -ENOMEM;
-		for (size_t i = 0; i < a->qlen; i++)
-			q[i] = a->queue[(a->qhead + i) % a->qcap];
-		free(a->queue);
-		a->queue = q;
-		a->qhead = 0;
-		a->qcap = n;
-	}
-	a->queue[(a->qhead + a->qlen) % a->qcap] = t;
-	a->qlen++;
-	return 0;
-}
-
 /* ---- the connection ---- */
 
 /* After a WELCOME that follows one on an earlier connection. */
 static void rejoined(agent *a)
 {
-	size_t n = a->qlen;
+	size_t n;
 
 	/* The controller (the same one after a glitch, or a restarted one)
 	 * requeued every task this agent held when the old connection ended:
 	 * those not started yet would run twice. Running ones go on; their
 	 * results go out as late reports, which the controller still takes. */
-	while (a->qlen) {
-		free(a->queue[a->qhead]);
-		a->qhead = (a->qhead + 1) % a->qcap;
-		a->qlen--;
-	}
+	n = pd_taskq_clear(&a->queue);
 	if (n) {
 		pd_debug("rejoined: dropped %zu task(s) not started, the controller requeued them",
 			 n);
@@ -326,7 +301,7 @@ static void on_ready(pd_conn *c, void *arg)
 static int tasks_over_limit(const agent *a, const uint8_t *p, size_t n, char *why, size_t whylen)
 {
 	uint64_t limit = (uint64_t)a->o->slots * HOLD_PER_SLOT + HOLD_EXTRA;
-	uint64_t held = (uint64_t)a->qlen + a->running;
+	uint64_t held = (uint64_t)a->queue.len + a->running;
 	uint32_t count;
 
 	if (n < 4)
@@ -339,19 +314,6 @@ static int tasks_over_limit(const agent *a, const uint8_t *p, size_t n, char *wh
 		 "%u slot(s) holds at most %llu",
 		 count, (unsigned long long)held, a->o->slots, (unsigned long long)limit);
 	return 1;
-}
-
-/* Drops one queued task: its result is failed, "cancelled". */
-static void cancel_queued(agent *a, size_t at)
-{
-	pd_task_msg *t = a->queue[(a->qhead + at) % a->qcap];
-
-	for (size_t i = at; i + 1 < a->qlen; i++)
-		a->queue[(a->qhead + i) % a->qcap] = a->queue[(a->qhead + i + 1) % a->qcap];
-	a->qlen--;
-	a->running++;
-	start_failed(a, t, "cancelled");
-	free(t);
 }
 
 /* CANCEL (a parade controller sends none today): a task still queued is
@@ -367,14 +329,15 @@ static void on_cancel(agent *a, const uint8_t *p, size_t n)
 		return;
 	}
 	for (uint32_t k = 0; k < count; k++) {
-		size_t i = 0;
+		pd_task_msg *t = pd_taskq_take(&a->queue, ids[k]);
 
-		while (i < a->qlen && a->queue[(a->qhead + i) % a->qcap]->id != ids[k])
-			i++;
-		if (i < a->qlen)
-			cancel_queued(a, i);
-		else
+		if (!t) {
 			pd_handlers_cancel(a->handlers, ids[k]);
+			continue;
+		}
+		a->running++; /* as if started: start_failed counts it done */
+		start_failed(a, t, "cancelled");
+		free(t);
 	}
 	free(ids);
 }
@@ -465,7 +428,7 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 			return;
 		}
 		for (uint32_t i = 0; i < count; i++) {
-			if (enqueue(a, tasks[i]) < 0) {
+			if (pd_taskq_push(&a->queue, tasks[i]) < 0) {
 				free(tasks[i]);
 				pd_err("out of memory queueing a task");
 			}
@@ -660,7 +623,7 @@ static void hb_cb(pd_loop *l, void *arg)
 		pd_ping_encode(pd_conn_out(a->conn), PD_MSG_PING, pd_now_us());
 		pd_conn_flush(a->conn);
 	}
-	if (a->o->idle_exit_ms && a->running == 0 && a->qlen == 0 &&
+	if (a->o->idle_exit_ms && a->running == 0 && a->queue.len == 0 &&
 	    now - a->idle_since >= a->o->idle_exit_ms && !a->stopping) {
 		pd_info("idle for %.1f s (--idle-exit), leaving", (double)a->o->idle_exit_ms / 1000.0);
 		start_drain(a);
@@ -778,12 +741,7 @@ int pd_agent_run(pd_loop *l, const pd_agent_opts *o)
 	pd_timer_free(a.hb_timer);
 	pd_timer_free(a.retry_timer);
 	pd_timer_free(a.pump_timer);
-	while (a.qlen) {
-		free(a.queue[a.qhead]);
-		a.qhead = (a.qhead + 1) % a.qcap;
-		a.qlen--;
-	}
-	free(a.queue);
+	pd_taskq_free(&a.queue);
 	pd_buf_free(&a.unsent);
 	return a.exit_code < 0 ? 0 : a.exit_code;
 }
