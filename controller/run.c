@@ -1,6 +1,10 @@
 /* run.c - the controller of a session: `parade run` in the foreground,
- * `submit` and `resume` detached, `serve` long-lived. Set-up, the loop and
- * the end; results go through record.c, requests through control_ops.c. */
+ * `submit` and `resume` detached, `serve` long-lived. pd_run goes through
+ * its seams in order: set-up (tasks, session, journal: setup_session),
+ * the server (setup_server), listeners (setup_listeners, run_listen.c),
+ * the launcher (start_launcher, launcher.h), the run (run_loop) and the
+ * report (report, cleanup). Results go through record.c, requests through
+ * control_ops.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
