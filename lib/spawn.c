@@ -303,50 +303,62 @@ int pd_gone(pid_t pid)
 	return 0;
 }
 
-static size_t alive(pid_t *pids, size_t n)
+/* Whether pid has ended, without reaping it: our own child stays a zombie
+ * until pd_stop_groups reaps it, so its pid (and its group's id) cannot be
+ * taken by another process meanwhile. A process we did not start: whether
+ * it is still there. */
+static int ended(pid_t pid)
+{
+	int e = pd_spawn_exited(pid);
+
+	if (e == -ECHILD)
+		return kill(pid, 0) < 0 && errno == ESRCH;
+	return e != 0;
+}
+
+static size_t running(const pid_t *pids, size_t n)
 {
 	size_t left = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (pids[i] <= 0)
-			continue;
-		if (pd_gone(pids[i]))
-			pids[i] = 0;
-		else
-			left++;
-	}
+	for (size_t i = 0; i < n; i++)
+		left += pids[i] > 0 && !ended(pids[i]);
 	return left;
 }
 
-static void wait_ms(pid_t *pids, size_t n, unsigned ms)
+static void wait_ms(const pid_t *pids, size_t n, unsigned ms)
 {
 	struct timespec t = {0, 1000000}; /* 1 ms */
 
-	for (unsigned i = 0; alive(pids, n) && i < ms; i++)
+	for (unsigned i = 0; running(pids, n) && i < ms; i++)
 		nanosleep(&t, NULL);
 }
 
 void pd_stop_groups(pid_t *pids, size_t n, unsigned grace_ms, unsigned term_ms)
 {
 	wait_ms(pids, n, grace_ms);
-	if (!alive(pids, n))
-		return;
-	for (size_t i = 0; i < n; i++)
-		if (pids[i] > 0)
-			pd_kill_group(pids[i], SIGTERM);
-	wait_ms(pids, n, term_ms);
-	if (!alive(pids, n))
-		return;
-	for (size_t i = 0; i < n; i++)
-		if (pids[i] > 0)
-			pd_kill_group(pids[i], SIGKILL);
+	if (running(pids, n)) {
+		for (size_t i = 0; i < n; i++)
+			if (pids[i] > 0 && !ended(pids[i]))
+				pd_kill_group(pids[i], SIGTERM);
+		wait_ms(pids, n, term_ms);
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (pids[i] <= 0)
 			continue;
-		/* a process we did not start is not ours to reap; SIGKILL is
-		 * enough, and it is gone in a moment */
-		if (pd_reap(pids[i], NULL, NULL, 0) == -ECHILD)
-			wait_ms(&pids[i], 1, 1000);
+		if (pd_reap(pids[i], NULL, NULL, 1) == -ECHILD) {
+			/* not ours to reap, nor is its group's id reserved once
+			 * it is gone: signalled only while it is there */
+			if (!ended(pids[i])) {
+				pd_kill_group(pids[i], SIGKILL);
+				wait_ms(&pids[i], 1, 1000);
+			}
+		} else {
+			/* ours, alive or a zombie (so the group's id is still
+			 * its own): whatever is left in its group goes too,
+			 * also when the leader left by itself */
+			pd_kill_group(pids[i], SIGKILL);
+			pd_reap(pids[i], NULL, NULL, 0);
+		}
 		pids[i] = 0;
 	}
 }

@@ -92,7 +92,10 @@ int pd_gone(pid_t pid);
 
 /* Ends a set of process groups in order: waits up to grace_ms for every
  * pid to exit on its own, then SIGTERM to the groups left and up to
- * term_ms more, then SIGKILL and reaps them. Each pid that is gone is set
+ * term_ms more; then SIGKILL to every group of ours (also one whose
+ * leader left by itself: what it left behind in its group goes too; the
+ * leader is reaped only after that, so the group id cannot have been
+ * taken) and reaps them. Each pid that is gone is set
  * to 0 (0 entries are skipped). Blocks. */
 void pd_stop_groups(pid_t *pids, size_t n, unsigned grace_ms, unsigned term_ms);
 

@@ -256,6 +256,34 @@ static void test_stop_groups(void)
 	CU_ASSERT_EQUAL(pd_reap(grand, NULL, NULL, 1), -ECHILD);
 }
 
+/* a leader that leaves by itself within the grace period: what it left in
+ * its group is ended too (no process left behind) */
+static void test_stop_orphans(void)
+{
+	int p[2];
+	char buf[32] = "";
+	char **argv = sh("sleep 30 & echo $!");
+	pd_spawn_opts o;
+	pid_t pids[1], orphan;
+	ssize_t n;
+
+	CU_ASSERT_FATAL(pipe2(p, O_CLOEXEC) == 0);
+	pd_spawn_init(&o, argv);
+	o.fd[1] = p[1];
+	CU_ASSERT_EQUAL_FATAL(pd_spawn(&o, &pids[0], NULL), 0);
+	close(p[1]);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	CU_ASSERT_FATAL(n > 0);
+	orphan = (pid_t)atoi(buf);
+	CU_ASSERT_FATAL(orphan > 0);
+	pd_stop_groups(pids, 1, 2000, 300);
+	CU_ASSERT_EQUAL(pids[0], 0);
+	for (int i = 0; i < 200 && kill(orphan, 0) == 0; i++)
+		usleep(10000);
+	CU_ASSERT_EQUAL(kill(orphan, 0), -1);
+}
+
 /* a process we did not start: pd_gone watches it without reaping */
 static void test_gone(void)
 {
@@ -351,6 +379,7 @@ int main(void)
 	CU_add_test(s, "the hook", test_hook);
 	CU_add_test(s, "report_ms", test_report_timeout);
 	CU_add_test(s, "stopping groups", test_stop_groups);
+	CU_add_test(s, "what a leader leaves in its group", test_stop_orphans);
 	CU_add_test(s, "processes we did not start", test_gone);
 	CU_add_test(s, "a script without #!", test_noexec_script);
 	CU_add_test(s, "exited, not reaped", test_exited);
