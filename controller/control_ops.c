@@ -92,7 +92,7 @@ static void op_status(ctl *c, const pd_json *req, pd_buf *reply)
 	pd_jw_key(&w, "ok");
 	pd_jw_bool(&w, 1);
 	pd_jw_key(&w, "session");
-	pd_jw_str(&w, c->name);
+	pd_jw_str(&w, c->ses.name);
 	pd_jw_key(&w, "state");
 	pd_jw_str(&w, state_name(c));
 	pd_jw_key(&w, "pid");
@@ -100,7 +100,7 @@ static void op_status(ctl *c, const pd_json *req, pd_buf *reply)
 	pd_jw_key(&w, "host");
 	pd_jw_str(&w, host);
 	pd_jw_key(&w, "started");
-	pd_jw_u64(&w, c->started_s);
+	pd_jw_u64(&w, c->ses.started_s);
 	pd_jw_key(&w, "tasks");
 	pd_jw_obj_begin(&w);
 	pd_jw_key(&w, "total");
@@ -112,13 +112,13 @@ static void op_status(ctl *c, const pd_json *req, pd_buf *reply)
 	pd_jw_key(&w, "done");
 	pd_jw_u64(&w, done);
 	pd_jw_key(&w, "ok");
-	pd_jw_u64(&w, c->ok);
+	pd_jw_u64(&w, c->res.ok);
 	pd_jw_key(&w, "failed");
-	pd_jw_u64(&w, c->failed);
+	pd_jw_u64(&w, c->res.failed);
 	pd_jw_key(&w, "timeout");
-	pd_jw_u64(&w, c->timeout);
+	pd_jw_u64(&w, c->res.timeout);
 	pd_jw_key(&w, "lost");
-	pd_jw_u64(&w, c->lost);
+	pd_jw_u64(&w, c->res.lost);
 	pd_jw_obj_end(&w);
 	pd_jw_key(&w, "rate");
 	pd_jw_dbl(&w, rate);
@@ -133,14 +133,14 @@ static void op_status(ctl *c, const pd_json *req, pd_buf *reply)
 	pd_jw_key(&w, "journal");
 	pd_jw_obj_begin(&w);
 	pd_jw_key(&w, "ok");
-	pd_jw_bool(&w, !c->journal_failed);
-	if (c->journal_failed) {
+	pd_jw_bool(&w, !c->res.journal_failed);
+	if (c->res.journal_failed) {
 		pd_jw_key(&w, "error");
-		pd_jw_str(&w, c->journal_err);
+		pd_jw_str(&w, c->res.journal_err);
 		pd_jw_key(&w, "since");
-		pd_jw_u64(&w, c->journal_fail_ms / 1000);
+		pd_jw_u64(&w, c->res.journal_fail_ms / 1000);
 		pd_jw_key(&w, "held");
-		pd_jw_u64(&w, c->pend[0] + c->pend[1] + c->pend[2] + c->pend[3]);
+		pd_jw_u64(&w, c->res.pend[0] + c->res.pend[1] + c->res.pend[2] + c->res.pend[3]);
 	}
 	pd_jw_obj_end(&w);
 	pd_launcher_status(c->launcher, c->srv, &w);
@@ -210,7 +210,7 @@ static void op_submit(ctl *c, const pd_json *req, pd_buf *reply)
 {
 	const pd_json *tasks = pd_json_get(req, "tasks"), *rows = pd_json_get(req, "rows");
 	const pd_json *list = tasks ? tasks : rows;
-	size_t n, ncols = c->grid->ncols;
+	size_t n, ncols = c->tasks.grid->ncols;
 	uint64_t first = ctl_total(c);
 	char **cells = NULL, *nums = NULL;
 	pd_buf q = {0};
@@ -221,7 +221,7 @@ static void op_submit(ctl *c, const pd_json *req, pd_buf *reply)
 	if ((tasks && rows) || !list || pd_json_type(list) != PD_JSON_ARRAY)
 		return reply_error(reply, "submit needs either \"tasks\" or \"rows\": an array");
 	n = pd_json_len(list);
-	if (tasks && (ncols != 1 || strcmp(c->grid->header[0], "command")))
+	if (tasks && (ncols != 1 || strcmp(c->tasks.grid->header[0], "command")))
 		return reply_error(reply, "this session runs a template over the columns of its grid; "
 					  "submit \"rows\" with those columns");
 	/* check every task before adding any: a request is taken whole or not */
@@ -243,11 +243,14 @@ static void op_submit(ctl *c, const pd_json *req, pd_buf *reply)
 			for (size_t k = 0; k < ncols; k++) {
 				const char *s;
 				char num[64];
-				const pd_json *v = pd_json_get(t, c->grid->header[k]);
+				const pd_json *v = pd_json_get(t, c->tasks.grid->header[k]);
 				if (!v)
-					return reply_error(reply, "rows[%zu] has no column '%s'", i, c->grid->header[k]);
+					return reply_error(reply, "rows[%zu] has no column '%s'", i,
+					                   c->tasks.grid->header[k]);
 				if (cell_text(v, num, sizeof(num), &s) < 0)
-					return reply_error(reply, "rows[%zu].%s must be a string or a number", i, c->grid->header[k]);
+					return reply_error(
+					    reply, "rows[%zu].%s must be a string or a number", i,
+					    c->tasks.grid->header[k]);
 			}
 			if (pd_json_len(t) != ncols)
 				return reply_error(reply, "rows[%zu] has %zu fields; this session's columns are %zu", i, pd_json_len(t), ncols);
@@ -273,8 +276,8 @@ static void op_submit(ctl *c, const pd_json *req, pd_buf *reply)
 			cells[0] = (char *)pd_buf_head(&q);
 		} else {
 			for (size_t k = 0; k < ncols; k++)
-				cell_text(pd_json_get(t, c->grid->header[k]), nums + 64 * k, 64,
-					  (const char **)&cells[k]);
+				cell_text(pd_json_get(t, c->tasks.grid->header[k]), nums + 64 * k,
+				          64, (const char **)&cells[k]);
 		}
 		if (ctl_add_task(c, (const char *const *)cells) < 0)
 			goto nomem;
@@ -359,7 +362,7 @@ static void op_collect(ctl *c, const pd_json *req, pd_buf *reply)
 	pd_jw w;
 	int rv;
 
-	if (!c->jn)
+	if (!c->res.jn)
 		return reply_error(reply, "this session keeps no journal (--no-journal)");
 	if ((v = pd_json_get(req, "since")) && pd_json_u64(v, &since) < 0)
 		return reply_error(reply, "\"since\" must be a whole number (a cursor from \"next\")");
@@ -368,7 +371,7 @@ static void op_collect(ctl *c, const pd_json *req, pd_buf *reply)
 		return reply_error(reply, "\"limit\" must be from 1 to %d", COLLECT_MAX);
 	/* only what is durable is reported: commit what waits (a failing
 	 * journal is retried by its timer, not by every client's poll) */
-	if (pd_journal_pending(c->jn) && !c->journal_failed)
+	if (pd_journal_pending(c->res.jn) && !c->res.journal_failed)
 		ctl_commit(c);
 	pd_jw_init(&w, reply);
 	pd_jw_obj_begin(&w);
@@ -379,7 +382,7 @@ static void op_collect(ctl *c, const pd_json *req, pd_buf *reply)
 	cc.w = &w;
 	cc.last = since;
 	cc.n = 0;
-	rv = pd_journal_results(c->jn, 0, since, (size_t)limit, collect_one, &cc);
+	rv = pd_journal_results(c->res.jn, 0, since, (size_t)limit, collect_one, &cc);
 	if (rv < 0)
 		return reply_error(reply, "cannot read the journal: %s", strerror(-rv));
 	pd_jw_arr_end(&w);

@@ -27,16 +27,28 @@
 
 enum ctl_state { CTL_RUNNING = 0, CTL_STOPPING, CTL_ENDED };
 
-typedef struct ctl {
-	const pd_run_opts *o;
-	pd_loop *loop;
-	pd_server *srv;
-	/* the tasks: row i of grid through tpl (argv sessions: sh -c {command}) */
+/* The session on disk: set up by run.c (setup_session), read by all. */
+struct ctl_session {
+	char name[128];
+	char dir[4096];
+	char connpath[4200];
+	int dir_fd;	/* the session folder, held from creation to removal (-1: none) */
+	int lock_fd;
+	uint64_t started_s;
+};
+
+/* The tasks: row i of grid through tpl (argv sessions: sh -c {command});
+ * made by run.c, grown by ctl_add_task (serve), read by the server's
+ * task callback. */
+struct ctl_tasks {
 	pd_table *grid;
 	pd_template *tpl;
 	pd_schema *schema;
 	int stdin_input;	/* the one column was read from stdin (shown as "input") */
-	/* results */
+};
+
+/* The results: record.c's (the journal, the table, the counters). */
+struct ctl_results {
 	pd_output *out;		/* the table of a foreground run; NULL otherwise */
 	pd_progress *prog;
 	pd_journal *jn;		/* NULL with --no-journal */
@@ -44,36 +56,42 @@ typedef struct ctl {
 	int commit_armed;
 	uint64_t pend[4];	/* results awaiting their commit, by status class */
 	struct ctl_unrec *unrec; /* results the journal refused (not for their size),
-				  * held and written again at each commit (record.c;
-				  * counted in pend[]) */
+				  * held and written again at each commit (counted
+				  * in pend[]) */
 	uint64_t ok, failed, timeout, lost; /* durable (committed) results */
 	uint64_t taken;		/* results taken, committed or not */
 	int64_t *agent_rows;	/* journal row of each connected agent, by slot */
 	size_t nagent_rows;
 	uint64_t rate_at[CTL_RATE_SAMPLES]; /* done counts, one per second */
 	unsigned rate_n;
-	/* control */
-	pd_control *ctrl;
-	int state;		/* enum ctl_state */
-	int cancel;		/* stop --cancel */
-	int serve;		/* no fixed task list: runs until stopped */
-	int interrupted, write_failed, no_agents, journal_failed;
 	/* while journal_failed (a commit failed, e.g. a full disk): its error,
 	 * since when (ms since the epoch); the results are kept (pend[]), no
 	 * task is handed out, and the commit is tried again every second */
+	int journal_failed;
 	char journal_err[512];
 	uint64_t journal_fail_ms;
+};
+
+/* One session's controller: the options, the loop and server, the parts
+ * above, the launcher and the state of the run (run.c; control_ops.c
+ * answers the control socket from it). */
+typedef struct ctl {
+	const pd_run_opts *o;
+	pd_loop *loop;
+	pd_server *srv;
+	struct ctl_session ses;
+	struct ctl_tasks tasks;
+	struct ctl_results res;
 	/* where agents come from (launcher.h); NULL until it started */
 	pd_launcher *launcher;
 	pd_timer *watch;	/* once a second: rate, lonely, the launcher's health */
 	unsigned lonely_s;
-	/* the session */
-	char name[128];
-	char dir[4096];
-	char connpath[4200];
-	int dir_fd;	/* the session folder, held from creation to removal (-1: none) */
-	int lock_fd;
-	uint64_t started_s;
+	/* the run */
+	pd_control *ctrl;
+	int state;		/* enum ctl_state */
+	int cancel;		/* stop --cancel */
+	int serve;		/* no fixed task list: runs until stopped */
+	int interrupted, write_failed, no_agents;
 } ctl;
 
 /* record.c */

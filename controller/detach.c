@@ -22,9 +22,9 @@ void ctl_detach(const ctl *c, int *ready_fd)
 	pid_t pid;
 	ssize_t n;
 
-	pd_session_path(path, sizeof(path), c->dir, PD_SF_LOG);
+	pd_session_path(path, sizeof(path), c->ses.dir, PD_SF_LOG);
 	/* the log is opened in the held folder, never through a link */
-	if (fstatat(c->dir_fd, PD_SF_LOG, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (fstatat(c->ses.dir_fd, PD_SF_LOG, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISREG(st.st_mode)) {
 			pd_err("%s is not a regular file (a symbolic link?): parade does not write "
 			       "through it; remove it",
@@ -41,8 +41,8 @@ void ctl_detach(const ctl *c, int *ready_fd)
 	if (pid == 0) {
 		close(p[0]);
 		setsid();
-		fd = openat(c->dir_fd, PD_SF_LOG,
-			    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(c->ses.dir_fd, PD_SF_LOG,
+		            O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			pd_err("cannot write %s: %s", path, strerror(errno));
 			_exit(2);
@@ -63,13 +63,13 @@ void ctl_detach(const ctl *c, int *ready_fd)
 		;
 	if (n >= 2 && !memcmp(buf, "ok", 2)) {
 		if (c->o->mode == PD_MODE_SUBMIT)
-			printf("%s\n", c->name);
+			printf("%s\n", c->ses.name);
 		exit(0);
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	/* the child's reasons went to the log: show them here */
-	fd = openat(c->dir_fd, PD_SF_LOG, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(c->ses.dir_fd, PD_SF_LOG, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && lseek(fd, from, SEEK_SET) == from)
 		while ((n = read(fd, buf, sizeof(buf))) > 0)
 			fwrite(buf, 1, (size_t)n, stderr);
@@ -77,7 +77,7 @@ void ctl_detach(const ctl *c, int *ready_fd)
 		close(fd);
 	/* a new session that never came up is of no use to anyone */
 	if (c->o->mode == PD_MODE_SUBMIT &&
-	    pd_session_remove(c->dir_fd, c->name, buf, sizeof(buf)) < 0)
+	    pd_session_remove(c->ses.dir_fd, c->ses.name, buf, sizeof(buf)) < 0)
 		pd_warn("%s", buf);
 	exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 2);
 }

@@ -58,16 +58,23 @@ static void error_text(const pd_result_msg *m, const char *schema_err, char *out
 static void count(ctl *c, int status, uint64_t n)
 {
 	switch (status) {
-	case PD_ST_OK: c->ok += n; break;
-	case PD_ST_TIMEOUT: c->timeout += n; break;
-	case PD_ST_LOST: c->lost += n; break;
-	default: c->failed += n;
+	case PD_ST_OK:
+		c->res.ok += n;
+		break;
+	case PD_ST_TIMEOUT:
+		c->res.timeout += n;
+		break;
+	case PD_ST_LOST:
+		c->res.lost += n;
+		break;
+	default:
+		c->res.failed += n;
 	}
 }
 
 uint64_t ctl_done(const ctl *c)
 {
-	return c->ok + c->failed + c->timeout + c->lost;
+	return c->res.ok + c->res.failed + c->res.timeout + c->res.lost;
 }
 
 uint64_t ctl_total(const ctl *c)
@@ -81,7 +88,7 @@ void ctl_check_end(ctl *c)
 	    ctl_done(c) >= ctl_total(c))
 		pd_loop_stop(c->loop);
 	else if (c->state == CTL_STOPPING && pd_server_running(c->srv) == 0 &&
-		 !(c->jn && pd_journal_pending(c->jn)))
+	         !(c->res.jn && pd_journal_pending(c->res.jn)))
 		pd_loop_stop(c->loop);
 }
 
@@ -112,9 +119,9 @@ static void unrec_free1(struct ctl_unrec *u)
 
 void ctl_unrec_free(ctl *c)
 {
-	while (c->unrec) {
-		struct ctl_unrec *u = c->unrec;
-		c->unrec = u->next;
+	while (c->res.unrec) {
+		struct ctl_unrec *u = c->res.unrec;
+		c->res.unrec = u->next;
 		unrec_free1(u);
 	}
 }
@@ -122,7 +129,7 @@ void ctl_unrec_free(ctl *c)
 /* Holds a copy of r at the end of the list: 0 or -ENOMEM. */
 static int unrec_hold(ctl *c, const pd_jresult *r)
 {
-	struct ctl_unrec *u = calloc(1, sizeof(*u)), **tail = &c->unrec;
+	struct ctl_unrec *u = calloc(1, sizeof(*u)), **tail = &c->res.unrec;
 
 	if (!u)
 		return -ENOMEM;
@@ -151,20 +158,20 @@ static int unrec_hold(ctl *c, const pd_jresult *r)
  * in err. */
 static void unrec_retry(ctl *c, uint64_t held[4], char *err, size_t errlen)
 {
-	struct ctl_unrec **p = &c->unrec;
+	struct ctl_unrec **p = &c->res.unrec;
 	int rv;
 
 	while (*p) {
 		struct ctl_unrec *u = *p;
-		rv = pd_journal_result(c->jn, &u->r);
+		rv = pd_journal_result(c->res.jn, &u->r);
 		if (rv < 0) {
 			held[pclass(u->r.status)]++;
-			snprintf(err, errlen, "%s", pd_journal_error(c->jn));
+			snprintf(err, errlen, "%s", pd_journal_error(c->res.jn));
 			p = &u->next;
 			continue;
 		}
 		if (rv == 0)
-			c->pend[pclass(u->r.status)]--; /* it had its result already */
+			c->res.pend[pclass(u->r.status)]--; /* it had its result already */
 		*p = u->next;
 		unrec_free1(u);
 	}
@@ -176,45 +183,45 @@ void ctl_commit(ctl *c)
 	char refused[512] = "";
 	int rv;
 
-	c->commit_armed = 0;
-	if (!c->jn)
+	c->res.commit_armed = 0;
+	if (!c->res.jn)
 		return;
 	unrec_retry(c, held, refused, sizeof(refused));
-	rv = pd_journal_commit(c->jn);
+	rv = pd_journal_commit(c->res.jn);
 	if (rv == 0) {
 		for (int i = 0; i < 4; i++) {
-			count(c, i, c->pend[i] - held[i]);
-			c->pend[i] = held[i];
+			count(c, i, c->res.pend[i] - held[i]);
+			c->res.pend[i] = held[i];
 		}
 	}
-	if (rv < 0 || c->unrec) {
+	if (rv < 0 || c->res.unrec) {
 		/* everything stays kept in the journal's handle (or held here);
 		 * no new task goes out until it is durable again */
-		snprintf(c->journal_err, sizeof(c->journal_err), "%s",
-			 rv < 0 ? pd_journal_error(c->jn) : refused);
-		if (!c->journal_failed) {
+		snprintf(c->res.journal_err, sizeof(c->res.journal_err), "%s",
+		         rv < 0 ? pd_journal_error(c->res.jn) : refused);
+		if (!c->res.journal_failed) {
 			pd_err("cannot write the journal: %s; results are kept in memory, no new "
 			       "task is handed out, and it is tried again every second",
-			       c->journal_err);
-			c->journal_fail_ms = now_ms();
+			       c->res.journal_err);
+			c->res.journal_fail_ms = now_ms();
 			if (c->srv)
 				pd_server_pause(c->srv, 1);
 		}
-		c->journal_failed = 1;
-		c->commit_armed = 1;
-		pd_timer_start(c->commit_timer, 1000);
+		c->res.journal_failed = 1;
+		c->res.commit_armed = 1;
+		pd_timer_start(c->res.commit_timer, 1000);
 		return;
 	}
-	if (c->journal_failed) {
-		failed_ms = now_ms() - c->journal_fail_ms;
-		c->journal_failed = 0;
+	if (c->res.journal_failed) {
+		failed_ms = now_ms() - c->res.journal_fail_ms;
+		c->res.journal_failed = 0;
 		pd_info("the journal takes writes again after %.1f s; tasks are handed out again",
 			(double)failed_ms / 1000.0);
 		if (c->srv)
 			pd_server_pause(c->srv, 0);
 		ctl_journal_event(c, "warning", "the journal could not be written for %.1f s: %s",
-				  (double)failed_ms / 1000.0, c->journal_err);
-		c->journal_err[0] = 0;
+		                  (double)failed_ms / 1000.0, c->res.journal_err);
+		c->res.journal_err[0] = 0;
 	}
 	ctl_check_end(c);
 }
@@ -222,12 +229,12 @@ void ctl_commit(ctl *c)
 /* After a write: commit soon, or now when a batch is full. */
 static void journal_wrote(ctl *c)
 {
-	if (pd_journal_pending(c->jn) >= COMMIT_ROWS && !c->journal_failed) {
-		pd_timer_stop(c->commit_timer);
+	if (pd_journal_pending(c->res.jn) >= COMMIT_ROWS && !c->res.journal_failed) {
+		pd_timer_stop(c->res.commit_timer);
 		ctl_commit(c);
-	} else if (!c->commit_armed) {
-		c->commit_armed = 1;
-		pd_timer_start(c->commit_timer, COMMIT_MS);
+	} else if (!c->res.commit_armed) {
+		c->res.commit_armed = 1;
+		pd_timer_start(c->res.commit_timer, COMMIT_MS);
 	}
 }
 
@@ -254,10 +261,10 @@ void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 	/* the row decides the status (a stdout that does not fit the schema
 	 * fails it); the error column is the schema's word, the agent's or
 	 * the last stderr line */
-	pd_row_build(&row, c->schema, &jr, 0);
+	pd_row_build(&row, c->tasks.schema, &jr, 0);
 	status = row.r.status;
 	error_text(m, row.schema_err, error, sizeof(error));
-	if (c->jn) {
+	if (c->res.jn) {
 		int rv;
 		if (m->out_len > PD_JOURNAL_MAX_BLOB) {
 			/* a result the journal cannot keep is a failed row that
@@ -273,7 +280,7 @@ void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 		jr.out = dropped_out ? NULL : m->out;
 		jr.out_len = dropped_out ? 0 : m->out_len;
 		jr.at_ms = now_ms();
-		rv = pd_journal_result(c->jn, &jr);
+		rv = pd_journal_result(c->res.jn, &jr);
 		if (rv == 0)
 			goto out; /* it has its result already: never twice */
 		if (rv < 0) {
@@ -283,18 +290,18 @@ void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 			 * it is taken */
 			int hv = unrec_hold(c, &jr);
 			pd_err("cannot record the result of task %llu in the journal: %s; %s",
-			       (unsigned long long)m->id, pd_journal_error(c->jn),
+			       (unsigned long long)m->id, pd_journal_error(c->res.jn),
 			       hv < 0 ? "out of memory holding it: it is lost, 'parade resume' "
-					"runs the task again"
-				      : "it is held in memory and written again every second");
+			                "runs the task again"
+			              : "it is held in memory and written again every second");
 		}
-		c->pend[pclass(status)]++;
+		c->res.pend[pclass(status)]++;
 		journal_wrote(c);
 	} else {
 		count(c, status, 1);
 	}
-	c->taken++;
-	if (c->out) {
+	c->res.taken++;
+	if (c->res.out) {
 		row.r.status = status;
 		row.r.error = error;
 		if (dropped_out) {
@@ -302,13 +309,14 @@ void ctl_on_result(void *arg, const pd_result_msg *m, const char *agent)
 			row.r.out_len = 0;
 			row.r.values = NULL;
 		}
-		if (pd_output_row(c->out, m->id, &row.r) == -EIO && !c->write_failed) {
+		if (pd_output_row(c->res.out, m->id, &row.r) == -EIO && !c->write_failed) {
 			c->write_failed = 1;
 			pd_err("cannot write the result table: %s", strerror(errno));
 			pd_loop_stop(c->loop);
 		}
 	}
-	pd_progress_update(c->prog, c->taken, c->taken - c->ok - c->pend[PD_ST_OK], pd_now_us() / 1000);
+	pd_progress_update(c->res.prog, c->res.taken,
+	                   c->res.taken - c->res.ok - c->res.pend[PD_ST_OK], pd_now_us() / 1000);
 	ctl_check_end(c);
 out:
 	pd_row_free(&row);
@@ -318,7 +326,7 @@ void ctl_on_sent(void *arg, uint64_t id, uint32_t attempt, const char *agent)
 {
 	ctl *c = arg;
 
-	if (c->jn && pd_journal_attempt(c->jn, id, attempt, agent, now_ms()) == 0)
+	if (c->res.jn && pd_journal_attempt(c->res.jn, id, attempt, agent, now_ms()) == 0)
 		journal_wrote(c);
 }
 
@@ -326,16 +334,16 @@ void ctl_on_agent(void *arg, int joined, const pd_agent_info *a)
 {
 	ctl *c = arg;
 
-	if (!c->jn)
+	if (!c->res.jn)
 		return;
-	if (a->slot >= c->nagent_rows) {
+	if (a->slot >= c->res.nagent_rows) {
 		size_t n = a->slot + 64;
-		int64_t *t = realloc(c->agent_rows, n * sizeof(*t));
+		int64_t *t = realloc(c->res.agent_rows, n * sizeof(*t));
 		if (!t)
 			return;
-		memset(t + c->nagent_rows, 0, (n - c->nagent_rows) * sizeof(*t));
-		c->agent_rows = t;
-		c->nagent_rows = n;
+		memset(t + c->res.nagent_rows, 0, (n - c->res.nagent_rows) * sizeof(*t));
+		c->res.agent_rows = t;
+		c->res.nagent_rows = n;
 	}
 	if (joined) {
 		pd_jagent ja;
@@ -348,40 +356,42 @@ void ctl_on_agent(void *arg, int joined, const pd_agent_info *a)
 		ja.pid = a->pid;
 		ja.slots = a->slots;
 		ja.joined_ms = now_ms();
-		if (pd_journal_agent_join(c->jn, &ja, &c->agent_rows[a->slot]) < 0)
-			c->agent_rows[a->slot] = 0;
-	} else if (c->agent_rows[a->slot] > 0) {
-		pd_journal_agent_leave(c->jn, c->agent_rows[a->slot], now_ms(), a->done);
-		c->agent_rows[a->slot] = 0;
+		if (pd_journal_agent_join(c->res.jn, &ja, &c->res.agent_rows[a->slot]) < 0)
+			c->res.agent_rows[a->slot] = 0;
+	} else if (c->res.agent_rows[a->slot] > 0) {
+		pd_journal_agent_leave(c->res.jn, c->res.agent_rows[a->slot], now_ms(), a->done);
+		c->res.agent_rows[a->slot] = 0;
 	}
 	journal_wrote(c);
 }
 
 void ctl_rate_sample(ctl *c)
 {
-	memmove(c->rate_at + 1, c->rate_at, (CTL_RATE_SAMPLES - 1) * sizeof(c->rate_at[0]));
-	c->rate_at[0] = ctl_done(c);
-	if (c->rate_n < CTL_RATE_SAMPLES)
-		c->rate_n++;
+	memmove(c->res.rate_at + 1, c->res.rate_at,
+	        (CTL_RATE_SAMPLES - 1) * sizeof(c->res.rate_at[0]));
+	c->res.rate_at[0] = ctl_done(c);
+	if (c->res.rate_n < CTL_RATE_SAMPLES)
+		c->res.rate_n++;
 }
 
 double ctl_rate(const ctl *c)
 {
-	if (c->rate_n < 2)
+	if (c->res.rate_n < 2)
 		return 0;
-	return (double)(c->rate_at[0] - c->rate_at[c->rate_n - 1]) / (double)(c->rate_n - 1);
+	return (double)(c->res.rate_at[0] - c->res.rate_at[c->res.rate_n - 1]) /
+	       (double)(c->res.rate_n - 1);
 }
 
 int ctl_add_task(ctl *c, const char *const *cells)
 {
-	uint64_t id = c->grid->nrows;
-	int rv = pd_table_append(c->grid, cells);
+	uint64_t id = c->tasks.grid->nrows;
+	int rv = pd_table_append(c->tasks.grid, cells);
 
 	if (rv < 0)
 		return rv;
-	if (c->jn && (rv = pd_journal_task(c->jn, id, cells, c->grid->ncols)) < 0)
+	if (c->res.jn && (rv = pd_journal_task(c->res.jn, id, cells, c->tasks.grid->ncols)) < 0)
 		return rv;
-	if (c->jn)
+	if (c->res.jn)
 		journal_wrote(c);
 	return pd_server_add_tasks(c->srv, 1);
 }
@@ -392,12 +402,12 @@ int ctl_journal_event(ctl *c, const char *kind, const char *fmt, ...)
 	va_list ap;
 	int rv;
 
-	if (!c->jn)
+	if (!c->res.jn)
 		return 0;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	rv = pd_journal_event(c->jn, now_ms(), kind, text);
+	rv = pd_journal_event(c->res.jn, now_ms(), kind, text);
 	if (rv == 0)
 		journal_wrote(c);
 	return rv;
@@ -408,23 +418,25 @@ int ctl_journal_create(ctl *c, char *err, size_t errlen)
 	char path[4200], num[32];
 	int rv;
 
-	pd_session_path(path, sizeof(path), c->dir, PD_SF_JOURNAL);
-	rv = pd_journal_open(path, PD_J_CREATE, &c->jn, err, errlen);
+	pd_session_path(path, sizeof(path), c->ses.dir, PD_SF_JOURNAL);
+	rv = pd_journal_open(path, PD_J_CREATE, &c->res.jn, err, errlen);
 	if (rv < 0)
 		return rv;
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)c->started_s);
-	if ((rv = pd_journal_meta_set(c->jn, "session", c->name)) < 0 ||
-	    (rv = pd_journal_meta_set(c->jn, "created", num)) < 0 ||
-	    (rv = pd_journal_meta_set(c->jn, "state", "running")) < 0 ||
-	    (rv = pd_record_write(c->jn, c->o, c->stdin_input, c->grid)) < 0)
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)c->ses.started_s);
+	if ((rv = pd_journal_meta_set(c->res.jn, "session", c->ses.name)) < 0 ||
+	    (rv = pd_journal_meta_set(c->res.jn, "created", num)) < 0 ||
+	    (rv = pd_journal_meta_set(c->res.jn, "state", "running")) < 0 ||
+	    (rv = pd_record_write(c->res.jn, c->o, c->tasks.stdin_input, c->tasks.grid)) < 0)
 		goto fail;
-	for (size_t i = 0; i < c->grid->nrows; i++) {
-		rv = pd_journal_task(c->jn, i, (const char *const *)c->grid->cells + i * c->grid->ncols,
-				     c->grid->ncols);
+	for (size_t i = 0; i < c->tasks.grid->nrows; i++) {
+		rv = pd_journal_task(c->res.jn, i,
+		                     (const char *const *)c->tasks.grid->cells +
+		                         i * c->tasks.grid->ncols,
+		                     c->tasks.grid->ncols);
 		if (rv < 0)
 			goto fail;
 	}
-	if ((rv = pd_journal_commit(c->jn)) < 0)
+	if ((rv = pd_journal_commit(c->res.jn)) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -455,12 +467,13 @@ int ctl_journal_restore(ctl *c, char *err, size_t errlen)
 	int rv;
 
 	/* attempts first: settling takes finished tasks off the queue */
-	if ((rv = pd_journal_attempts_max(c->jn, restore_attempt, c)) < 0 ||
-	    (rv = pd_journal_results(c->jn, 1, 0, 0, restore_result, c)) < 0) {
-		snprintf(err, errlen, "cannot read the journal in %s: %s", c->dir, strerror(-rv));
+	if ((rv = pd_journal_attempts_max(c->res.jn, restore_attempt, c)) < 0 ||
+	    (rv = pd_journal_results(c->res.jn, 1, 0, 0, restore_result, c)) < 0) {
+		snprintf(err, errlen, "cannot read the journal in %s: %s", c->ses.dir,
+		         strerror(-rv));
 		return rv;
 	}
-	c->taken = ctl_done(c);
+	c->res.taken = ctl_done(c);
 	return 0;
 }
 
@@ -469,17 +482,17 @@ int ctl_journal_reopen(ctl *c, char *err, size_t errlen)
 	char path[4200], why[512];
 	int rv;
 
-	pd_session_path(path, sizeof(path), c->dir, PD_SF_JOURNAL);
-	if ((rv = pd_journal_open(path, 0, &c->jn, err, errlen)) < 0)
+	pd_session_path(path, sizeof(path), c->ses.dir, PD_SF_JOURNAL);
+	if ((rv = pd_journal_open(path, 0, &c->res.jn, err, errlen)) < 0)
 		return rv;
-	c->stdin_input = c->o->stdin_recorded;
-	if ((rv = pd_record_grid(c->jn, &c->grid, why, sizeof(why))) < 0) {
+	c->tasks.stdin_input = c->o->stdin_recorded;
+	if ((rv = pd_record_grid(c->res.jn, &c->tasks.grid, why, sizeof(why))) < 0) {
 		snprintf(err, errlen, "journal %s: %s", path, why);
 		return rv;
 	}
 	/* the template reads a stdin line as {}: its column has no name until
 	 * the table names it "input" */
-	if (c->stdin_input && (rv = pd_table_rename(c->grid, 0, "")) < 0)
+	if (c->tasks.stdin_input && (rv = pd_table_rename(c->tasks.grid, 0, "")) < 0)
 		snprintf(err, errlen, "out of memory reading %s", path);
 	return rv;
 }

@@ -151,12 +151,12 @@ static int load_tasks(ctl *c, const pd_run_opts *o, char *err, size_t errlen)
 			return -EINVAL;
 	} else if (o->grid) {
 		int fmt = o->grid_format >= 0 ? o->grid_format : pd_csv_format_for(o->grid);
-		if (pd_table_load(o->grid, fmt, &c->grid, err, errlen) < 0)
+		if (pd_table_load(o->grid, fmt, &c->tasks.grid, err, errlen) < 0)
 			return -EINVAL;
 		if (o->limit)
-			pd_table_truncate(c->grid, o->limit);
+			pd_table_truncate(c->tasks.grid, o->limit);
 	} else if (c->serve) {
-		if (!(c->grid = pd_table_new(cmd_col, 1))) {
+		if (!(c->tasks.grid = pd_table_new(cmd_col, 1))) {
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
@@ -164,11 +164,11 @@ static int load_tasks(ctl *c, const pd_run_opts *o, char *err, size_t errlen)
 		if (isatty(0))
 			pd_info("reading inputs from the terminal, one per line (end with Ctrl-D); "
 				"use --grid FILE for a grid");
-		if (read_stdin_table(&c->grid, err, errlen) < 0)
+		if (read_stdin_table(&c->tasks.grid, err, errlen) < 0)
 			return -EINVAL;
-		c->stdin_input = 1;
+		c->tasks.stdin_input = 1;
 		if (o->limit)
-			pd_table_truncate(c->grid, o->limit);
+			pd_table_truncate(c->tasks.grid, o->limit);
 	}
 	if (shell) {
 		words = shellword;
@@ -178,24 +178,25 @@ static int load_tasks(ctl *c, const pd_run_opts *o, char *err, size_t errlen)
 		words = row_word; /* not used: the line is the row as JSON */
 		nwords = 1;
 	} else if (nwords == 0) {
-		if (!c->serve || o->grid || c->grid->ncols != 1 ||
-		    strcmp(c->grid->header[0], "command")) {
+		if (!c->serve || o->grid || c->tasks.grid->ncols != 1 ||
+		    strcmp(c->tasks.grid->header[0], "command")) {
 			snprintf(err, errlen, "no command: put it after -- (see --help)");
 			return -EINVAL;
 		}
 		words = cmd_tpl; /* serve's tasks are command lines */
 		nwords = 3;
 	}
-	if (o->schema && pd_schema_parse(o->schema, &c->schema, err, errlen) < 0)
+	if (o->schema && pd_schema_parse(o->schema, &c->tasks.schema, err, errlen) < 0)
 		return -EINVAL;
-	if (pd_template_compile(words, nwords, c->grid, shell, &c->tpl, err, errlen) < 0)
+	if (pd_template_compile(words, nwords, c->tasks.grid, shell, &c->tasks.tpl, err, errlen) <
+	    0)
 		return -EINVAL;
 	/* the template is compiled: give the input column a name for the table */
-	if (c->stdin_input && pd_table_rename(c->grid, 0, "input") < 0) {
+	if (c->tasks.stdin_input && pd_table_rename(c->tasks.grid, 0, "input") < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	return pd_output_check_columns(c->grid, c->schema, err, errlen);
+	return pd_output_check_columns(c->tasks.grid, c->tasks.schema, err, errlen);
 }
 
 static int task_argv(void *arg, uint64_t id, char ***argv, size_t *argc)
@@ -203,8 +204,9 @@ static int task_argv(void *arg, uint64_t id, char ***argv, size_t *argc)
 	ctl *c = arg;
 
 	if (c->o->kind == PD_TASK_COPROC)
-		return pd_template_line(c->tpl, c->grid, (size_t)id, c->o->coproc_json, argv, argc);
-	return pd_template_expand(c->tpl, c->grid, (size_t)id, argv, argc);
+		return pd_template_line(c->tasks.tpl, c->tasks.grid, (size_t)id, c->o->coproc_json,
+		                        argv, argc);
+	return pd_template_expand(c->tasks.tpl, c->tasks.grid, (size_t)id, argv, argc);
 }
 
 static const char *end_state(const ctl *c)
@@ -234,15 +236,16 @@ typedef struct run {
  * setup_session) its journal. 0 or -1 (logged). */
 static int resume_session(ctl *c, run *r)
 {
-	snprintf(c->name, sizeof(c->name), "%s", c->o->name);
-	if (pd_session_find_at(c->o->name, c->dir, sizeof(c->dir), &c->dir_fd, r->err,
-			       sizeof(r->err)) < 0) {
+	snprintf(c->ses.name, sizeof(c->ses.name), "%s", c->o->name);
+	if (pd_session_find_at(c->o->name, c->ses.dir, sizeof(c->ses.dir), &c->ses.dir_fd, r->err,
+	                       sizeof(r->err)) < 0) {
 		pd_err("%s", r->err);
 		return -1;
 	}
 	if (r->detached)
 		ctl_detach(c, &r->ready_fd);
-	if (pd_lock_take(c->dir_fd, c->dir, c->name, &c->lock_fd, r->err, sizeof(r->err)) < 0) {
+	if (pd_lock_take(c->ses.dir_fd, c->ses.dir, c->ses.name, &c->ses.lock_fd, r->err,
+	                 sizeof(r->err)) < 0) {
 		pd_err("%s", r->err);
 		return -1;
 	}
@@ -271,9 +274,9 @@ static int step_session_open(ctl *c, run *r)
 		       "--launch slurm:N, or --launch local inside the step");
 		return -1;
 	}
-	snprintf(c->name, sizeof(c->name), "%s", r->step);
-	if (pd_session_open(r->step, c->dir, sizeof(c->dir), &c->dir_fd, r->err, sizeof(r->err)) <
-	    0) {
+	snprintf(c->ses.name, sizeof(c->ses.name), "%s", r->step);
+	if (pd_session_open(r->step, c->ses.dir, sizeof(c->ses.dir), &c->ses.dir_fd, r->err,
+	                    sizeof(r->err)) < 0) {
 		pd_err("%s", r->err);
 		return -1;
 	}
@@ -301,12 +304,13 @@ static int setup_session(ctl *c, run *r, int *rv)
 		r->outf = stdout;
 		return -1;
 	}
-	if (o->mode == PD_MODE_RUN && c->grid->nrows == 0) {
-		c->out = pd_output_new(r->outf, o->format, c->grid, c->schema, !o->unordered);
-		*rv = c->out ? 0 : 2;
+	if (o->mode == PD_MODE_RUN && c->tasks.grid->nrows == 0) {
+		c->res.out = pd_output_new(r->outf, o->format, c->tasks.grid, c->tasks.schema,
+		                           !o->unordered);
+		*rv = c->res.out ? 0 : 2;
 		return -1;
 	}
-	if (o->mode == PD_MODE_SUBMIT && c->grid->nrows == 0) {
+	if (o->mode == PD_MODE_SUBMIT && c->tasks.grid->nrows == 0) {
 		pd_err("nothing to submit: the input has no rows");
 		return -1;
 	}
@@ -314,8 +318,9 @@ static int setup_session(ctl *c, run *r, int *rv)
 		if (step_session_open(c, r) < 0)
 			return -1;
 	} else if (o->mode != PD_MODE_RESUME) {
-		if (pd_session_create(o->name, c->dir, sizeof(c->dir), c->name, sizeof(c->name),
-				      &c->dir_fd, r->err, sizeof(r->err)) < 0) {
+		if (pd_session_create(o->name, c->ses.dir, sizeof(c->ses.dir), c->ses.name,
+		                      sizeof(c->ses.name), &c->ses.dir_fd, r->err,
+		                      sizeof(r->err)) < 0) {
 			pd_err("%s", r->err);
 			return -1;
 		}
@@ -324,8 +329,8 @@ static int setup_session(ctl *c, run *r, int *rv)
 	r->have_session = 1;
 	if (r->detached && r->ready_fd < 0)
 		ctl_detach(c, &r->ready_fd);
-	if (c->lock_fd < 0 &&
-	    pd_lock_take(c->dir_fd, c->dir, c->name, &c->lock_fd, r->err, sizeof(r->err)) < 0) {
+	if (c->ses.lock_fd < 0 && pd_lock_take(c->ses.dir_fd, c->ses.dir, c->ses.name,
+	                                       &c->ses.lock_fd, r->err, sizeof(r->err)) < 0) {
 		pd_err("%s", r->err);
 		return -1;
 	}
@@ -348,7 +353,7 @@ static int setup_server(ctl *c, run *r)
 	pd_setting cop;
 
 	c->loop = pd_loop_new();
-	if (!c->loop || !(c->commit_timer = pd_timer_new(c->loop, commit_cb, c))) {
+	if (!c->loop || !(c->res.commit_timer = pd_timer_new(c->loop, commit_cb, c))) {
 		pd_err("cannot set up the controller");
 		return -1;
 	}
@@ -372,8 +377,8 @@ static int setup_server(ctl *c, run *r)
 	so.out_limit = o->out_limit;
 	so.max_frame = (size_t)o->max_frame;
 	c->srv = pd_server_new(c->loop, &so, &cbs, c);
-	if (!c->srv || pd_server_add_tasks(c->srv, c->grid->nrows) < 0) {
-		pd_err("out of memory queueing %zu tasks", c->grid->nrows);
+	if (!c->srv || pd_server_add_tasks(c->srv, c->tasks.grid->nrows) < 0) {
+		pd_err("out of memory queueing %zu tasks", c->tasks.grid->nrows);
 		return -1;
 	}
 	if (o->mode == PD_MODE_RESUME) {
@@ -381,8 +386,8 @@ static int setup_server(ctl *c, run *r)
 			pd_err("%s", r->err);
 			return -1;
 		}
-		pd_info("session %s resumed: %llu of %llu tasks already done", c->name,
-			(unsigned long long)ctl_done(c), (unsigned long long)ctl_total(c));
+		pd_info("session %s resumed: %llu of %llu tasks already done", c->ses.name,
+		        (unsigned long long)ctl_done(c), (unsigned long long)ctl_total(c));
 	}
 	return 0;
 }
@@ -399,15 +404,15 @@ static int setup_listeners(ctl *c, run *r)
 	}
 	/* a crashed controller's stale socket is replaced (we hold the
 	 * lock); anything else there is refused (pd_net_ipc_clear) */
-	pd_session_url(url, sizeof(url), c->dir, PD_SF_CONTROL_SOCK);
+	pd_session_url(url, sizeof(url), c->ses.dir, PD_SF_CONTROL_SOCK);
 	if (pd_control_listen(c->loop, url, ctl_control, c, &c->ctrl, r->err, sizeof(r->err)) <
 	    0) {
 		pd_err("%s", r->err);
 		return -1;
 	}
 	if (c->o->listen)
-		pd_info("session %s: agents may join at %s with the connection file %s", c->name,
-			r->cf.endpoint, c->connpath);
+		pd_info("session %s: agents may join at %s with the connection file %s",
+		        c->ses.name, r->cf.endpoint, c->ses.connpath);
 	return 0;
 }
 
@@ -418,17 +423,17 @@ static int start_launcher(ctl *c, run *r)
 {
 	const pd_run_opts *o = c->o;
 	pd_launch_ctx x = {
-		.loop = c->loop,
-		.srv = c->srv,
-		.o = o,
-		.session = c->name,
-		.dir = c->dir,
-		.connpath = c->connpath,
-		.cf = &r->cf,
-		.workers = o->workers ? o->workers : online_cores(),
-		.serve = c->serve,
-		.survive = o->mode != PD_MODE_RUN,
-		.jn = c->jn,
+	    .loop = c->loop,
+	    .srv = c->srv,
+	    .o = o,
+	    .session = c->ses.name,
+	    .dir = c->ses.dir,
+	    .connpath = c->ses.connpath,
+	    .cf = &r->cf,
+	    .workers = o->workers ? o->workers : online_cores(),
+	    .serve = c->serve,
+	    .survive = o->mode != PD_MODE_RUN,
+	    .jn = c->res.jn,
 	};
 	int rv;
 
@@ -445,10 +450,11 @@ static int make_table(ctl *c, run *r)
 {
 	const pd_run_opts *o = c->o;
 
-	if (o->mode != PD_MODE_RUN || c->out)
+	if (o->mode != PD_MODE_RUN || c->res.out)
 		return 0;
-	c->out = pd_output_new(r->outf, o->format, c->grid, c->schema, !o->unordered);
-	if (!c->out) {
+	c->res.out =
+	    pd_output_new(r->outf, o->format, c->tasks.grid, c->tasks.schema, !o->unordered);
+	if (!c->res.out) {
 		pd_err("out of memory");
 		return -1;
 	}
@@ -469,9 +475,9 @@ static int run_loop(ctl *c, run *r)
 	if (c->watch)
 		pd_timer_start(c->watch, 1000);
 	if (o->mode == PD_MODE_RUN)
-		c->prog = pd_progress_new(stderr, o->progress < 0 ? isatty(2) : o->progress,
-					  ctl_total(c));
-	pd_progress_attach(c->prog, c->out); /* rows on its terminal erase it first */
+		c->res.prog = pd_progress_new(stderr, o->progress < 0 ? isatty(2) : o->progress,
+		                              ctl_total(c));
+	pd_progress_attach(c->res.prog, c->res.out); /* rows on its terminal erase it first */
 	ctl_journal_event(c, "start", "controller pid %ld started (%s)", (long)getpid(),
 			  o->mode == PD_MODE_RESUME ? "resume" : "new session");
 	ctl_detached_ready(&r->ready_fd);
@@ -484,26 +490,27 @@ static int run_loop(ctl *c, run *r)
 /* The exit status from the counts, with the lines that explain it. */
 static int exit_status(ctl *c)
 {
-	uint64_t total = ctl_total(c), done = c->taken;
-	uint64_t bad = c->failed + c->timeout + c->lost + c->pend[1] + c->pend[2] + c->pend[3];
+	uint64_t total = ctl_total(c), done = c->res.taken;
+	uint64_t bad = c->res.failed + c->res.timeout + c->res.lost + c->res.pend[1] +
+	               c->res.pend[2] + c->res.pend[3];
 
 	if (c->interrupted) {
 		pd_err("interrupted: %llu of %llu tasks finished, %llu not run",
 		       (unsigned long long)done, (unsigned long long)total,
 		       (unsigned long long)(total - done));
-		if (c->jn && c->o->mode == PD_MODE_RUN)
-			pd_info("session %s is kept: 'parade resume %s' runs the rest", c->name,
-				c->name);
+		if (c->res.jn && c->o->mode == PD_MODE_RUN)
+			pd_info("session %s is kept: 'parade resume %s' runs the rest", c->ses.name,
+			        c->ses.name);
 		return c->interrupted == SIGINT ? 130 : 128 + c->interrupted;
 	}
-	if (c->write_failed || c->no_agents || c->journal_failed)
+	if (c->write_failed || c->no_agents || c->res.journal_failed)
 		return 2;
 	if (bad) {
 		pd_err("%llu of %llu tasks not ok: %llu failed, %llu timed out, %llu lost",
 		       (unsigned long long)bad, (unsigned long long)total,
-		       (unsigned long long)(c->failed + c->pend[1]),
-		       (unsigned long long)(c->timeout + c->pend[2]),
-		       (unsigned long long)(c->lost + c->pend[3]));
+		       (unsigned long long)(c->res.failed + c->res.pend[1]),
+		       (unsigned long long)(c->res.timeout + c->res.pend[2]),
+		       (unsigned long long)(c->res.lost + c->res.pend[3]));
 		return 1;
 	}
 	return done < total ? 1 : 0;
@@ -517,28 +524,30 @@ static int report(ctl *c)
 	pd_loop_run_deferred(c->loop);
 	/* agents that got BYE are leaving already */
 	pd_launcher_stop(c->launcher);
-	pd_progress_free(c->prog);
-	c->prog = NULL;
-	if (c->out && pd_output_finish(c->out) < 0 && !c->write_failed) {
+	pd_progress_free(c->res.prog);
+	c->res.prog = NULL;
+	if (c->res.out && pd_output_finish(c->res.out) < 0 && !c->write_failed) {
 		pd_err("cannot write the result table: %s", strerror(errno));
 		c->write_failed = 1;
 	}
-	if (c->jn) {
+	if (c->res.jn) {
 		ctl_commit(c);
 		ctl_journal_event(c, "end", "%s", end_state(c));
-		pd_journal_meta_set(c->jn, "state", end_state(c));
+		pd_journal_meta_set(c->res.jn, "state", end_state(c));
 		ctl_commit(c);
-		if (c->journal_failed) {
+		if (c->res.journal_failed) {
 			/* never silent: the results held in memory go with this
 			 * process; the session stays so that resume runs them */
-			uint64_t held = c->pend[0] + c->pend[1] + c->pend[2] + c->pend[3];
-			pd_err("the journal still cannot be written (%s): %llu result(s) held in "
-			       "memory are not recorded; session %s is kept, and 'parade resume %s' "
-			       "runs those tasks again once it takes writes",
-			       c->journal_err, (unsigned long long)held, c->name, c->name);
+			uint64_t held =
+			    c->res.pend[0] + c->res.pend[1] + c->res.pend[2] + c->res.pend[3];
+			pd_err(
+			    "the journal still cannot be written (%s): %llu result(s) held in "
+			    "memory are not recorded; session %s is kept, and 'parade resume %s' "
+			    "runs those tasks again once it takes writes",
+			    c->res.journal_err, (unsigned long long)held, c->ses.name, c->ses.name);
 		}
 	} else {
-		c->taken = ctl_done(c);
+		c->res.taken = ctl_done(c);
 	}
 	return exit_status(c);
 }
@@ -556,46 +565,46 @@ static int cleanup(ctl *c, run *r, int rv)
 	}
 	pd_control_close(c->ctrl);
 	pd_timer_free(c->watch);
-	pd_timer_free(c->commit_timer);
+	pd_timer_free(c->res.commit_timer);
 	pd_launcher_stop(c->launcher);
 	pd_launcher_free(c->launcher);
 	memset(r->cf.secret, 0, sizeof(r->cf.secret));
-	pd_progress_free(c->prog);
+	pd_progress_free(c->res.prog);
 	pd_server_free(c->srv);
 	pd_tls_free(r->tls);
-	if (c->out) {
-		pd_output_finish(c->out);
-		pd_output_free(c->out);
+	if (c->res.out) {
+		pd_output_finish(c->res.out);
+		pd_output_free(c->res.out);
 	}
 	if (r->outf != stdout && fclose(r->outf) != 0 && rv == 0) {
 		pd_err("cannot write %s: %s", o->output, strerror(errno));
 		rv = 2;
 	}
 	ctl_unrec_free(c);
-	pd_journal_close(c->jn);
+	pd_journal_close(c->res.jn);
 	/* through the folder held since it was made: a link planted in its
 	 * place (or in place of its files) is never followed */
 	if (r->have_session && r->step) {
 		/* the agents' logs stay; the secret and the sockets go */
-		unlinkat(c->dir_fd, PD_SF_CONNECTION, 0);
-		unlinkat(c->dir_fd, PD_SF_AGENTS_SOCK, 0);
+		unlinkat(c->ses.dir_fd, PD_SF_CONNECTION, 0);
+		unlinkat(c->ses.dir_fd, PD_SF_AGENTS_SOCK, 0);
 	} else if ((r->have_session && o->mode == PD_MODE_RUN && !o->keep_session &&
-		    !(c->interrupted && c->jn) && !c->journal_failed) ||
-		   (r->created && !r->up && r->ready_fd < 0)) {
+	            !(c->interrupted && c->res.jn) && !c->res.journal_failed) ||
+	           (r->created && !r->up && r->ready_fd < 0)) {
 		/* (the second: a session that never came up is of no use to
 		 * anyone; a detached one is removed by the parent, after it
 		 * showed why) */
-		if (pd_session_remove(c->dir_fd, c->name, r->err, sizeof(r->err)) < 0)
+		if (pd_session_remove(c->ses.dir_fd, c->ses.name, r->err, sizeof(r->err)) < 0)
 			pd_warn("%s", r->err);
 	}
-	if (c->lock_fd >= 0)
-		close(c->lock_fd);
-	if (c->dir_fd >= 0)
-		close(c->dir_fd);
-	free(c->agent_rows);
-	pd_template_free(c->tpl);
-	pd_schema_free(c->schema);
-	pd_table_free(c->grid);
+	if (c->ses.lock_fd >= 0)
+		close(c->ses.lock_fd);
+	if (c->ses.dir_fd >= 0)
+		close(c->ses.dir_fd);
+	free(c->res.agent_rows);
+	pd_template_free(c->tasks.tpl);
+	pd_schema_free(c->tasks.schema);
+	pd_table_free(c->tasks.grid);
 	pd_loop_free(c->loop);
 	if (r->ready_fd >= 0)
 		close(r->ready_fd); /* the parent learns it failed */
@@ -611,8 +620,8 @@ int pd_run(const pd_run_opts *o)
 	memset(&c, 0, sizeof(c));
 	memset(&r, 0, sizeof(r));
 	c.o = o;
-	c.dir_fd = c.lock_fd = r.ready_fd = -1;
-	c.started_s = (uint64_t)time(NULL);
+	c.ses.dir_fd = c.ses.lock_fd = r.ready_fd = -1;
+	c.ses.started_s = (uint64_t)time(NULL);
 	c.serve = o->mode == PD_MODE_SERVE || (o->mode == PD_MODE_RESUME && o->serve_session);
 	r.outf = stdout;
 	r.detached = o->mode == PD_MODE_SUBMIT || (o->mode == PD_MODE_RESUME && !o->foreground);

@@ -98,8 +98,9 @@ int ctl_listen(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **tls, ch
 	pd_endpoint ep, bound;
 	pd_connfile old;
 
-	pd_session_path(c->connpath, sizeof(c->connpath), c->dir, PD_SF_CONNECTION);
-	if (c->o->mode == PD_MODE_RESUME && pd_connfile_read(c->connpath, &old, err, errlen) == 0) {
+	pd_session_path(c->ses.connpath, sizeof(c->ses.connpath), c->ses.dir, PD_SF_CONNECTION);
+	if (c->o->mode == PD_MODE_RESUME &&
+	    pd_connfile_read(c->ses.connpath, &old, err, errlen) == 0) {
 		memcpy(cf->secret, old.secret, sizeof(cf->secret));
 		if (strncmp(old.endpoint, "ipc://", 6))
 			snprintf(old_ep, sizeof(old_ep), "%s", old.endpoint);
@@ -108,7 +109,7 @@ int ctl_listen(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **tls, ch
 		snprintf(err, errlen, "cannot make a session secret");
 		return -EIO;
 	}
-	pd_session_url(sockpath, sizeof(sockpath), c->dir, PD_SF_AGENTS_SOCK);
+	pd_session_url(sockpath, sizeof(sockpath), c->ses.dir, PD_SF_AGENTS_SOCK);
 	if (pd_endpoint_parse(sockpath, &ep, err, errlen) < 0 ||
 	    pd_server_listen(c->srv, &ep, NULL, &bound, err, errlen) < 0) {
 		size_t n = strlen(err);
@@ -116,11 +117,11 @@ int ctl_listen(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **tls, ch
 		return -EINVAL;
 	}
 	cf->version = PD_PROTO_VERSION;
-	snprintf(cf->session, sizeof(cf->session), "%s", c->name);
+	snprintf(cf->session, sizeof(cf->session), "%s", c->ses.name);
 	snprintf(cf->identity, sizeof(cf->identity), "%s", PD_PSK_IDENTITY);
 	if (copy_str(cf->local, sizeof(cf->local), sockpath) < 0 ||
 	    copy_str(cf->endpoint, sizeof(cf->endpoint), sockpath) < 0) {
-		snprintf(err, errlen, "session path too long: %.900s", c->dir);
+		snprintf(err, errlen, "session path too long: %.900s", c->ses.dir);
 		return -ENAMETOOLONG;
 	}
 	/* a restarted controller takes its old port back when it is free, on
@@ -145,5 +146,5 @@ int ctl_listen(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **tls, ch
 	}
 	if (listen_url && listen_tcp(c, listen_url, cf, tls, err, errlen) < 0)
 		return -EINVAL;
-	return pd_connfile_write(c->connpath, cf, err, errlen);
+	return pd_connfile_write(c->ses.connpath, cf, err, errlen);
 }
