@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_cmd.h"
 #include "codec.h"
 #include "conn.h"
 #include "endpoint.h"
@@ -328,12 +329,14 @@ static int pin_hook(void *arg)
 static int spawn_agent(bench *b, const char *agent, const char *connfile, int cpu)
 {
 	/* --grace: if this program dies, the agent gives up within seconds */
-	char *argv[] = {(char *)agent, "--connect", (char *)connfile, "--id", "rtt-bench",
-			"--grace", "5", NULL};
+	pd_agent_cmd cmd = {.program = agent, .connect = connfile, .id = "rtt-bench", .grace_s = 5};
+	pd_agent_argv av;
 	pd_spawn_opts o;
 	int rv, ee = 0;
 
-	pd_spawn_init(&o, argv);
+	if ((rv = pd_agent_cmd_argv(&cmd, &av)) < 0)
+		return rv;
+	pd_spawn_init(&o, av.argv);
 	o.group = PD_SPAWN_SAME;
 	if (cpu >= 0) {
 		o.hook = pin_hook;
@@ -542,7 +545,7 @@ int main(int argc, char **argv)
 	}
 	have_dir = 1;
 	snprintf(sock, sizeof(sock), "%s/a.sock", dir);
-	snprintf(connfile, sizeof(connfile), "%s/connection", dir);
+	snprintf(connfile, sizeof(connfile), "%s/" PD_SF_CONNECTION, dir);
 
 	memset(&cf, 0, sizeof(cf));
 	cf.version = PD_PROTO_VERSION;

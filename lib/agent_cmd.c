@@ -58,6 +58,8 @@ static int items(const pd_agent_cmd *c, struct item *it, char num[2][16])
 		utoa(c->grace_s, num[1]);
 		it[n++] = (struct item){"--grace", num[1], V_BARE};
 	}
+	if (c->id)
+		it[n++] = (struct item){"--id", c->id, V_QUOTED};
 	if (c->verbose)
 		it[n++] = (struct item){"-v", NULL, V_NONE};
 	if (c->coproc)

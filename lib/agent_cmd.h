@@ -8,8 +8,8 @@
  * options in the same order:
  *
  *   PROGRAM (--url URL | --connect FILE) [--local] [--wait-connect]
- *           [--exit-on-eof] [--mode MODE] [--slots K] [--grace SEC] [-v]
- *           [--coproc COMMAND]
+ *           [--exit-on-eof] [--mode MODE] [--slots K] [--grace SEC] [--id ID]
+ *           [-v] [--coproc COMMAND]
  *
  * Libc only (and lib/buf.h, itself libc only, for the shell form): the
  * SPANK plugin compiles this file into parade.so, which runs inside
@@ -39,6 +39,7 @@ typedef struct pd_agent_cmd {
 	const char *mode;    /* --mode MODE: local, ssh, slurm; NULL: none */
 	unsigned slots;      /* --slots K; 0: not given (the agent's 1) */
 	unsigned grace_s;    /* --grace SEC; 0: not given (the agent's 30) */
+	const char *id;      /* --id ID (what HELLO claims); NULL: the agent's HOST:PID */
 	int verbose;         /* -v */
 	const char *coproc;  /* --coproc COMMAND; NULL: none */
 } pd_agent_cmd;

@@ -356,20 +356,6 @@ int pd_loop_signal(pd_loop *l, int signo, pd_signal_cb cb, void *arg)
 	return 0;
 }
 
-void pd_loop_child_sigmask(void)
-{
-	/* exec resets caught signals by itself; only ignored ones and the
-	 * mask survive it. These are the ones parade (or nohup) may ignore. */
-	static const int sigs[] = {SIGPIPE, SIGHUP, SIGINT, SIGQUIT, SIGTERM,
-				   SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
-	sigset_t all;
-
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], SIG_DFL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-}
-
 /* ---- deferred calls and the loop ---- */
 
 int pd_loop_defer(pd_loop *l, pd_cb cb, void *arg)

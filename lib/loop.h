@@ -49,14 +49,10 @@ int pd_timer_active(const pd_timer *t);
 void pd_timer_free(pd_timer *t);
 
 /* Delivers signo through the loop (signalfd): the signal is blocked for
- * the process. Children must unblock it (see pd_loop_child_sigmask).
+ * the process. Children must unblock it: pd_spawn does (spawn.h,
+ * pd_spawn_child_reset).
  * 0 or -errno. */
 int pd_loop_signal(pd_loop *l, int signo, pd_signal_cb cb, void *arg);
-/* Resets the signal mask, and the dispositions of the signals parade or
- * nohup may ignore (PIPE, HUP, INT, QUIT, TERM, CHLD, USR1, USR2, ALRM),
- * that a child inherited; call between fork and exec (exec resets caught
- * signals itself). */
-void pd_loop_child_sigmask(void);
 
 /* Runs cb once, after the current iteration's events (before sleeping).
  * 0 or -ENOMEM. */

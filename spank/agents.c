@@ -461,7 +461,7 @@ unsigned pd_agents_start(const pd_agent_spec *s, unsigned n, char *err, size_t e
 		if (r > 0 && !failed++)
 			describe(s, &f, err, errlen);
 	}
-	if (late && !failed)
+	if (late && !failed && started == n) /* a start that failed outright says why itself */
 		snprintf(err, errlen, "agents still starting after %u ms", s->timeout_ms);
 	for (unsigned i = first; i < nagents; i++) {
 		char state;

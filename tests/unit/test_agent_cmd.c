@@ -260,9 +260,12 @@ static void test_shell_round_trip(void)
 	c.mode = "ssh";
 	c.slots = 3;
 	c.grace_s = 9;
+	c.id = "rtt 'bench' $x";
 	c.verbose = 1;
 	c.coproc = HOSTILE;
 	CU_ASSERT_EQUAL_FATAL(pd_agent_cmd_argv(&c, &a), 0);
+	CU_ASSERT_STRING_EQUAL(a.argv[9], "--id");
+	CU_ASSERT_STRING_EQUAL(a.argv[10], "rtt 'bench' $x");
 	for (size_t i = 1; a.argv[i]; i++) {
 		size_t l = strlen(a.argv[i]) + 1;
 		memcpy(want + wl, a.argv[i], l);
