@@ -21,9 +21,10 @@ const char pd_launch_usage[] =
 	"  --partition P, --time T, --mem M, --cpus C, --account A\n"
 	"                       the job's resources (sbatch's meaning)\n"
 	"  --sbatch-arg ARG     any other sbatch argument (repeatable)\n"
-	"  --coproc COMMAND     the agents keep COMMAND (sh -c) per slot for a\n"
-	"                       controller with --handler coproc: (give the same\n"
-	"                       COMMAND; such a controller refuses agents without)\n"
+	"  --coproc COMMAND     the agents keep COMMAND (sh -c) per slot:\n"
+	"                       the agents' own coprocess command, used instead of the\n"
+	"                       controller's --handler coproc: one; a --launch none\n"
+	"                       controller refuses agents without it\n"
 	"  --dry-run            print the script instead of submitting it\n"
 	"  -h, --help           this help\n";
 
