@@ -10,9 +10,11 @@
 #include "codec.h"
 #include "json.h"
 
+struct out_format;
+
 struct pd_output {
 	FILE *f;
-	int format;
+	const struct out_format *fmt;
 	const pd_table *grid;
 	const pd_schema *schema;
 	int ordered;
@@ -49,18 +51,6 @@ static const char *status_name(int st)
 	return names[st];
 }
 
-int pd_format_parse(const char *s)
-{
-	if (!s)
-		return -EINVAL;
-	if (!strcmp(s, "csv"))
-		return PD_FMT_CSV;
-	if (!strcmp(s, "tsv"))
-		return PD_FMT_TSV;
-	if (!strcmp(s, "jsonl"))
-		return PD_FMT_JSONL;
-	return -EINVAL;
-}
 
 static int is_result_col(const char *name, const pd_schema *schema)
 {
@@ -294,20 +284,8 @@ static void put_json_lgl(pd_output *o, const char *v)
 	puts_(o, "null");
 }
 
-/* A CSV/TSV field. */
-static void put_field(pd_output *o, const char *s, size_t n)
-{
-	if (o->format == PD_FMT_TSV)
-		put_tsv(o, s, n);
-	else
-		put_csv(o, s, n);
-}
-
-static void put_sep(pd_output *o, int first)
-{
-	if (!first)
-		putc_(o, o->format == PD_FMT_TSV ? '\t' : ',');
-}
+static void put_field(pd_output *o, const char *s, size_t n);
+static void put_sep(pd_output *o, int first);
 
 static void format_header(pd_output *o)
 {
@@ -474,17 +452,67 @@ static int emit_pending(pd_output *o, uint64_t row)
 	return rv;
 }
 
+/* ---- the formats: one entry each ---- */
+
+/* How one output format writes the table. header: the line(s) before the
+ * first row, or NULL for none; row: one row into o->line (the caller
+ * writes it and keeps the order); field and sep: how a delimited format
+ * writes one value and what goes between two (NULL/0 for others). A new
+ * format is its functions and one line in formats[] (and its enum value
+ * in output.h). */
+typedef struct out_format {
+	const char *name; /* as --format and the session record spell it */
+	void (*header)(pd_output *o);
+	void (*row)(pd_output *o, uint64_t row, const pd_row_result *r);
+	void (*field)(pd_output *o, const char *s, size_t n);
+	char sep;
+} out_format;
+
+static const out_format formats[] = {
+	[PD_FMT_CSV] = {"csv", format_header, format_delim, put_csv, ','},
+	[PD_FMT_TSV] = {"tsv", format_header, format_delim, put_tsv, '\t'},
+	[PD_FMT_JSONL] = {"jsonl", NULL, format_json, NULL, 0},
+};
+#define NFORMATS (sizeof(formats) / sizeof(formats[0]))
+
+/* A delimited format's field and separator. */
+static void put_field(pd_output *o, const char *s, size_t n)
+{
+	o->fmt->field(o, s, n);
+}
+
+static void put_sep(pd_output *o, int first)
+{
+	if (!first)
+		putc_(o, o->fmt->sep);
+}
+
+int pd_format_parse(const char *s)
+{
+	for (size_t i = 0; s && i < NFORMATS; i++)
+		if (!strcmp(s, formats[i].name))
+			return (int)i;
+	return -EINVAL;
+}
+
+const char *pd_format_name(int format)
+{
+	return format >= 0 && (size_t)format < NFORMATS ? formats[format].name : NULL;
+}
+
 pd_output *pd_output_new(FILE *f, int format, const pd_table *grid, const pd_schema *schema,
 			 int ordered)
 {
 	pd_output *o;
 	uint64_t words;
 
+	if (!pd_format_name(format))
+		return NULL;
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return NULL;
 	o->f = f;
-	o->format = format;
+	o->fmt = &formats[format];
 	o->grid = grid;
 	o->schema = schema;
 	o->ordered = ordered;
@@ -495,8 +523,8 @@ pd_output *pd_output_new(FILE *f, int format, const pd_table *grid, const pd_sch
 		free(o);
 		return NULL;
 	}
-	if (format != PD_FMT_JSONL) {
-		format_header(o);
+	if (o->fmt->header) {
+		o->fmt->header(o);
 		if (o->oom) {
 			pd_output_free(o);
 			return NULL;
@@ -523,10 +551,7 @@ int pd_output_row(pd_output *o, uint64_t row, const pd_row_result *r)
 
 	pd_buf_reset(&o->line);
 	o->oom = 0;
-	if (o->format == PD_FMT_JSONL)
-		format_json(o, row, r);
-	else
-		format_delim(o, row, r);
+	o->fmt->row(o, row, r);
 	if (o->oom)
 		return -ENOMEM;
 

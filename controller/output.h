@@ -23,7 +23,7 @@
 #include "journal.h"
 #include "schema.h"
 
-enum pd_format { PD_FMT_CSV = 0, PD_FMT_TSV, PD_FMT_JSONL };
+enum pd_format { PD_FMT_CSV = 0, PD_FMT_TSV, PD_FMT_JSONL }; /* output.c's formats[] */
 
 /* One finished task, as the table shows it. All pointers are borrowed for
  * the duration of pd_output_row. */
@@ -64,8 +64,12 @@ void pd_row_free(pd_row *row);
 
 typedef struct pd_output pd_output;
 
-/* Returns "csv", "tsv", "jsonl" -> format, or -EINVAL. */
+/* The formats are a table in output.c (one entry each: its name, header
+ * and row writers); enum pd_format indexes it. */
+/* "csv", "tsv", "jsonl" -> its enum pd_format, or -EINVAL. */
 int pd_format_parse(const char *s);
+/* The format's name, or NULL for none. */
+const char *pd_format_name(int format);
 
 /* Fails with -EINVAL and err if a grid column has the name of a result
  * column (status, exit_code, seconds, agent, stdout or a schema field,
@@ -77,7 +81,8 @@ int pd_output_check_columns(const pd_table *grid, const pd_schema *schema, char 
 /* f, grid and schema (NULL: a stdout column) are borrowed and must outlive
  * the output. ordered != 0 keeps grid order (rows are buffered until all
  * earlier rows are written); else rows are written as they come.
- * The header (CSV/TSV) is written at once. NULL on allocation failure. */
+ * The header (CSV/TSV) is written at once. NULL on allocation failure or
+ * for a format that is not one of enum pd_format. */
 pd_output *pd_output_new(FILE *f, int format, const pd_table *grid, const pd_schema *schema,
 			 int ordered);
 /* Records the result of grid row `row` (0-based, < grid->nrows; each row at

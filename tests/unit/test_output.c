@@ -78,6 +78,18 @@ static void test_format_parse(void)
 	CU_ASSERT_EQUAL(pd_format_parse("CSV"), -EINVAL);
 	CU_ASSERT_EQUAL(pd_format_parse(""), -EINVAL);
 	CU_ASSERT_EQUAL(pd_format_parse(NULL), -EINVAL);
+	/* the table's names read back as the formats they name */
+	for (int f = PD_FMT_CSV; f <= PD_FMT_JSONL; f++)
+		CU_ASSERT_EQUAL(pd_format_parse(pd_format_name(f)), f);
+	CU_ASSERT_PTR_NULL(pd_format_name(-1));
+	CU_ASSERT_PTR_NULL(pd_format_name(PD_FMT_JSONL + 1));
+	{
+		char *header[] = {"x"};
+		pd_table t = {1, 0, header, NULL, NULL};
+
+		CU_ASSERT_PTR_NULL(pd_output_new(stdout, PD_FMT_JSONL + 1, &t, NULL, 0));
+		CU_ASSERT_PTR_NULL(pd_output_new(stdout, -1, &t, NULL, 0));
+	}
 }
 
 /* ---- column collisions ---- */
