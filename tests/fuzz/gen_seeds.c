@@ -2,7 +2,7 @@
  * for codec_agent and codec_ctl, blocks for journal_block) with the
  * project's own encoders, so every seed is a valid message. Run from the
  * top of the tree after a change to the wire or block format:
- *   cc -D_GNU_SOURCE -Ilib tests/fuzz/gen_seeds.c lib/codec.c lib/buf.c \
+ *   cc -D_GNU_SOURCE -Ilib tests/fuzz/gen_seeds.c lib/codec.c lib/codec_batch.c lib/buf.c \
  *      lib/journal_block.c -o /tmp/gen_seeds && /tmp/gen_seeds tests/fuzz/corpus
  * The text seeds (CSV, JSON, templates, schemas, connection files) are
  * written by hand. */
