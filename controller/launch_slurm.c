@@ -15,7 +15,8 @@
 #include "log.h"
 #include "spawn.h"
 
-int pd_slurm_opt(pd_slurm_opts *o, const char *name, const char *value)
+int pd_slurm_opt_err(pd_slurm_opts *o, const char *name, const char *value, char *err,
+		     size_t errlen)
 {
 	if (!strcmp(name, "partition"))
 		o->partition = value;
@@ -29,15 +30,15 @@ int pd_slurm_opt(pd_slurm_opts *o, const char *name, const char *value)
 		char *end;
 		unsigned long v = strtoul(value, &end, 10);
 		if (!*value || *end || v == 0 || v > 4096 || value[0] == '-') {
-			fprintf(stderr, "parade: --cpus '%s': expected a whole number from 1 to 4096\n",
-				value);
+			pd_seterr(err, errlen,
+				  "--cpus '%s': expected a whole number from 1 to 4096", value);
 			return -EINVAL;
 		}
 		o->cpus = (unsigned)v;
 	} else if (!strcmp(name, "sbatch-arg")) {
 		if (o->nargs == PD_SLURM_MAX_ARGS) {
-			fprintf(stderr, "parade: too many --sbatch-arg (%d at most)\n",
-				PD_SLURM_MAX_ARGS);
+			pd_seterr(err, errlen, "too many --sbatch-arg (%d at most)",
+				  PD_SLURM_MAX_ARGS);
 			return -EINVAL;
 		}
 		o->args[o->nargs++] = value;
@@ -45,10 +46,20 @@ int pd_slurm_opt(pd_slurm_opts *o, const char *name, const char *value)
 		return 0;
 	}
 	if (!*value) {
-		fprintf(stderr, "parade: --%s needs a value\n", name);
+		pd_seterr(err, errlen, "--%s needs a value", name);
 		return -EINVAL;
 	}
 	return 1;
+}
+
+int pd_slurm_opt(pd_slurm_opts *o, const char *name, const char *value)
+{
+	char err[512];
+	int rv = pd_slurm_opt_err(o, name, value, err, sizeof(err));
+
+	if (rv < 0)
+		fprintf(stderr, "parade: %s\n", err);
+	return rv;
 }
 
 static int app(pd_buf *out, const char *s)

@@ -32,6 +32,10 @@ typedef struct pd_slurm_opts {
  * "partition") into o. 1 if it was one of them, 0 if not, -EINVAL with a
  * message on stderr if its value is bad. */
 int pd_slurm_opt(pd_slurm_opts *o, const char *name, const char *value);
+/* The same, printing nothing: the problem goes into err (the line
+ * pd_slurm_opt prints, without its "parade: "). */
+int pd_slurm_opt_err(pd_slurm_opts *o, const char *name, const char *value, char *err,
+		     size_t errlen);
 
 /* Writes the sbatch script (pure). Values are shell-quoted where they
  * reach a shell; #SBATCH values must not hold newlines (-EINVAL + err). */

@@ -222,9 +222,9 @@ int pd_hostfile_load(const char *path, pd_ssh_opts *o, char *err, size_t errlen)
 	return rv;
 }
 
-int pd_ssh_opt(pd_ssh_opts *o, const char *name, const char *value)
+int pd_ssh_opt_err(pd_ssh_opts *o, const char *name, const char *value, char *err, size_t errlen)
 {
-	char err[1024];
+	char why[1024];
 
 	if (!strcmp(name, "tunnel")) {
 		o->tunnel = 1;
@@ -238,19 +238,19 @@ int pd_ssh_opt(pd_ssh_opts *o, const char *name, const char *value)
 	    strcmp(name, "tunnel-port") && strcmp(name, "remote-agent"))
 		return 0;
 	if (!value || !*value) {
-		pd_err("--%s needs a value", name);
+		pd_seterr(err, errlen, "--%s needs a value", name);
 		return -EINVAL;
 	}
 	if (!strcmp(name, "hosts")) {
 		for (const char *p = value;;) {
 			size_t n = strcspn(p, ",");
 			pd_ssh_host h;
-			if (pd_ssh_host_parse(p, n, &h, err, sizeof(err)) < 0) {
-				pd_err("ssh host '%.*s': %s", (int)n, p, err);
+			if (pd_ssh_host_parse(p, n, &h, why, sizeof(why)) < 0) {
+				pd_seterr(err, errlen, "ssh host '%.*s': %s", (int)n, p, why);
 				return -EINVAL;
 			}
 			if (add_host(o, &h) < 0) {
-				pd_err("out of memory");
+				pd_seterr(err, errlen, "out of memory");
 				return -EINVAL;
 			}
 			if (!p[n])
@@ -258,17 +258,17 @@ int pd_ssh_opt(pd_ssh_opts *o, const char *name, const char *value)
 			p += n + 1;
 		}
 	} else if (!strcmp(name, "hostfile")) {
-		if (pd_hostfile_load(value, o, err, sizeof(err)) < 0) {
-			pd_err("--hostfile: %s", err);
+		if (pd_hostfile_load(value, o, why, sizeof(why)) < 0) {
+			pd_seterr(err, errlen, "--hostfile: %s", why);
 			return -EINVAL;
 		}
 	} else if (!strcmp(name, "ssh-opt")) {
 		if (o->nopts == PD_SSH_MAX_OPTS) {
-			pd_err("too many --ssh-opt (%d at most)", PD_SSH_MAX_OPTS);
+			pd_seterr(err, errlen, "too many --ssh-opt (%d at most)", PD_SSH_MAX_OPTS);
 			return -EINVAL;
 		}
 		if (strpbrk(value, "\n\r")) {
-			pd_err("--ssh-opt '%s' holds a line break", value);
+			pd_seterr(err, errlen, "--ssh-opt '%s' holds a line break", value);
 			return -EINVAL;
 		}
 		o->ssh_opts[o->nopts++] = value;
@@ -276,18 +276,30 @@ int pd_ssh_opt(pd_ssh_opts *o, const char *name, const char *value)
 		char *e;
 		unsigned long v = strtoul(value, &e, 10);
 		if (*e || v == 0 || v > 65535 || value[0] == '-') {
-			pd_err("--tunnel-port '%s': expected a port from 1 to 65535", value);
+			pd_seterr(err, errlen, "--tunnel-port '%s': expected a port from 1 to 65535",
+				  value);
 			return -EINVAL;
 		}
 		o->tunnel_port = (unsigned)v;
 	} else {
 		if (value[0] == '-' || strpbrk(value, "\n\r")) {
-			pd_err("--remote-agent '%s': expected a program path or name", value);
+			pd_seterr(err, errlen, "--remote-agent '%s': expected a program path or name",
+				  value);
 			return -EINVAL;
 		}
 		o->remote_agent = value;
 	}
 	return 1;
+}
+
+int pd_ssh_opt(pd_ssh_opts *o, const char *name, const char *value)
+{
+	char err[1200];
+	int rv = pd_ssh_opt_err(o, name, value, err, sizeof(err));
+
+	if (rv < 0)
+		pd_err("%s", err);
+	return rv;
 }
 
 void pd_ssh_opts_free(pd_ssh_opts *o)

@@ -53,6 +53,10 @@ typedef struct pd_ssh_opts {
  * them, 0 if not, -EINVAL after logging the problem. Host names may not
  * start with '-' (nothing that ssh would take for an option). */
 int pd_ssh_opt(pd_ssh_opts *o, const char *name, const char *value);
+/* The same, logging nothing: the problem goes into err ("--hostfile:
+ * cannot read host file F: No such file or directory", the line
+ * pd_ssh_opt logs). */
+int pd_ssh_opt_err(pd_ssh_opts *o, const char *name, const char *value, char *err, size_t errlen);
 /* Frees the host list. */
 void pd_ssh_opts_free(pd_ssh_opts *o);
 
