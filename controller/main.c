@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 			rv = 2;
 		else
 			rv = pd_run(&o);
-		pd_ssh_opts_free(&o.ssh);
+		pd_run_opts_free(&o);
 		return rv;
 	}
 	for (size_t i = 0; i < sizeof(session_cmds) / sizeof(session_cmds[0]); i++) {

@@ -17,10 +17,6 @@ enum pd_launch { PD_LAUNCH_LOCAL = 0, PD_LAUNCH_NONE, PD_LAUNCH_SLURM, PD_LAUNCH
  * socket (serve). */
 enum pd_mode { PD_MODE_RUN = 0, PD_MODE_SUBMIT, PD_MODE_SERVE, PD_MODE_RESUME };
 
-/* The options a session was given, in order, as the session record keeps
- * them (at most this many). */
-#define PD_RUN_MAX_GIVEN 256
-
 typedef struct pd_run_opts {
 	unsigned workers;        /* local agents (0: one per online core) */
 	const char *grid;        /* NULL: one input per line from stdin */
@@ -65,20 +61,22 @@ typedef struct pd_run_opts {
 	int verbose;             /* -v */
 	int argc;                /* the command line (pd_run_parse; 0 from a record) */
 	char **argv;
-	/* every option applied, in order: opt indexes run_opts.c's table, val is
-	 * borrowed (from argv, or from the record read); the session record
-	 * is written from these */
+	/* every option applied, in order (as many as were given): opt indexes
+	 * run_opts.c's table, val is borrowed (from argv, or from the record
+	 * read); the session record is written from these. The array is
+	 * owned: pd_run_opts_free */
 	struct pd_run_given {
 		unsigned opt;
 		const char *val; /* NULL for a flag */
-	} given[PD_RUN_MAX_GIVEN];
-	unsigned ngiven;
+	} *given;
+	unsigned ngiven, given_cap;
 } pd_run_opts;
 
 /* Parses the arguments of `parade run`, `submit` or `serve` (argv[0] is
  * the command's name for messages, "parade run" etc.; mode says which).
- * Returns 0, 1 when help was printed (exit 0), or -EINVAL after printing a
- * message (exit 2). */
+ * Returns 0, 1 when help was printed (exit 0), or -EINVAL (-ENOMEM: out of
+ * memory) after printing a message (exit 2). Whatever it returns, o owns
+ * memory: pd_run_opts_free. */
 int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o);
 /* The legacy reader's parser (session_record.c, journals written before
  * the session record, which kept only their command line): the command
@@ -87,6 +85,10 @@ int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o);
  * was taken once) is the maximum, and o->out_limit_recorded says what was
  * recorded (the caller warns, naming the session). */
 int pd_run_parse_recorded(int argc, char **argv, int mode, pd_run_opts *o);
+/* Frees what o owns (its ssh hosts, its list of options given), after
+ * pd_run_parse, pd_run_parse_recorded or pd_run_build_init, whether they
+ * succeeded or not; o's borrowed strings are left alone. */
+void pd_run_opts_free(pd_run_opts *o);
 
 /* The session record's side of the same table (session_record.c):
  * pd_run_given_key names the i-th option given by its record key (a name
@@ -95,9 +97,14 @@ int pd_run_parse_recorded(int argc, char **argv, int mode, pd_run_opts *o);
  * (the defaults of mode), pd_run_build_apply for each (key, val) in order
  * (val NULL for a flag; borrowed, must outlive o) and pd_run_build_finish
  * (the template words, borrowed, and the checks pd_run_parse makes after
- * the last option). They return 0 or -EINVAL with err naming the option
- * ("unknown option 'x'", "--chunk '0': expected a whole number from 1 to
- * 4096"); nothing is printed, but for a launcher's own refusal. */
+ * the last option; the mode checks in the table's order, so of two options
+ * a command does not take the same one is named whatever their order).
+ * They return 0; -EINVAL when the record is malformed, with err naming the
+ * option ("unknown option 'x'", "--chunk '0': expected a whole number from
+ * 1 to 4096"); -ENOEXEC when a launcher's option setter (--hostfile,
+ * --partition...) refuses a value it was given, e.g. a file gone since,
+ * with err "its option --hostfile F cannot be applied: WHY"; -ENOMEM.
+ * Nothing is printed. o is freed with pd_run_opts_free. */
 /* The i-th option of the table: its command-line name (NULL past the last)
  * and *key its record key. */
 const char *pd_run_opt_name(size_t i, const char **key);

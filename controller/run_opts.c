@@ -180,27 +180,48 @@ struct opt_def {
 
 #define F(field) offsetof(pd_run_opts, field)
 
+/* A launcher's setter refused val, a value of the right form (the record
+ * is not damaged: a file it names may be gone, a limit lower): for a
+ * record, err says so and why (the setter's message, less a leading
+ * "--NAME: "). -ENOEXEC (pd_run_build_apply's contract); -EINVAL for the
+ * command line, where the setter has printed why. */
+static int not_applied(pctx *p, const opt_def *d, const char *val, const char *why)
+{
+	size_t n = strlen(d->name);
+
+	if (p->prog)
+		return -EINVAL;
+	if (!strncmp(why, "--", 2) && !strncmp(why + 2, d->name, n) &&
+	    !strncmp(why + 2 + n, ": ", 2))
+		why += n + 4;
+	snprintf(p->err, p->errlen, "its option --%s%s%s cannot be applied: %s", d->name,
+		 val ? " " : "", val ? val : "", why);
+	return -ENOEXEC;
+}
+
 static int set_slurm(pctx *p, const opt_def *d, const char *val)
 {
-	if (d->has_arg == no_argument) {
+	char why[512];
+
+	if (d->has_arg == no_argument)
 		p->o->slurm.dry_run = 1;
-	} else if (pd_slurm_opt(&p->o->slurm, d->name, val) < 0) {
-		if (!p->prog)
-			snprintf(p->err, p->errlen, "--%s '%s' is refused", d->name, val);
+	else if (p->prog && pd_slurm_opt(&p->o->slurm, d->name, val) < 0)
 		return -EINVAL;
-	}
+	else if (!p->prog && pd_slurm_opt_err(&p->o->slurm, d->name, val, why, sizeof(why)) < 0)
+		return not_applied(p, d, val, why);
 	p->slurm_opts = 1;
 	return 0;
 }
 
 static int set_ssh(pctx *p, const opt_def *d, const char *val)
 {
-	if (pd_ssh_opt(&p->o->ssh, d->name, d->has_arg == no_argument ? NULL : val) < 0) {
-		if (!p->prog)
-			snprintf(p->err, p->errlen, "--%s%s%s is refused", d->name, val ? " " : "",
-				 val ? val : "");
+	char why[1200];
+
+	val = d->has_arg == no_argument ? NULL : val;
+	if (p->prog && pd_ssh_opt(&p->o->ssh, d->name, val) < 0)
 		return -EINVAL;
-	}
+	if (!p->prog && pd_ssh_opt_err(&p->o->ssh, d->name, val, why, sizeof(why)) < 0)
+		return not_applied(p, d, val, why);
 	p->ssh_opts = 1;
 	return 0;
 }
@@ -291,6 +312,7 @@ static int registered_kind(pctx *p, const char *val)
 static int set_launch(pctx *p, const opt_def *d, const char *val)
 {
 	pd_run_opts *o = p->o;
+	char why[1200];
 	uint64_t v;
 
 	(void)d;
@@ -313,11 +335,10 @@ static int set_launch(pctx *p, const opt_def *d, const char *val)
 		o->launch = PD_LAUNCH_SSH; /* hosts from --hostfile */
 	} else if (!strncmp(val, "ssh:", 4)) {
 		o->launch = PD_LAUNCH_SSH;
-		if (pd_ssh_opt(&o->ssh, "hosts", val + 4) < 0) {
-			if (!p->prog)
-				snprintf(p->err, p->errlen, "--launch '%s': bad host list", val);
+		if (p->prog && pd_ssh_opt(&o->ssh, "hosts", val + 4) < 0)
 			return -EINVAL;
-		}
+		if (!p->prog && pd_ssh_opt_err(&o->ssh, "hosts", val + 4, why, sizeof(why)) < 0)
+			return bad(p, "--launch", val, why);
 	} else if (registered_kind(p, val) < 0) {
 		return -EINVAL;
 	} else if (o->launch != PD_LAUNCH_OTHER) {
@@ -404,8 +425,6 @@ static const opt_def opts[] = {
 	{"unordered", 0, "unordered", no_argument, K_FLAG, F(unordered), 1, 0, NULL, ANY},
 	{"name", 0, "name", required_argument, K_STR, F(name), 0, 0, NULL, ANY},
 	{"keep-session", 0, "keep_session", no_argument, K_FLAG, F(keep_session), 1, 0, NULL, ANY},
-	{"no-journal", 0, "no_journal", no_argument, K_FLAG, F(no_journal), 1, 0, NULL, M_RUN,
-	 "--no-journal is for 'parade run' only: a %s session lives in its journal", 0},
 	{"handler", 0, "handler", required_argument, K_FN, 0, 0, 0, set_handler, ANY},
 	{"coproc-format", 0, "coproc_format", required_argument, K_FN, 0, 0, 0, set_coproc_format, ANY},
 	{"max-frame", 0, "max_frame", required_argument, K_U64, F(max_frame), 4096, 0xFFFFFFFFu, NULL, ANY},
@@ -421,6 +440,11 @@ static const opt_def opts[] = {
 	{"sbatch-arg", 0, "slurm_sbatch_arg", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
 	{"dry-run", 0, "slurm_dry_run", no_argument, K_FN, 0, 0, 0, set_slurm, M_RUN,
 	 "--dry-run goes with 'parade run' (it prints the script and submits nothing)", 0},
+	/* after --dry-run: a command refuses the first of the table's options
+	 * it does not take, and --dry-run's message came first before the
+	 * table */
+	{"no-journal", 0, "no_journal", no_argument, K_FLAG, F(no_journal), 1, 0, NULL, M_RUN,
+	 "--no-journal is for 'parade run' only: a %s session lives in its journal", 0},
 	{"hostfile", 0, "ssh_hostfile", required_argument, K_FN, 0, 0, 0, set_ssh, 0, NULL, 1},
 	{"ssh-opt", 0, "ssh_opt", required_argument, K_FN, 0, 0, 0, set_ssh, ANY},
 	{"tunnel-port", 0, "ssh_tunnel_port", required_argument, K_FN, 0, 0, 0, set_ssh, ANY},
@@ -431,8 +455,33 @@ static const opt_def opts[] = {
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
+/* Remembers option d with value val for the session record: 0 or -ENOMEM
+ * (reported as p says). */
+static int remember(pctx *p, const opt_def *d, const char *val)
+{
+	pd_run_opts *o = p->o;
+
+	if (o->ngiven == o->given_cap) {
+		unsigned cap = o->given_cap ? o->given_cap * 2 : 32;
+		struct pd_run_given *g = NULL;
+		if (cap > o->given_cap)
+			g = realloc(o->given, cap * sizeof(*g));
+		if (!g) {
+			badf(p, "out of memory");
+			return -ENOMEM;
+		}
+		o->given = g;
+		o->given_cap = cap;
+	}
+	o->given[o->ngiven].opt = (unsigned)(d - opts);
+	o->given[o->ngiven].val = val;
+	o->ngiven++;
+	return 0;
+}
+
 /* Applies option d with value val (NULL for a flag) and remembers it for
- * the session record. 0 or -EINVAL (reported as p says). */
+ * the session record. 0, -EINVAL, -ENOEXEC (not_applied) or -ENOMEM
+ * (reported as p says). */
 static int apply(pctx *p, const opt_def *d, const char *val)
 {
 	pd_run_opts *o = p->o;
@@ -457,12 +506,7 @@ static int apply(pctx *p, const opt_def *d, const char *val)
 	}
 	if (rv < 0)
 		return rv;
-	if (o->ngiven == PD_RUN_MAX_GIVEN)
-		return badf(p, "too many options (at most %d)", PD_RUN_MAX_GIVEN);
-	o->given[o->ngiven].opt = (unsigned)(d - opts);
-	o->given[o->ngiven].val = val;
-	o->ngiven++;
-	return 0;
+	return remember(p, d, val);
 }
 
 static void defaults(pd_run_opts *o, int mode)
@@ -517,11 +561,16 @@ static int finish(pctx *p, char **words, int nwords)
 	if (!o->shell && o->nwords == 0 && o->mode != PD_MODE_SERVE && !o->coproc_json)
 		return badf(p, "no command: put it after -- (see '%s --help')",
 			    p->prog ? p->prog : "parade run");
-	/* options some commands do not take (the table's modes) */
-	for (unsigned i = 0; i < o->ngiven; i++) {
-		const opt_def *d = &opts[o->given[i].opt];
-		if (d->modes && !(d->modes & (1u << o->mode)))
-			return badf(p, d->only, o->mode == PD_MODE_SERVE ? "served" : "submitted");
+	/* options some commands do not take (the table's modes), in the
+	 * table's order, whatever the order given */
+	for (size_t t = 0; t < NOPTS; t++) {
+		const opt_def *d = &opts[t];
+		if (!d->modes || (d->modes & (1u << o->mode)))
+			continue;
+		for (unsigned i = 0; i < o->ngiven; i++)
+			if (o->given[i].opt == t)
+				return badf(p, d->only,
+					    o->mode == PD_MODE_SERVE ? "served" : "submitted");
 	}
 	if (o->shell && o->kind != PD_TASK_PROCESS)
 		return badf(p, "--shell needs the process handler");
@@ -534,7 +583,7 @@ static int parse(int argc, char **argv, int mode, int recorded, pd_run_opts *o)
 	struct option lo[NOPTS + 2];
 	char shorts[16] = "+h";	/* '+': stop at the first word that is not an option */
 	pctx p = {.o = o, .prog = argv[0], .recorded = recorded};
-	int c, li = 0;
+	int c, li = 0, rv;
 
 	defaults(o, mode);
 	o->argc = argc;
@@ -567,8 +616,8 @@ static int parse(int argc, char **argv, int mode, int recorded, pd_run_opts *o)
 			fprintf(stderr, "%s: see '%s --help'\n", p.prog, p.prog);
 			return -EINVAL;
 		}
-		if (apply(&p, d, d->has_arg == no_argument ? NULL : optarg) < 0)
-			return -EINVAL;
+		if ((rv = apply(&p, d, d->has_arg == no_argument ? NULL : optarg)) < 0)
+			return rv;
 	}
 	return finish(&p, argv + optind, argc - optind);
 }
@@ -581,6 +630,14 @@ int pd_run_parse(int argc, char **argv, int mode, pd_run_opts *o)
 int pd_run_parse_recorded(int argc, char **argv, int mode, pd_run_opts *o)
 {
 	return parse(argc, argv, mode, 1, o);
+}
+
+void pd_run_opts_free(pd_run_opts *o)
+{
+	pd_ssh_opts_free(&o->ssh);
+	free(o->given);
+	o->given = NULL;
+	o->ngiven = o->given_cap = 0;
 }
 
 /* ---- the session record's side ---- */

@@ -437,17 +437,17 @@ int pd_serve_main(int argc, char **argv)
 	int rv = pd_run_parse(argc, argv, PD_MODE_SERVE, &o);
 
 	if (rv != 0) {
-		pd_ssh_opts_free(&o.ssh);
+		pd_run_opts_free(&o);
 		return rv > 0 ? 0 : 2;
 	}
 	/* serve --name on a session that exists picks it up where it was */
 	if (o.name && pd_session_find(o.name, dir, sizeof(dir), err, sizeof(err)) == 0 &&
 	    pd_session_path(path, sizeof(path), dir, PD_SF_JOURNAL) == 0 && access(path, F_OK) == 0) {
 		char *args[4] = {"parade resume", (char *)o.name, "--foreground", NULL};
-		pd_ssh_opts_free(&o.ssh);
+		pd_run_opts_free(&o);
 		return pd_resume_main(3, args);
 	}
 	rv = pd_run(&o);
-	pd_ssh_opts_free(&o.ssh);
+	pd_run_opts_free(&o);
 	return rv;
 }

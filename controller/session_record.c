@@ -101,7 +101,7 @@ int pd_record_write(pd_journal *j, const pd_run_opts *o, int stdin_input, const 
 
 void pd_record_free(pd_record *r)
 {
-	pd_ssh_opts_free(&r->o.ssh);
+	pd_run_opts_free(&r->o);
 	free(r->words);
 	free(r->schema);
 	pd_json_free(r->json);
@@ -110,13 +110,16 @@ void pd_record_free(pd_record *r)
 
 /* Reads the record object into r; shape: only what collect needs (options
  * naming files to read are skipped, the closing checks not made). 0, or
- * -EPROTO with err naming the field and what is wrong with it, or -ENOMEM. */
+ * -EPROTO with err naming the field and what is wrong with it, -ENOEXEC
+ * with err "its option --hostfile F cannot be applied: WHY" (a record that
+ * is fine, an option that cannot be applied here), or -ENOMEM. */
 static int record_parse(const char *text, int shape, pd_record *r, char *err, size_t errlen)
 {
 	const pd_json *opts, *words, *v;
-	char why[512];
+	char why[1024];
 	uint64_t version = 0;
 	size_t n;
+	int rv;
 
 	if (pd_json_parse(text, strlen(text), &r->json, why, sizeof(why)) < 0 ||
 	    pd_json_type(r->json) != PD_JSON_OBJECT) {
@@ -169,8 +172,12 @@ static int record_parse(const char *text, int shape, pd_record *r, char *err, si
 				 i);
 			return -EPROTO;
 		}
-		if (pd_run_build_apply(&r->o, key, val, shape ? PD_RUN_BUILD_SHAPE : 0, why,
-				       sizeof(why)) < 0) {
+		rv = pd_run_build_apply(&r->o, key, val, shape ? PD_RUN_BUILD_SHAPE : 0, why,
+					sizeof(why));
+		if (rv == -ENOEXEC || rv == -ENOMEM) {
+			snprintf(err, errlen, "%s", why); /* well-formed, not applied here */
+			return rv;
+		} else if (rv < 0) {
 			snprintf(err, errlen, "options[%zu]: %s", i, why);
 			return -EPROTO;
 		}
@@ -260,7 +267,7 @@ out:
 
 int pd_record_read(const char *name, pd_journal *j, int flags, pd_record *r)
 {
-	char err[1024], *text = NULL;
+	char err[1200], *text = NULL;
 	int rv, level = pd_log_get_level(), saved_optind = optind;
 
 	memset(r, 0, sizeof(*r));
@@ -272,6 +279,8 @@ int pd_record_read(const char *name, pd_journal *j, int flags, pd_record *r)
 	} else if ((rv = record_parse(text, flags & PD_REC_SHAPE, r, err, sizeof(err))) < 0) {
 		if (rv == -ENOMEM)
 			pd_err("session %s: out of memory reading the journal", name);
+		else if (rv == -ENOEXEC)
+			pd_err("session %s: %s", name, err);
 		else
 			pd_err("session %s: the journal's session record is damaged: %s", name, err);
 	}

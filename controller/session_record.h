@@ -61,9 +61,12 @@ int pd_record_write(pd_journal *j, const pd_run_opts *o, int stdin_input, const 
  * caller frees it with pd_record_free, also on failure). Errors are
  * reported (pd_err) naming the session and, for a damaged record, the
  * field: "session s: the journal's session record is damaged: options[2]:
- * --chunk '0': expected a whole number from 1 to 4096". The caller's
- * getopt state and (unless PD_REC_FOR_RUN) log level are kept. 0, -EPROTO
- * or -ENOMEM. */
+ * --chunk '0': expected a whole number from 1 to 4096"; a record that is
+ * fine but holds an option its launcher cannot apply here (a --hostfile
+ * gone since) is not damaged: "session s: its option --hostfile F cannot
+ * be applied: cannot read host file F: No such file or directory". The
+ * caller's getopt state and (unless PD_REC_FOR_RUN) log level are kept.
+ * 0, -EPROTO (either) or -ENOMEM. */
 int pd_record_read(const char *name, pd_journal *j, int flags, pd_record *r);
 void pd_record_free(pd_record *r);
 

@@ -90,7 +90,7 @@ static void test_registry(void)
 	CU_ASSERT_EQUAL(pd_launcher_register(&pd_launcher_local), -EEXIST);
 	/* a name no kind has is refused by --launch */
 	CU_ASSERT_EQUAL(pd_run_parse(5, argv, PD_MODE_RUN, &o), -EINVAL);
-	pd_ssh_opts_free(&o.ssh);
+	pd_run_opts_free(&o);
 	/* nor can a launcher that never started scale */
 	{
 		char err[256];
@@ -116,7 +116,7 @@ static void test_run(void)
 	CU_ASSERT_EQUAL_FATAL(pd_run_parse(12, argv, PD_MODE_RUN, &o), 0);
 	CU_ASSERT_STRING_EQUAL(o.launcher, "fake");
 	rv = pd_run(&o);
-	pd_ssh_opts_free(&o.ssh);
+	pd_run_opts_free(&o);
 	CU_ASSERT_EQUAL(rv, 0);
 	CU_ASSERT_EQUAL(fake_starts, 1);
 	CU_ASSERT_EQUAL(fake_start_workers, 3);
@@ -203,7 +203,7 @@ static void test_serve_scale(void)
 	CU_ASSERT(r && strstr(r, "\"ok\":true"));
 	free(r);
 	pthread_join(t, NULL);
-	pd_ssh_opts_free(&s.o.ssh);
+	pd_run_opts_free(&s.o);
 	CU_ASSERT_EQUAL(s.rv, 0);
 	CU_ASSERT_EQUAL(fake_starts, 1);
 	CU_ASSERT(fake_stops >= 1);
@@ -235,7 +235,7 @@ static void test_gave_up(void)
 		if (fake_pids[i] > 0)
 			kill(-fake_pids[i], SIGKILL);
 	pthread_join(t, NULL);
-	pd_ssh_opts_free(&s.o.ssh);
+	pd_run_opts_free(&s.o);
 	CU_ASSERT_EQUAL(s.rv, 2);
 	CU_ASSERT_EQUAL(fake_stops >= 1, 1);
 	CU_ASSERT_EQUAL(fake_frees, 1);

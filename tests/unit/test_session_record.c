@@ -99,7 +99,7 @@ static void round_trip(int argc, char **argv, int mode)
 	pd_table_free(back);
 	pd_table_free(grid);
 	pd_record_free(&r);
-	pd_ssh_opts_free(&p.ssh);
+	pd_run_opts_free(&p);
 	pd_journal_close(j);
 }
 
@@ -204,6 +204,7 @@ static void test_shape_without_files(void)
 	pd_run_opts p;
 	pd_record r;
 	FILE *f;
+	char want[512];
 	int rv;
 
 	snprintf(hostfile, sizeof(hostfile), "%s/hosts2", tmp);
@@ -213,7 +214,7 @@ static void test_shape_without_files(void)
 	fclose(f);
 	CU_ASSERT_EQUAL_FATAL(pd_run_parse(9, argv, PD_MODE_SUBMIT, &p), 0);
 	CU_ASSERT_EQUAL(pd_record_write(j, &p, 0, grid), 0);
-	pd_ssh_opts_free(&p.ssh);
+	pd_run_opts_free(&p);
 	pd_table_free(grid);
 	unlink(hostfile);
 	CU_ASSERT_EQUAL(pd_record_read("ssh", j, PD_REC_SHAPE, &r), 0);
@@ -224,9 +225,112 @@ static void test_shape_without_files(void)
 	rv = pd_record_read("ssh", j, 0, &r);
 	log_back(f);
 	CU_ASSERT_EQUAL(rv, -EPROTO);
-	CU_ASSERT_PTR_NOT_NULL(strstr(logged, "options[0]: --hostfile"));
+	/* the record is fine, the file is gone: not "damaged", and one line */
+	snprintf(want, sizeof(want),
+		 "session ssh: its option --hostfile %s cannot be applied: cannot read host file "
+		 "%s: No such file or directory\n", hostfile, hostfile);
+	if (!strstr(logged, want))
+		fprintf(stderr, "logged: %s\nwanted: %s\n", logged, want);
+	CU_ASSERT_PTR_NOT_NULL(strstr(logged, want));
+	CU_ASSERT_PTR_NULL(strstr(logged, "damaged"));
+	CU_ASSERT_PTR_NULL(strchr(logged, '\n') ? strchr(strchr(logged, '\n') + 1, '\n') : NULL);
 	pd_record_free(&r);
 	pd_journal_close(j);
+}
+
+/* A launcher's setter refusing a well-formed value (its own limit) is
+ * named the same way, and it says why. */
+static void test_not_applied(void)
+{
+	const char *want = "session na: its option --cpus 9999 cannot be applied: --cpus '9999': "
+			   "expected a whole number from 1 to 4096\n";
+	pd_journal *j = new_journal("na.db");
+	pd_record r;
+	FILE *f;
+	int rv;
+
+	CU_ASSERT_EQUAL(pd_journal_meta_set(j, "record",
+					    REC("[[\"launch\",\"slurm:2\"],[\"slurm_cpus\",\"9999\"]]",
+						"[\"true\"]")),
+			0);
+	f = log_to_buf();
+	rv = pd_record_read("na", j, 0, &r);
+	log_back(f);
+	CU_ASSERT_EQUAL(rv, -EPROTO);
+	if (!strstr(logged, want))
+		fprintf(stderr, "logged: %s\n", logged);
+	CU_ASSERT_PTR_NOT_NULL(strstr(logged, want));
+	CU_ASSERT_PTR_NULL(strstr(logged, "damaged"));
+	pd_record_free(&r);
+	pd_journal_close(j);
+}
+
+/* More options than the old fixed list held (256): all parsed, written
+ * and read back in order. */
+static void test_many_options(void)
+{
+	enum { N = 1000 };
+	static char *argv[2 * N + 4];
+	pd_run_opts p;
+	int argc = 0;
+
+	argv[argc++] = "parade submit";
+	for (int i = 0; i < N; i++) {
+		argv[argc++] = "--chunk";
+		argv[argc++] = i == N - 1 ? "7" : "1";
+	}
+	argv[argc++] = "--";
+	argv[argc++] = "true";
+	CU_ASSERT_EQUAL_FATAL(pd_run_parse(argc, argv, PD_MODE_SUBMIT, &p), 0);
+	CU_ASSERT_EQUAL(p.ngiven, N);
+	CU_ASSERT_EQUAL(p.chunk, 7);
+	pd_run_opts_free(&p);
+	round_trip(argc, argv, PD_MODE_SUBMIT);
+}
+
+/* Of two options a command does not take, the message is the one the
+ * parser gave before the table (--dry-run's before --no-journal's),
+ * whatever their order, from a command line and from a record. */
+static void test_refusal_order(void)
+{
+	static char *a1[] = {"parade submit", "--no-journal", "--launch", "slurm:1", "--dry-run",
+			     "--", "true"};
+	static char *a2[] = {"parade serve", "--dry-run", "--launch", "slurm:1", "--no-journal"};
+	char buf[4096];
+	pd_run_opts p;
+	FILE *f;
+	int rv, saved = dup(2);
+
+	/* the command line: messages on stderr */
+	f = tmpfile();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fflush(stderr);
+	dup2(fileno(f), 2);
+	rv = pd_run_parse(7, a1, PD_MODE_SUBMIT, &p);
+	pd_run_opts_free(&p);
+	CU_ASSERT_EQUAL(rv, -EINVAL);
+	rv = pd_run_parse(5, a2, PD_MODE_SERVE, &p);
+	pd_run_opts_free(&p);
+	CU_ASSERT_EQUAL(rv, -EINVAL);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	memset(buf, 0, sizeof(buf));
+	rewind(f);
+	CU_ASSERT(fread(buf, 1, sizeof(buf) - 1, f) > 0);
+	fclose(f);
+	CU_ASSERT_STRING_EQUAL(buf,
+			       "parade submit: --dry-run goes with 'parade run' (it prints the "
+			       "script and submits nothing)\n"
+			       "parade serve: --dry-run goes with 'parade run' (it prints the "
+			       "script and submits nothing)\n");
+	/* a record */
+	check_damaged(REC("[[\"no_journal\"],[\"launch\",\"slurm:1\"],[\"slurm_dry_run\"]]",
+			  "[\"true\"]"),
+		      "options: --dry-run goes with 'parade run'");
+	check_damaged(REC("[[\"slurm_dry_run\"],[\"launch\",\"slurm:1\"],[\"no_journal\"]]",
+			  "[\"true\"]"),
+		      "options: --dry-run goes with 'parade run'");
 }
 
 /* A journal from before the record: only "argv" (and "mode"). */
@@ -314,6 +418,9 @@ int main(void)
 	CU_add_test(s, "every option in a record and back", test_every_option);
 	CU_add_test(s, "a damaged record names the field", test_damaged);
 	CU_add_test(s, "collect without the files the options name", test_shape_without_files);
+	CU_add_test(s, "an option that cannot be applied", test_not_applied);
+	CU_add_test(s, "more options than 256", test_many_options);
+	CU_add_test(s, "which refusal wins", test_refusal_order);
 	CU_add_test(s, "a journal from before the record", test_legacy);
 	CU_add_test(s, "the grid from a journal", test_grid);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
