@@ -82,8 +82,6 @@ static int record_put(pd_journal *j, const pd_run_opts *o, int stdin_input)
 
 int pd_record_write(pd_journal *j, const pd_run_opts *o, int stdin_input, const pd_table *grid)
 {
-	/* enum pd_format, as pd_format_parse reads them back */
-	static const char *const formats[] = {"csv", "tsv", "jsonl"};
 	int rv;
 
 	if ((rv = record_put(j, o, stdin_input)) < 0 ||
@@ -92,7 +90,7 @@ int pd_record_write(pd_journal *j, const pd_run_opts *o, int stdin_input, const 
 	    (rv = pd_journal_meta_set(j, "mode", mode_names[o->mode])) < 0 ||
 	    (rv = pd_journal_meta_set(j, "stdin", stdin_input ? "1" : "0")) < 0 ||
 	    (rv = pd_journal_meta_set(j, "schema", o->schema ? o->schema : "")) < 0 ||
-	    (rv = pd_journal_meta_set(j, "format", formats[o->format])) < 0)
+	    (rv = pd_journal_meta_set(j, "format", pd_format_name(o->format))) < 0)
 		return rv;
 	if (o->argc > 0)
 		rv = meta_strings(j, "argv", o->argv, (size_t)o->argc);
