@@ -461,16 +461,24 @@ static int make_table(ctl *c, run *r)
 	return 0;
 }
 
-/* Run: signals, the watch, progress; tells a detached parent it is up;
+/* Ctrl-C, SIGTERM and SIGHUP go through the loop from here on: caught
+ * before the launcher starts, so that one that comes while it starts its
+ * agents is kept (the signal stays pending) and ends the run as
+ * interrupted as soon as the loop runs. */
+static void catch_signals(ctl *c)
+{
+	signal(SIGPIPE, SIG_IGN);
+	pd_loop_signal(c->loop, SIGINT, on_signal, c);
+	pd_loop_signal(c->loop, SIGTERM, on_signal, c);
+	pd_loop_signal(c->loop, SIGHUP, on_signal, c);
+}
+
+/* Run: the watch, progress; tells a detached parent it is up;
  * runs the loop until the end. 0, or -1 before the loop ran. */
 static int run_loop(ctl *c, run *r)
 {
 	const pd_run_opts *o = c->o;
 
-	signal(SIGPIPE, SIG_IGN);
-	pd_loop_signal(c->loop, SIGINT, on_signal, c);
-	pd_loop_signal(c->loop, SIGTERM, on_signal, c);
-	pd_loop_signal(c->loop, SIGHUP, on_signal, c);
 	c->watch = pd_timer_new(c->loop, watch_agents, c);
 	if (c->watch)
 		pd_timer_start(c->watch, 1000);
@@ -643,6 +651,7 @@ int pd_run(const pd_run_opts *o)
 	if (setup_session(&c, &r, &rv) < 0 || setup_server(&c, &r) < 0 ||
 	    setup_listeners(&c, &r) < 0)
 		return cleanup(&c, &r, rv);
+	catch_signals(&c);
 	/* the table comes before the launcher starts, unless the kind wants to
 	 * start first (launcher.h: before_table) */
 	if (!r.kind->before_table && make_table(&c, &r) < 0)

@@ -51,3 +51,25 @@ grep -q "interrupted" "$T/err" || {
 
 assert_no_procs 3
 info "no agent or task left"
+
+# SIGINT while the launcher is still starting its agents (300 of them take
+# a while): the run still ends as interrupted, 130, with nothing left. The
+# signal was lost, or killed the controller without its clean-up, when the
+# handlers came only after the launcher had started.
+setsid "$PARADE" run --workers 300 -- sleep 30 <"$T/in" >"$T/out2.csv" 2>"$T/err2" &
+pid=$!
+wait_for 5 is_parade || fail "\$! ($pid) is not parade run: $(cmdline_of "$pid")"
+some_agents() { [ "$(count_procs_cmd parade-agent)" -ge 1 ]; }
+wait_for 10 some_agents || fail "no agent started"
+kill -INT "$pid" || fail "cannot send SIGINT to $pid"
+wait_pid "$pid" 30 || fail "parade run still runs 30 s after SIGINT during its start"
+if [ "$RC" != 130 ]; then
+	show_file "$T/err2"
+	fail "exit status $RC after SIGINT during the launcher's start, expected 130"
+fi
+grep -q "interrupted" "$T/err2" || {
+	show_file "$T/err2"
+	fail "no 'interrupted' message after SIGINT during the launcher's start"
+}
+assert_no_procs 10
+info "SIGINT during the start: 130, interrupted, nothing left"
