@@ -377,7 +377,12 @@ static int setup_server(ctl *c, run *r)
 	so.out_limit = o->out_limit;
 	so.max_frame = (size_t)o->max_frame;
 	c->srv = pd_server_new(c->loop, &so, &cbs, c);
-	if (!c->srv || pd_server_add_tasks(c->srv, c->tasks.grid->nrows) < 0) {
+	if (!c->srv) {
+		pd_err("cannot set up the server: out of memory, or the handler's settings "
+		       "are over the protocol's limits");
+		return -1;
+	}
+	if (pd_server_add_tasks(c->srv, c->tasks.grid->nrows) < 0) {
 		pd_err("out of memory queueing %zu tasks", c->tasks.grid->nrows);
 		return -1;
 	}

@@ -360,6 +360,10 @@ static int set_handler(pctx *p, const opt_def *d, const char *val)
 		o->kind = PD_TASK_ECHO;
 	else if (!strcmp(val, "sleep"))
 		o->kind = PD_TASK_SLEEP;
+	else if (!strncmp(val, "coproc:", 7) && val[7] && strlen(val + 7) > PD_MAX_SETTING_LEN)
+		/* it travels to every agent in WELCOME (codec.h) */
+		return badf(p, "--handler coproc:COMMAND: the command is %zu bytes; at most %u",
+			    strlen(val + 7), PD_MAX_SETTING_LEN);
 	else if (!strncmp(val, "coproc:", 7) && val[7])
 		o->kind = PD_TASK_COPROC;
 	else

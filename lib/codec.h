@@ -43,7 +43,9 @@
 #define PD_MAX_FRAME_DEFAULT (64u << 20)
 #define PD_MAX_ARGC 65536u
 #define PD_MAX_SETTINGS 16u          /* settings entries in one WELCOME */
-#define PD_MAX_SETTING_LEN 65536u     /* bytes of one kind's settings */
+#define PD_MAX_SETTING_LEN 262144u    /* bytes of one kind's settings (a coprocess
+                                       * command: above Linux's 128 KiB for one
+                                       * argument, what it could be before) */
 
 enum pd_msg_type {
 	PD_MSG_HELLO = 1,

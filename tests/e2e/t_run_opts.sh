@@ -60,4 +60,12 @@ RC=0
 timeout 30 "$PARADE" collect s1 >"$T/c.csv" 2>"$T/c.cerr" || RC=$?
 expect_rc 0 "(c) collect without the host file" "$T/c.cerr"
 head -1 "$T/c.csv" | grep -q '^input,status,' || { show_file "$T/c.csv"; fail "(c) collect printed no table"; }
+
+# (d) a coprocess command of 100,000 bytes (it travels in WELCOME) works
+# as it did when it travelled on the agents' command lines
+pad=$(head -c 100000 /dev/zero | tr '\0' ' ')
+RC=0
+echo 7 | timeout 60 "$PARADE" run --workers 1 --handler "coproc:${pad}cat" -- x {} >"$T/d.csv" 2>"$T/d.err" || RC=$?
+expect_rc 0 "(d) a 100,000-byte coprocess command" "$T/d.err"
+grep -q '^7,ok,0,.*,x 7,$' "$T/d.csv" || { show_file "$T/d.csv"; fail "(d) the row is not 'x 7'"; }
 exit 0
