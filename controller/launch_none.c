@@ -14,5 +14,6 @@ static int none_start(pd_launcher *l, char *err, size_t errlen)
 
 const pd_launcher_ops pd_launcher_none = {
 	.name = "none",
+	.own_settings = 1,
 	.start = none_start,
 };

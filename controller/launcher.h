@@ -70,6 +70,10 @@ typedef struct pd_launcher_ops {
 	 * start leaves no table header on stdout; 0: after it (a failed start
 	 * then leaves the header of an empty table). */
 	int before_table;
+	/* Its agents bring their own handler settings (--launch none: agents
+	 * started by hand give --coproc COMMAND); the controller then hands
+	 * none out in WELCOME. 0: every agent that joins gets them. */
+	int own_settings;
 	/* The listener its agents need when --listen is not given (they dial
 	 * from other machines), or NULL: the session's local socket is
 	 * enough. NULL op: none. */

@@ -365,9 +365,9 @@ static int setup_server(ctl *c, run *r)
 	so.disp.crash_limit = o->crash_limit;
 	so.disp.retries = o->retries;
 	so.kind = (uint8_t)o->kind;
-	/* the coprocess COMMAND travels to every agent in WELCOME, but with
-	 * --launch none, whose agents bring their own (--coproc) */
-	if (o->coproc && o->launch != PD_LAUNCH_NONE) {
+	/* the coprocess COMMAND travels to every agent in WELCOME, unless the
+	 * launcher's agents bring their own (--launch none: --coproc) */
+	if (o->coproc && !r->kind->own_settings) {
 		cop = (pd_setting){PD_TASK_COPROC, (uint32_t)strlen(o->coproc),
 				   (const uint8_t *)o->coproc};
 		so.settings = &cop;
