@@ -165,7 +165,7 @@ static int home_path(char *out, size_t outlen, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot find a home folder: set PARADE_HOME");
 			return -ENOENT;
 		}
-		n = snprintf(out, outlen, "%s/.parade", home);
+		n = snprintf(out, outlen, "%s/" PD_HOME_DEFAULT, home);
 	}
 	if (n < 0 || (size_t)n >= outlen) {
 		snprintf(err, errlen, "parade home path too long");
@@ -221,7 +221,7 @@ static int sessions_open(char *sessions, size_t len, int *fd, char *err, size_t 
 		close(hfd);
 		return -ENAMETOOLONG;
 	}
-	rv = open_sub(hfd, "sessions", sessions, 1, 1, fd, err, errlen);
+	rv = open_sub(hfd, PD_SESSIONS_DIR, sessions, 1, 1, fd, err, errlen);
 	close(hfd);
 	return rv;
 }
@@ -236,7 +236,7 @@ int pd_home_dir(char *out, size_t outlen, char *err, size_t errlen)
 	/* callers read sessions/NAME/connection: the sessions folder must be
 	 * as private as the home, if there is one yet */
 	snprintf(sessions, sizeof(sessions), "%s/sessions", out);
-	rv = open_sub(hfd, "sessions", sessions, 0, 1, &sfd, err, errlen);
+	rv = open_sub(hfd, PD_SESSIONS_DIR, sessions, 0, 1, &sfd, err, errlen);
 	close(hfd);
 	if (rv == -ENOENT)
 		return 0;

@@ -28,6 +28,11 @@ typedef struct pd_connfile {
 	uint8_t secret[PD_SECRET_LEN];
 } pd_connfile;
 
+/* The home's layout: ~/.parade unless PARADE_HOME says otherwise, and the
+ * sessions' folder in it. */
+#define PD_HOME_DEFAULT ".parade" /* under $HOME */
+#define PD_SESSIONS_DIR "sessions"
+
 /* The files of a session folder. Their names are spelled here and nowhere
  * else: code names a file by these constants and builds its path with
  * pd_session_path (or opens it with openat(dfd, PD_SF_..., ...) through a

@@ -24,7 +24,7 @@
 #include "agents.h"
 #include "common.h"
 #include "remote.h"
-#include "session.h" /* PD_SF_CONNECTION only: the plugin links no lib/session.c */
+#include "session.h" /* its names only (PD_SF_*, PD_HOME_DEFAULT, PD_SESSIONS_DIR): the plugin links no lib/session.c */
 
 #define START_TIMEOUT_MS 10000
 #define TASK_EXIT_GRACE_MS 1000 /* after the last task, before proctrack's SIGKILL */
@@ -133,10 +133,10 @@ static int prepare_paths(spank_t sp, struct launch *l, uid_t uid, uint32_t jobid
 	if (job_env(sp, "PARADE_HOME", tmp, sizeof(tmp))) {
 		if (fmt(l->home, sizeof(l->home), "%s", tmp) < 0)
 			goto toolong;
-	} else if (fmt(l->home, sizeof(l->home), "%s/.parade", pw.pw_dir) < 0) {
+	} else if (fmt(l->home, sizeof(l->home), "%s/" PD_HOME_DEFAULT, pw.pw_dir) < 0) {
 		goto toolong;
 	}
-	if (fmt(l->sessions, sizeof(l->sessions), "%s/sessions", l->home) < 0 ||
+	if (fmt(l->sessions, sizeof(l->sessions), "%s/" PD_SESSIONS_DIR, l->home) < 0 ||
 	    fmt(l->conn, sizeof(l->conn), "%s/%s/" PD_SF_CONNECTION, l->sessions, l->session) < 0)
 		goto toolong;
 	if (l->controller[0])
