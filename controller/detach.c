@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "session.h"
+#include "spawn.h"
 
 void ctl_detach(const ctl *c, int *ready_fd)
 {
@@ -34,6 +35,8 @@ void ctl_detach(const ctl *c, int *ready_fd)
 		from = st.st_size;
 	}
 	fflush(NULL);
+	/* the one fork outside lib/spawn: the child is this controller going
+	 * on in the background, not a program to exec */
 	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
 		pd_err("cannot start the controller: %s", strerror(errno));
 		exit(2);
@@ -66,8 +69,7 @@ void ctl_detach(const ctl *c, int *ready_fd)
 			printf("%s\n", c->ses.name);
 		exit(0);
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	pd_reap(pid, &status, NULL, 0);
 	/* the child's reasons went to the log: show them here */
 	fd = openat(c->ses.dir_fd, PD_SF_LOG, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && lseek(fd, from, SEEK_SET) == from)
