@@ -161,19 +161,18 @@ static int handler_start(void *state, const pd_task_msg *t, char *err, size_t er
 	return rv;
 }
 
-/* A sleep under way ends now, failed. */
-static void sleep_cancel(void *state, uint64_t id)
+/* The sleeps under way that ids names end now, failed. */
+static void sleep_cancel(void *state, const pd_idset *ids)
 {
 	(void)state;
 	for (struct sleeper *s = sleepers; s; s = s->next) {
-		if (s->r.id != id || s->cancelled)
+		if (s->cancelled || !pd_idset_has(ids, s->r.id))
 			continue;
 		s->cancelled = 1;
 		s->r.status = PD_ST_FAILED;
 		s->r.exit_code = -1;
 		s->r.error = "cancelled";
 		pd_timer_start(s->timer, 0);
-		return;
 	}
 }
 

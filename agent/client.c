@@ -295,12 +295,18 @@ static void on_ready(pd_conn *c, void *arg)
 	send_hello(a);
 }
 
+/* The most tasks this agent holds (queued + running). */
+static uint64_t hold_limit(const agent *a)
+{
+	return (uint64_t)a->o->slots * HOLD_PER_SLOT + HOLD_EXTRA;
+}
+
 /* The count a TASKS payload declares (its first field), checked before
  * anything is decoded: one frame must not make the agent hold more than
- * HOLD_PER_SLOT x slots + HOLD_EXTRA tasks. 1 (why says so) or 0. */
+ * hold_limit() tasks. 1 (why says so) or 0. */
 static int tasks_over_limit(const agent *a, const uint8_t *p, size_t n, char *why, size_t whylen)
 {
-	uint64_t limit = (uint64_t)a->o->slots * HOLD_PER_SLOT + HOLD_EXTRA;
+	uint64_t limit = hold_limit(a);
 	uint64_t held = (uint64_t)a->queue.len + a->running;
 	uint32_t count;
 
@@ -318,27 +324,43 @@ static int tasks_over_limit(const agent *a, const uint8_t *p, size_t n, char *wh
 
 /* CANCEL (a parade controller sends none today): a task still queued is
  * dropped, one running is ended by its handler; both report failed,
- * "cancelled". Unknown ids are ignored. */
+ * "cancelled". Unknown and repeated ids are ignored, and so are ids past
+ * the first hold_limit() (no agent holds more tasks than that). The work
+ * is one sort of the ids, one pass over the queue and one over each
+ * kind's running tasks (idset.h): a frame of millions of ids costs
+ * seconds at most, not ids x tasks held. */
 static void on_cancel(agent *a, const uint8_t *p, size_t n)
 {
-	uint64_t *ids = NULL;
+	uint64_t *ids = NULL, limit = hold_limit(a);
 	uint32_t count = 0;
+	pd_task_msg **taken = NULL;
+	size_t ntaken = 0;
+	pd_idset set;
 
 	if (pd_cancel_decode(p, n, &ids, &count) < 0) {
 		pd_conn_close(a->conn, "protocol error: bad CANCEL");
 		return;
 	}
-	for (uint32_t k = 0; k < count; k++) {
-		pd_task_msg *t = pd_taskq_take(&a->queue, ids[k]);
-
-		if (!t) {
-			pd_handlers_cancel(a->handlers, ids[k]);
-			continue;
-		}
-		a->running++; /* as if started: start_failed counts it done */
-		start_failed(a, t, "cancelled");
-		free(t);
+	if (count > limit) {
+		pd_warn("a CANCEL of %u ids: only the first %llu are looked at (this agent holds "
+			"at most %llu tasks)",
+			count, (unsigned long long)limit, (unsigned long long)limit);
+		count = (uint32_t)limit;
 	}
+	set = pd_idset_make(ids, count);
+	/* off the queue first: the results below start queued tasks */
+	if (set.n && a->queue.len && !(taken = malloc(a->queue.len * sizeof(*taken))))
+		pd_err("out of memory cancelling queued tasks: they will run");
+	if (taken)
+		ntaken = pd_taskq_take_set(&a->queue, &set, taken);
+	if (set.n)
+		pd_handlers_cancel(a->handlers, &set);
+	for (size_t k = 0; k < ntaken; k++) {
+		a->running++; /* as if started: start_failed counts it done */
+		start_failed(a, taken[k], "cancelled");
+		free(taken[k]);
+	}
+	free(taken);
 	free(ids);
 }
 

@@ -458,17 +458,19 @@ void pd_coproc_end(pd_coproc *c, const char *why)
 	pd_coproc_free(c);
 }
 
-int pd_coproc_cancel(pd_coproc *c, uint64_t id)
+size_t pd_coproc_cancel(pd_coproc *c, const pd_idset *ids)
 {
+	size_t n = 0;
+
 	for (uint32_t i = 0; c && i < c->n; i++) {
 		cop *k = &c->cops[i];
-		if (k->busy && k->id == id && !k->cancelled && k->pid > 0) {
+		if (k->busy && !k->cancelled && k->pid > 0 && pd_idset_has(ids, k->id)) {
 			k->cancelled = 1;
 			pd_kill_group(k->pid, SIGKILL); /* reported when its stdout ends */
-			return 1;
+			n++;
 		}
 	}
-	return 0;
+	return n;
 }
 
 /* ---- the coproc kind (handler.h): its settings are the COMMAND ---- */
@@ -541,9 +543,9 @@ static int handler_start(void *state, const pd_task_msg *t, char *err, size_t er
 	return rv;
 }
 
-static void handler_cancel(void *state, uint64_t id)
+static void handler_cancel(void *state, const pd_idset *ids)
 {
-	pd_coproc_cancel(((cop_kind *)state)->pool, id);
+	pd_coproc_cancel(((cop_kind *)state)->pool, ids);
 }
 
 static void handler_close(void *state)

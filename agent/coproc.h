@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "codec.h"
+#include "idset.h"
 #include "loop.h"
 
 typedef struct pd_coproc pd_coproc;
@@ -57,9 +58,10 @@ void pd_coproc_free(pd_coproc *c);
 /* The same, but each task under way is first reported lost with error
  * why (the controller runs it again). NULL is fine. */
 void pd_coproc_end(pd_coproc *c, const char *why);
-/* Kills the coprocess running task id; its task is reported failed,
- * "cancelled", and the coprocess started again when needed. 1 if id ran
- * here, else 0. */
-int pd_coproc_cancel(pd_coproc *c, uint64_t id);
+/* Kills each coprocess running a task whose id is in ids; each such task
+ * is reported failed, "cancelled" (when its stdout ends, from the loop),
+ * and the coprocess started again when needed. How many were killed.
+ * O(slots x log ids->n). */
+size_t pd_coproc_cancel(pd_coproc *c, const pd_idset *ids);
 
 #endif

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "codec.h"
+#include "idset.h"
 #include "loop.h"
 
 /* The one result callback of every kind. r and its strings are valid
@@ -56,9 +57,13 @@ typedef struct pd_handler_ops {
 	 * -errno with err saying why when it could not start (then no result
 	 * comes: the core reports the task failed with err). */
 	int (*start)(void *state, const pd_task_msg *t, char *err, size_t errlen);
-	/* Ends task id now if it runs here; its result still comes (failed,
-	 * "cancelled"). Unknown ids are ignored. May be NULL. */
-	void (*cancel)(void *state, uint64_t id);
+	/* Ends now every task running here whose id is in ids (one CANCEL's
+	 * set; ids not running here are ignored). Each one's result still
+	 * comes (failed, "cancelled"), later from the loop, never from within
+	 * this call. Walk the kind's own tasks and ask pd_idset_has: O(tasks
+	 * here x log ids->n), never work per id of the set (a CANCEL may name
+	 * millions). May be NULL. */
+	void (*cancel)(void *state, const pd_idset *ids);
 	/* Ends every task and child at once, without results (the agent
 	 * exits), and frees state. */
 	void (*close)(void *state);
@@ -90,8 +95,8 @@ uint32_t pd_handlers_features(const pd_handlers *h);
  * maybe already), or -errno with err (no result comes): no handler for
  * the kind, or it could not start. */
 int pd_handlers_start(pd_handlers *h, const pd_task_msg *t, char *err, size_t errlen);
-/* Asks every kind to cancel task id. */
-void pd_handlers_cancel(pd_handlers *h, uint64_t id);
+/* Asks every kind to cancel its tasks whose ids are in ids. */
+void pd_handlers_cancel(pd_handlers *h, const pd_idset *ids);
 /* Closes every kind (ends their tasks and children, without results) and
  * frees h. NULL is fine. */
 void pd_handlers_free(pd_handlers *h);

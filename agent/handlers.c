@@ -197,11 +197,11 @@ int pd_handlers_start(pd_handlers *h, const pd_task_msg *t, char *err, size_t er
 	return s->ops->start(s->state, t, err, errlen);
 }
 
-void pd_handlers_cancel(pd_handlers *h, uint64_t id)
+void pd_handlers_cancel(pd_handlers *h, const pd_idset *ids)
 {
 	for (size_t i = 0; i < h->n; i++)
 		if (h->s[i].ops->cancel)
-			h->s[i].ops->cancel(h->s[i].state, id);
+			h->s[i].ops->cancel(h->s[i].state, ids);
 }
 
 void pd_handlers_free(pd_handlers *h)

@@ -498,11 +498,11 @@ static int handler_start(void *state, const pd_task_msg *t, char *err, size_t er
 	return rv;
 }
 
-static void handler_cancel(void *state, uint64_t id)
+static void handler_cancel(void *state, const pd_idset *ids)
 {
 	(void)state;
 	for (struct pd_proc *p = procs; p; p = p->next)
-		if (p->id == id && !p->cancelled)
+		if (!p->cancelled && pd_idset_has(ids, p->id))
 			pd_proc_cancel(p);
 }
 

@@ -54,6 +54,21 @@ pd_task_msg *pd_taskq_take(pd_taskq *q, uint64_t id)
 	return t;
 }
 
+size_t pd_taskq_take_set(pd_taskq *q, const pd_idset *s, pd_task_msg **out)
+{
+	size_t kept = 0, taken = 0;
+
+	for (size_t i = 0; i < q->len; i++) {
+		pd_task_msg *t = AT(q, i);
+		if (pd_idset_has(s, t->id))
+			out[taken++] = t;
+		else
+			AT(q, kept++) = t;
+	}
+	q->len = kept;
+	return taken;
+}
+
 size_t pd_taskq_clear(pd_taskq *q)
 {
 	size_t n = q->len;

@@ -1,9 +1,10 @@
 #!/bin/bash
 # t_fake_controller.sh - a hostile controller (tests/hostile/fake_controller)
 # against the real parade-agent, over the Unix socket and over TLS: crafted
-# frames (32,768 tasks at once, bad headers, bad payloads, a WELCOME of
-# another version, a frame that never ends, a controller gone mid-handshake,
-# a wrong secret) and FAKE_CONTROLLER_ROUNDS random ones (default 150 per
+# frames (32,768 tasks at once, a CANCEL of 4,194,304 ids at an agent
+# holding 8,000 tasks, which must answer the PING behind it, bad headers,
+# bad payloads, a WELCOME of another version, a frame that never ends, a
+# controller gone mid-handshake, a wrong secret) and FAKE_CONTROLLER_ROUNDS random ones (default 150 per
 # transport). The agent must never crash, hang or spin: it drops a bad
 # controller with a clear log line and dials again; only a wrong secret or
 # another protocol version ends it (exit 3). A controller that welcomes the

@@ -233,8 +233,11 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 		pd_result_msg **r = NULL;
 		uint32_t k = 0;
 		if (pd_results_decode(p, n, &r, &k) == 0) {
-			for (uint32_t i = 0; i < k; i++)
+			for (uint32_t i = 0; i < k; i++) {
+				if (r[i]->status == PD_ST_FAILED && !strcmp(r[i]->error, "cancelled"))
+					pe->cancelled++;
 				free(r[i]);
+			}
 			free(r);
 			pe->results += k;
 		}
@@ -362,7 +365,7 @@ peer *welcomed(void)
 	pd_buf_free(&b);
 	if (!wait_until(work_done, pe, WAIT_MS) || pe->closed || agent_exited)
 		return NULL;
-	pe->results = 0;
+	pe->results = pe->cancelled = 0;
 	return pe;
 }
 
@@ -602,6 +605,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pe = fc_crafted(pe);
+	pe = fc_huge_cancel();
 	if (use_tls)
 		tls_cases();
 	else

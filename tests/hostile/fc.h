@@ -22,6 +22,7 @@ typedef struct peer {
 	uint32_t slots;
 	uint64_t pong; /* last PONG stamp */
 	uint64_t results;
+	uint64_t cancelled; /* of those results: failed, error "cancelled" */
 	char why[256];
 } peer;
 
@@ -77,6 +78,8 @@ void expect(int ok, const char *name, const char *detail);
  * connection to go on with, or NULL), and the reconnection backoff over
  * the Unix socket. */
 peer *fc_crafted(peer *pe);
+/* A CANCEL of millions of ids at an agent holding thousands of tasks. */
+peer *fc_huge_cancel(void);
 void fc_backoff_cases(void);
 
 #endif

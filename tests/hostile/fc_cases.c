@@ -3,6 +3,7 @@
  * all finish at once, a WELCOME of another version, and the reconnection
  * backoff. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -157,6 +158,76 @@ peer *fc_crafted(peer *pe)
 	(void)mark;
 	pd_buf_free(&b);
 	return pe;
+}
+
+/* ---- a huge CANCEL ---- */
+
+#define CANCEL_IDS (1u << 22) /* 32 MiB of ids */
+#define SLEEPS 8000u
+#define FIRST_ID 1000000u
+
+static int cancels_in(void *arg)
+{
+	peer *pe = arg;
+
+	return pe->cancelled >= 51 || pe->closed || agent_exited;
+}
+
+/* An agent with 1 slot holding 8,000 sleeps (1 running, 7,999 queued)
+ * gets a CANCEL of 4,194,304 ids: the running task, 50 queued ones each
+ * named twice, then ids it never had. It must answer the PING behind it
+ * within WAIT_MS (an agent whose work grows with ids x tasks held needs
+ * minutes), keep the connection and report exactly those 51 tasks
+ * cancelled: no other task ends. */
+peer *fc_huge_cancel(void)
+{
+	static char w[] = "3600";
+	char *argv[] = {w, NULL};
+	char detail[200];
+	uint64_t *ids;
+	pd_buf b = {0};
+	size_t mark;
+	peer *pe;
+	int got;
+
+	pe = fresh_agent(1);
+	ids = malloc(CANCEL_IDS * sizeof(*ids));
+	if (!pe || !ids) {
+		expect(0, "a CANCEL of 4194304 ids: a fresh agent", describe_exit());
+		free(ids);
+		return pe;
+	}
+	pd_tasks_begin(&b, &mark);
+	for (uint32_t i = 0; i < SLEEPS; i++) {
+		pd_task_msg t = {FIRST_ID + i, 1, PD_TASK_SLEEP, 0, 4096, 1, argv};
+		pd_tasks_add(&b, mark, &t);
+	}
+	pd_tasks_end(&b, mark);
+	ids[0] = FIRST_ID; /* the one running */
+	for (uint32_t k = 0; k < 50; k++)
+		ids[1 + k] = ids[51 + k] = FIRST_ID + 1 + 2 * k;
+	for (uint32_t i = 101; i < CANCEL_IDS; i++)
+		ids[i] = 5000000000ull + i * 7ull;
+	pd_cancel_encode(&b, ids, CANCEL_IDS);
+	free(ids);
+	send_raw(pe, &b);
+	pd_buf_free(&b);
+	got = outcome(pe);
+	expect(got == KEPT,
+	       "a CANCEL of 4194304 ids at an agent holding 8000 tasks: PING answered, kept",
+	       outcome_name[got]);
+	if (got != KEPT)
+		return settle(pe, got, "a CANCEL of 4194304 ids");
+	wait_until(cancels_in, pe, WAIT_MS);
+	/* anything more would have come by a PING later */
+	got = outcome(pe);
+	snprintf(detail, sizeof(detail), "%llu result(s), %llu cancelled, %s",
+		 (unsigned long long)pe->results, (unsigned long long)pe->cancelled,
+		 outcome_name[got]);
+	expect(got == KEPT && pe->results == 51 && pe->cancelled == 51,
+	       "the CANCEL ended the running task and the 50 queued ones it named, no other",
+	       detail);
+	return settle(pe, got, "the huge CANCEL");
 }
 
 /* ---- reconnection backoff ---- */

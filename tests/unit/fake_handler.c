@@ -104,10 +104,10 @@ static int fake_start(void *state, const pd_task_msg *m, char *err, size_t errle
 	return 0;
 }
 
-static void fake_cancel(void *state, uint64_t id)
+static void fake_cancel(void *state, const pd_idset *ids)
 {
 	for (fake_task *t = ((fake *)state)->tasks; t; t = t->next)
-		if (t->id == id && !t->cancelled) {
+		if (!t->cancelled && pd_idset_has(ids, t->id)) {
 			t->cancelled = 1;
 			pd_timer_start(t->timer, 0);
 		}

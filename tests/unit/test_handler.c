@@ -31,6 +31,8 @@ typedef struct script {
 	pd_task_msg tasks[MAXT];
 	uint32_t ntasks;
 	int cancel_id; /* a task to CANCEL once every other one answered, or -1 */
+	const uint64_t *cancel_ids; /* a CANCEL sent right after the TASKS */
+	uint32_t ncancel;
 	/* what came back */
 	int hello;
 	uint32_t features;
@@ -130,6 +132,8 @@ static void *controller(void *arg)
 			for (uint32_t i = 0; i < s->ntasks; i++)
 				pd_tasks_add(&out, mark, &s->tasks[i]);
 			pd_tasks_end(&out, mark);
+			if (s->ncancel)
+				pd_cancel_encode(&out, s->cancel_ids, s->ncancel);
 		} else if (type == PD_MSG_PING) {
 			uint64_t stamp;
 			pd_ping_decode(p, n, &stamp);
@@ -319,6 +323,43 @@ static void test_no_and_bad_settings(void)
 	free(s);
 }
 
+/* One CANCEL names running and queued tasks, some twice, with ids the
+ * agent never had; past the agent's hold limit (2 slots: 2 x 65 + 8192)
+ * ids are not looked at. Exactly the tasks named in time end, "cancelled";
+ * the others run as if nothing happened. */
+static void test_cancel_set(void)
+{
+	script *s = new_script();
+	uint32_t n = 9000;
+	uint64_t *ids = calloc(n, sizeof(*ids));
+	static const uint64_t named[] = {5, 1, 999, 3, 0, 1, 5, 1u << 20};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ids);
+	task(s, 200, w_hang); /* 0: runs */
+	task(s, 200, w_hang); /* 1: runs */
+	task(s, 200, w_a);    /* 2: queued, named only past the limit */
+	task(s, 200, w_hang); /* 3: queued */
+	task(s, PD_TASK_ECHO, w_hi); /* 4: queued, never named */
+	task(s, 200, w_hang); /* 5: queued */
+	for (uint32_t i = 0; i < n; i++)
+		ids[i] = 1000 + i; /* ids it never had */
+	memcpy(ids, named, sizeof(named));
+	ids[2 * 65 + 8192] = 2; /* the first id not looked at */
+	s->cancel_ids = ids;
+	s->ncancel = n;
+	CU_ASSERT_EQUAL(run_agent(s, NULL, 0), 0);
+	CU_ASSERT_STRING_EQUAL(s->fail, "");
+	for (int i = 0; i < 6; i++) {
+		int ok = i == 2 || i == 4;
+		CU_ASSERT_EQUAL(s->status[i], ok ? PD_ST_OK : PD_ST_FAILED);
+		CU_ASSERT_STRING_EQUAL(s->error[i], ok ? "" : "cancelled");
+	}
+	CU_ASSERT_STRING_EQUAL(s->out[2], "-|a");
+	CU_ASSERT_STRING_EQUAL(s->out[4], "hi\n");
+	free(ids);
+	free(s);
+}
+
 static void test_coproc_from_controller(void)
 {
 	script *s = new_script();
@@ -366,6 +407,7 @@ int main(void)
 	CU_add_test(suite, "the agent's own settings win", test_own_settings_win);
 	CU_add_test(suite, "no settings, refused settings", test_no_and_bad_settings);
 	CU_add_test(suite, "coproc command from the controller", test_coproc_from_controller);
+	CU_add_test(suite, "a CANCEL of a set of ids", test_cancel_set);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();
