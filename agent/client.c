@@ -368,6 +368,7 @@ static void on_cancel(agent *a, const uint8_t *p, size_t n)
  * the handlers. */
 static void on_welcome(agent *a, pd_conn *c, const uint8_t *p, size_t n)
 {
+	char err[400];
 	pd_welcome w;
 	int rejoin = a->ever_welcomed && !a->welcomed, bad = a->welcomed;
 
@@ -409,7 +410,16 @@ static void on_welcome(agent *a, pd_conn *c, const uint8_t *p, size_t n)
 		rejoined(a);
 	/* after rejoined(): a result of a handler set up again may start
 	 * the next task, and the queue held may be for the old controller */
-	pd_handlers_welcome(a->handlers, &w);
+	if (pd_handlers_welcome(a->handlers, &w, err, sizeof(err)) < 0) {
+		/* as when the agent's own settings fail: an agent that failed
+		 * every task of the kind would swallow a pool's work. What it
+		 * holds is not reported: the controller requeues it as lost */
+		pd_err("%s", err);
+		pd_err("cannot take the controller's handler settings: leaving");
+		pd_conn_close(c, "agent cannot take the handler settings");
+		finish(a, 2);
+		return;
+	}
 	send_results(a->loop, a);
 	/* the exit rules may have waited for this connection */
 	if (rejoin)
@@ -421,6 +431,8 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 	agent *a = arg;
 	char why[256];
 
+	if (a->exit_code >= 0)
+		return; /* leaving: nothing more is taken */
 	a->last_heard = pd_loop_now(a->loop);
 	switch (type) {
 	case PD_MSG_WELCOME:

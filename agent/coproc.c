@@ -513,19 +513,23 @@ static int handler_configure(void *state, const uint8_t *data, size_t len, char 
 	}
 	if (old && cmd && !strcmp(old->command, cmd))
 		return 0;
-	if (cmd && (rv = pd_coproc_new(ck->env->loop, cmd, ck->env->slots, handler_done,
-				       (void *)ck->env, &pool)) < 0) {
-		snprintf(err, errlen, "cannot start the coprocess '%s'", cmd);
-		return rv;
-	}
-	/* the new pool first: a result of the old one may start the next task */
+	rv = cmd ? pd_coproc_new(ck->env->loop, cmd, ck->env->slots, handler_done,
+				 (void *)ck->env, &pool)
+		 : 0;
+	if (rv < 0)
+		snprintf(err, errlen, "cannot start the coprocess '%s': %s", cmd, strerror(-rv));
+	/* the new pool (or none) first: a result of the old one may start the
+	 * next task; the old command never runs again */
 	ck->pool = pool;
 	if (old) {
-		pd_info("coprocess command now %s%s%s", cmd ? "'" : "(none)", cmd ? cmd : "",
-			cmd ? "'" : "");
-		pd_coproc_end(old, "the coprocess command changed while it ran");
+		if (rv == 0)
+			pd_info("coprocess command now %s%s%s", cmd ? "'" : "(none)",
+				cmd ? cmd : "", cmd ? "'" : "");
+		pd_coproc_end(old, rv < 0 ? "the coprocess command changed while it ran, and the "
+					    "new one cannot start"
+					  : "the coprocess command changed while it ran");
 	}
-	return 0;
+	return rv;
 }
 
 static int handler_start(void *state, const pd_task_msg *t, char *err, size_t errlen)

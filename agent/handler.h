@@ -49,8 +49,10 @@ typedef struct pd_handler_ops {
 	/* Takes settings: data[0, len) (NUL-ended after len) or NULL, 0 for
 	 * none. Called with own settings before any task, then (for a kind
 	 * without own settings) after each WELCOME. 0, or -errno with err
-	 * saying why; the kind then has no settings and its tasks fail with
-	 * why. NULL: the kind takes no settings (any given are ignored). */
+	 * saying why, strerror included when a call failed (the agent logs
+	 * it and leaves, exit 2); the kind then has no settings: whatever
+	 * it ran for the old ones is ended. NULL: the kind takes no settings
+	 * (any given are ignored). */
 	int (*configure)(void *state, const uint8_t *data, size_t len, char *err, size_t errlen);
 	/* Starts t (of this kind; only read during the call). Its result comes
 	 * through env->done exactly once, maybe before start returns. 0, or
@@ -87,8 +89,11 @@ int pd_handlers_new(const pd_handler_env *env, pd_handlers **out, char *err, siz
 int pd_handlers_own(pd_handlers *h, uint8_t kind, const uint8_t *data, size_t len, char *err,
 		    size_t errlen);
 /* Configures every kind without own settings from w's settings (a kind
- * w does not name gets NULL, 0). Failures are logged; their tasks fail. */
-void pd_handlers_welcome(pd_handlers *h, const pd_welcome *w);
+ * w does not name gets NULL, 0). 0, or -errno with err saying why at the
+ * first kind that could not take them: the agent cannot do what this
+ * controller hands out and leaves (exit 2) rather than fail every task
+ * of that kind. A kind that failed is tried again by the next WELCOME. */
+int pd_handlers_welcome(pd_handlers *h, const pd_welcome *w, char *err, size_t errlen);
 /* The HELLO features the set claims (PD_HELLO_*). */
 uint32_t pd_handlers_features(const pd_handlers *h);
 /* Starts t with its kind's handler. 0 (its result comes through done,

@@ -131,9 +131,9 @@ int pd_handlers_own(pd_handlers *h, uint8_t kind, const uint8_t *data, size_t le
 	return configure(s, data, len, err, errlen);
 }
 
-void pd_handlers_welcome(pd_handlers *h, const pd_welcome *w)
+int pd_handlers_welcome(pd_handlers *h, const pd_welcome *w, char *err, size_t errlen)
 {
-	char err[300];
+	int rv;
 
 	for (size_t i = 0; i < h->n; i++) {
 		slot *s = &h->s[i];
@@ -148,13 +148,15 @@ void pd_handlers_welcome(pd_handlers *h, const pd_welcome *w)
 					 "line), not the controller's", s->ops->name);
 			continue;
 		}
-		/* the same again (a rejoin): nothing to do */
-		if (!s->ops->configure || (!data && !s->data) ||
-		    (data && s->data && len == s->len && !memcmp(data, s->data, len)))
+		/* the same again (a rejoin) after they were taken: nothing to do */
+		if (!s->ops->configure ||
+		    (!s->why[0] && ((!data && !s->data) ||
+				    (data && s->data && len == s->len && !memcmp(data, s->data, len)))))
 			continue;
 		if (data && !(copy = malloc(len + 1))) {
-			pd_err("out of memory keeping the %s handler's settings", s->ops->name);
-			continue;
+			snprintf(err, errlen, "out of memory keeping the %s handler's settings",
+				 s->ops->name);
+			return -ENOMEM;
 		}
 		if (copy) {
 			memcpy(copy, data, len);
@@ -163,11 +165,17 @@ void pd_handlers_welcome(pd_handlers *h, const pd_welcome *w)
 		free(s->data);
 		s->data = copy;
 		s->len = len;
-		if (configure(s, copy, len, err, sizeof(err)) < 0)
-			pd_err("%s", err);
-		else if (copy)
+		if ((rv = configure(s, copy, len, err, errlen)) < 0) {
+			/* not kept: the same settings again are tried again */
+			free(s->data);
+			s->data = NULL;
+			s->len = 0;
+			return rv;
+		}
+		if (copy)
 			pd_debug("the %s handler took the controller's settings", s->ops->name);
 	}
+	return 0;
 }
 
 uint32_t pd_handlers_features(const pd_handlers *h)

@@ -54,7 +54,8 @@ static const char usage[] =
 	"  --version           print the version\n"
 	"\n"
 	"Exit status: 0 told to stop, idle or done; 1 controller unreachable past the\n"
-	"grace period; 2 usage error; 3 refused by the controller (wrong secret or version).\n";
+	"grace period; 2 usage error, or coprocesses (--coproc, or the controller's\n"
+	"command) that cannot start; 3 refused by the controller (wrong secret or version).\n";
 
 /* Parses a positive decimal number of seconds (fractions allowed) into ms. */
 static int parse_seconds(const char *opt, const char *s, uint64_t *ms)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -305,16 +306,16 @@ static void test_no_and_bad_settings(void)
 	CU_ASSERT_EQUAL(run_agent(s, NULL, 0), 0);
 	CU_ASSERT_STRING_EQUAL(s->out[0], "-|a");
 	free(s);
-	/* refused from the controller: its tasks fail saying why */
+	/* refused from the controller: the agent leaves, exit 2, without
+	 * reporting the tasks it was handed (the controller requeues them
+	 * as lost; an agent that failed them would swallow a pool's work) */
 	s = new_script();
 	setting(s, 200, "bad");
 	task(s, 200, w_a);
 	task(s, PD_TASK_ECHO, w_hi);
-	CU_ASSERT_EQUAL(run_agent(s, NULL, 0), 0);
-	CU_ASSERT_STRING_EQUAL(s->fail, "");
-	CU_ASSERT_EQUAL(s->status[0], PD_ST_FAILED);
-	CU_ASSERT_STRING_EQUAL(s->error[0], "fake: bad settings");
-	CU_ASSERT_EQUAL(s->status[1], PD_ST_OK);
+	CU_ASSERT_EQUAL(run_agent(s, NULL, 0), 2);
+	CU_ASSERT_EQUAL(s->hello, 1);
+	CU_ASSERT_EQUAL(s->nresults, 0);
 	free(s);
 	/* refused on the agent's own command line: exit 2, no connection */
 	s = new_script();
@@ -389,6 +390,95 @@ static void test_coproc_from_controller(void)
 	free(s);
 }
 
+/* ---- the set without an agent: settings that cannot be put in place ---- */
+
+typedef struct got {
+	pd_loop *l;
+	int n;
+	uint8_t status;
+	char out[200], error[200];
+} got;
+
+static void got_done(void *arg, const pd_result_msg *r)
+{
+	got *g = arg;
+
+	g->n++;
+	g->status = r->status;
+	snprintf(g->out, sizeof(g->out), "%.*s", (int)r->out_len, r->out);
+	snprintf(g->error, sizeof(g->error), "%s", r->error);
+	pd_loop_stop(g->l);
+}
+
+static void too_late(pd_loop *l, void *arg)
+{
+	(void)arg;
+	pd_loop_stop(l);
+}
+
+/* Runs l until a result comes or 10 s pass. */
+static void run_for_result(got *g)
+{
+	pd_timer *t = pd_timer_new(g->l, too_late, NULL);
+
+	pd_timer_start(t, 10000);
+	pd_loop_run(g->l);
+	pd_timer_free(t);
+}
+
+/* A coprocess COMMAND from a WELCOME that cannot start (no file
+ * descriptor left for its pipes): pd_handlers_welcome says why, with
+ * strerror; the old command's coprocesses are ended (the task one of
+ * them ran is reported lost, not left running the old command); and the
+ * same settings in the next WELCOME are tried again, not skipped. */
+static void test_welcome_cannot_start(void)
+{
+	got g = {0};
+	pd_handler_env env;
+	pd_handlers *h;
+	pd_welcome w = {PD_PROTO_VERSION, 1000, 1u << 20, "ctl", 1, {{0}}};
+	char err[300];
+	static char *w_x[] = {"x", NULL};
+	pd_task_msg t = {7, 1, PD_TASK_COPROC, 0, 4096, 1, w_x};
+	struct rlimit was, low;
+	int fd;
+
+	g.l = pd_loop_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g.l);
+	env = (pd_handler_env){g.l, 2, got_done, &g};
+	CU_ASSERT_EQUAL_FATAL(pd_handlers_new(&env, &h, err, sizeof(err)), 0);
+	/* the old command takes the line and never answers */
+	w.settings[0] = (pd_setting){PD_TASK_COPROC, 6, (const uint8_t *)"read l"};
+	CU_ASSERT_EQUAL_FATAL(pd_handlers_welcome(h, &w, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(pd_handlers_start(h, &t, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(g.n, 0);
+	/* the lowest free descriptor is the limit: no pipe can be made */
+	fd = dup(0);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_NOFILE, &was), 0);
+	low = was;
+	low.rlim_cur = (rlim_t)fd;
+	CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_NOFILE, &low), 0);
+	w.settings[0] = (pd_setting){PD_TASK_COPROC, 3, (const uint8_t *)"cat"};
+	CU_ASSERT(pd_handlers_welcome(h, &w, err, sizeof(err)) < 0);
+	setrlimit(RLIMIT_NOFILE, &was);
+	CU_ASSERT_STRING_EQUAL(err, "cannot start the coprocess 'cat': Too many open files");
+	/* the old one's task: lost, now (its coprocess is gone) */
+	CU_ASSERT_EQUAL(g.n, 1);
+	CU_ASSERT_EQUAL(g.status, PD_ST_LOST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(g.error, "the new one cannot start"));
+	/* the same command again, with descriptors to spare: tried, runs */
+	CU_ASSERT_EQUAL(pd_handlers_welcome(h, &w, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(pd_handlers_start(h, &t, err, sizeof(err)), 0);
+	run_for_result(&g);
+	CU_ASSERT_EQUAL(g.n, 2);
+	CU_ASSERT_EQUAL(g.status, PD_ST_OK);
+	CU_ASSERT_STRING_EQUAL(g.out, "x\n");
+	pd_handlers_free(h);
+	pd_loop_free(g.l);
+}
+
 int main(void)
 {
 	CU_pSuite suite;
@@ -408,6 +498,7 @@ int main(void)
 	CU_add_test(suite, "no settings, refused settings", test_no_and_bad_settings);
 	CU_add_test(suite, "coproc command from the controller", test_coproc_from_controller);
 	CU_add_test(suite, "a CANCEL of a set of ids", test_cancel_set);
+	CU_add_test(suite, "a WELCOME's coprocess that cannot start", test_welcome_cannot_start);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();
