@@ -1486,7 +1486,7 @@ static void test_hello_hostile(void)
 					     "slurm_step"};
 	static const char *const bad[] = {
 		"a\nparade: fake line", "\x1b[2J\x1b[H", "tab\there", "del\x7f",
-		"utf8-\xc2\x9b31m", "cr\r",
+		"utf8-\xc2\x9b" "31m", "cr\r",
 	};
 	char why[200], big[300];
 
