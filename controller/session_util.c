@@ -44,6 +44,13 @@ static int ask_ms(const char *dir, const char *req, int ms, pd_json **out, char 
 		return rv;
 	}
 	rv = pd_control_request(url, req, strlen(req), ms, &reply, &rlen, err, errlen);
+	/* a controller that ended while it was asked (it closes its control
+	 * socket, then its lock) never answers: that is a session no
+	 * controller runs, not a failure of the request */
+	if (rv < 0 && pd_lock_held(dir, NULL, 0) == 0) {
+		snprintf(err, errlen, "no controller is running for this session (it ended)");
+		return -ESRCH;
+	}
 	if (rv < 0)
 		return rv;
 	rv = pd_json_parse(reply, rlen, out, err, errlen);
