@@ -202,17 +202,24 @@ static int decode_task(pd_reader *r, pd_task_msg **out)
 	return 0;
 }
 
-int pd_tasks_decode(const uint8_t *p, size_t n, pd_task_msg ***tasks, uint32_t *count)
+/* One entry of a batch, decoded into *out (one malloc block). */
+typedef int (*decode_one_fn)(pd_reader *r, void **out);
+
+/* A batch (TASKS, RESULTS): u32 count, then count entries of at least min
+ * bytes each. *items is a malloc'd array of *count owned entries; -EPROTO
+ * or -ENOMEM leaves nothing. */
+static int decode_batch(const uint8_t *p, size_t n, size_t min, decode_one_fn one, void ***items,
+			uint32_t *count)
 {
-	pd_task_msg **a = NULL;
+	void **a;
 	pd_reader r;
 	uint32_t c, i = 0;
 	int rv;
 
-	*tasks = NULL;
+	*items = NULL;
 	*count = 0;
 	pd_reader_init(&r, p, n);
-	rv = get_count(&r, TASK_FIXED, &c);
+	rv = get_count(&r, min, &c);
 	if (rv < 0)
 		return rv;
 	/* at least one slot so a successful decode never hands back NULL */
@@ -220,18 +227,36 @@ int pd_tasks_decode(const uint8_t *p, size_t n, pd_task_msg ***tasks, uint32_t *
 	if (!a)
 		return -ENOMEM;
 	for (i = 0; i < c; i++) {
-		rv = decode_task(&r, &a[i]);
+		rv = one(&r, &a[i]);
 		if (rv < 0)
 			goto fail;
 	}
 	rv = pd_reader_end(&r);
 	if (rv < 0)
 		goto fail;
-	*tasks = a;
+	*items = a;
 	*count = c;
 	return 0;
 fail:
-	free_array((void **)a, i);
+	free_array(a, i);
+	return rv;
+}
+
+static int decode_task_one(pd_reader *r, void **out)
+{
+	pd_task_msg *t = NULL;
+	int rv = decode_task(r, &t);
+
+	*out = t;
+	return rv;
+}
+
+int pd_tasks_decode(const uint8_t *p, size_t n, pd_task_msg ***tasks, uint32_t *count)
+{
+	void **a;
+	int rv = decode_batch(p, n, TASK_FIXED, decode_task_one, &a, count);
+
+	*tasks = (pd_task_msg **)a;
 	return rv;
 }
 
@@ -273,35 +298,21 @@ static int decode_result(pd_reader *r, pd_result_msg **out)
 	return 0;
 }
 
+static int decode_result_one(pd_reader *r, void **out)
+{
+	pd_result_msg *m = NULL;
+	int rv = decode_result(r, &m);
+
+	*out = m;
+	return rv;
+}
+
 int pd_results_decode(const uint8_t *p, size_t n, pd_result_msg ***results, uint32_t *count)
 {
-	pd_result_msg **a = NULL;
-	pd_reader r;
-	uint32_t c, i = 0;
-	int rv;
+	void **a;
+	int rv = decode_batch(p, n, RESULT_MIN, decode_result_one, &a, count);
 
-	*results = NULL;
-	*count = 0;
-	pd_reader_init(&r, p, n);
-	rv = get_count(&r, RESULT_MIN, &c);
-	if (rv < 0)
-		return rv;
-	a = malloc((c ? c : 1) * sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	for (i = 0; i < c; i++) {
-		rv = decode_result(&r, &a[i]);
-		if (rv < 0)
-			goto fail;
-	}
-	rv = pd_reader_end(&r);
-	if (rv < 0)
-		goto fail;
-	*results = a;
-	*count = c;
-	return 0;
-fail:
-	free_array((void **)a, i);
+	*results = (pd_result_msg **)a;
 	return rv;
 }
 
