@@ -23,6 +23,17 @@
 #define PROC_DRAIN_READS 64
 #define PROC_KILL_GRACE_MS 1000u
 #define PROC_POLL_MS 20u
+/* How long the result of a task that died of a signal the agent did not
+ * send (SIGTERM, SIGKILL, SIGINT, SIGHUP from outside) is held before it
+ * is reported failed. Slurm ends a step (scancel, a time limit) by
+ * signalling every process of it at once, the agent included, so the task
+ * may die before the agent has handled its own SIGTERM; if the agent is
+ * told to stop within this time, the task is not reported: it was ended
+ * with its agent, and the controller requeues it as lost. The signals
+ * arrive within milliseconds of each other; half a second covers a
+ * loaded node and costs a task that really was killed on its own only
+ * that delay. */
+#define PROC_FOREIGN_HOLD_MS 500u
 
 struct stream {
 	int fd;
@@ -50,6 +61,11 @@ struct pd_proc {
 	int timed_out;
 	int term_sent;
 	int cancelled;
+	/* reaped, its result held for PROC_FOREIGN_HOLD_MS (pid is 0) */
+	int held;
+	int have_status, status;
+	struct rusage ru;
+	uint64_t end_us;
 	char *prog;
 };
 
@@ -245,7 +261,21 @@ static void deliver(struct pd_proc *p, int have_status, int status, const struct
 	p->cb(p, &r, p->arg);
 }
 
-/* Called when the child may have exited: reaps it and delivers. */
+/* Whether the child died of a signal that may have come with the end of
+ * the agent itself (see PROC_FOREIGN_HOLD_MS): one this agent did not send
+ * (not a timeout's, not a cancel's) of those that end a step. */
+static int died_foreign(const struct pd_proc *p, int status)
+{
+	int sig;
+
+	if (p->cancelled || p->timed_out || p->exec_errno || !WIFSIGNALED(status))
+		return 0;
+	sig = WTERMSIG(status);
+	return sig == SIGTERM || sig == SIGKILL || sig == SIGINT || sig == SIGHUP;
+}
+
+/* Called when the child may have exited: reaps it and delivers (or holds
+ * the result, see died_foreign). */
 static void check_exit(struct pd_proc *p)
 {
 	struct rusage ru;
@@ -273,12 +303,39 @@ static void check_exit(struct pd_proc *p)
 		have_status = 0;
 	}
 
-	list_del(p);
 	stream_stop(p, &p->out);
 	stream_stop(p, &p->err);
 	pd_timer_stop(p->timer);
 	pd_timer_stop(p->poll_timer);
+	if (p->pidfd >= 0) {
+		pd_loop_del(p->loop, p->pidfd);
+		close_fd(&p->pidfd);
+	}
+	if (have_status && died_foreign(p, status)) {
+		/* kept on the list: an agent that stops meanwhile frees it
+		 * without a result (pd_proc_kill_all) */
+		p->held = 1;
+		p->pid = 0;
+		p->have_status = have_status;
+		p->status = status;
+		p->ru = ru;
+		p->end_us = end_us;
+		pd_debug("task %llu died of signal %d, not sent by this agent: holding its "
+		         "result %u ms",
+		         (unsigned long long)p->id, WTERMSIG(status), PROC_FOREIGN_HOLD_MS);
+		pd_timer_start(p->timer, PROC_FOREIGN_HOLD_MS);
+		return;
+	}
+	list_del(p);
 	deliver(p, have_status, status, &ru, end_us);
+	proc_release(p);
+}
+
+/* The held result's time is up (or it was cancelled meanwhile): report it. */
+static void deliver_held(struct pd_proc *p)
+{
+	list_del(p);
+	deliver(p, p->have_status, p->status, &p->ru, p->end_us);
 	proc_release(p);
 }
 
@@ -304,6 +361,10 @@ static void on_timer(pd_loop *l, void *arg)
 	struct pd_proc *p = arg;
 
 	(void)l;
+	if (p->held) {
+		deliver_held(p);
+		return;
+	}
 	if (!p->term_sent) {
 		p->timed_out = 1;
 		p->term_sent = 1;
@@ -438,6 +499,11 @@ void pd_proc_cancel(pd_proc *p)
 	if (!p)
 		return;
 	p->cancelled = 1;
+	if (p->held) {
+		/* dead already: its result (cancelled) comes from the loop */
+		pd_timer_start(p->timer, 0);
+		return;
+	}
 	pd_kill_group(p->pid, SIGKILL);
 }
 
@@ -448,7 +514,8 @@ void pd_proc_kill_all(void)
 	int left;
 
 	for (p = procs; p; p = p->next)
-		pd_kill_group(p->pid, SIGKILL);
+		if (p->pid > 0)
+			pd_kill_group(p->pid, SIGKILL);
 	/* reap with a deadline: a child stuck in uninterruptible sleep must
 	 * not hang the agent's shutdown */
 	for (int tries = 0; tries < 200; tries++) {

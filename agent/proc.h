@@ -17,6 +17,11 @@
  * "cannot execute 'prog': reason"), or timeout (timeout_ms passed: the
  * group got SIGTERM, then SIGKILL 1 s later). Times: wall from spawn to
  * exit, CPU user+system and peak RSS from wait4().
+ * A child killed by SIGTERM, SIGKILL, SIGINT or SIGHUP that the agent did
+ * not send has its result held for half a second (proc.c,
+ * PROC_FOREIGN_HOLD_MS): Slurm signals a step's every process at once, and
+ * an agent stopped meanwhile (pd_proc_kill_all) reports nothing for it, so
+ * the controller requeues it as lost instead of recording it failed.
  */
 #ifndef PD_PROC_H
 #define PD_PROC_H
@@ -39,7 +44,7 @@ int pd_proc_start(pd_loop *l, const pd_task_msg *t, pd_proc_done_cb cb, void *ar
  * arrives, with status failed and error "cancelled". */
 void pd_proc_cancel(pd_proc *p);
 /* Kills every running child's process group and frees all procs without
- * callbacks (agent shutdown). */
+ * callbacks (agent shutdown), held results included. */
 void pd_proc_kill_all(void);
 
 #endif

@@ -541,6 +541,73 @@ static void test_kill_all(void)
 	pd_loop_free(l);
 }
 
+/* A task killed by a signal the agent did not send: its result is held
+ * (Slurm may be ending the agent too), then reported failed as it is. */
+static void test_foreign_signal(void)
+{
+	char *argv[] = {"sh", "-c", "kill -TERM $$", NULL};
+	pd_loop *l = pd_loop_new();
+	pd_task_msg t = mktask(argv, 0, 1000);
+	pd_timer *tm = pd_timer_new(l, on_stop, NULL);
+	pd_proc *p;
+	struct res r;
+
+	cur_loop = l;
+	memset(&r, 0, sizeof(r));
+	CU_ASSERT_EQUAL_FATAL(pd_proc_start(l, &t, on_done, &r, &p), 0);
+	/* dead within 200 ms, but held for 500 */
+	pd_timer_start(tm, 200);
+	CU_ASSERT_EQUAL(pd_loop_run(l), 0);
+	CU_ASSERT_EQUAL(r.done, 0);
+	run_loop(l, 5000);
+	CU_ASSERT_EQUAL(r.done, 1);
+	CU_ASSERT_EQUAL(r.status, PD_ST_FAILED);
+	CU_ASSERT_EQUAL(r.signal, SIGTERM);
+	if (r.error)
+		CU_ASSERT_STRING_EQUAL(r.error, "killed by signal 15 (SIGTERM)");
+	res_free(&r);
+	pd_timer_free(tm);
+	pd_loop_free(l);
+}
+
+/* A held result is dropped when the agent stops meanwhile (the controller
+ * requeues the task as lost), and a CANCEL of it reports it cancelled. */
+static void test_foreign_signal_stop(void)
+{
+	char *argv[] = {"sh", "-c", "kill -KILL $$", NULL};
+	pd_loop *l = pd_loop_new();
+	pd_task_msg t = mktask(argv, 0, 1000);
+	pd_timer *tm = pd_timer_new(l, on_stop, NULL);
+	pd_proc *p, *q;
+	struct res r, c;
+
+	cur_loop = l;
+	memset(&r, 0, sizeof(r));
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_EQUAL_FATAL(pd_proc_start(l, &t, on_done, &r, &p), 0);
+	t.id = 43;
+	CU_ASSERT_EQUAL_FATAL(pd_proc_start(l, &t, on_done, &c, &q), 0);
+	pd_timer_start(tm, 200);
+	CU_ASSERT_EQUAL(pd_loop_run(l), 0);
+	CU_ASSERT_EQUAL(r.done + c.done, 0);
+	pd_proc_cancel(q);
+	CU_ASSERT_EQUAL(c.done, 0); /* from the loop, not from within */
+	run_loop(l, 5000);
+	CU_ASSERT_EQUAL(c.done, 1);
+	CU_ASSERT_EQUAL(c.status, PD_ST_FAILED);
+	if (c.error)
+		CU_ASSERT_STRING_EQUAL(c.error, "cancelled");
+	/* stopped before 500 ms: nothing reported, nothing killed by pid 0 */
+	if (r.done == 0) {
+		pd_proc_kill_all();
+		CU_ASSERT_EQUAL(r.done, 0);
+	}
+	res_free(&r);
+	res_free(&c);
+	pd_timer_free(tm);
+	pd_loop_free(l);
+}
+
 static void test_bad_task(void)
 {
 	char *argv[] = {"true", NULL};
@@ -584,6 +651,8 @@ int main(void)
 	    {"exit code", test_exit_code},
 	    {"signal", test_signal},
 	    {"signal reset", test_signal_reset},
+	    {"a signal the agent did not send: held", test_foreign_signal},
+	    {"a held result: cancelled, or dropped at stop", test_foreign_signal_stop},
 	    {"exec failure", test_exec_fail},
 	    {"timeout", test_timeout},
 	    {"timeout kill", test_timeout_kill},
