@@ -20,6 +20,10 @@
 #define MISSED_HEARTBEATS 5
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/* --stay: the next controller of a batch script comes up on the same
+ * endpoint moments after the last one said BYE; redial at least once a
+ * second so that it does not wait on its agents */
+#define STAY_BACKOFF_MAX_MS 1000
 /* The backoff starts again from BACKOFF_MIN_MS only after a connection
  * that brought tasks or lasted this long: a controller that welcomes the
  * agent and drops it at once is dialled ever more slowly, not 10 times a
@@ -50,6 +54,7 @@ typedef struct agent {
 	int exit_code;
 	int stopping; /* drain: take no new tasks, exit when idle */
 	int stop_for_max; /* stopping only because held tasks reached --max-tasks */
+	int said_bye;     /* --stay: this connection ended with the controller's BYE */
 	/* tasks received and not started, FIFO */
 	pd_taskq queue;
 	uint32_t running;
@@ -79,6 +84,7 @@ typedef struct agent {
 
 static void agent_connect(agent *a);
 static void pump(agent *a);
+static int open_handlers(agent *a);
 
 static void finish(agent *a, int code)
 {
@@ -510,6 +516,12 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 			return;
 		}
 		pd_debug("controller said goodbye");
+		if (a->o->stay && !a->stopping) {
+			pd_info("the controller finished; waiting for the next one (--stay)");
+			a->said_bye = 1;
+			pd_conn_close(c, "controller finished");
+			return;
+		}
 		pd_conn_close(c, "controller finished");
 		finish(a, 0);
 		return;
@@ -525,20 +537,40 @@ static void schedule_retry(agent *a)
 	uint64_t now = pd_loop_now(a->loop), delay;
 	uint8_t r[2];
 
+	uint64_t max = a->o->stay ? STAY_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
+
 	if (!a->lost_since)
 		a->lost_since = now;
-	if (now - a->lost_since >= a->o->grace_ms) {
+	if (!a->o->stay && now - a->lost_since >= a->o->grace_ms) {
 		pd_err("controller unreachable for %.1f s, exiting", (double)a->o->grace_ms / 1000.0);
 		finish(a, 1);
 		return;
 	}
 	a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : BACKOFF_MIN_MS;
-	if (a->backoff_ms > BACKOFF_MAX_MS)
-		a->backoff_ms = BACKOFF_MAX_MS;
+	if (a->backoff_ms > max)
+		a->backoff_ms = max;
 	pd_random(r, sizeof(r));
 	/* jitter: 50% to 150% of the backoff, so a crowd of agents spreads out */
 	delay = a->backoff_ms / 2 + (a->backoff_ms * ((uint64_t)r[0] << 8 | r[1])) / 65536;
 	pd_timer_start(a->retry_timer, delay);
+}
+
+/* --stay, after a BYE: the agent as it started, for the next controller
+ * (another run: nothing of this one may reach it). Its tasks and
+ * coprocesses end without results. 0, or -1 (said why). */
+static int fresh_start(agent *a)
+{
+	pd_handlers_free(a->handlers);
+	a->handlers = NULL;
+	pd_taskq_clear(&a->queue);
+	a->running = 0;
+	pd_buf_reset(&a->unsent);
+	a->nunsent = 0;
+	a->ever_welcomed = 0;
+	a->backoff_ms = 0;
+	a->lost_since = 0;
+	a->idle_since = pd_loop_now(a->loop);
+	return open_handlers(a);
 }
 
 static void on_close(pd_conn *c, const char *why, void *arg)
@@ -551,6 +583,15 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 	pd_timer_stop(a->hb_timer);
 	if (a->exit_code >= 0)
 		return; /* leaving anyway */
+	if (a->said_bye) {
+		a->said_bye = 0;
+		if (fresh_start(a) < 0) {
+			finish(a, 2);
+			return;
+		}
+		schedule_retry(a);
+		return;
+	}
 	/* final only when the handshake itself was refused (-EPROTO; one that
 	 * broke off, -ECONNRESET, as when a controller is killed mid-handshake,
 	 * is retried like any lost connection) */

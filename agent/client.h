@@ -28,6 +28,14 @@ typedef struct pd_agent_opts {
 	size_t nown;
 	int exit_on_stdin_eof;	/* watch fd 0: its end (the ssh session is over)
 				 * ends the tasks and the agent, status 0 */
+	/* --stay: the agent outlives its controllers. After a BYE it ends
+	 * whatever it still runs or holds, without results (the next
+	 * controller is another run, whose task ids mean other tasks), and
+	 * dials the same endpoint again; a lost controller is dialled again
+	 * as usual, keeping what it holds. Either way with no grace limit
+	 * and the redial delay capped at 1 s: only a signal, the end of
+	 * stdin (exit_on_stdin_eof), --idle-exit or --max-tasks end it. */
+	int stay;
 	/* The connection file ep came from, or NULL. Before each new attempt
 	 * after a failed or lost connection the agent reads it again and
 	 * dials the endpoint it names now (use_local: its local= line when it
@@ -47,7 +55,8 @@ int pd_agent_connfile_read(const char *path, pd_connfile *cf, char *err, size_t 
 
 /* Runs the agent until it should exit; returns the process exit status:
  * 0 told to stop / idle / max tasks / stdin closed, 1 controller
- * unreachable past the grace period, 2 stdin cannot be watched or a
+ * unreachable past the grace period (never with stay), 2 stdin cannot be
+ * watched, or a
  * handler refused the agent's own settings (--coproc: the coprocesses
  * cannot be started),
  * 3 refused: a REJECT, a failed TLS handshake (a link lost during the

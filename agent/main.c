@@ -49,6 +49,10 @@ static const char usage[] =
 	"  --max-frame BYTES   largest frame accepted (default 64 MiB)\n"
 	"  --log FILE          append log lines to FILE instead of stderr\n"
 	"  --exit-on-eof       exit (ending the tasks) when stdin closes\n"
+	"  --stay              outlive the controller: after its BYE, or when it is\n"
+	"                      lost, dial the same endpoint again (at least once a\n"
+	"                      second, no grace limit) for the next one; leave on a\n"
+	"                      signal (or the end of stdin with --exit-on-eof)\n"
 	"  -v, --verbose       debug log lines (or PARADE_DEBUG=1)\n"
 	"  -h, --help          this help\n"
 	"  --version           print the version\n"
@@ -149,6 +153,7 @@ static int o_url(args *a, const char *v) { a->url = v; return 0; }
 static int o_secret(args *a, const char *v) { a->secret_file = v; return 0; }
 static int o_insecure(args *a, const char *v) { (void)v; a->insecure = 1; return 0; }
 static int o_exit_eof(args *a, const char *v) { (void)v; a->o.exit_on_stdin_eof = 1; return 0; }
+static int o_stay(args *a, const char *v) { (void)v; a->o.stay = 1; return 0; }
 
 static int o_slots(args *a, const char *v)
 {
@@ -286,6 +291,7 @@ static const struct opt_row {
 	{"max-frame", required_argument, 0, o_max_frame},
 	{"log", required_argument, 0, o_log},
 	{"exit-on-eof", no_argument, 0, o_exit_eof},
+	{"stay", no_argument, 0, o_stay},
 	{"verbose", no_argument, 'v', o_verbose},
 	{"help", no_argument, 'h', o_help},
 	{"version", no_argument, 0, o_version},

@@ -34,6 +34,9 @@ typedef struct pd_run_opts {
 	int format;
 	const char *output;      /* NULL: stdout */
 	const char *listen;      /* extra endpoint for remote agents */
+	const char *secret_file; /* --secret-file: the session secret (64 hex
+				  * digits in a file of this user's, 0600 or
+				  * 0400) instead of a new random one */
 	int launch;              /* enum pd_launch */
 	int launch_set;          /* --launch was given */
 	const char *launcher;    /* the launcher kind's name (launcher.h), from launch */

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "codec.h"
 #include "ctl.h"
 #include "log.h"
 #include "net.h"
+#include "private.h"
 #include "session.h"
 
 /* Copies src into dst[len]; 0, or -ENAMETOOLONG when it does not fit. */
@@ -89,8 +91,54 @@ static int listen_tcp(ctl *r, const char *url, pd_connfile *cf, pd_tls **tls, ch
 	return 0;
 }
 
-/* The connection file: a new secret, or (resume) the session's own, so
- * that agents still alive can join again. */
+/* --secret-file FILE: 64 hex digits (whitespace around them allowed) in a
+ * regular file of this user's that group and others can neither read nor
+ * write, opened as parade-agent opens a connection file (a link or folder
+ * another user could swap is refused). 0, or -errno with err. */
+static int read_secret_file(const char *path, uint8_t *secret, char *err, size_t errlen)
+{
+	char buf[256], *s;
+	struct stat st;
+	ssize_t n;
+	int fd = -1, rv = -EINVAL;
+
+	rv = pd_private_file_open(path, &fd, err, errlen);
+	if (rv == -EPERM || rv == -ELOOP) {
+		size_t l = strlen(err);
+		snprintf(err + l, errlen - l, " (--secret-file)");
+		return rv;
+	}
+	if (rv < 0) {
+		snprintf(err, errlen, "--secret-file %s: %s", path, strerror(-rv));
+		return rv;
+	}
+	rv = -EINVAL;
+	if (fstat(fd, &st) < 0 || (st.st_mode & 077)) {
+		snprintf(err, errlen,
+			 "--secret-file %s: readable by group or others (mode %04o): chmod 600 it",
+			 path, (unsigned)(st.st_mode & 07777));
+		rv = -EACCES;
+		goto out;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	s = buf + strspn(buf, " \t\r\n");
+	n = (ssize_t)strcspn(s, " \t\r\n");
+	if (s[n + strspn(s + n, " \t\r\n")] != '\0' ||
+	    pd_unhex(s, (size_t)n, secret, PD_SECRET_LEN) < 0) {
+		snprintf(err, errlen, "--secret-file %s: expected %d hex digits", path,
+			 2 * PD_SECRET_LEN);
+		goto out;
+	}
+	rv = 0;
+out:
+	memset(buf, 0, sizeof(buf));
+	close(fd);
+	return rv;
+}
+
+/* The connection file: a new secret, the one of --secret-file, or (resume)
+ * the session's own, so that agents still alive can join again. */
 int ctl_listen(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **tls, char *err,
 	       size_t errlen)
 {
@@ -105,10 +153,13 @@ int ctl_listen(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **tls, ch
 		if (strncmp(old.endpoint, "ipc://", 6))
 			snprintf(old_ep, sizeof(old_ep), "%s", old.endpoint);
 		memset(&old, 0, sizeof(old));
-	} else if (pd_random(cf->secret, sizeof(cf->secret)) < 0) {
+	} else if (!c->o->secret_file && pd_random(cf->secret, sizeof(cf->secret)) < 0) {
 		snprintf(err, errlen, "cannot make a session secret");
 		return -EIO;
 	}
+	/* the file's secret wins, on resume too: its agents hold that one */
+	if (c->o->secret_file && read_secret_file(c->o->secret_file, cf->secret, err, errlen) < 0)
+		return -EINVAL;
 	pd_session_url(sockpath, sizeof(sockpath), c->ses.dir, PD_SF_AGENTS_SOCK);
 	if (pd_endpoint_parse(sockpath, &ep, err, errlen) < 0 ||
 	    pd_server_listen(c->srv, &ep, NULL, &bound, err, errlen) < 0) {

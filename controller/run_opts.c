@@ -84,6 +84,10 @@ const char pd_run_usage[] =
 	"  --listen URL         also accept agents on tls+tcp://HOST:PORT\n"
 	"                       (port 0: any), or tcp:// with --insecure\n"
 	"  --insecure           allow an unauthenticated tcp:// or ipc:// listener\n"
+	"  --secret-file FILE   the session secret: 64 hex digits in FILE (yours,\n"
+	"                       mode 0600 or 0400) instead of a new one, so agents\n"
+	"                       started with --url and the same file (--stay) serve\n"
+	"                       one run after another\n"
 	"  --max-frame BYTES    largest frame accepted (default 64 MiB)\n"
 	"  --progress / --no-progress  progress line on stderr (default: if a tty)\n"
 	"  -v, --verbose        debug log lines (or PARADE_DEBUG=1)\n"
@@ -426,6 +430,7 @@ static const opt_def opts[] = {
 	{"listen", 0, "listen", required_argument, K_STR, F(listen), 0, 0, NULL, ANY},
 	{"launch", 0, "launch", required_argument, K_FN, 0, 0, 0, set_launch, ANY},
 	{"insecure", 0, "insecure", no_argument, K_FLAG, F(insecure), 1, 0, NULL, ANY},
+	{"secret-file", 0, "secret_file", required_argument, K_STR, F(secret_file), 0, 0, NULL, ANY},
 	{"shell", 0, "shell", required_argument, K_STR, F(shell), 0, 0, NULL, ANY},
 	{"unordered", 0, "unordered", no_argument, K_FLAG, F(unordered), 1, 0, NULL, ANY},
 	{"name", 0, "name", required_argument, K_STR, F(name), 0, 0, NULL, ANY},

@@ -14,7 +14,7 @@ struct item {
 	int kind;        /* V_*, for the shell form */
 };
 
-#define MAX_ITEMS 12
+#define MAX_ITEMS 13
 
 static void utoa(unsigned v, char *buf)
 {
@@ -48,6 +48,8 @@ static int items(const pd_agent_cmd *c, struct item *it, char num[2][16])
 		it[n++] = (struct item){"--wait-connect", NULL, V_NONE};
 	if (c->exit_on_eof)
 		it[n++] = (struct item){"--exit-on-eof", NULL, V_NONE};
+	if (c->stay)
+		it[n++] = (struct item){"--stay", NULL, V_NONE};
 	if (c->mode)
 		it[n++] = (struct item){"--mode", c->mode, V_BARE};
 	if (c->slots) {

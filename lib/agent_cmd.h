@@ -8,8 +8,8 @@
  * options in the same order:
  *
  *   PROGRAM (--url URL | --connect FILE) [--local] [--wait-connect]
- *           [--exit-on-eof] [--mode MODE] [--slots K] [--grace SEC] [--id ID]
- *           [-v] [--coproc COMMAND]
+ *           [--exit-on-eof] [--stay] [--mode MODE] [--slots K] [--grace SEC]
+ *           [--id ID] [-v] [--coproc COMMAND]
  *
  * Libc only (and lib/buf.h, itself libc only, for the shell form): the
  * SPANK plugin compiles this file into parade.so, which runs inside
@@ -36,6 +36,8 @@ typedef struct pd_agent_cmd {
 	int local;           /* --local: dial the file's ipc:// endpoint */
 	int wait_connect;    /* --wait-connect: wait for the file to appear */
 	int exit_on_eof;     /* --exit-on-eof: leave when stdin closes */
+	int stay;            /* --stay: after BYE or a lost controller, dial the
+	                      * same endpoint again, for the next controller */
 	const char *mode;    /* --mode MODE: local, ssh, slurm; NULL: none */
 	unsigned slots;      /* --slots K; 0: not given (the agent's 1) */
 	unsigned grace_s;    /* --grace SEC; 0: not given (the agent's 30) */

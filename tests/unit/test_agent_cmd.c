@@ -116,6 +116,12 @@ static void test_ssh(void)
 	expect_shell(&c, words | PD_AGENT_SH_CONNECT_RAW,
 	             "parade-agent --connect \"$f\" --exit-on-eof --mode ssh --slots 1 --coproc "
 	             "'a'\\''b $c\nd'");
+	/* --stay: a flag after --exit-on-eof */
+	c.stay = 1;
+	expect_shell(&c, words | PD_AGENT_SH_CONNECT_RAW,
+	             "parade-agent --connect \"$f\" --exit-on-eof --stay --mode ssh --slots 1 "
+	             "--coproc 'a'\\''b $c\nd'");
+	c.stay = 0;
 	/* an empty program word is quoted, never dropped */
 	c.program = "x";
 	c.connect = "";
@@ -204,12 +210,13 @@ static void test_invalid(void)
 	CU_ASSERT_STRING_EQUAL(a.argv[6], "4294967295");
 	/* every option at once fits PD_AGENT_ARGV_MAX */
 	c.url = "u";
-	c.local = c.wait_connect = c.exit_on_eof = c.verbose = 1;
+	c.local = c.wait_connect = c.exit_on_eof = c.stay = c.verbose = 1;
 	c.mode = "m";
 	c.coproc = "c";
 	CU_ASSERT_EQUAL(pd_agent_cmd_argv(&c, &a), 0);
-	CU_ASSERT_STRING_EQUAL(a.argv[14], "c");
-	CU_ASSERT_PTR_NULL(a.argv[15]);
+	CU_ASSERT_STRING_EQUAL(a.argv[6], "--stay");
+	CU_ASSERT_STRING_EQUAL(a.argv[15], "c");
+	CU_ASSERT_PTR_NULL(a.argv[16]);
 }
 
 /* A command no shell may change: quotes of both kinds, '$', backquotes,

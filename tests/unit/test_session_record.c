@@ -68,6 +68,7 @@ static void same_opts(const pd_run_opts *p, const pd_run_opts *o)
 	SAME(kind); SAME(coproc_json); SAME(max_frame); SAME(agent_slots); SAME(progress);
 	SAME(mode); SAME(no_journal); SAME(verbose); SAME(nwords);
 	SAME_STR(grid); SAME_STR(schema); SAME_STR(output); SAME_STR(listen); SAME_STR(shell);
+	SAME_STR(secret_file);
 	SAME_STR(name); SAME_STR(coproc);
 	SAME(slurm.n); SAME(slurm.dry_run); SAME(ssh.nhosts);
 	for (int i = 0; i < o->nwords && i < p->nwords; i++)
@@ -112,7 +113,7 @@ static void test_every_option(void)
 			 "tsv", "--limit", "7", "--chunk", "4", "--no-dispatcher", "--retries",
 			 "2", "--crash-limit", "5", "--timeout", "1.5", "--schema", "a:int,b:dbl",
 			 "--format", "jsonl", "-o", "out.jsonl", "--listen",
-			 "tls+tcp://127.0.0.1:0", "--insecure", "--unordered", "--name", "s1",
+			 "tls+tcp://127.0.0.1:0", "--insecure", "--secret-file", "sec", "--unordered", "--name", "s1",
 			 "--keep-session", "--no-journal", "--handler", "coproc:cat",
 			 "--coproc-format", "json", "--max-frame", "4194304", "--output-limit",
 			 "65536", "--slots", "2", "--no-progress", "--progress", "--launch",
