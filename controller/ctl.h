@@ -35,6 +35,8 @@ struct ctl_session {
 	int dir_fd;	/* the session folder, held from creation to removal (-1: none) */
 	int lock_fd;
 	uint64_t started_s;
+	int given_secret; /* ctl_listen's cf comes with its secret (a Slurm
+			   * step's): no new one, no connection file */
 };
 
 /* The tasks: row i of grid through tpl (argv sessions: sh -c {command});
@@ -132,7 +134,8 @@ int ctl_journal_restore(ctl *c, char *err, size_t errlen);
 /* run_listen.c */
 /* The session's connection file (c->connpath; a new secret, or on resume
  * the session's own, so that agents still alive can join again; cf gets
- * it all), the local agents' socket, and a TCP listener for listen_url
+ * it all; with c->ses.given_secret cf's secret is used and no file is
+ * written), the local agents' socket, and a TCP listener for listen_url
  * (NULL: none; port 0 takes a free one, or on resume the old one when it
  * is free; *tls made on first use). 0, or -errno with err. */
 int ctl_listen(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **tls, char *err,

@@ -159,6 +159,6 @@ void pd_agent_path(char *out, size_t outlen);
 
 /* The built-in kinds (one file each). */
 extern const pd_launcher_ops pd_launcher_local, pd_launcher_ssh, pd_launcher_slurm,
-	pd_launcher_none;
+	pd_launcher_none, pd_launcher_step;
 
 #endif

@@ -10,6 +10,7 @@ static const pd_launcher_ops *const builtin[] = {
 	&pd_launcher_slurm,
 	&pd_launcher_ssh,
 	&pd_launcher_none,
+	&pd_launcher_step,
 };
 
 #define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]))

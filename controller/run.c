@@ -21,6 +21,7 @@
 #include "lock.h"
 #include "log.h"
 #include "net.h"
+#include "run_step.h"
 #include "session.h"
 
 /* ---- input ---- */
@@ -116,15 +117,14 @@ static void on_signal(pd_loop *l, int signo, void *arg)
 /* ---- the run ---- */
 
 /* The session a Slurm step prepared (the SPANK plugin started agents that
- * wait for it), or NULL: only task 0 of such a step takes it, and only when
- * no launcher was asked for. */
+ * wait for it), or NULL: taken when no launcher and no name was asked
+ * for (task 0 is its controller, other tasks follow it: run_step.h). */
 static const char *step_session(const pd_run_opts *o)
 {
-	const char *s = getenv("PARADE_STEP_SESSION"), *rank = getenv("SLURM_PROCID");
+	const char *s = getenv("PARADE_STEP_SESSION");
 
 	if (!s || !*s || o->launch_set || o->name)
 		return NULL;
-	(void)rank;
 	return s;
 }
 
@@ -227,6 +227,7 @@ typedef struct run {
 	FILE *outf;
 	const char *step;       /* the session a Slurm step prepared, or NULL */
 	const char *listen_url; /* --listen, or the launcher's, or NULL */
+	char step_url[64];      /* a Slurm step's: tls+tcp://0.0.0.0:PORT */
 	const pd_launcher_ops *kind; /* the launcher kind (launcher.h) */
 	int detached, ready_fd, have_session, created, up;
 	char err[1024];
@@ -258,20 +259,8 @@ static int step_session_open(ctl *c, run *r)
 {
 	const char *e = getenv("PARADE_SPANK_ERROR");
 
-	if (getenv("SLURM_PROCID") && strcmp(getenv("SLURM_PROCID"), "0") != 0) {
-		pd_err("this step's agents serve one controller, in task 0; this is task %s: run "
-		       "'parade run' in a one-task step (srun -n1 --parade-workers=N)",
-		       getenv("SLURM_PROCID"));
-		return -1;
-	}
 	if (e && *e) {
 		pd_err("the Slurm plugin could not start this step's agents: %s", e);
-		return -1;
-	}
-	if (c->o->kind == PD_TASK_COPROC) {
-		pd_err("--handler coproc: needs agents started with --coproc; the agents the "
-		       "Slurm plugin started for this step (--parade-workers) have none: use "
-		       "--launch slurm:N, or --launch local inside the step");
 		return -1;
 	}
 	snprintf(c->ses.name, sizeof(c->ses.name), "%s", r->step);
@@ -280,8 +269,6 @@ static int step_session_open(ctl *c, run *r)
 		pd_err("%s", r->err);
 		return -1;
 	}
-	pd_info("using the %s agents Slurm started for this step (session %s)",
-		getenv("PARADE_STEP_WORKERS") ? getenv("PARADE_STEP_WORKERS") : "?", r->step);
 	return 0;
 }
 
@@ -624,6 +611,52 @@ static int cleanup(ctl *c, run *r, int rv)
 	return rv;
 }
 
+/* A Slurm step's task: task 0 takes the step's endpoint and secret (the
+ * plugin's connection text) and is its controller (-1: go on); another
+ * task follows it and, as it returns only when it could not, its status
+ * is returned (2), as it is for a step that cannot be run. */
+static int step_join(ctl *c, run *r)
+{
+	const pd_run_opts *o = c->o;
+
+	if (ctl_step_read(&r->cf, r->err, sizeof(r->err)) < 0) {
+		pd_err("%s", r->err);
+		return 2;
+	}
+	if (ctl_step_is_follower())
+		return ctl_step_follow(&r->cf);
+	if (o->secret_file) {
+		pd_err("--secret-file does not apply in a Slurm step with --parade-workers: its "
+		       "agents hold the secret the plugin gave them");
+		return 2;
+	}
+	if (o->listen) {
+		pd_err("--listen does not apply in a Slurm step with --parade-workers: its agents "
+		       "dial the port the plugin chose (%s)",
+		       r->cf.endpoint);
+		return 2;
+	}
+	if (o->workers) {
+		pd_err("--workers does not apply in a Slurm step with --parade-workers: the "
+		       "plugin started the step's %s agents",
+		       getenv("PARADE_STEP_WORKERS") ? getenv("PARADE_STEP_WORKERS") : "");
+		return 2;
+	}
+	if (o->agent_slots != 1) {
+		pd_err("--slots does not apply to the agents the Slurm plugin started for this "
+		       "step: each has the step's CPUs on its node divided among the node's "
+		       "agents; ask Slurm for CPUs instead (srun -c N)");
+		return 2;
+	}
+	if (ctl_step_listen_url(&r->cf, r->step_url, sizeof(r->step_url), r->err,
+	                        sizeof(r->err)) < 0) {
+		pd_err("%s", r->err);
+		return 2;
+	}
+	c->ses.given_secret = 1;
+	return -1;
+}
+
 int pd_run(const pd_run_opts *o)
 {
 	ctl c;
@@ -639,8 +672,10 @@ int pd_run(const pd_run_opts *o)
 	r.outf = stdout;
 	r.detached = o->mode == PD_MODE_SUBMIT || (o->mode == PD_MODE_RESUME && !o->foreground);
 	r.step = o->mode == PD_MODE_RUN ? step_session(o) : NULL;
+	if (r.step && (st = step_join(&c, &r)) >= 0)
+		return st; /* a follower that could not follow, or a bad step */
 	/* a step's agents were started by the Slurm plugin: no launcher */
-	r.kind = pd_launcher_find(r.step ? "none" : o->launcher ? o->launcher : "local");
+	r.kind = pd_launcher_find(r.step ? "slurm-step" : o->launcher ? o->launcher : "local");
 	if (!r.kind) {
 		pd_err("no launcher named '%s'", o->launcher);
 		return 2;
@@ -648,8 +683,8 @@ int pd_run(const pd_run_opts *o)
 	/* agents on other nodes need a TCP listener: a step's, or the one the
 	 * launcher asks for */
 	r.listen_url = o->listen;
-	if (!r.listen_url && r.step)
-		r.listen_url = "tls+tcp://0.0.0.0:0";
+	if (r.step)
+		r.listen_url = r.step_url;
 	else if (!r.listen_url && r.kind->listen_url)
 		r.listen_url = r.kind->listen_url(o);
 

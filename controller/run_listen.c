@@ -147,7 +147,9 @@ int ctl_listen(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **tls, ch
 	pd_connfile old;
 
 	pd_session_path(c->ses.connpath, sizeof(c->ses.connpath), c->ses.dir, PD_SF_CONNECTION);
-	if (c->o->mode == PD_MODE_RESUME &&
+	if (c->ses.given_secret) {
+		/* a Slurm step's: its agents got it from the plugin */
+	} else if (c->o->mode == PD_MODE_RESUME &&
 	    pd_connfile_read(c->ses.connpath, &old, err, errlen) == 0) {
 		memcpy(cf->secret, old.secret, sizeof(cf->secret));
 		if (strncmp(old.endpoint, "ipc://", 6))
@@ -197,5 +199,7 @@ int ctl_listen(ctl *c, pd_connfile *cf, const char *listen_url, pd_tls **tls, ch
 	}
 	if (listen_url && listen_tcp(c, listen_url, cf, tls, err, errlen) < 0)
 		return -EINVAL;
+	if (c->ses.given_secret)
+		return 0; /* the secret stays off the disk */
 	return pd_connfile_write(c->ses.connpath, cf, err, errlen);
 }

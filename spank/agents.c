@@ -29,10 +29,12 @@ struct agent {
 	pid_t pid;
 	unsigned long long start; /* /proc/PID/stat field 22 */
 	int gone;
+	int wfd; /* the write end of its stdin pipe, or -1 */
 };
 
 static struct agent *agents;
 static unsigned nagents, capacity;
+static int check_failed;
 
 /* Where a child failed: the folder check's report on its pipe, an
  * agent's in pd_spawn's exec_err (HOOK_ERR: the hook's step and errno;
@@ -48,7 +50,8 @@ enum stage {
 	ST_OPENDIR, /* a folder of dirs cannot be opened */
 	ST_PRIVATE, /* a folder of dirs breaks the rule: verdict, owner, mode */
 	ST_LOG,
-	ST_STDIO
+	ST_STDIO,
+	ST_CHECKFILE /* check_file cannot be read, or is not a file */
 };
 
 #define HOOK_ERR(stage, e) ((stage) << 16 | ((e)&0xffff))
@@ -213,6 +216,16 @@ static void __attribute__((noreturn)) prepare_child(const pd_agent_spec *s, int 
 		if (f.verdict != PD_PRIVATE_OK)
 			child_report(wfd, &f);
 	}
+	if (s->check_file) {
+		fd = open(s->check_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		if (fd < 0)
+			child_fail(wfd, ST_CHECKFILE, 0);
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			errno = EINVAL;
+			child_fail(wfd, ST_CHECKFILE, 0);
+		}
+		close(fd);
+	}
 	if (s->stale)
 		(void)unlink(s->stale);
 	_exit(0);
@@ -297,6 +310,8 @@ static const char *stage_text(int stage)
 		return "cannot open its log";
 	case ST_STDIO:
 		return "cannot set up stdin/stdout/stderr";
+	case ST_CHECKFILE:
+		return "cannot read";
 	case ST_EXEC:
 		return "cannot execute";
 	}
@@ -319,6 +334,12 @@ static void describe(const pd_agent_spec *s, const struct failure *f, char *err,
 		what = s->path;
 	else if (f->stage == ST_LOG && s->logdir)
 		what = s->logdir;
+	else if (f->stage == ST_CHECKFILE && s->check_file)
+		what = s->check_file;
+	if (f->stage == ST_CHECKFILE && f->error == EINVAL) {
+		snprintf(err, errlen, "%s is not a regular file (a parade connection file)", what);
+		return;
+	}
 	if (f->k == PREP_K)
 		snprintf(err, errlen, "%s%s%s: %s", stage_text(f->stage), *what ? " " : "", what,
 		         strerror(f->error));
@@ -367,6 +388,7 @@ static int prepare(const pd_agent_spec *s, char *err, size_t errlen)
 	/* the child is gone: a report it wrote is in the pipe already */
 	pfd = (struct pollfd){.fd = p[0], .events = POLLIN};
 	if (poll(&pfd, 1, 0) > 0 && read(p[0], &f, sizeof(f)) == (ssize_t)sizeof(f)) {
+		check_failed = f.stage == ST_CHECKFILE;
 		describe(s, &f, err, errlen);
 		goto out;
 	}
@@ -389,6 +411,40 @@ out:
 	return rv;
 }
 
+/* A pipe (both ends close-on-exec) holding text; the read end is for the
+ * agent. 0 or -1 with errno. */
+static int stdin_pipe(const char *text, int p[2])
+{
+	size_t len = strlen(text), off = 0;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	/* far below a pipe's capacity: this never blocks */
+	while (off < len) {
+		ssize_t w = write(p[1], text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = errno;
+			close(p[0]);
+			close(p[1]);
+			errno = w < 0 ? e : EIO;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+static void close_pipes(void)
+{
+	for (unsigned i = 0; i < nagents; i++)
+		if (agents[i].wfd >= 0) {
+			close(agents[i].wfd);
+			agents[i].wfd = -1;
+		}
+}
+
 /* Starts agent k through pd_spawn, waiting for its exec until deadline.
  * 1 when it is known to have failed (reaped; *f says why), 0 when it
  * runs or is still starting (*late set), -1 when no child was made
@@ -401,10 +457,19 @@ static int start_one(const pd_agent_spec *s, unsigned k, uint64_t deadline, stru
 	uint64_t t = now_ms();
 	pd_spawn_opts o;
 	pid_t pid;
-	int ee = 0, rv;
+	int ee = 0, rv, in[2] = {-1, -1};
 
+	if (s->stdin_text && stdin_pipe(s->stdin_text, in) < 0) {
+		snprintf(err, errlen, "cannot start agent %u: cannot make its stdin: %s", k,
+		         strerror(errno));
+		return -1;
+	}
 	if (s->logdir) {
-		snprintf(logpath, sizeof(logpath), "%s/agent-%u-%u.log", s->logdir, s->nodeid, k);
+		if (s->logname)
+			snprintf(logpath, sizeof(logpath), "%s/%s", s->logdir, s->logname);
+		else
+			snprintf(logpath, sizeof(logpath), "%s/agent-%u-%u.log", s->logdir,
+			         s->nodeid, k);
 		h.logpath = logpath;
 	}
 	pd_spawn_init(&o, s->argv);
@@ -412,16 +477,22 @@ static int start_one(const pd_agent_spec *s, unsigned k, uint64_t deadline, stru
 	o.envp = s->envp;
 	o.group = PD_SPAWN_SESSION;
 	o.fd[0] = o.fd[1] = o.fd[2] = PD_SPAWN_NULL;
+	if (in[0] >= 0)
+		o.fd[0] = in[0];
 	o.hook = agent_hook;
 	o.hook_arg = &h;
 	/* past the deadline each agent is still started, not waited for */
 	o.report_ms = deadline > t ? (unsigned)(deadline - t) : 1;
 	rv = pd_spawn(&o, &pid, &ee);
+	if (in[0] >= 0)
+		close(in[0]);
 	if (rv < 0) {
+		if (in[1] >= 0)
+			close(in[1]);
 		snprintf(err, errlen, "cannot start agent %u: %s", k, strerror(-rv));
 		return -1;
 	}
-	agents[nagents++] = (struct agent){pid, 0, 0};
+	agents[nagents++] = (struct agent){pid, 0, 0, in[1]};
 	if (ee == -ETIMEDOUT) {
 		*late = 1;
 		return 0;
@@ -452,7 +523,8 @@ unsigned pd_agents_start(const pd_agent_spec *s, unsigned n, char *err, size_t e
 		agents = a;
 		capacity = nagents + n;
 	}
-	if ((s->dirs[0] || s->stale) && prepare(s, err, errlen) < 0)
+	check_failed = 0;
+	if ((s->dirs[0] || s->stale || s->check_file) && prepare(s, err, errlen) < 0)
 		return n;
 	for (unsigned k = 0; k < n; k++, started++) {
 		r = start_one(s, k, deadline, &f, &late, failed ? NULL : err, failed ? 0 : errlen);
@@ -469,6 +541,11 @@ unsigned pd_agents_start(const pd_agent_spec *s, unsigned n, char *err, size_t e
 			agents[i].gone = 1;
 	}
 	return failed + (n - started);
+}
+
+int pd_agents_check_failed(void)
+{
+	return check_failed;
 }
 
 unsigned pd_agents_alive(void)
@@ -508,6 +585,7 @@ void pd_agents_stop(unsigned grace_ms)
 		return;
 	pd_agents_signal(SIGKILL);
 	pd_agents_wait(1000);
+	close_pipes();
 }
 
 pid_t pd_agents_pid(unsigned i)
@@ -517,6 +595,7 @@ pid_t pd_agents_pid(unsigned i)
 
 void pd_agents_forget(void)
 {
+	close_pipes();
 	free(agents);
 	agents = NULL;
 	nagents = capacity = 0;

@@ -32,8 +32,17 @@ typedef struct pd_agent_spec {
 	                      * (lib/private.h); NULL ends the list */
 	const char *stale;   /* removed (as the user) after the dirs are made and
 	                      * checked, before any agent starts, or NULL */
+	const char *check_file; /* a file the user must be able to read (opened
+	                      * as the user, before any agent starts, and a
+	                      * regular file), or NULL */
+	const char *stdin_text; /* each agent's stdin is a pipe of its own
+	                      * holding this text, whose write end this process
+	                      * keeps open until the agent is stopped or
+	                      * forgotten (so an agent reading stdin to its end
+	                      * leaves when this process goes); NULL: /dev/null */
 	const char *logdir;  /* logs: LOGDIR/agent-<nodeid>-<k>.log (0600,
 	                      * append); NULL: /dev/null */
+	const char *logname; /* instead of agent-<nodeid>-<k>.log, or NULL */
 	unsigned nodeid;
 	unsigned timeout_ms; /* wait at most this long, in all, for the agents
 	                      * to exec (pd_spawn's report_ms) */
@@ -56,6 +65,10 @@ typedef struct pd_agent_spec {
  * "agent K: cannot set the user id: ...", ...). */
 unsigned pd_agents_start(const pd_agent_spec *s, unsigned n, char *err, size_t errlen);
 
+/* Whether the last pd_agents_start failed because check_file cannot be
+ * read by the user (1) or not (0). */
+int pd_agents_check_failed(void);
+
 /* Agents started and not known to be gone (reaps those that exited;
  * zombies count as gone). */
 unsigned pd_agents_alive(void);
@@ -66,13 +79,15 @@ void pd_agents_signal(int sig);
 /* Polls until no agent is alive or ms pass. Returns the number alive. */
 unsigned pd_agents_wait(unsigned ms);
 
-/* SIGTERM, up to grace_ms for the agents to leave, then SIGKILL and reap. */
+/* SIGTERM, up to grace_ms for the agents to leave, then SIGKILL and reap;
+ * then closes the agents' stdin pipes. */
 void pd_agents_stop(unsigned grace_ms);
 
 /* The pid of agent i (in start order) or -1; for tests and logs. */
 pid_t pd_agents_pid(unsigned i);
 
-/* Forgets every agent (frees the list; signals nobody). */
+/* Forgets every agent (frees the list, closes their stdin pipes; signals
+ * nobody). */
 void pd_agents_forget(void);
 
 #endif

@@ -24,6 +24,15 @@
  * --parade-workers itself, "0" when it only inherited the option. */
 #define PD_EXPLICIT_ENV "PARADE_SPANK_EXPLICIT"
 
+/* A step's endpoint and secret, made by srun (local_user_init) and
+ * carried to every node in the step's launch environment; slurmstepd
+ * removes both from the job's environment before any task or agent
+ * starts (remote.c), so no task ever sees the secret. */
+#define PD_STEP_KEY_ENV "PARADE_STEP_KEY"   /* 64 hex digits: the TLS PSK */
+#define PD_STEP_PORT_ENV "PARADE_STEP_PORT" /* the controller's TCP port */
+/* Each task's descriptor holding the step's connection text. */
+#define PD_STEP_FD_ENV "PARADE_STEP_FD"
+
 /* Plugin state. The plugin is loaded once per process (srun, sbatch,
  * salloc, one slurmstepd per step), so one static instance serves. */
 struct pd_spank_state {
@@ -68,6 +77,10 @@ int pd_sp_configure(int ac, char **av);
 void pd_sp_take_workers(const char *optarg);
 /* Stores a --parade-controller delivery. */
 void pd_sp_take_controller(const char *optarg);
+
+/* A fresh step key (64 hex digits and a NUL) and port (decimal, in the
+ * site's port_range= or the default range). 0 or -errno. */
+int pd_sp_make_key(char key[65], char port[8]);
 
 /* Forgets the option values and the arguments (unit tests). */
 void pd_sp_reset(void);

@@ -162,6 +162,35 @@ int pd_local_init_post_opt(void)
 	return 0;
 }
 
+/* For a step whose agents wait for a controller in it: a fresh secret
+ * and port, which srun carries to every node of the step in the launch
+ * environment (the plugin there takes both out before anything starts).
+ * An inner srun that only inherited the option, or one whose agents join
+ * a controller elsewhere, passes none, nor one it inherited. 0 or -1. */
+static int step_key(spank_t sp, int acts)
+{
+	const char *conn = getenv("PARADE_CONNECT");
+	char key[65], port[8];
+	int e;
+
+	(void)sp;
+	unsetenv(PD_STEP_KEY_ENV);
+	unsetenv(PD_STEP_PORT_ENV);
+	if (!acts || pd_sp.controller_seen || (conn && *conn))
+		return 0;
+	if ((e = pd_sp_make_key(key, port)) < 0) {
+		pd_sp_error("cannot make a secret for this step's agents: %s", strerror(-e));
+		return -1;
+	}
+	e = setenv(PD_STEP_KEY_ENV, key, 1) < 0 || setenv(PD_STEP_PORT_ENV, port, 1) < 0;
+	memset(key, 0, sizeof(key));
+	if (e) {
+		pd_sp_error("cannot pass this step's secret to its nodes: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int pd_local_user_init(spank_t sp)
 {
 	const char *v;
@@ -179,5 +208,5 @@ int pd_local_user_init(spank_t sp)
 		pd_sp_error("cannot set %s: %s", PD_EXPLICIT_ENV, strerror(errno));
 		return -1;
 	}
-	return 0;
+	return step_key(sp, v[0] == '1');
 }

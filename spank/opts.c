@@ -1,4 +1,5 @@
 /* opts.c - plugstack arguments and option values of the SPANK plugin. */
+#include "hostlist.h"
 #include "opts.h"
 
 #include <errno.h>
@@ -189,9 +190,27 @@ fail:
 
 unsigned pd_spank_node_share(unsigned n, unsigned nnodes, unsigned nodeid)
 {
-	if (nnodes == 0 || nodeid >= nnodes)
-		return 0;
-	return n / nnodes + (nodeid < n % nnodes ? 1 : 0);
+	return pd_hostlist_share(n, nnodes, nodeid);
+}
+
+unsigned pd_spank_pick_port(unsigned lo, unsigned hi, uint32_t rnd)
+{
+	if (!lo || hi < lo || hi > 65535) {
+		lo = PD_STEP_PORT_LO;
+		hi = PD_STEP_PORT_HI;
+	}
+	return lo + rnd % (hi - lo + 1);
+}
+
+int pd_spank_key_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f') ||
+		      (s[n] >= 'A' && s[n] <= 'F')))
+			return 0;
+	return n == 64;
 }
 
 /* Whether the argument a[0,n) is --parade-workers, --parade-workers=V, or

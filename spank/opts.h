@@ -62,6 +62,19 @@ int pd_spank_parse_ports(const char *s, unsigned *lo, unsigned *hi);
  * nodeid >= nnodes. */
 unsigned pd_spank_node_share(unsigned n, unsigned nnodes, unsigned nodeid);
 
+/* The ports a step's controller listens on when the site set no
+ * port_range= (below Linux's default ephemeral ports, 32768-60999, so
+ * that outgoing connections rarely hold them). */
+#define PD_STEP_PORT_LO 24000u
+#define PD_STEP_PORT_HI 31999u
+
+/* The port for a step: lo + rnd mod (hi - lo + 1), in the site's range
+ * (lo, hi), or in PD_STEP_PORT_LO..HI when lo is 0. */
+unsigned pd_spank_pick_port(unsigned lo, unsigned hi, uint32_t rnd);
+
+/* Whether s is a step key as srun passes it: exactly 64 hex digits. */
+int pd_spank_key_ok(const char *s);
+
 /* Whether a NUL-separated command line (the bytes of /proc/self/cmdline)
  * names --parade-workers itself (or a unique abbreviation getopt accepts,
  * --parade-w at least), scanning argv[1..] up to a "--". 1 or 0. */

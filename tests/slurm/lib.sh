@@ -285,13 +285,16 @@ grid() {
 	chmod 0644 "$1"
 }
 
-# cmd.sh X [SECONDS]: a task of SECONDS (0.2) telling who and where it ran. It fails if it
-# sees PSL_JOB_ONLY, which tests put in the job's environment: agents, and
-# so their tasks, get a small environment of their own, not the job's.
+# cmd.sh X [SECONDS]: a task of SECONDS (0.2) telling who and where it ran. It fails
+# (exit 3) if it sees a secret of parade's in its environment: the step's
+# (PARADE_STEP_KEY, PARADE_STEP_PORT, PARADE_STEP_FD) or a session's
+# (PARADE_SECRET*). Tests put PSL_JOB_ONLY=1 in the job's environment,
+# which the tasks of plugin-started agents get (t_srun checks that).
 cat >"$T/cmd.sh" <<'EOF'
 #!/bin/sh
-if [ -n "${PSL_JOB_ONLY:-}" ]; then
-	echo "the job's environment reached the task (PSL_JOB_ONLY=$PSL_JOB_ONLY)" >&2
+leak=$(env | grep -E '^(PARADE_STEP_KEY|PARADE_STEP_PORT|PARADE_STEP_FD|PARADE_SECRET)' | cut -d= -f1)
+if [ -n "$leak" ]; then
+	echo "a secret of parade's reached the task: $leak" >&2
 	exit 3
 fi
 sleep "${2:-0.2}"

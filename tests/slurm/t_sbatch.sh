@@ -1,7 +1,8 @@
 #!/bin/bash
 # t_sbatch.sh - batch jobs with agents: `sbatch --parade-workers=4 job.sh`
 # and a job.sh with "#SBATCH --parade-workers=4". The batch script's 4
-# agents run a plain `parade run` of 20 tasks; an inner `srun` without the
+# agents run a plain `parade run` of 20 tasks, then a second one on the same
+# agents; an inner `srun` without the
 # option (which inherits it through the job's environment) starts no agents
 # of its own: its tasks see no PARADE_STEP_SESSION, no slurm-J.0 session
 # appears, and the job still has exactly 4 agents during it. As root and as
@@ -9,27 +10,32 @@
 . "$(dirname "$0")/lib.sh"
 
 # count NAME, as a job sees it: agents of this job (any step) and agents of
-# step 0, by their command line (readable by the user for any process).
+# step 0: parade-agent processes (by their command line, readable by the
+# user for any process) whose parent is this job's slurmstepd (its command
+# line "slurmstepd: [JOB.STEP]").
 # Not 2>/dev/null but 2>&-: /dev/null is mode 0644 on some test machines,
 # where the test user cannot open it for writing.
 cat >"$T/count.sh" <<EOF
 count() {
-	local d c n=0 n0=0
+	local name=\$1 d c n=0 n0=0 stat
 	local -a a
 	for d in /proc/[0-9]*; do
 		a=()
 		mapfile -d "" a 2>&- <"\$d/cmdline" || continue
 		[ "\${a[0]:-}" = "$AGENT" ] || continue
-		c="\${a[*]}"
+		stat=\$(cat "\$d/stat" 2>&-) || continue
+		stat=\${stat##*) }
+		set -- \$stat
+		c=\$(tr '\\0' ' ' 2>&- <"/proc/\$2/cmdline") || continue
 		case \$c in
-		*"/sessions/slurm-\$SLURM_JOB_ID."*) n=\$((n + 1)) ;;
+		"slurmstepd: [\$SLURM_JOB_ID."*) n=\$((n + 1)) ;;
 		*) continue ;;
 		esac
 		case \$c in
-		*"/sessions/slurm-\$SLURM_JOB_ID.0/"*) n0=\$((n0 + 1)) ;;
+		"slurmstepd: [\$SLURM_JOB_ID.0]"*) n0=\$((n0 + 1)) ;;
 		esac
 	done
-	echo "\$1=\$n \${1}_step0=\$n0"
+	echo "\$name=\$n \${name}_step0=\$n0"
 }
 # count_settled NAME WANT: count, but give agents that are forked and not
 # yet exec'd (they still look like slurmstepd) up to 5 s to show up
@@ -67,6 +73,9 @@ echo "sessions=\$(ls "\$PARADE_HOME/sessions" | tr '\n' ' ')"
 "$PARADE" run --grid "$T/g20.csv" -o "\$1/table-\$SLURM_JOB_ID.csv" -- "$T/cmd.sh" '{x}' \
 	2>"\$1/run-\$SLURM_JOB_ID.err"
 echo "run_rc=\$?"
+"$PARADE" run --grid "$T/g20.csv" -o "\$1/table2-\$SLURM_JOB_ID.csv" -- "$T/cmd.sh" '{x}' \
+	2>"\$1/run2-\$SLURM_JOB_ID.err"
+echo "run2_rc=\$?"
 EOF
 }
 {
@@ -112,7 +121,7 @@ check() {
 	for want in "batch_session=slurm-$job.batch" "batch_workers=4" \
 		"before=4 before_step0=0" \
 		"inner_step=$job.0" "inner_session=" "inner_workers=" "inner=4 inner_step0=0" \
-		"inner_rc=0" "after_inner=4 after_inner_step0=0" "run_rc=0"; do
+		"inner_rc=0" "after_inner=4 after_inner_step0=0" "run_rc=0" "run2_rc=0"; do
 		grep -qxF -- "$want" "$o" || {
 			show_file "$o"
 			show_file "$d/run-$job.err"
@@ -136,8 +145,16 @@ check() {
 	TABLE_AGENTS=
 	check_table "$d/table-$job.csv" 20 "$job" batch "$(uid_of "$who")" 4
 	check_joined "$d/run-$job.err" "$job" batch 4
+	# a second run in the same script: the same 4 agents serve it
+	check_table "$d/table2-$job.csv" 20 "$job" batch "$(uid_of "$who")" 4
+	check_joined "$d/run2-$job.err" "$job" batch 4
+	[ "$JOINED_AGENTS" = "$(sed -n 's/^parade: agent \([^ ]*\) joined .*/\1/p' "$d/run-$job.err" | sort)" ] || {
+		show_file "$d/run-$job.err"
+		show_file "$d/run2-$job.err"
+		fail "$who ($kind): job $job: the second run had other agents than the first"
+	}
 	assert_job_clean "$job" 5
-	info "$who ($kind): job $job: 20 ok rows on the batch script's 4 agents; inner srun got none"
+	info "$who ($kind): job $job: 20 ok rows on the batch script's 4 agents, twice; inner srun got none"
 }
 
 for who in root "$PSL_USER"; do

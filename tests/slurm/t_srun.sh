@@ -1,7 +1,8 @@
 #!/bin/bash
 # t_srun.sh - srun --parade-workers=4 parade run: task 0's controller takes
 # the step's session and its 4 agents (which report job and step) run all
-# 20 tasks, as the job's user and without the job's environment; nothing is
+# 20 tasks, as the job's user and with the job's environment (PSL_JOB_ONLY
+# reaches them; no secret of parade's does: cmd.sh); nothing is
 # left when srun returns. PARADE_HOME does not exist beforehand: it is
 # created, private and the user's, and so are the agents' logs. Then a step
 # that never starts a controller (srun --parade-workers=3 sleep 0.5) ends
@@ -43,7 +44,21 @@ for who in root "$PSL_USER"; do
 		[ "$v" = "$want" ] || fail "$who: $f has owner and mode '$v', expected '$want'"
 	done
 	[ ! -e "$ph/sessions/slurm-$JOB.0/connection" ] ||
-		fail "$who: the step's connection file (with its secret) is still there after the run"
+		fail "$who: the step's connection file (with its secret) was written"
+	assert_job_clean "$JOB" 5
+
+	# the job's environment reaches the tasks, as it would an ordinary task
+	name=psl-$TEST_NAME-$who-env
+	rc=0
+	echo x | as_user "$who" env PSL_JOB_ONLY=from-the-job timeout -k 5 60 srun -Q -J "$name" -n1 \
+		--parade-workers=1 "$PARADE" run --shell 'echo "job_env=$PSL_JOB_ONLY"' \
+		>"$T/env-$who.csv" 2>"$T/env-$who.err" || rc=$?
+	[ "$rc" -eq 0 ] && grep -q ',job_env=from-the-job,' "$T/env-$who.csv" || {
+		show_file "$T/env-$who.err"
+		show_file "$T/env-$who.csv"
+		fail "$who: the job's environment did not reach the task (exit status $rc)"
+	}
+	job_id "$name"
 
 	assert_job_clean "$JOB" 5
 

@@ -25,6 +25,8 @@ struct spank_handle {
 struct fake_spank {
 	spank_context_t ctx;
 	uint32_t jobid, stepid, nnodes, nodeid, local_tasks;
+	uint16_t ncpus;
+	char *envp[FAKE_MAX_ENV + 1]; /* S_JOB_ENV: env without its holes */
 	uid_t uid;
 	gid_t gid;
 	int task_id;
@@ -133,6 +135,9 @@ void fake_set_item(spank_item_t item, long value)
 	case S_JOB_LOCAL_TASK_COUNT:
 		fake.local_tasks = (uint32_t)value;
 		break;
+	case S_JOB_NCPUS:
+		fake.ncpus = (uint16_t)value;
+		break;
 	case S_TASK_ID:
 		fake.task_id = (int)value;
 		break;
@@ -220,6 +225,18 @@ spank_err_t spank_get_item(spank_t sp, spank_item_t item, ...)
 	case S_JOB_LOCAL_TASK_COUNT:
 		*va_arg(ap, uint32_t *) = fake.local_tasks;
 		break;
+	case S_JOB_NCPUS:
+		*va_arg(ap, uint16_t *) = fake.ncpus;
+		break;
+	case S_JOB_ENV: {
+		size_t k = 0;
+		for (int i = 0; i < FAKE_MAX_ENV; i++)
+			if (fake.env[i])
+				fake.envp[k++] = fake.env[i];
+		fake.envp[k] = NULL;
+		*va_arg(ap, char ***) = fake.envp;
+		break;
+	}
 	case S_TASK_ID:
 		*va_arg(ap, int *) = fake.task_id;
 		break;

@@ -541,6 +541,8 @@ static void test_inherited_or_explicit(void)
 
 static char home[200], agent_ok[200], agent_stubborn[200];
 
+#define STEP_KEY "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static int user_init(void)
 {
 	return slurm_spank_user_init(fake_handle(), 0, NULL);
@@ -561,6 +563,10 @@ static void remote(const char *agent, const char *n, const char *extra)
 	fake_set_env("PATH", "/usr/bin:/bin");
 	fake_set_env("PARADE_SECRET", "do-not-leak");
 	fake_set_env("FOO", "job-only");
+	/* what srun passes: the step's secret and port, and its nodes */
+	fake_set_env(PD_STEP_KEY_ENV, STEP_KEY);
+	fake_set_env(PD_STEP_PORT_ENV, "6005");
+	fake_set_env("SLURM_STEP_NODELIST", "n[7-9]");
 	CU_ASSERT_EQUAL(workers(n, 1), 0);
 	CU_ASSERT_EQUAL(workers(n, 1), 0);
 	CU_ASSERT_EQUAL(post_opt(), 0);
@@ -658,6 +664,7 @@ static void test_remote_starts_and_ends(void)
 	remote(agent_ok, "5", "port_range=6000-6010");
 	fake_set_item(S_JOB_NNODES, 2);
 	fake_set_item(S_JOB_NODEID, 0);
+	fake_set_item(S_JOB_NCPUS, 6); /* 2 slots for each of 3 agents */
 	fake_set_item(S_JOB_LOCAL_TASK_COUNT, 2);
 	fake_set_env("PARADE_STEP_SESSION", "stale-from-outer-step");
 	snprintf(path, sizeof(path), "%s/sessions/slurm-42.7", home);
@@ -680,6 +687,9 @@ static void test_remote_starts_and_ends(void)
 
 	CU_ASSERT_STRING_EQUAL(pd_remote_error(), "");
 	CU_ASSERT_EQUAL(pd_agents_alive(), 3); /* node 0 of 2 for 5 workers */
+	/* the step's secret is out of the job's environment */
+	CU_ASSERT_PTR_NULL(fake_env(PD_STEP_KEY_ENV));
+	CU_ASSERT_PTR_NULL(fake_env(PD_STEP_PORT_ENV));
 	CU_ASSERT_EQUAL(pd_agents_pid(3), -1);
 	CU_ASSERT_STRING_EQUAL(fake_env("PARADE_STEP_SESSION") ?: "", "slurm-42.7");
 	CU_ASSERT_STRING_EQUAL(fake_env("PARADE_STEP_WORKERS") ?: "", "5");
@@ -688,11 +698,12 @@ static void test_remote_starts_and_ends(void)
 
 	snprintf(log, sizeof(log), "%s/agent-0-2.log", path);
 	CU_ASSERT_FATAL(wait_log(log, text, sizeof(text)));
-	snprintf(want, sizeof(want),
-	         "args: --connect %s/sessions/slurm-42.7/connection --wait-connect --mode slurm "
-	         "--grace 30\n",
-	         home);
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+	/* the connection text on stdin: node 0 of n[7-9] at srun's port */
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(text, "args: --connect - --stay --mode slurm --slots 2\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "in: endpoint=tls+tcp://n7:6005\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "in: secret=" STEP_KEY "\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "in: session=slurm-42.7\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nSLURM_JOB_ID=42\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nSLURM_STEP_ID=7\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nSLURM_NODEID=0\n"));
@@ -700,7 +711,11 @@ static void test_remote_starts_and_ends(void)
 	snprintf(want, sizeof(want), "\nPARADE_HOME=%s\n", home);
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
 	CU_ASSERT_PTR_NULL(strstr(text, "do-not-leak"));
-	CU_ASSERT_PTR_NULL(strstr(text, "job-only"));
+	/* the job's environment, as an ordinary task gets it; not what the
+	 * plugin tells the step's tasks */
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nFOO=job-only\n"));
+	CU_ASSERT_PTR_NULL(strstr(text, "\nPARADE_STEP_"));
+	CU_ASSERT_PTR_NULL(strstr(text, "\nPARADE_SPANK_"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nHOME="));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nUSER="));
 	CU_ASSERT(stat(log, &st) == 0 && (st.st_mode & 0777) == 0600);
@@ -725,15 +740,28 @@ static void test_remote_starts_and_ends(void)
 	snprintf(want, sizeof(want), "/proc/%d/fd/0", (int)pid);
 	memset(link, 0, sizeof(link));
 	CU_ASSERT(readlink(want, link, sizeof(link) - 1) > 0);
-	CU_ASSERT_STRING_EQUAL(link, "/dev/null");
+	CU_ASSERT_EQUAL(strncmp(link, "pipe:", 5), 0); /* the text, kept open */
 	CU_ASSERT_EQUAL(status_mask(pid, "SigBlk:"), 0);
 	/* signals 32 and 33 are glibc's own: a process cannot reset them, and
 	 * some parents (make's, here) pass them on ignored */
 	CU_ASSERT_EQUAL(status_mask(pid, "SigIgn:") & ~0x180000000ull, 0);
 
-	/* task_init: nothing to report */
+	/* task_init: nothing to report; the task gets the text in a sealed
+	 * memory file */
 	CU_ASSERT_EQUAL(slurm_spank_task_init(fake_handle(), 0, NULL), 0);
 	CU_ASSERT_PTR_NULL(fake_env("PARADE_SPANK_ERROR"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fake_env(PD_STEP_FD_ENV));
+	{
+		int tfd = atoi(fake_env(PD_STEP_FD_ENV));
+		ssize_t got;
+		CU_ASSERT(tfd > 9);
+		CU_ASSERT_EQUAL(write(tfd, "x", 1), -1); /* sealed */
+		got = read(tfd, text, sizeof(text) - 1);
+		text[got > 0 ? got : 0] = 0;
+		CU_ASSERT_PTR_NOT_NULL(strstr(text, "endpoint=tls+tcp://n7:6005\n"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(text, "secret=" STEP_KEY "\nend\n"));
+		close(tfd);
+	}
 	/* the first of 2 local tasks ends: agents stay; the second: they go */
 	CU_ASSERT_EQUAL(slurm_spank_task_exit(fake_handle(), 0, NULL), 0);
 	CU_ASSERT_EQUAL(pd_agents_alive(), 3);
@@ -768,6 +796,9 @@ static void test_remote_other_node_and_batch(void)
 	 * has 0 nodes */
 	remote(agent_ok, "2", "debug=1");
 	fake_set_env(PD_EXPLICIT_ENV, NULL);
+	fake_set_env(PD_STEP_KEY_ENV, NULL); /* no srun: it makes its own */
+	fake_set_env(PD_STEP_PORT_ENV, NULL);
+	fake_set_env("SLURMD_NODENAME", "b1");
 	fake_set_item(S_JOB_STEPID, (long)PD_STEP_BATCH);
 	fake_set_item(S_JOB_NNODES, 0);
 	CU_ASSERT_EQUAL(user_init(), 0);
@@ -776,7 +807,10 @@ static void test_remote_other_node_and_batch(void)
 	snprintf(log, sizeof(log), "%s/sessions/slurm-42.batch/agent-0-0.log", home);
 	CU_ASSERT(wait_log(log, text, sizeof(text)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nSLURM_STEP_ID=batch\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, " --grace 30 -v\n")); /* debug=1 */
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, " --slots 1 -v\n")); /* debug=1 */
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "in: endpoint=tls+tcp://b1:"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "in: secret="));
+	CU_ASSERT_PTR_NULL(strstr(text, "in: secret=" STEP_KEY));
 	CU_ASSERT(fake_ninfos() > 0);
 	CU_ASSERT_EQUAL(strncmp(fake_info(0), "parade: ", 8), 0);
 	CU_ASSERT_EQUAL(slurm_spank_exit(fake_handle(), 0, NULL), 0);
@@ -806,33 +840,45 @@ static void test_remote_inherited(void)
 
 static void test_remote_controller(void)
 {
-	char log[512], text[8192], want[600], cwd[512], link[512];
+	char log[512], text[8192], want[600], cwd[512], link[512], conn[300];
 
+	/* the file must be readable on the node, as the user */
+	snprintf(conn, sizeof(conn), "%s/conn", tmp);
+	write_file(conn, "x\n", 2, 0600);
 	remote(agent_ok, "1", NULL);
-	CU_ASSERT_EQUAL(controller("/shared/conn", 1), 0);
+	CU_ASSERT_EQUAL(controller(conn, 1), 0);
 	fake_set_env("PARADE_STEP_SESSION", "stale");
 	CU_ASSERT_EQUAL(user_init(), 0);
+	CU_ASSERT_STRING_EQUAL(pd_remote_error(), "");
 	CU_ASSERT_PTR_NULL(fake_env("PARADE_STEP_SESSION"));
 	CU_ASSERT_STRING_EQUAL(fake_env("PARADE_STEP_WORKERS") ?: "", "1");
 	snprintf(log, sizeof(log), "%s/sessions/slurm-42.7-agents/agent-0-0.log", home);
 	CU_ASSERT(wait_log(log, text, sizeof(text)));
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, "args: --connect /shared/conn --mode slurm\n"));
+	snprintf(want, sizeof(want), "args: --connect %s --mode slurm --slots 1\n", conn);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+	/* no step text: the tasks get none */
+	CU_ASSERT_EQUAL(slurm_spank_task_init(fake_handle(), 0, NULL), 0);
+	CU_ASSERT_PTR_NULL(fake_env(PD_STEP_FD_ENV));
 	CU_ASSERT_EQUAL(slurm_spank_exit(fake_handle(), 0, NULL), 0);
 
 	/* PARADE_CONNECT in the job's environment, relative to the job's cwd */
 	unlink(log); /* agents append */
+	mkdir("rel", 0700);
+	write_file("rel/conn", "x\n", 2, 0600);
 	remote(agent_ok, "1", NULL);
 	fake_set_env("PARADE_CONNECT", "rel/conn");
 	CU_ASSERT_EQUAL(user_init(), 0);
 	CU_ASSERT(wait_log(log, text, sizeof(text)));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof(cwd)));
-	snprintf(want, sizeof(want), "args: --connect %s/rel/conn --mode slurm\n", cwd);
+	snprintf(want, sizeof(want), "args: --connect %s/rel/conn --mode slurm --slots 1\n", cwd);
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
 	CU_ASSERT_EQUAL(slurm_spank_exit(fake_handle(), 0, NULL), 0);
+	unlink("rel/conn");
+	rmdir("rel");
 
 	/* agent_log=none: stdout and stderr go to /dev/null */
 	remote(agent_ok, "1", "agent_log=none");
-	CU_ASSERT_EQUAL(controller("/shared/conn", 1), 0);
+	CU_ASSERT_EQUAL(controller(conn, 1), 0);
 	CU_ASSERT_EQUAL(user_init(), 0);
 	CU_ASSERT_EQUAL(pd_agents_alive(), 1);
 	CU_ASSERT_FATAL(wait_comm(pd_agents_pid(0)));
@@ -842,6 +888,20 @@ static void test_remote_controller(void)
 	CU_ASSERT_STRING_EQUAL(link, "/dev/null");
 	CU_ASSERT_EQUAL(slurm_spank_exit(fake_handle(), 0, NULL), 0);
 	CU_ASSERT_EQUAL(pd_agents_alive(), 0);
+
+	/* a file the node cannot read: no agent, and every task fails at
+	 * once, the first of the node naming the file */
+	remote(agent_ok, "2", NULL);
+	CU_ASSERT_EQUAL(controller("/nonexistent/conn", 1), 0);
+	CU_ASSERT_EQUAL(user_init(), 0);
+	CU_ASSERT_EQUAL(pd_agents_alive(), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(pd_remote_error(), "cannot read /nonexistent/conn"));
+	fake_set_item(S_TASK_ID, 0);
+	CU_ASSERT_EQUAL(slurm_spank_task_init(fake_handle(), 0, NULL), -1);
+	CU_ASSERT(fake_nerrors() > 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(fake_error(0), "/nonexistent/conn"));
+	CU_ASSERT_EQUAL(slurm_spank_exit(fake_handle(), 0, NULL), 0);
+	unlink(conn);
 }
 
 static void test_remote_failures(void)
@@ -1254,6 +1314,8 @@ static int write_agents(void)
 	                         "echo \"args: $*\"\n"
 	                         "echo \"ids: $(id -u) $(id -g) $(id -G)\"\n"
 	                         "echo \"oom: $(cat /proc/$$/oom_score_adj)\"\n"
+	                         "while IFS= read -r l; do echo \"in: $l\";\n"
+	                         "  [ \"$l\" = end ] && break; done\n"
 	                         "env | sort\n"
 	                         "echo ready\n"
 	                         "exec sleep 30\n";
