@@ -391,7 +391,13 @@ static int setup_listeners(ctl *c, run *r)
 	char url[4200];
 
 	if (ctl_listen(c, &r->cf, r->listen_url, &r->tls, r->err, sizeof(r->err)) < 0) {
-		pd_err("%s", r->err);
+		if (r->step)
+			pd_err("%s: the port was chosen for this Slurm step before it started and is "
+			       "taken on this node; run the step again (another port is chosen), or "
+			       "ask the site for a port_range= kept free for parade",
+			       r->err);
+		else
+			pd_err("%s", r->err);
 		return -1;
 	}
 	/* a crashed controller's stale socket is replaced (we hold the
