@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "agent_cmd.h"
+#include "cpus.h"
 #include "log.h"
 #include "spawn.h"
 
@@ -245,7 +246,7 @@ static int local_start(pd_launcher *l, char *err, size_t errlen)
 	pd_local *p = calloc(1, sizeof(*p));
 	pd_connfile cf;
 	char cferr[600];
-	unsigned have;
+	unsigned have, want;
 	int rv;
 
 	if (!(l->priv = p)) {
@@ -268,12 +269,13 @@ static int local_start(pd_launcher *l, char *err, size_t errlen)
 	if (x->o->mode == PD_MODE_RESUME && x->jn)
 		pd_journal_agents(x->jn, adopt_cb, p);
 	have = alive(p);
-	l->target = x->workers;
-	if (have < x->workers && (rv = grow(p, x->workers - have)) < 0) {
+	want = x->workers ? x->workers : pd_cpus_usable("local agents, one per CPU this process may use", 100000);
+	l->target = want;
+	if (have < want && (rv = grow(p, want - have)) < 0) {
 		snprintf(err, errlen, "cannot start local agents: %s", strerror(-rv));
 		return rv;
 	}
-	pd_debug("started %u local agent(s): %s", x->workers - have, p->agent);
+	pd_debug("started %u local agent(s): %s", want > have ? want - have : 0, p->agent);
 	return 0;
 }
 

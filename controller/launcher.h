@@ -40,8 +40,9 @@ typedef struct pd_launch_ctx {
 	const pd_connfile *cf;  /* that file's contents, secret included: valid during
 				 * start only (NULL afterwards); a kind that needs the
 				 * secret later copies it and wipes the copy at free */
-	unsigned workers;       /* agents asked for: --workers or --launch KIND:N, else
-				 * one per online core */
+	unsigned workers;       /* agents asked for: --workers or --launch KIND:N; 0:
+				 * the kind's default (local: one per CPU this
+				 * process may use, lib/cpus.h) */
 	int serve;              /* a long-lived session (serve): no fixed task list */
 	int survive;            /* agents outlive a controller crash (durable session) */
 	pd_journal *jn;         /* on resume: the agents a crashed controller left */

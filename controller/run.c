@@ -128,12 +128,6 @@ static const char *step_session(const pd_run_opts *o)
 	return s;
 }
 
-static unsigned online_cores(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
-}
-
 /* The tasks and how they become commands: a grid or stdin for run and
  * submit; the journal's for resume; for serve, a grid's header (and rows)
  * with a template, or else one "command" column run by sh -c. */
@@ -428,7 +422,7 @@ static int start_launcher(ctl *c, run *r)
 	    .dir = c->ses.dir,
 	    .connpath = c->ses.connpath,
 	    .cf = &r->cf,
-	    .workers = o->workers ? o->workers : online_cores(),
+	    .workers = o->workers,
 	    .serve = c->serve,
 	    .survive = o->mode != PD_MODE_RUN,
 	    .jn = c->res.jn,

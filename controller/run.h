@@ -18,7 +18,7 @@ enum pd_launch { PD_LAUNCH_LOCAL = 0, PD_LAUNCH_NONE, PD_LAUNCH_SLURM, PD_LAUNCH
 enum pd_mode { PD_MODE_RUN = 0, PD_MODE_SUBMIT, PD_MODE_SERVE, PD_MODE_RESUME };
 
 typedef struct pd_run_opts {
-	unsigned workers;        /* local agents (0: one per online core) */
+	unsigned workers;        /* local agents (0: one per usable CPU, lib/cpus.h) */
 	const char *grid;        /* NULL: one input per line from stdin */
 	int grid_format;         /* -1: from the file name */
 	uint64_t limit;          /* 0: all rows */
