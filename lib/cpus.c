@@ -22,6 +22,7 @@ static const char *const src_names[PD_CPUS_NSRC] = {
     [PD_CPUS_CFS_QUOTA] = "cgroup cpu.cfs_quota_us",
     [PD_CPUS_SLURM_TASK] = "SLURM_CPUS_PER_TASK",
     [PD_CPUS_SLURM_NODE] = "SLURM_CPUS_ON_NODE",
+    [PD_CPUS_SLURM_SHARE] = "SLURM_CPUS_ON_NODE / SLURM_STEP_TASKS_PER_NODE",
 };
 
 const char *pd_cpus_source_name(int src)
@@ -208,23 +209,52 @@ int pd_cpus_parse_pernode(const char *s, unsigned node, unsigned *n)
 	return found ? 0 : -ENOENT;
 }
 
-/* A whole number from 1 to PD_CPUS_MAX, nothing else */
-static int count_value(const char *v, unsigned *n)
+/* A whole number up to max, nothing else */
+static int whole(const char *v, unsigned long long max, unsigned *n)
 {
 	unsigned long long x;
 
-	if (digits(&v, &x) < 0 || *v || !x || x > PD_CPUS_MAX)
+	if (digits(&v, &x) < 0 || *v || x > max)
 		return -EINVAL;
 	*n = (unsigned)x;
 	return 0;
 }
 
+/* A whole number from 1 to PD_CPUS_MAX, nothing else */
+static int count_value(const char *v, unsigned *n)
+{
+	return whole(v, PD_CPUS_MAX, n) < 0 || !*n ? -EINVAL : 0;
+}
+
 /* Slurm's step id of the batch script (SLURM_BATCH_SCRIPT, 0xfffffffb) */
 #define BATCH_STEP "4294967291"
+
+/* A step's tasks on this node: 0 with *t (1 when the list is not given) */
+static int step_tasks(const pd_cpus_slurm_env *e, unsigned *t, char *err, size_t errlen)
+{
+	unsigned node = 0;
+
+	*t = 1;
+	if (!e->step_tasks || !*e->step_tasks)
+		return 0;
+	if (e->node_id && *e->node_id && whole(e->node_id, UINT_MAX, &node) < 0) {
+		pd_seterr(err, errlen, "SLURM_NODEID '%.40s' is not a node number: ignored",
+		          e->node_id);
+		return -EINVAL;
+	}
+	if (pd_cpus_parse_pernode(e->step_tasks, node, t) < 0) {
+		pd_seterr(err, errlen,
+		          "SLURM_STEP_TASKS_PER_NODE '%.40s' has no count for node %u: ignored",
+		          e->step_tasks, node);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 int pd_cpus_slurm(const pd_cpus_slurm_env *e, unsigned *n, int *src, char *err, size_t errlen)
 {
 	const char *name, *v;
+	unsigned t = 1;
 	int step;
 
 	*n = 0;
@@ -241,6 +271,10 @@ int pd_cpus_slurm(const pd_cpus_slurm_env *e, unsigned *n, int *src, char *err, 
 	} else if (e->cpus_on_node && *e->cpus_on_node) {
 		name = "SLURM_CPUS_ON_NODE";
 		v = e->cpus_on_node;
+		if (step && step_tasks(e, &t, err, errlen) < 0)
+			return -EINVAL;
+		if (step && e->step_tasks && *e->step_tasks)
+			*src = PD_CPUS_SLURM_SHARE;
 	} else {
 		return 0;
 	}
@@ -250,6 +284,7 @@ int pd_cpus_slurm(const pd_cpus_slurm_env *e, unsigned *n, int *src, char *err, 
 		*n = 0;
 		return -EINVAL;
 	}
+	*n = *n / t ? *n / t : 1;
 	return 0;
 }
 
@@ -539,6 +574,8 @@ void pd_cpus_probe(pd_cpus *c, char *warn, size_t warnlen)
 	    .step_id = getenv("SLURM_STEP_ID"),
 	    .cpus_per_task = getenv("SLURM_CPUS_PER_TASK"),
 	    .cpus_on_node = getenv("SLURM_CPUS_ON_NODE"),
+	    .step_tasks = getenv("SLURM_STEP_TASKS_PER_NODE"),
+	    .node_id = getenv("SLURM_NODEID"),
 	};
 	char err[200];
 	long online = sysconf(_SC_NPROCESSORS_ONLN);

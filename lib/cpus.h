@@ -18,8 +18,11 @@
  *   Slurm      inside a job (SLURM_JOB_ID set): in a step's task (the
  *              batch script is not one) SLURM_CPUS_PER_TASK when set, for
  *              this one task (a process counts only its own task's CPUs,
- *              however many tasks of the step share the node); otherwise
- *              SLURM_CPUS_ON_NODE
+ *              however many tasks of the step share the node); else, in a
+ *              step's task, SLURM_CPUS_ON_NODE shared among the step's
+ *              tasks on this node (SLURM_STEP_TASKS_PER_NODE at
+ *              SLURM_NODEID, rounded down, at least 1); outside a step
+ *              (the batch script) SLURM_CPUS_ON_NODE
  *
  * The parsers and the combination are pure functions
  * (tests/unit/test_cpus.c); pd_cpus_probe is the only part that reads the
@@ -42,6 +45,7 @@ enum pd_cpus_src {
 	PD_CPUS_CFS_QUOTA,
 	PD_CPUS_SLURM_TASK,
 	PD_CPUS_SLURM_NODE,
+	PD_CPUS_SLURM_SHARE,
 	PD_CPUS_NSRC
 };
 
@@ -90,12 +94,15 @@ typedef struct pd_cpus_slurm_env {
 	const char *step_id;       /* SLURM_STEP_ID (a step's tasks have it) */
 	const char *cpus_per_task; /* SLURM_CPUS_PER_TASK */
 	const char *cpus_on_node;  /* SLURM_CPUS_ON_NODE */
+	const char *step_tasks;    /* SLURM_STEP_TASKS_PER_NODE ("2(x3),1") */
+	const char *node_id;       /* SLURM_NODEID */
 } pd_cpus_slurm_env;
 
 /* The Slurm count for e, as the header's top says: 0 with *n (0: not in a
- * job, or no variable applies) and *src (PD_CPUS_SLURM_TASK or _NODE);
- * -EINVAL when the variable that applies is not a whole number from 1 to
- * PD_CPUS_MAX (err names it, *n is 0). */
+ * job, or no variable applies) and *src (PD_CPUS_SLURM_TASK, _NODE or
+ * _SHARE); -EINVAL when a variable that applies is malformed (a count not
+ * a whole number from 1 to PD_CPUS_MAX, a node id not a number, a list
+ * without this node): err names it, *n is 0. */
 int pd_cpus_slurm(const pd_cpus_slurm_env *e, unsigned *n, int *src, char *err, size_t errlen);
 
 /* Reads every source of this process into c and settles it. Sources that

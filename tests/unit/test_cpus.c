@@ -202,6 +202,37 @@ static void test_slurm(void)
 	e = (pd_cpus_slurm_env){"42", NULL, "2", "8"};
 	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(n, 8);
+	/* a step of several tasks on this node, without -c: the node's CPUs
+	 * shared among them (srun -n3 on 3 CPUs: 1 each) */
+	e = (pd_cpus_slurm_env){"42", "0", NULL, "3", "3", "0"};
+	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_EQUAL(src, PD_CPUS_SLURM_SHARE);
+	e = (pd_cpus_slurm_env){"42", "0", NULL, "8", "4(x2),3", "2"};
+	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(n, 2); /* 8 / 3, rounded down */
+	e = (pd_cpus_slurm_env){"42", "0", NULL, "2", "5", NULL};
+	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(n, 1); /* more tasks than CPUs: still 1 */
+	/* -c wins over the share; the batch script does not share */
+	e = (pd_cpus_slurm_env){"42", "0", "4", "8", "2", "0"};
+	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(n, 4);
+	e = (pd_cpus_slurm_env){"42", NULL, NULL, "8", "4", "0"};
+	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(n, 8);
+	CU_ASSERT_EQUAL(src, PD_CPUS_SLURM_NODE);
+	/* a node the list does not have, a bad node id, a bad list */
+	e = (pd_cpus_slurm_env){"42", "0", NULL, "8", "4(x2)", "2"};
+	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "SLURM_STEP_TASKS_PER_NODE '4(x2)' has no count for node 2"));
+	e = (pd_cpus_slurm_env){"42", "0", NULL, "8", "4", "-1"};
+	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "SLURM_NODEID '-1'"));
+	e = (pd_cpus_slurm_env){"42", "0", NULL, "8", "4(x0)", "0"};
+	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(n, 0);
 	/* a job without either variable (salloc's shell on the login node) */
 	e = (pd_cpus_slurm_env){"42", NULL, NULL, NULL};
 	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), 0);
