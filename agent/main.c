@@ -39,8 +39,9 @@ static const char usage[] =
 	"  --url URL           tls+tcp://HOST:PORT, ipc:///PATH, or tcp:// (--insecure)\n"
 	"  --secret-file FILE  64 hex digits: the session secret (for --url tls+tcp://)\n"
 	"  --insecure          allow a plain tcp:// controller\n"
-	"  --slots K           tasks run at once (default 1; with --mode slurm, one per\n"
-	"                      CPU it may use: affinity, cgroup, SLURM_CPUS_PER_TASK)\n"
+	"  --slots K           tasks run at once (default 1; with --mode slurm in a step\n"
+	"                      that gave it CPUs, one per CPU it may use: affinity,\n"
+	"                      cgroup, SLURM_CPUS_PER_TASK or SLURM_CPUS_ON_NODE)\n"
 	"  --coproc COMMAND    start COMMAND (sh -c) once per slot and keep it: coproc\n"
 	"                      tasks are one line on its stdin, answered by one line\n"
 	"                      on its stdout (docs/coproc.md); its stderr is the log\n"
@@ -484,14 +485,14 @@ int main(int argc, char **argv)
 		return pd_ssh_main("parade-agent", argc - 1, argv + 1);
 	memset(&cf, 0, sizeof(cf));
 	a.connect = getenv("PARADE_CONNECT");
-	a.o.slots = 0; /* not given: 1, or one per usable CPU in --mode slurm (after parse_args) */
+	a.o.slots = 0; /* not given: 1, or in --mode slurm the CPUs Slurm gave (after parse_args) */
 	a.o.grace_ms = 30000;
 	snprintf(a.o.mode, sizeof(a.o.mode), "manual");
 	rv = parse_args(argc, argv, &a);
 	if (rv)
 		return rv == ARG_EXIT0 ? 0 : rv;
 	if (!a.o.slots)
-		a.o.slots = strcmp(a.o.mode, "slurm") ? 1 : pd_cpus_usable("slots (--mode slurm)", 4096);
+		a.o.slots = strcmp(a.o.mode, "slurm") ? 1 : pd_cpus_slurm_slots(4096);
 	if ((rv = check_host()) != 0 || (rv = connect_setup(&a, &cf)) != 0)
 		return rv;
 	process_setup(&a);

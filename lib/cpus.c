@@ -279,8 +279,8 @@ int pd_cpus_slurm(const pd_cpus_slurm_env *e, unsigned *n, int *src, char *err, 
 		return 0;
 	}
 	if (count_value(v, n) < 0) {
-		pd_seterr(err, errlen, "%s '%.40s' is not a number of CPUs (1 to %u): ignored", name,
-		          v, PD_CPUS_MAX);
+		pd_seterr(err, errlen, "%s '%.40s' is not a number of CPUs (1 to %u): ignored",
+		          name, v, PD_CPUS_MAX);
 		*n = 0;
 		return -EINVAL;
 	}
@@ -618,4 +618,16 @@ unsigned pd_cpus_usable(const char *what, unsigned max)
 	}
 	pd_debug("%s: %s", what, why);
 	return c.n;
+}
+
+unsigned pd_cpus_slurm_slots(unsigned max)
+{
+	const char *job = getenv("SLURM_JOB_ID"), *cpt = getenv("SLURM_CPUS_PER_TASK"),
+	           *con = getenv("SLURM_CPUS_ON_NODE");
+
+	if (!job || !*job || ((!cpt || !*cpt) && (!con || !*con))) {
+		pd_debug("slots (--mode slurm): 1, Slurm gave no CPU count to this process");
+		return 1;
+	}
+	return pd_cpus_usable("slots (--mode slurm)", max);
 }

@@ -53,7 +53,7 @@ typedef struct pd_cpus {
 	unsigned count[PD_CPUS_NSRC]; /* each source's count; 0: no limit or unknown */
 	unsigned n;                   /* set by pd_cpus_settle: the fewest, >= 1 */
 	unsigned limited;             /* set by pd_cpus_settle: bit 1u << src for
-				       * each source whose count is n */
+	                               * each source whose count is n */
 } pd_cpus;
 
 /* A source's name as logs and docs say it ("cgroup cpu.max"). */
@@ -115,6 +115,14 @@ void pd_cpus_probe(pd_cpus *c, char *warn, size_t warnlen);
  * pd_debug as "WHAT: N CPUs (sources)"; returns n (>= 1), no more than
  * max (0: no cap). */
 unsigned pd_cpus_usable(const char *what, unsigned max);
+
+/* The default slots of a parade-agent --mode slurm: pd_cpus_usable when
+ * Slurm gave this process a CPU count (SLURM_JOB_ID and either
+ * SLURM_CPUS_PER_TASK or SLURM_CPUS_ON_NODE set: a task of a step, as the
+ * agents of --launch slurm are), else 1 (an agent whose environment has
+ * neither, as the Slurm plugin's: several of them share a step's CPUs). At
+ * most max (0: no cap). */
+unsigned pd_cpus_slurm_slots(unsigned max);
 
 /* ---- the cgroup paths, pure; exposed for the tests ---- */
 

@@ -35,12 +35,12 @@ static void test_max(void)
 	    {"18446744073709551 1\n", 0, PD_CPUS_MAX}, /* capped */
 	    {"", -EINVAL, 0},
 	    {"\n", -EINVAL, 0},
-	    {"100000\n", -EINVAL, 0},          /* no period */
-	    {"0 100000\n", -EINVAL, 0},        /* zero quota */
-	    {"100000 0\n", -EINVAL, 0},        /* zero period */
-	    {"-1 100000\n", -EINVAL, 0},       /* v1's "none" is not v2's */
+	    {"100000\n", -EINVAL, 0},    /* no period */
+	    {"0 100000\n", -EINVAL, 0},  /* zero quota */
+	    {"100000 0\n", -EINVAL, 0},  /* zero period */
+	    {"-1 100000\n", -EINVAL, 0}, /* v1's "none" is not v2's */
 	    {"100000 -100000\n", -EINVAL, 0},
-	    {"100000  100000\n", -EINVAL, 0},  /* two spaces */
+	    {"100000  100000\n", -EINVAL, 0}, /* two spaces */
 	    {" 100000 100000\n", -EINVAL, 0},
 	    {"100000 100000\n\n", -EINVAL, 0}, /* a second line */
 	    {"100000 100000 7\n", -EINVAL, 0},
@@ -100,14 +100,14 @@ static void test_list(void)
 	    {"5", 0, 1},
 	    {"", 0, 0},
 	    {"\n", 0, 0},
-	    {"3,1,2", 0, 3},       /* any order */
-	    {"0-3,2-5", 0, 6},     /* overlaps counted once */
+	    {"3,1,2", 0, 3},   /* any order */
+	    {"0-3,2-5", 0, 6}, /* overlaps counted once */
 	    {"1,1,1", 0, 1},
 	    {"65535", 0, 1},
 	    {"0-65535", 0, 65536},
 	    {"65536", -ERANGE, 0},
 	    {"0-65536", -ERANGE, 0},
-	    {"3-1", -EINVAL, 0},   /* backwards */
+	    {"3-1", -EINVAL, 0}, /* backwards */
 	    {"1,,2", -EINVAL, 0},
 	    {",1", -EINVAL, 0},
 	    {"1,", -EINVAL, 0},
@@ -138,8 +138,9 @@ static void test_list(void)
 
 static void test_pernode(void)
 {
-	static const char *const bad[] = {"", "x", "4(x0)", "4(2)", "4(x2", "4(x)", "0", "4,,2",
-	                                  "4,", ",4", "4(x2)2", "-4", "4 (x2)", "4(x2),", "1048577"};
+	static const char *const bad[] = {"",       "x",  "4(x0)",  "4(2)",   "4(x2",
+	                                  "4(x)",   "0",  "4,,2",   "4,",     ",4",
+	                                  "4(x2)2", "-4", "4 (x2)", "4(x2),", "1048577"};
 	unsigned n;
 	size_t i;
 
@@ -226,7 +227,8 @@ static void test_slurm(void)
 	e = (pd_cpus_slurm_env){"42", "0", NULL, "8", "4(x2)", "2"};
 	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(n, 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "SLURM_STEP_TASKS_PER_NODE '4(x2)' has no count for node 2"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(err, "SLURM_STEP_TASKS_PER_NODE '4(x2)' has no count for node 2"));
 	e = (pd_cpus_slurm_env){"42", "0", NULL, "8", "4", "-1"};
 	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "SLURM_NODEID '-1'"));
@@ -242,8 +244,8 @@ static void test_slurm(void)
 	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "SLURM_CPUS_PER_TASK 'two'"));
-	static const char *const bad[] = {"0", "-1", "1.5", " 4", "4 ", "", "1048577",
-	                                  "99999999999999999999", "4\n"};
+	static const char *const bad[] = {
+	    "0", "-1", "1.5", " 4", "4 ", "", "1048577", "99999999999999999999", "4\n"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		e = (pd_cpus_slurm_env){"42", NULL, NULL, bad[i]};
 		int rv = pd_cpus_slurm(&e, &n, &src, err, sizeof(err));
@@ -312,18 +314,20 @@ static void test_mountinfo(void)
 	char root[64], dir[64];
 	int v;
 
-	CU_ASSERT_EQUAL(pd_cpus_mountinfo_line("35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,"
-	                                       "relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate\n",
-	                                       &v, root, dir, sizeof(root)),
-	                0);
+	CU_ASSERT_EQUAL(
+	    pd_cpus_mountinfo_line("35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,"
+	                           "relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate\n",
+	                           &v, root, dir, sizeof(root)),
+	    0);
 	CU_ASSERT_EQUAL(v, 2);
 	CU_ASSERT_STRING_EQUAL(root, "/");
 	CU_ASSERT_STRING_EQUAL(dir, "/sys/fs/cgroup");
 	/* v1 with cpu among other controllers; no optional fields */
-	CU_ASSERT_EQUAL(pd_cpus_mountinfo_line("32 31 0:29 /docker/ab /sys/fs/cgroup/cpu,cpuacct rw "
-	                                       "- cgroup cgroup rw,cpu,cpuacct",
-	                                       &v, root, dir, sizeof(root)),
-	                0);
+	CU_ASSERT_EQUAL(
+	    pd_cpus_mountinfo_line("32 31 0:29 /docker/ab /sys/fs/cgroup/cpu,cpuacct rw "
+	                           "- cgroup cgroup rw,cpu,cpuacct",
+	                           &v, root, dir, sizeof(root)),
+	    0);
 	CU_ASSERT_EQUAL(v, 1);
 	CU_ASSERT_STRING_EQUAL(root, "/docker/ab");
 	CU_ASSERT_STRING_EQUAL(dir, "/sys/fs/cgroup/cpu,cpuacct");
@@ -336,27 +340,29 @@ static void test_mountinfo(void)
 	                                       "cgroup rw,cpuset",
 	                                       &v, root, dir, sizeof(root)),
 	                -ENOENT);
-	CU_ASSERT_EQUAL(pd_cpus_mountinfo_line("23 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
-	                                       &v, root, dir, sizeof(root)),
-	                -ENOENT);
+	CU_ASSERT_EQUAL(
+	    pd_cpus_mountinfo_line("23 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw", &v,
+	                           root, dir, sizeof(root)),
+	    -ENOENT);
 	/* escapes decoded */
-	CU_ASSERT_EQUAL(pd_cpus_mountinfo_line("40 1 0:40 /a\\040b /mnt/c\\134g rw - cgroup2 none rw",
-	                                       &v, root, dir, sizeof(root)),
-	                0);
+	CU_ASSERT_EQUAL(
+	    pd_cpus_mountinfo_line("40 1 0:40 /a\\040b /mnt/c\\134g rw - cgroup2 none rw", &v, root,
+	                           dir, sizeof(root)),
+	    0);
 	CU_ASSERT_STRING_EQUAL(root, "/a b");
 	CU_ASSERT_STRING_EQUAL(dir, "/mnt/c\\g");
 	/* malformed and too long */
 	CU_ASSERT_EQUAL(pd_cpus_mountinfo_line("", &v, root, dir, sizeof(root)), -EINVAL);
-	CU_ASSERT_EQUAL(pd_cpus_mountinfo_line("1 2 3 / /x rw cgroup2", &v, root, dir, sizeof(root)),
-	                -EINVAL);
+	CU_ASSERT_EQUAL(
+	    pd_cpus_mountinfo_line("1 2 3 / /x rw cgroup2", &v, root, dir, sizeof(root)), -EINVAL);
 	CU_ASSERT_EQUAL(pd_cpus_mountinfo_line("1 2 3 / /x rw -", &v, root, dir, sizeof(root)),
 	                -EINVAL);
-	CU_ASSERT_EQUAL(pd_cpus_mountinfo_line("1 2 3 / /x rw - cgroup2 none", &v, root, dir,
-	                                       sizeof(root)),
-	                -EINVAL);
-	CU_ASSERT_EQUAL(pd_cpus_mountinfo_line("1 2 3 / /xxxxxxxx rw - cgroup2 none rw", &v, root,
-	                                       dir, 8),
-	                -ENAMETOOLONG);
+	CU_ASSERT_EQUAL(
+	    pd_cpus_mountinfo_line("1 2 3 / /x rw - cgroup2 none", &v, root, dir, sizeof(root)),
+	    -EINVAL);
+	CU_ASSERT_EQUAL(
+	    pd_cpus_mountinfo_line("1 2 3 / /xxxxxxxx rw - cgroup2 none rw", &v, root, dir, 8),
+	    -ENAMETOOLONG);
 }
 
 static void test_cgroup_path(void)
@@ -390,9 +396,8 @@ static void test_cgroup_dir(void)
 	CU_ASSERT_STRING_EQUAL(d, "/sys/fs/cgroup/a/b");
 	CU_ASSERT_EQUAL(pd_cpus_cgroup_dir("/sys/fs/cgroup", "/", "/", d, sizeof(d)), 0);
 	CU_ASSERT_STRING_EQUAL(d, "/sys/fs/cgroup");
-	CU_ASSERT_EQUAL(pd_cpus_cgroup_dir("/sys/fs/cgroup", "/docker/ab", "/docker/ab", d,
-	                                   sizeof(d)),
-	                0);
+	CU_ASSERT_EQUAL(
+	    pd_cpus_cgroup_dir("/sys/fs/cgroup", "/docker/ab", "/docker/ab", d, sizeof(d)), 0);
 	CU_ASSERT_STRING_EQUAL(d, "/sys/fs/cgroup");
 	CU_ASSERT_EQUAL(pd_cpus_cgroup_dir("/c", "/docker/ab", "/docker/ab/x", d, sizeof(d)), 0);
 	CU_ASSERT_STRING_EQUAL(d, "/c/x");
@@ -432,8 +437,23 @@ static void test_probe(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(warn, "SLURM_CPUS_ON_NODE 'lots'"));
 	CU_ASSERT_EQUAL(c.count[PD_CPUS_SLURM_NODE], 0);
 	CU_ASSERT(c.n >= 1);
-	unsetenv("SLURM_JOB_ID");
 	unsetenv("SLURM_CPUS_ON_NODE");
+
+	/* a --mode slurm agent's default slots: 1 without a Slurm CPU count
+	 * (the plugin's agents), else what it may use */
+	unsetenv("SLURM_CPUS_PER_TASK");
+	CU_ASSERT_EQUAL(pd_cpus_slurm_slots(0), 1);
+	setenv("SLURM_STEP_ID", "0", 1);
+	setenv("SLURM_CPUS_PER_TASK", "1", 1);
+	CU_ASSERT_EQUAL(pd_cpus_slurm_slots(0), 1);
+	setenv("SLURM_CPUS_PER_TASK", "4096", 1);
+	pd_cpus_probe(&c, warn, sizeof(warn));
+	CU_ASSERT_EQUAL(pd_cpus_slurm_slots(0), c.n);
+	CU_ASSERT(c.n <= (unsigned)online);
+	CU_ASSERT_EQUAL(pd_cpus_slurm_slots(1), 1);
+	unsetenv("SLURM_CPUS_PER_TASK");
+	unsetenv("SLURM_STEP_ID");
+	unsetenv("SLURM_JOB_ID");
 
 	/* one CPU of affinity, in a child (this process keeps its own) */
 	if (online < 2) {
