@@ -1,6 +1,6 @@
 #!/bin/sh
 # run-gamma.sh - the main job: installs what is missing, builds parade, and
-# runs the 10,000-task gamma sweep on local agents (one per core).
+# runs the 10,000-task gamma sweep on local agents (one per CPU it may use).
 # Extra arguments go to `parade run` (e.g. --limit 100, -o results.csv).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
