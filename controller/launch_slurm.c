@@ -1,6 +1,7 @@
-/* launch_slurm.c - the "slurm" launcher (launcher.h): agents as one step
- * of an sbatch job, a job more for each scale up; and the pure parts
- * (launch_slurm.h). `parade launch slurm` is in launch_slurm_cmd.c. */
+/* launch_slurm.c - the pure parts of the Slurm launcher and of `parade
+ * launch slurm` (launch_slurm.h): options, scripts, srun's command line,
+ * reading scontrol; and the sbatch/scancel/scontrol calls. The launcher
+ * itself is launch_slurm_job.c, the command launch_slurm_cmd.c. */
 #include "launch_slurm.h"
 
 #include <errno.h>
@@ -35,6 +36,17 @@ int pd_slurm_opt_err(pd_slurm_opts *o, const char *name, const char *value, char
 			return -EINVAL;
 		}
 		o->cpus = (unsigned)v;
+	} else if (!strcmp(name, "slurm-retries")) {
+		char *end;
+		unsigned long v = strtoul(value, &end, 10);
+		if (!*value || *end || v > PD_SLURM_RETRIES_MAX || value[0] == '-') {
+			pd_seterr(err, errlen,
+				  "--slurm-retries '%s': expected a whole number from 0 to %u", value,
+				  PD_SLURM_RETRIES_MAX);
+			return -EINVAL;
+		}
+		o->retries = (unsigned)v;
+		o->retries_set = 1;
 	} else if (!strcmp(name, "sbatch-arg")) {
 		if (o->nargs == PD_SLURM_MAX_ARGS) {
 			pd_seterr(err, errlen, "too many --sbatch-arg (%d at most)",
@@ -182,135 +194,187 @@ void pd_slurm_cancel(const char *jobid)
 		pd_spawn_output(argv, out, sizeof(out), msg, sizeof(msg));
 }
 
-void pd_slurm_state(const char *jobid, char *state, size_t len)
+
+int pd_slurm_holder_script(const pd_slurm_opts *o, const char *job_name, pd_buf *out, char *err,
+			   size_t errlen)
 {
-	char *argv[] = {"squeue", "-h", "-j", (char *)jobid, "-o", "%T", NULL}, out[64], msg[512];
-	int rv = pd_spawn_output(argv, out, sizeof(out), msg, sizeof(msg));
+	char num[32];
+	int rv = 0;
 
-	out[strcspn(out, "\r\n")] = 0;
-	/* squeue forgets a job soon after it ends, or says it is invalid */
-	snprintf(state, len, "%s", rv == 0 && out[0] ? out : rv == 0 || strstr(msg, "Invalid") ? "GONE" : "?");
-}
-
-/* ---- the launcher ---- */
-
-#define MAX_JOBS 32
-
-typedef struct slurm_pool {
-	char jobs[MAX_JOBS][64]; /* sbatch job ids */
-	unsigned njobs;
-	int cancelled;
-} slurm_pool;
-
-/* Writes and submits an sbatch script for n more agents (the first as
- * agents.sbatch, later ones as agents-K.sbatch) and records the job id.
- * 0 submitted, 1 --dry-run (the script went to stdout), -errno with err
- * (sbatch's own message). */
-static int submit(pd_launcher *l, unsigned n, char *err, size_t errlen)
-{
-	slurm_pool *p = l->priv;
-	pd_slurm_opts so = l->ctx.o->slurm;
-	char agent[4096], job[160], path[4300];
-	pd_buf script = {0};
-	int rv;
-
-	if (p->njobs == MAX_JOBS) {
-		snprintf(err, errlen, "this session has submitted %d jobs already", MAX_JOBS);
-		return -ENOSPC;
+	rv |= app(out, "#!/bin/sh\n# parade agents' allocation, written by parade run\n");
+	snprintf(num, sizeof(num), "%u", o->n);
+	if ((rv = directive(out, "job-name", job_name, err, errlen)) < 0 ||
+	    (rv = directive(out, "nodes", num, err, errlen)) < 0 ||
+	    (rv = directive(out, "ntasks-per-node", "1", err, errlen)) < 0)
+		return rv;
+	if (o->cpus) {
+		snprintf(num, sizeof(num), "%u", o->cpus);
+		rv = directive(out, "cpus-per-task", num, err, errlen);
+	} else {
+		rv = app(out, "#SBATCH --exclusive\n");
 	}
-	so.n = n;
-	pd_agent_path(agent, sizeof(agent));
-	snprintf(job, sizeof(job), "parade-%s", l->ctx.session);
-	pd_session_sbatch_path(path, sizeof(path), l->ctx.dir, p->njobs ? p->njobs + 1 : 0);
-	rv = pd_slurm_script(&so, job, agent, l->ctx.connpath, l->ctx.dir, &script, err, errlen);
-	if (rv == 0 && so.dry_run) {
-		fwrite(pd_buf_head(&script), 1, pd_buf_size(&script), stdout);
-		fflush(stdout);
-		rv = 1;
-	} else if (rv == 0) {
-		rv = pd_slurm_submit(&so, path, &script, p->jobs[p->njobs], sizeof(p->jobs[0]), err,
-				     errlen);
-		if (rv == 0)
-			pd_info("submitted Slurm job %s: %u agent(s) (script %s)", p->jobs[p->njobs++],
-				n, path);
-	}
-	pd_buf_free(&script);
-	return rv;
-}
-
-/* agents on other nodes need a TCP listener */
-static const char *slurm_listen_url(const pd_run_opts *o)
-{
-	(void)o;
-	return "tls+tcp://0.0.0.0:0";
-}
-
-static int slurm_start(pd_launcher *l, char *err, size_t errlen)
-{
-	if (!(l->priv = calloc(1, sizeof(slurm_pool)))) {
+	/* nothing the nodes must have: no output file (a session folder
+	 * exists on the controller's host only) */
+	if (rv < 0 || (rv = directive(out, "output", "/dev/null", err, errlen)) < 0 ||
+	    (rv = directive(out, "partition", o->partition, err, errlen)) < 0 ||
+	    (rv = directive(out, "time", o->time, err, errlen)) < 0 ||
+	    (rv = directive(out, "mem", o->mem, err, errlen)) < 0 ||
+	    (rv = directive(out, "account", o->account, err, errlen)) < 0)
+		return rv;
+	/* The controller starts the agents as a step of this job (srun
+	 * --jobid). This script only holds the allocation, and lets it go once
+	 * no other step has run for a minute: the controller that would start
+	 * or restart them is gone. An squeue that fails counts as a step. */
+	rv = app(out,
+		 "# the agents run as a step the controller starts (srun --jobid);\n"
+		 "# this script holds the allocation until no step has run for 60 s\n"
+		 "idle=0\n"
+		 "while [ \"$idle\" -lt 4 ]; do\n"
+		 "\tsleep 15\n"
+		 "\tsteps=$(squeue -h -s -j \"$SLURM_JOB_ID\" -o %i 2>/dev/null) || { idle=0; continue; }\n"
+		 "\tif printf '%s\\n' \"$steps\" | grep -qv -e '\\.batch$' -e '\\.extern$' -e '^$'; then\n"
+		 "\t\tidle=0\n"
+		 "\telse\n"
+		 "\t\tidle=$((idle + 1))\n"
+		 "\tfi\n"
+		 "done\n");
+	if (rv < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	l->target = l->ctx.o->slurm.n;
-	return submit(l, l->ctx.o->slurm.n, err, errlen);
+	return 0;
 }
 
-static int slurm_grow(pd_launcher *l, unsigned n, char *err, size_t errlen)
+int pd_slurm_srun_argv(const pd_slurm_opts *o, const char *jobid, unsigned nodes,
+		       const char *agent, pd_slurm_srun *out)
 {
-	int rv = submit(l, n, err, errlen);
+	pd_agent_cmd cmd = {0};
+	pd_agent_argv a;
+	size_t k = 0;
 
-	return rv > 0 ? 0 : rv;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->num[0], sizeof(out->num[0]), "--jobid=%s", jobid);
+	snprintf(out->num[1], sizeof(out->num[1]), "--nodes=%u", nodes);
+	snprintf(out->num[2], sizeof(out->num[2]), "--ntasks=%u", nodes);
+	out->argv[k++] = "srun";
+	out->argv[k++] = out->num[0];
+	out->argv[k++] = out->num[1];
+	out->argv[k++] = out->num[2];
+	out->argv[k++] = "--ntasks-per-node=1";
+	if (o->cpus) {
+		snprintf(out->num[3], sizeof(out->num[3]), "--cpus-per-task=%u", o->cpus);
+		out->argv[k++] = out->num[3];
+	}
+	/* every agent gets the connection text; one agent that fails does
+	 * not end the others */
+	out->argv[k++] = "--input=all";
+	out->argv[k++] = "--kill-on-bad-exit=0";
+	out->argv[k++] = "--quiet";
+	cmd.program = agent;
+	cmd.connect = "-";
+	cmd.mode = "slurm";
+	cmd.slots = o->slots;
+	cmd.verbose = o->verbose;
+	cmd.coproc = o->coproc;
+	if (pd_agent_cmd_argv(&cmd, &a) < 0)
+		return -EINVAL;
+	for (size_t i = 0; a.argv[i]; i++) {
+		if (k + 1 >= PD_SLURM_SRUN_ARGV_MAX)
+			return -E2BIG;
+		/* the numbers point into a: copy them */
+		if (a.argv[i] == a.num[0] || a.argv[i] == a.num[1]) {
+			size_t slot = a.argv[i] == a.num[0] ? 4 : 5;
+			snprintf(out->num[slot], sizeof(out->num[slot]), "%s", a.argv[i]);
+			out->argv[k++] = out->num[slot];
+		} else {
+			out->argv[k++] = a.argv[i];
+		}
+	}
+	out->argv[k] = NULL;
+	return 0;
 }
 
-/* each job and its queue state (squeue) */
-static void slurm_describe(pd_launcher *l, pd_jw *w)
+/* the value of KEY= in scontrol's one-line output, up to a space */
+static void field(const char *text, const char *key, char *out, size_t len)
 {
-	slurm_pool *p = l->priv;
+	size_t kl = strlen(key);
+	const char *p = text;
 
-	for (unsigned i = 0; i < p->njobs; i++) {
-		char st[64];
-		pd_slurm_state(p->jobs[i], st, sizeof(st));
-		pd_jw_obj_begin(w);
-		pd_jw_key(w, "id");
-		pd_jw_str(w, p->jobs[i]);
-		pd_jw_key(w, "state");
-		pd_jw_str(w, st);
-		pd_jw_obj_end(w);
+	out[0] = 0;
+	while ((p = strstr(p, key)) != NULL) {
+		if ((p == text || p[-1] == ' ' || p[-1] == '\n') && p[kl] == '=') {
+			size_t n = strcspn(p + kl + 1, " \r\n");
+			if (n >= len)
+				n = len - 1;
+			memcpy(out, p + kl + 1, n);
+			out[n] = 0;
+			return;
+		}
+		p += kl;
 	}
 }
 
-/* its agents are whichever joined: a pending job may bring more later */
-static void slurm_health(pd_launcher *l, pd_launcher_health *h)
+int pd_slurm_job_parse(const char *text, pd_slurm_job_info *ji)
 {
-	h->alive = (unsigned)pd_server_agents(l->ctx.srv);
+	memset(ji, 0, sizeof(*ji));
+	field(text, "JobState", ji->state, sizeof(ji->state));
+	field(text, "Reason", ji->reason, sizeof(ji->reason));
+	field(text, "NodeList", ji->nodes, sizeof(ji->nodes));
+	if (!strcmp(ji->nodes, "(null)"))
+		ji->nodes[0] = 0;
+	if (!strcmp(ji->reason, "None") || !strcmp(ji->reason, "(null)"))
+		ji->reason[0] = 0;
+	if (!ji->state[0]) {
+		snprintf(ji->state, sizeof(ji->state), "?");
+		return -EINVAL;
+	}
+	return 0;
 }
 
-/* the agents got BYE; scancel ends what is left of each job */
-static void slurm_stop(pd_launcher *l)
+void pd_slurm_job_query(const char *jobid, pd_slurm_job_info *ji)
 {
-	slurm_pool *p = l->priv;
+	char *argv[] = {"scontrol", "-o", "show", "job", (char *)jobid, NULL}, out[8192],
+	     msg[512];
+	int rv = pd_spawn_output(argv, out, sizeof(out), msg, sizeof(msg));
 
-	if (!p || p->cancelled)
+	if (rv == 0 && pd_slurm_job_parse(out, ji) == 0)
 		return;
-	p->cancelled = 1;
-	for (unsigned i = 0; i < p->njobs; i++)
-		pd_slurm_cancel(p->jobs[i]);
+	memset(ji, 0, sizeof(*ji));
+	/* slurmctld forgets a job MinJobAge after it ended */
+	snprintf(ji->state, sizeof(ji->state), "%s", strstr(msg, "Invalid job id") ? "GONE" : "?");
+	if (ji->state[0] == '?') {
+		chomp(msg);
+		snprintf(ji->reason, sizeof(ji->reason), "%s", msg);
+	}
 }
 
-static void slurm_free(pd_launcher *l)
+static int in_list(const char *s, const char *const *list)
 {
-	free(l->priv);
+	for (size_t i = 0; list[i]; i++)
+		if (!strcmp(s, list[i]))
+			return 1;
+	return 0;
 }
 
-const pd_launcher_ops pd_launcher_slurm = {
-	.name = "slurm",
-	.before_table = 1, /* --dry-run prints only the script */
-	.listen_url = slurm_listen_url,
-	.start = slurm_start,
-	.grow = slurm_grow,
-	.describe = slurm_describe,
-	.health = slurm_health,
-	.stop = slurm_stop,
-	.free = slurm_free,
-	.command = pd_slurm_main,
-};
+int pd_slurm_state_final(const char *state)
+{
+	static const char *const final[] = {
+		"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE",	"FAILED",
+		"NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT", "SPECIAL_EXIT",
+		"REVOKED",   "GONE",	      NULL};
+
+	return in_list(state, final);
+}
+
+int pd_slurm_reason_hopeless(const char *reason)
+{
+	static const char *const hopeless[] = {
+		"BadConstraints",	   "DependencyNeverSatisfied",
+		"InvalidAccount",	   "InvalidQOS",
+		"PartitionConfig",	   "PartitionNodeLimit",
+		"PartitionTimeLimit",	   "QOSMaxWallDurationPerJobLimit",
+		"AssocMaxWallDurationPerJobLimit", "launch_failed_requeued_held",
+		NULL};
+
+	return in_list(reason, hopeless);
+}

@@ -61,7 +61,7 @@ typedef struct pd_launcher_health {
 	unsigned alive; /* agents alive or coming (status "alive") */
 	int gave_up;    /* none of its agents is left or coming back: with no
 			 * agent connected, the run ends (status 2) */
-	char why[256];  /* when gave_up: the error line the controller logs */
+	char why[1024]; /* when gave_up: the error line the controller logs */
 } pd_launcher_health;
 
 typedef struct pd_launcher_ops {

@@ -60,10 +60,14 @@ const char pd_run_usage[] =
 	"  --workers N          local agents (default: one per CPU this process may\n"
 	"                       use: affinity, cgroup quota, Slurm allocation)\n"
 	"  --launch local[:N]   start N local agents (default); none: only wait\n"
-	"  --launch slurm:N     submit an sbatch job running N agents as one step;\n"
-	"                       with --partition P --time T --mem M --cpus C\n"
-	"                       --account A --sbatch-arg ARG (repeatable), --dry-run\n"
-	"                       prints the script\n"
+	"  --launch slurm:N     submit a Slurm job of N nodes and start one agent on\n"
+	"                       each (srun from here: no shared PARADE_HOME needed),\n"
+	"                       with the node's CPUs as slots, or --cpus C CPUs (and\n"
+	"                       slots) per agent, or --slots K; also --partition P\n"
+	"                       --time T --mem M --account A --sbatch-arg ARG\n"
+	"                       (repeatable); a job that ends early is replaced, up\n"
+	"                       to --slurm-retries R jobs in all (default 3);\n"
+	"                       --dry-run prints the job's script\n"
 	"  --launch ssh:HOST[,HOST...]  one agent per host, started over ssh\n"
 	"                       ([user@]host[:port]); --hostfile FILE lists hosts\n"
 	"                       ('[user@]host[:port] [slots]' a line), --ssh-opt OPT\n"
@@ -449,6 +453,7 @@ static const opt_def opts[] = {
 	{"cpus", 0, "slurm_cpus", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
 	{"account", 0, "slurm_account", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
 	{"sbatch-arg", 0, "slurm_sbatch_arg", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
+	{"slurm-retries", 0, "slurm_retries", required_argument, K_FN, 0, 0, 0, set_slurm, ANY},
 	{"dry-run", 0, "slurm_dry_run", no_argument, K_FN, 0, 0, 0, set_slurm, M_RUN,
 	 "--dry-run goes with 'parade run' (it prints the script and submits nothing)", 0},
 	/* after --dry-run: a command refuses the first of the table's options
@@ -542,8 +547,8 @@ static int finish(pctx *p, char **words, int nwords)
 	pd_run_opts *o = p->o;
 
 	if (p->slurm_opts && o->launch != PD_LAUNCH_SLURM)
-		return badf(p, "--partition, --time, --mem, --cpus, --account, --sbatch-arg and "
-			       "--dry-run go with --launch slurm:N");
+		return badf(p, "--partition, --time, --mem, --cpus, --account, --sbatch-arg, "
+			       "--slurm-retries and --dry-run go with --launch slurm:N");
 	/* a host file alone means ssh */
 	if (p->ssh_opts && o->ssh.nhosts && !o->launch_set) {
 		o->launch = PD_LAUNCH_SSH;

@@ -66,9 +66,12 @@ static void print_status(const pd_json *r, int agents)
 	printf("agents:   %llu connected; launcher %s: target %llu, alive %llu\n",
 	       (unsigned long long)ses_num(r, "agents"), ses_str(l, "kind"),
 	       (unsigned long long)ses_num(l, "target"), (unsigned long long)ses_num(l, "alive"));
-	for (size_t i = 0; i < pd_json_len(jobs); i++)
-		printf("          Slurm job %s: %s\n", ses_str(pd_json_at(jobs, i), "id"),
-		       ses_str(pd_json_at(jobs, i), "state"));
+	for (size_t i = 0; i < pd_json_len(jobs); i++) {
+		const pd_json *jb = pd_json_at(jobs, i);
+		const char *why = ses_str(jb, "reason");
+		printf("          Slurm job %s: %s%s%s%s\n", ses_str(jb, "id"), ses_str(jb, "state"),
+		       *why ? " (" : "", why, *why ? ")" : "");
+	}
 	if (!agents)
 		return;
 	printf("%-24s %-16s %8s %-6s %-8s %-6s %5s %7s %8s %9s\n", "AGENT", "HOST", "PID", "MODE",

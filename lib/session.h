@@ -43,6 +43,8 @@ typedef struct pd_connfile {
 #define PD_SF_AGENTS_SOCK "agents.sock"   /* where local agents dial (ipc://) */
 #define PD_SF_CONTROL_SOCK "control.sock" /* the control socket (docs/control.md) */
 #define PD_SF_LOCK "lock"                 /* one controller per session (lib/lock.h) */
+#define PD_SF_SRUN_LOG "srun-"            /* srun-JOBID.log: the output of the step of a
+					   * Slurm job's agents (controller/launch_slurm.h) */
 
 /* out = "DIR/FILE" (file: one of PD_SF_*). 0, or -ENAMETOOLONG (out is
  * then "" when outlen > 0). */

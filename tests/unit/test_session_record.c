@@ -70,7 +70,8 @@ static void same_opts(const pd_run_opts *p, const pd_run_opts *o)
 	SAME_STR(grid); SAME_STR(schema); SAME_STR(output); SAME_STR(listen); SAME_STR(shell);
 	SAME_STR(secret_file);
 	SAME_STR(name); SAME_STR(coproc);
-	SAME(slurm.n); SAME(slurm.dry_run); SAME(ssh.nhosts);
+	SAME(slurm.n); SAME(slurm.dry_run); SAME(slurm.retries); SAME(slurm.retries_set);
+	SAME(ssh.nhosts);
 	for (int i = 0; i < o->nwords && i < p->nwords; i++)
 		CU_ASSERT_STRING_EQUAL(o->words[i], p->words[i]);
 }
@@ -118,7 +119,8 @@ static void test_every_option(void)
 			 "--coproc-format", "json", "--max-frame", "4194304", "--output-limit",
 			 "65536", "--slots", "2", "--no-progress", "--progress", "--launch",
 			 "slurm:4", "--partition", "p", "--time", "10", "--mem", "1G", "--cpus",
-			 "2", "--account", "acc", "--sbatch-arg", "--qos=low", "--dry-run", "-v",
+			 "2", "--account", "acc", "--sbatch-arg", "--qos=low", "--slurm-retries", "5",
+			 "--dry-run", "-v",
 			 "--", "x", "{a}"};
 	char *ssh[] = {"parade submit", "--hostfile", hostfile, "--ssh-opt",
 		       "BatchMode=yes", "--tunnel-port", "2222", "--remote-agent",
