@@ -226,6 +226,20 @@ static int count_value(const char *v, unsigned *n)
 	return whole(v, PD_CPUS_MAX, n) < 0 || !*n ? -EINVAL : 0;
 }
 
+/* Up to 40 bytes of an outside value for a message, each byte that is
+ * not printable ASCII as '?' (a trailing newline dropped). */
+static const char *shown(const char *v, char out[44])
+{
+	size_t i, n = strlen(v);
+
+	if (n && v[n - 1] == '\n')
+		n--;
+	for (i = 0; i < n && i < 40; i++)
+		out[i] = v[i] >= 0x20 && v[i] < 0x7f ? v[i] : '?';
+	out[i] = 0;
+	return out;
+}
+
 /* Slurm's step id of the batch script (SLURM_BATCH_SCRIPT, 0xfffffffb) */
 #define BATCH_STEP "4294967291"
 
@@ -233,19 +247,20 @@ static int count_value(const char *v, unsigned *n)
 static int step_tasks(const pd_cpus_slurm_env *e, unsigned *t, char *err, size_t errlen)
 {
 	unsigned node = 0;
+	char tmp[44];
 
 	*t = 1;
 	if (!e->step_tasks || !*e->step_tasks)
 		return 0;
 	if (e->node_id && *e->node_id && whole(e->node_id, UINT_MAX, &node) < 0) {
-		pd_seterr(err, errlen, "SLURM_NODEID '%.40s' is not a node number: ignored",
-		          e->node_id);
+		pd_seterr(err, errlen, "SLURM_NODEID '%s' is not a node number: ignored",
+		          shown(e->node_id, tmp));
 		return -EINVAL;
 	}
 	if (pd_cpus_parse_pernode(e->step_tasks, node, t) < 0) {
 		pd_seterr(err, errlen,
-		          "SLURM_STEP_TASKS_PER_NODE '%.40s' has no count for node %u: ignored",
-		          e->step_tasks, node);
+		          "SLURM_STEP_TASKS_PER_NODE '%s' has no count for node %u: ignored",
+		          shown(e->step_tasks, tmp), node);
 		return -EINVAL;
 	}
 	return 0;
@@ -254,6 +269,7 @@ static int step_tasks(const pd_cpus_slurm_env *e, unsigned *t, char *err, size_t
 int pd_cpus_slurm(const pd_cpus_slurm_env *e, unsigned *n, int *src, char *err, size_t errlen)
 {
 	const char *name, *v;
+	char tmp[44];
 	unsigned t = 1;
 	int step;
 
@@ -279,8 +295,8 @@ int pd_cpus_slurm(const pd_cpus_slurm_env *e, unsigned *n, int *src, char *err, 
 		return 0;
 	}
 	if (count_value(v, n) < 0) {
-		pd_seterr(err, errlen, "%s '%.40s' is not a number of CPUs (1 to %u): ignored",
-		          name, v, PD_CPUS_MAX);
+		pd_seterr(err, errlen, "%s '%s' is not a number of CPUs (1 to %u): ignored", name,
+		          shown(v, tmp), PD_CPUS_MAX);
 		*n = 0;
 		return -EINVAL;
 	}
@@ -451,10 +467,11 @@ static int read_text(const char *path, char *buf, size_t len)
 static void warn_add(char *warn, size_t len, const char *what, const char *path, const char *text)
 {
 	size_t off = strlen(warn);
+	char tmp[44];
 
 	if (off + 1 < len)
-		snprintf(warn + off, len - off, "%s%s %s '%.40s' is not understood: ignored",
-		         off ? "; " : "", what, path, text);
+		snprintf(warn + off, len - off, "%s%s %s '%s' is not understood: ignored",
+		         off ? "; " : "", what, path, shown(text, tmp));
 }
 
 /* The CPUs in this process's affinity mask, however many the kernel

@@ -255,6 +255,12 @@ static void test_slurm(void)
 		if (*bad[i])
 			CU_ASSERT_PTR_NOT_NULL(strstr(err, "SLURM_CPUS_ON_NODE"));
 	}
+	/* control bytes and a newline are not printed as they are */
+	e = (pd_cpus_slurm_env){"42", NULL, NULL, "4\x1b[31m\nx\n"};
+	CU_ASSERT_EQUAL(pd_cpus_slurm(&e, &n, &src, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "SLURM_CPUS_ON_NODE '4?[31m?x' is not"));
+	CU_ASSERT_PTR_NULL(strchr(err, '\n'));
+	CU_ASSERT_PTR_NULL(strchr(err, '\x1b'));
 	/* a long hostile value is cut in the message */
 	char big[600];
 	memset(big, 'A', sizeof(big) - 1);
