@@ -5,9 +5,10 @@
 #    online cores would be 2): the -v line says SLURM_CPUS_PER_TASK, and the
 #    20 rows ran in the step on exactly that many agents; as root and as
 #    the test user;
-#  - the agents of `--launch slurm:1 --cpus 2` take 2 slots each, those of
-#    `--launch slurm:2` (two tasks sharing 2 CPUs) 1 each, as their joined
-#    lines say (parade-agent --mode slurm without --slots).
+#  - the agent of `--launch slurm:1 --cpus 2` takes 2 slots, that of
+#    `--launch slurm:1` (a whole node of 16 CPUs) as many as this machine
+#    has online, as their joined lines say (parade-agent --mode slurm
+#    without --slots; 1 slot before).
 . "$(dirname "$0")/lib.sh"
 
 # local N WHO: srun -n1 -cN parade run -v, no plugin option
@@ -58,5 +59,7 @@ launch_slots() {
 	info "parade run $*: $n agent(s) of $want slot(s) each"
 }
 launch_slots psl-$TEST_NAME-l1 2 1 --launch slurm:1 --cpus 2
-launch_slots psl-$TEST_NAME-l2 1 2 --launch slurm:2
+# a whole node (16 CPUs in slurm.conf): as many as this machine has online
+online=$(getconf _NPROCESSORS_ONLN)
+launch_slots psl-$TEST_NAME-l2 $((online < 16 ? online : 16)) 1 --launch slurm:1
 exit 0
