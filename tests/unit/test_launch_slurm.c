@@ -29,6 +29,12 @@ static int has_line(const pd_buf *b, const char *line)
 	return 0;
 }
 
+/* whether the script (not NUL-ended) holds s */
+static int contains(const pd_buf *b, const char *s)
+{
+	return memmem(pd_buf_head(b), pd_buf_size(b), s, strlen(s)) != NULL;
+}
+
 /* sh -n: the script parses */
 static int sh_parses(const pd_buf *b)
 {
@@ -60,10 +66,10 @@ static void test_holder(void)
 	/* no --cpus: whole nodes */
 	CU_ASSERT(has_line(&b, "#SBATCH --exclusive"));
 	CU_ASSERT(has_line(&b, "#SBATCH --output=/dev/null"));
-	CU_ASSERT_PTR_NULL(strstr((const char *)pd_buf_head(&b), "--cpus-per-task"));
+	CU_ASSERT(!contains(&b, "--cpus-per-task"));
 	/* it runs no agent: the controller does, with srun --jobid */
-	CU_ASSERT_PTR_NULL(strstr((const char *)pd_buf_head(&b), "exec srun"));
-	CU_ASSERT_PTR_NULL(strstr((const char *)pd_buf_head(&b), "parade-agent"));
+	CU_ASSERT(!contains(&b, "exec srun"));
+	CU_ASSERT(!contains(&b, "parade-agent"));
 	CU_ASSERT(sh_parses(&b));
 	pd_buf_free(&b);
 
