@@ -21,10 +21,11 @@
 # gets PARADE_HOME=$(host_home WHO), a folder in the host's /tmp that the
 # nodes do not have.
 #
-# The cleanup trap cancels the test's jobs (names psm-<test>-*), fails the
-# test for every process left on any node (other than slurmd) or on the
-# host (carrying $T), kills them, brings back any node whose slurmd is
-# gone, and removes $T.
+# The cleanup trap cancels the jobs still listed (all the test's: tests run
+# one at a time; their names are psm-<test>-*, or parade-* for those parade
+# submits), fails the test for every process left on any node (other than
+# slurmd) or on the host (carrying $T), kills them, brings back any node
+# whose slurmd is gone, and removes $T.
 
 set -u
 export LC_ALL=C
@@ -379,12 +380,116 @@ expect_spread() {
 	}
 }
 
+# joined_per_node ERRFILE: "NODE=COUNT ..." (sorted by node) of the
+# distinct agents that parade run's stderr ERRFILE says joined ("parade:
+# agent HOST:PID joined from ... (host HOST, ...)").
+joined_per_node() {
+	sed -n 's/^parade: agent \([^ ]*\) joined from .*/\1/p' "$1" | sort -u | cut -d: -f1 |
+		sort | uniq -c | awk '{ printf "%s%s=%s", (NR > 1 ? " " : ""), $2, $1 }'
+}
+
+# expect_joined ERRFILE WANT: joined_per_node ERRFILE is WANT.
+expect_joined() {
+	local got
+	got=$(joined_per_node "$1")
+	[ "$got" = "$2" ] || {
+		show_file "$1" 40
+		fail "$1: agents joined per node: '$got', expected '$2'"
+	}
+}
+
+# barrier.sh DIR N X: a task that waits (up to 30 s) until N tasks have
+# reached DIR (a shared folder), then prints as cmd.sh does. With 1-slot
+# agents, the first N tasks run at once only on N different agents.
+cat >"$T/barrier.sh" <<'EOF'
+#!/bin/sh
+touch "$1/$3"
+i=0
+while [ "$(ls "$1" | wc -l)" -lt "$2" ] && [ $i -lt 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+echo "x=$3 node=$(hostname) uid=$(id -u)"
+EOF
+chmod 0755 "$T/barrier.sh"
+
+# gate.sh MARKS FLAG X: a task that leaves a mark MARKS/m.X.PID, waits
+# (up to 90 s) until the file FLAG exists, then prints as cmd.sh does. A test
+# lets tasks run while it cancels, times out or crashes their job, then
+# opens the gate so that the run can complete.
+cat >"$T/gate.sh" <<'EOF'
+#!/bin/sh
+: >"$1/m.$3.$$"
+i=0
+while [ ! -e "$2" ] && [ $i -lt 900 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+echo "x=$3 node=$(hostname) uid=$(id -u)"
+EOF
+chmod 0755 "$T/gate.sh"
+
+# marks DIR N: at least N tasks of gate.sh left their mark in DIR.
+marks() { [ "$(find "$1" -name 'm.*' | wc -l)" -ge "$2" ]; }
+
+# new_barrier WHO: a fresh empty folder for barrier.sh, writable by WHO.
+new_barrier() {
+	local b
+	b=$(mktemp -d "$(dir_of "$1")/bar.XXXXXX") || fail "mktemp failed"
+	chmod 0755 "$b"
+	[ "$1" = root ] || chown "$PSM_USER" "$b"
+	echo "$b"
+}
+
+# bg_track PID: a background command of the test (parade run, srun) that the
+# clean-up ends first (SIGTERM, so that a controller ends its own jobs)
+# when the test fails while it runs.
+BG_PIDS=()
+bg_track() { BG_PIDS+=("$1"); }
+
+# tree PID: PIDS gets PID and every live descendant of it (a background
+# as_user is a subshell whose child runs the command).
+tree() {
+	local d p line rest ppid
+	local -A kids=()
+	for d in /proc/[0-9]*; do
+		p=${d#/proc/}
+		read -r line 2>/dev/null <"$d/stat" || continue
+		rest=${line##*) }
+		read -r _ ppid _ <<<"$rest"
+		kids[$ppid]+=" $p"
+	done
+	PIDS=()
+	local todo=("$1")
+	while [ ${#todo[@]} -gt 0 ]; do
+		p=${todo[0]}
+		todo=("${todo[@]:1}")
+		is_alive "$p" && PIDS+=("$p")
+		# shellcheck disable=SC2206
+		[ -n "${kids[$p]:-}" ] && todo+=(${kids[$p]})
+	done
+	return 0
+}
+
 # ---- cleanup ----
 
 cleanup() {
 	local rc=$? ids n
 	trap - EXIT INT TERM HUP
-	ids=$(squeue -h -o '%i %j' 2>/dev/null | awk -v p="psm-$TEST_NAME-" 'index($2, p) == 1 { print $1 }')
+	# a test's own undo (say, a mount on a node), if it defines one
+	if declare -F test_cleanup >/dev/null; then
+		test_cleanup || rc=1
+	fi
+	for n in "${BG_PIDS[@]}"; do
+		tree "$n"
+		[ ${#PIDS[@]} -gt 0 ] && kill -TERM "${PIDS[@]}" 2>/dev/null
+	done
+	for n in "${BG_PIDS[@]}"; do
+		wait_for 10 eval "tree $n; [ \${#PIDS[@]} -eq 0 ]"
+	done
+	# the tests run one at a time: every job still listed is this test's
+	# (its own psm-<test>-* jobs and those parade submitted, parade-*)
+	ids=$(squeue -h -o '%i' 2>/dev/null)
 	if [ -n "$ids" ]; then
 		echo "# $TEST_NAME: cancelling leftover jobs: $(echo "$ids" | tr '\n' ' ')" >&2
 		# shellcheck disable=SC2086

@@ -259,6 +259,7 @@ for t in "${tests[@]}"; do
 	secs=$((SECONDS - start))
 	if [ "$rc" -eq 0 ]; then
 		echo "PASS $name (${secs}s)"
+		grep "^# $name: " "$log" | sed 's/^/  /'
 		npass=$((npass + 1))
 		continue
 	fi
