@@ -385,7 +385,7 @@ static int setup_listeners(ctl *c, run *r)
 	char url[4200];
 
 	if (ctl_listen(c, &r->cf, r->listen_url, &r->tls, r->err, sizeof(r->err)) < 0) {
-		if (r->step)
+		if (r->step && strstr(r->err, strerror(EADDRINUSE)))
 			pd_err("%s: the port was chosen for this Slurm step before it started and is "
 			       "taken on this node; run the step again (another port is chosen), or "
 			       "ask the site for a port_range= kept free for parade",

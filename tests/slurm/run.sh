@@ -227,7 +227,7 @@ if [ -f "$top_builddir/examples/gamma/gamma-sim" ]; then
 fi
 chmod 0755 "$W"/bin/*
 
-echo "required $W/bin/parade.so agent=$W/bin/parade-agent max_workers=64 port_range=47000-47999" \
+echo "required $W/bin/parade.so agent=$W/bin/parade-agent max_workers=64 port_range=25000-25999" \
 	>"$W/plugstack.conf"
 chmod 0644 "$W/plugstack.conf"
 
