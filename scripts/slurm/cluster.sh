@@ -28,6 +28,7 @@ set -u
 
 prog=cluster.sh
 NODE_CPUS=16
+# shellcheck disable=SC2034 # read by common.sh (install_packages)
 PACKAGES="slurmctld slurmd slurm-client munge libslurm-dev"
 
 # shellcheck source=common.sh

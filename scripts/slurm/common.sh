@@ -201,7 +201,6 @@ node_state() {
 	SLURM_CONF=$conf timeout 10 sinfo -h -N -n "$1" -o '%t' 2>/dev/null | head -n1
 }
 
-
 # warm_up: slurmctld applies SchedulerParameters (batch_sched_delay=0)
 # only in its first scheduling pass, which otherwise comes ~3 s after it
 # starts; until then batch jobs stay pending, and sruns queue behind them.

@@ -53,6 +53,7 @@ set -u
 prog=mcluster.sh
 here=$(cd "$(dirname "$0")" && pwd)
 self=$here/$(basename "$0")
+# shellcheck disable=SC2034 # read by common.sh (install_packages)
 PACKAGES="slurmctld slurmd slurm-client munge libslurm-dev iproute2"
 PRIVATE="/tmp /var/tmp /root /home /dev/shm"
 
