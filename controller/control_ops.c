@@ -123,7 +123,9 @@ static void op_status(ctl *c, const pd_json *req, pd_buf *reply)
 	pd_jw_key(&w, "rate");
 	pd_jw_dbl(&w, rate);
 	pd_jw_key(&w, "eta_s");
-	if (rate > 0 && total > done)
+	/* with no agent nothing moves: no estimate (its launcher's jobs say
+	 * why) */
+	if (rate > 0 && total > done && pd_server_agents(c->srv) > 0)
 		pd_jw_dbl(&w, (double)(total - done) / rate);
 	else
 		pd_jw_null(&w);
