@@ -20,6 +20,11 @@ void cl_finish(agent *a, int code)
 	pd_loop_stop(a->loop);
 }
 
+int cl_refused(const agent *a)
+{
+	return a->o->follow ? 2 : 3;
+}
+
 /* ---- results ---- */
 
 /* Welcomed on a connection that is not closing: what is written to it now
@@ -293,7 +298,7 @@ static void on_welcome(agent *a, pd_conn *c, const uint8_t *p, size_t n)
 		       "%u: refusing it",
 		       w.version, PD_PROTO_VERSION);
 		pd_conn_close(c, "protocol version mismatch");
-		cl_finish(a, 3);
+		cl_finish(a, cl_refused(a));
 		return;
 	}
 	a->welcomed = 1;
@@ -311,6 +316,10 @@ static void on_welcome(agent *a, pd_conn *c, const uint8_t *p, size_t n)
 	pd_conn_deadline(c, 0, NULL);
 	pd_timer_start(a->hb_timer, a->hb_ms);
 	pd_debug("welcomed as %s (heartbeat %llu ms)", w.name, (unsigned long long)a->hb_ms);
+	if (a->o->follow) {
+		pd_debug("following: waiting for the end of the controller's run");
+		return;
+	}
 	if (rejoin)
 		rejoined(a);
 	/* after rejoined(): a result of a handler set up again may start
@@ -348,14 +357,15 @@ void cl_on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void *arg
 		pd_reject_decode(p, n, &why);
 		pd_err("controller refused this agent: %s", why);
 		pd_conn_close(c, "refused");
-		cl_finish(a, 3);
+		cl_finish(a, cl_refused(a));
 		return;
 	}
 	case PD_MSG_TASKS: {
 		pd_task_msg **tasks = NULL;
 		uint32_t count = 0;
-		if (!a->welcomed) {
-			pd_conn_close(c, "protocol error: TASKS before WELCOME");
+		if (!a->welcomed || a->o->follow) {
+			pd_conn_close(c, a->welcomed ? "protocol error: TASKS to a follower"
+						     : "protocol error: TASKS before WELCOME");
 			return;
 		}
 		if (tasks_over_limit(a, p, n, why, sizeof(why))) {
@@ -408,13 +418,20 @@ void cl_on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void *arg
 		a->stop_for_max = 0;
 		cl_pump(a);
 		return;
-	case PD_MSG_BYE:
-		if (n || !a->welcomed) {
-			pd_conn_close(c, n ? "protocol error: BYE with a payload"
-					   : "protocol error: BYE before WELCOME");
+	case PD_MSG_BYE: {
+		uint8_t status = 0;
+		if (pd_bye_decode(p, n, &status) < 0 || !a->welcomed) {
+			pd_conn_close(c, a->welcomed ? "protocol error: bad BYE"
+						     : "protocol error: BYE before WELCOME");
 			return;
 		}
-		pd_debug("controller said goodbye");
+		pd_debug("controller said goodbye (its run's exit status: %u)", status);
+		if (a->o->follow) {
+			pd_info("the controller's run ended with exit status %u", status);
+			pd_conn_close(c, "controller finished");
+			cl_finish(a, status);
+			return;
+		}
 		if (a->o->stay && !a->stopping) {
 			pd_info("the controller finished; waiting for the next one (--stay)");
 			a->said_bye = 1;
@@ -424,6 +441,7 @@ void cl_on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void *arg
 		pd_conn_close(c, "controller finished");
 		cl_finish(a, 0);
 		return;
+	}
 	default:
 		snprintf(why, sizeof(why), "protocol error: unexpected %s frame (type %u)",
 			 pd_msg_name(type), (unsigned)type);

@@ -36,6 +36,14 @@ typedef struct pd_agent_opts {
 	 * and the redial delay capped at 1 s: only a signal, the end of
 	 * stdin (exit_on_stdin_eof), --idle-exit or --max-tasks end it. */
 	int stay;
+	/* --follow: a follower, not an agent. Its HELLO says 0 slots: the
+	 * controller gives it no task and does not count it as an agent.
+	 * It waits for the controller's BYE and exits with the run's exit
+	 * status that BYE carries; it exits 2 when the controller stays
+	 * unreachable past the grace period, refuses it, or drops the
+	 * connection without BYE. Never with stay, idle_exit, max_tasks or
+	 * own settings. */
+	int follow;
 	/* The connection file ep came from, or NULL. Before each new attempt
 	 * after a failed or lost connection the agent reads it again and
 	 * dials the endpoint it names now (use_local: its local= line when it
@@ -54,6 +62,7 @@ typedef struct pd_agent_opts {
 int pd_agent_connfile_read(const char *path, pd_connfile *cf, char *err, size_t errlen);
 
 /* Runs the agent until it should exit; returns the process exit status:
+ * (a follower: the status its controller's BYE carries, or 2; see follow)
  * 0 told to stop / idle / max tasks / stdin closed, 1 controller
  * unreachable past the grace period (never with stay), 2 stdin cannot be
  * watched, or a

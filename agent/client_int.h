@@ -83,6 +83,10 @@ typedef struct agent {
 /* client.c */
 /* Ends the run with exit status code (the loop stops). */
 void cl_finish(agent *a, int code);
+/* The exit status when the controller refuses the agent (a REJECT, a
+ * failed TLS handshake, another protocol version): 3, and 2 for a
+ * follower, which exits as the parade run it stands for would. */
+int cl_refused(const agent *a);
 /* Starts queued tasks while slots are free and applies the exit rules. */
 void cl_pump(agent *a);
 /* Takes no new work from now on and tells the controller so. */

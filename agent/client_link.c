@@ -24,7 +24,7 @@ static void send_hello(agent *a)
 	h.agent_id = a->o->id;
 	h.host = a->host;
 	h.pid = (uint32_t)getpid();
-	h.slots = a->o->slots;
+	h.slots = a->o->follow ? 0 : a->o->slots; /* 0: a follower */
 	h.mode = a->o->mode;
 	h.slurm_job = job ? job : "";
 	if (step)
@@ -55,7 +55,7 @@ static void schedule_retry(agent *a)
 		a->lost_since = now;
 	if (!a->o->stay && now - a->lost_since >= a->o->grace_ms) {
 		pd_err("controller unreachable for %.1f s, exiting", (double)a->o->grace_ms / 1000.0);
-		cl_finish(a, 1);
+		cl_finish(a, a->o->follow ? 2 : 1);
 		return;
 	}
 	a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -109,7 +109,14 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 	 * is retried like any lost connection) */
 	if (pd_conn_error(c) == -EPROTO) {
 		pd_err("cannot join the controller: %s", why);
-		cl_finish(a, 3);
+		cl_finish(a, cl_refused(a));
+		return;
+	}
+	if (a->o->follow && was_welcomed) {
+		pd_err("lost the controller before its run ended (%s): its exit status is not "
+		       "known",
+		       why);
+		cl_finish(a, 2);
 		return;
 	}
 	if (was_welcomed &&
@@ -238,6 +245,7 @@ void cl_on_signal(pd_loop *l, int signo, void *arg)
 
 	(void)l;
 	pd_debug("signal %d: stopping tasks and leaving", signo);
-	cl_finish(a, 0);
+	/* a follower ends as the parade run it stands for would */
+	cl_finish(a, a->o->follow ? 128 + signo : 0);
 }
 

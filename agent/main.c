@@ -52,6 +52,10 @@ static const char usage[] =
 	"  --max-frame BYTES   largest frame accepted (default 64 MiB)\n"
 	"  --log FILE          append log lines to FILE instead of stderr\n"
 	"  --exit-on-eof       exit (ending the tasks) when stdin closes\n"
+	"  --follow            follow the controller's run instead of running tasks:\n"
+	"                      join with 0 slots, wait (retrying up to --grace while\n"
+	"                      it is not up yet) and exit with the run's exit status\n"
+	"                      (2: unreachable, refused, or lost before the end)\n"
 	"  --stay              outlive the controller: after its BYE, or when it is\n"
 	"                      lost, dial the same endpoint again (at least once a\n"
 	"                      second, no grace limit) for the next one; leave on a\n"
@@ -62,7 +66,8 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 told to stop, idle or done; 1 controller unreachable past the\n"
 	"grace period; 2 usage error, or coprocesses (--coproc, or the controller's\n"
-	"command) that cannot start; 3 refused by the controller (wrong secret or version).\n";
+	"command) that cannot start; 3 refused by the controller (wrong secret or version).\n"
+	"With --follow: the run's exit status, 2 when it cannot be known, 128+N on signal N.\n";
 
 /* Parses a positive decimal number of seconds (fractions allowed) into ms. */
 static int parse_seconds(const char *opt, const char *s, uint64_t *ms)
@@ -157,6 +162,7 @@ static int o_secret(args *a, const char *v) { a->secret_file = v; return 0; }
 static int o_insecure(args *a, const char *v) { (void)v; a->insecure = 1; return 0; }
 static int o_exit_eof(args *a, const char *v) { (void)v; a->o.exit_on_stdin_eof = 1; return 0; }
 static int o_stay(args *a, const char *v) { (void)v; a->o.stay = 1; return 0; }
+static int o_follow(args *a, const char *v) { (void)v; a->o.follow = 1; return 0; }
 
 static int o_slots(args *a, const char *v)
 {
@@ -295,6 +301,7 @@ static const struct opt_row {
 	{"log", required_argument, 0, o_log},
 	{"exit-on-eof", no_argument, 0, o_exit_eof},
 	{"stay", no_argument, 0, o_stay},
+	{"follow", no_argument, 0, o_follow},
 	{"verbose", no_argument, 'v', o_verbose},
 	{"help", no_argument, 'h', o_help},
 	{"version", no_argument, 0, o_version},
@@ -334,6 +341,11 @@ static int parse_args(int argc, char **argv, args *a)
 	}
 	if (!a->connect && !a->url) {
 		fprintf(stderr, "parade-agent: give --connect FILE or --url URL\n%s", usage);
+		return 2;
+	}
+	if (a->o.follow && (a->o.stay || a->o.idle_exit_ms || a->o.max_tasks || a->o.nown)) {
+		fprintf(stderr, "parade-agent: --follow runs no tasks: it takes none of --stay, "
+				"--idle-exit, --max-tasks, --coproc\n");
 		return 2;
 	}
 	return 0;

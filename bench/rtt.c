@@ -361,7 +361,7 @@ static void stop_agent(bench *b)
 
 	if (b->conn) {
 		if (pd_conn_is_ready(b->conn))
-			pd_frame_empty(pd_conn_out(b->conn), PD_MSG_BYE);
+			pd_bye_encode(pd_conn_out(b->conn), 0);
 		/* a best-effort write of the BYE, then the close */
 		b->finished = 1; /* on_close is not an error now */
 		pd_conn_close(b->conn, "benchmark over");

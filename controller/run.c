@@ -516,14 +516,13 @@ static int exit_status(ctl *c)
 	return done < total ? 1 : 0;
 }
 
-/* Report: stop the agents (and with them every task), finish the table
- * and the journal; the exit status. */
+/* Report: finish the table and the journal, then stop the agents (and
+ * with them every task); the exit status, which the BYE to followers
+ * carries. */
 static int report(ctl *c)
 {
-	pd_server_shutdown(c->srv);
-	pd_loop_run_deferred(c->loop);
-	/* agents that got BYE are leaving already */
-	pd_launcher_stop(c->launcher);
+	int status;
+
 	pd_progress_free(c->res.prog);
 	c->res.prog = NULL;
 	if (c->res.out && pd_output_finish(c->res.out) < 0 && !c->write_failed) {
@@ -549,7 +548,13 @@ static int report(ctl *c)
 	} else {
 		c->res.taken = ctl_done(c);
 	}
-	return exit_status(c);
+	status = exit_status(c);
+	pd_server_exit_status(c->srv, status);
+	pd_server_shutdown(c->srv);
+	pd_loop_run_deferred(c->loop);
+	/* agents that got BYE are leaving already */
+	pd_launcher_stop(c->launcher);
+	return status;
 }
 
 /* Everything pd_run made, in order; the session folder goes unless it is
@@ -560,6 +565,8 @@ static int cleanup(ctl *c, run *r, int rv)
 	const pd_run_opts *o = c->o;
 
 	if (c->srv) {
+		/* a set-up error: followers exit with it too */
+		pd_server_exit_status(c->srv, rv);
 		pd_server_shutdown(c->srv);
 		pd_loop_run_deferred(c->loop);
 	}

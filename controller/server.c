@@ -144,7 +144,7 @@ static void agent_info(const srv_agent *a, pd_agent_info *ai)
 /* Asks one agent to take no more work; it leaves once it is idle. */
 static void drain_agent(srv_agent *a)
 {
-	if (a->draining || !a->welcomed || !a->conn)
+	if (a->draining || !a->welcomed || a->follower || !a->conn)
 		return;
 	a->draining = 1;
 	pd_disp_agent_drain(a->srv->disp, a->id);
@@ -160,7 +160,10 @@ static void on_close(pd_conn *c, const char *why, void *arg)
 	(void)c;
 	s->nconns--;
 	srv_unauth_remove(s, a);
-	if (a->welcomed) {
+	if (a->follower) {
+		s->nfollowers--;
+		pd_debug("follower %s left (%s)", a->name, why);
+	} else if (a->welcomed) {
 		uint64_t *lost = NULL;
 		size_t nlost = 0, had = pd_disp_agent_outstanding(s->disp, a->id);
 		s->nwelcomed--;
@@ -237,12 +240,13 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 		pd_conn_close(a->conn, msg);
 		return;
 	}
-	if (h.slots == 0 || h.slots > 4096) {
-		pd_reject_encode(pd_conn_out(a->conn), "slots must be 1 to 4096");
+	if (h.slots > 4096) {
+		pd_reject_encode(pd_conn_out(a->conn), "slots must be 1 to 4096 (0: a follower)");
 		pd_conn_close(a->conn, "bad slot count in HELLO");
 		return;
 	}
-	if (needs_own_coproc(s) && !(h.features & PD_HELLO_COPROC)) {
+	a->follower = h.slots == 0;
+	if (!a->follower && needs_own_coproc(s) && !(h.features & PD_HELLO_COPROC)) {
 		static const char why[] = "this session's tasks go to a coprocess (--handler "
 					  "coproc:): start the agent with --coproc COMMAND";
 		pd_reject_encode(pd_conn_out(a->conn), why);
@@ -258,13 +262,16 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 	a->pid = h.pid;
 	a->slots = h.slots;
 	a->who = pd_held_digest(h.agent_id);
-	if (pd_disp_agent_add(s->disp, a->id, h.slots) < 0) {
+	if (!a->follower && pd_disp_agent_add(s->disp, a->id, h.slots) < 0) {
 		pd_conn_close(a->conn, "out of memory");
 		return;
 	}
 	a->welcomed = 1;
 	srv_unauth_remove(s, a);
-	s->nwelcomed++;
+	if (a->follower)
+		s->nfollowers++;
+	else
+		s->nwelcomed++;
 	pd_conn_deadline(a->conn, 0, NULL);
 	memset(&w, 0, sizeof(w));
 	w.version = PD_PROTO_VERSION;
@@ -279,6 +286,13 @@ static void on_hello(srv_agent *a, const uint8_t *p, size_t n)
 		return;
 	}
 	pd_conn_flush(a->conn);
+	if (a->follower) {
+		/* not an agent: no line of its own, no on_agent, no work */
+		pd_debug("follower %s joined from %s (host %s, pid %u): it waits for the run's "
+			 "exit status",
+			 a->name, pd_conn_peer(a->conn), h.host, h.pid);
+		return;
+	}
 	/* agents from elsewhere are worth a line; local ones only in debug */
 	pd_log(strcmp(h.mode, "local") ? PD_LOG_INFO : PD_LOG_DEBUG,
 	       "agent %s joined from %s (host %s, pid %u, %u slot(s), %s%s%s%s%s)", a->name,
@@ -312,7 +326,10 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 			on_hello(a, p, n);
 		break;
 	case PD_MSG_RESULTS:
-		srv_on_results(a, p, n);
+		if (a->follower)
+			pd_conn_close(c, "protocol error: RESULTS from a follower");
+		else
+			srv_on_results(a, p, n);
 		break;
 	case PD_MSG_PING: {
 		uint64_t stamp = 0;
@@ -327,6 +344,8 @@ static void on_frame(pd_conn *c, uint8_t type, const uint8_t *p, size_t n, void 
 	case PD_MSG_PONG:
 		break;
 	case PD_MSG_DRAIN:
+		if (a->follower)
+			break; /* it takes no work anyway */
 		/* the agent wants no more work (--max-tasks, --idle-exit) */
 		a->draining = 1;
 		pd_disp_agent_drain(a->srv->disp, a->id);
@@ -484,6 +503,16 @@ size_t pd_server_agents(const pd_server *s)
 	return s->nwelcomed;
 }
 
+size_t pd_server_followers(const pd_server *s)
+{
+	return s->nfollowers;
+}
+
+void pd_server_exit_status(pd_server *s, int status)
+{
+	s->exit_status = (uint8_t)(status < 0 ? 255 : status > 255 ? 255 : status);
+}
+
 uint64_t pd_server_queued(const pd_server *s)
 {
 	return pd_disp_queued(s->disp);
@@ -499,7 +528,7 @@ void pd_server_agent_list(pd_server *s, void (*cb)(void *arg, const pd_agent_inf
 	for (size_t i = 0; i < s->nagents_cap; i++) {
 		srv_agent *a = s->agents[i];
 		pd_agent_info ai;
-		if (!a || !a->welcomed || !a->conn)
+		if (!a || !a->welcomed || a->follower || !a->conn)
 			continue;
 		agent_info(a, &ai);
 		cb(arg, &ai);
@@ -517,7 +546,7 @@ size_t pd_server_drain(pd_server *s, size_t n)
 		for (size_t i = 0; i < s->nagents_cap; i++) {
 			srv_agent *a = s->agents[i];
 			size_t load;
-			if (!a || !a->welcomed || !a->conn || a->draining)
+			if (!a || !a->welcomed || a->follower || !a->conn || a->draining)
 				continue;
 			load = pd_disp_agent_outstanding(s->disp, a->id);
 			if (!best || load < best_load) {
@@ -577,7 +606,7 @@ void pd_server_shutdown(pd_server *s)
 		if (!a || !a->conn)
 			continue;
 		if (a->welcomed)
-			pd_frame_empty(pd_conn_out(a->conn), PD_MSG_BYE);
+			pd_bye_encode(pd_conn_out(a->conn), s->exit_status);
 		pd_conn_close(a->conn, "controller finished");
 	}
 }

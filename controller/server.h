@@ -109,6 +109,17 @@ int pd_server_set_attempt(pd_server *s, uint64_t id, uint32_t attempt);
 /* pause 1: no queued task is handed out (results still come in, agents
  * keep what they hold) until pause 0 resumes the hand-out. */
 void pd_server_pause(pd_server *s, int pause);
+/* Followers: peers whose HELLO says 0 slots (parade-agent --follow, the
+ * other tasks of a Slurm step whose task 0 is the controller). They are
+ * welcomed and kept alive by heartbeats, but never given a task, not
+ * counted by pd_server_agents, not listed by pd_server_agent_list, not
+ * drained and not reported through on_agent: for the run they are not
+ * agents. Each gets the run's exit status in the BYE of
+ * pd_server_shutdown. How many are connected now: */
+size_t pd_server_followers(const pd_server *s);
+/* The exit status (0-255) every BYE of pd_server_shutdown carries, so
+ * that followers exit with it; 0 until set. */
+void pd_server_exit_status(pd_server *s, int status);
 /* Says BYE to every agent, closes every connection and listener. The
  * closes complete from deferred calls: run the loop (or
  * pd_loop_run_deferred) before pd_server_free. */

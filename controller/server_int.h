@@ -18,6 +18,7 @@ typedef struct srv_agent {
 	pd_conn *conn;
 	uint32_t id;
 	int welcomed;
+	int follower; /* HELLO with 0 slots: no tasks, waits for BYE(status) */
 	int draining;
 	int dropped; /* by unauth_make_room, which logs it */
 	uint64_t last_heard;
@@ -48,7 +49,9 @@ struct pd_server {
 	srv_agent **agents; /* indexed by id; NULL when free */
 	size_t nagents_cap;
 	uint32_t next_id;
-	size_t nconns, nwelcomed;
+	size_t nconns, nwelcomed; /* nwelcomed: agents, followers not counted */
+	size_t nfollowers;
+	uint8_t exit_status; /* carried by every BYE (pd_server_exit_status) */
 	srv_agent *un_head, *un_tail; /* connections that said no HELLO yet */
 	size_t nunauth;
 	listener ls[4];

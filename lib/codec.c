@@ -367,3 +367,22 @@ int pd_ping_decode(const uint8_t *p, size_t n, uint64_t *stamp)
 	*stamp = r_u64(p);
 	return 0;
 }
+
+int pd_bye_encode(pd_buf *out, uint8_t status)
+{
+	int rv = pd_buf_reserve(out, PD_FRAME_HDR + 1);
+
+	if (rv < 0)
+		return rv;
+	pd_codec_put_header(out, PD_MSG_BYE, 1);
+	out->data[out->len++] = status;
+	return 0;
+}
+
+int pd_bye_decode(const uint8_t *p, size_t n, uint8_t *status)
+{
+	if (n != 1)
+		return -EPROTO;
+	*status = p[0];
+	return 0;
+}

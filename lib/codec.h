@@ -27,7 +27,12 @@
  *            str out, str err, str error
  *   PING, PONG  u64 stamp
  *   CANCEL   u32 count, count x u64 id
- *   DRAIN, BYE  empty
+ *   DRAIN    empty
+ *   BYE      controller -> agent: u8 status, the run's exit status (what
+ *            a follower exits with; version 4); agent -> controller: empty
+ *
+ * A HELLO with 0 slots is a follower's (version 4): it takes no tasks and
+ * waits for the BYE that carries the run's exit status.
  */
 #ifndef PD_CODEC_H
 #define PD_CODEC_H
@@ -37,7 +42,7 @@
 
 #include "buf.h"
 
-#define PD_PROTO_VERSION 3u
+#define PD_PROTO_VERSION 4u
 #define PD_HELLO_MAGIC 0x45445250u /* "PRDE" read little endian */
 #define PD_FRAME_HDR 8u
 #define PD_MAX_FRAME_DEFAULT (64u << 20)
@@ -103,7 +108,7 @@ int pd_frame_begin(pd_buf *out, uint8_t type, size_t *mark);
 /* Patches the length of the frame started at mark. 0, or -EMSGSIZE if
  * the payload is over 4 GiB - 1 (the frame is then removed). */
 int pd_frame_end(pd_buf *out, size_t mark);
-/* Appends a whole frame with an empty payload (DRAIN, BYE). */
+/* Appends a whole frame with an empty payload (DRAIN, an agent's BYE). */
 int pd_frame_empty(pd_buf *out, uint8_t type);
 
 /* Low-level payload writers (little endian; strings as described above).
@@ -201,6 +206,12 @@ int pd_reject_decode(const uint8_t *p, size_t n, const char **reason);
 
 int pd_ping_encode(pd_buf *out, uint8_t type /* PING or PONG */, uint64_t stamp);
 int pd_ping_decode(const uint8_t *p, size_t n, uint64_t *stamp);
+
+/* The controller's BYE: the run's exit status (0-255). 0 or -ENOMEM. */
+int pd_bye_encode(pd_buf *out, uint8_t status);
+/* A controller's BYE payload: exactly one byte. 0, or -EPROTO (status
+ * untouched). */
+int pd_bye_decode(const uint8_t *p, size_t n, uint8_t *status);
 
 /* A task as sent to an agent. Decoded tasks are one malloc block owning
  * argv and its strings: release with free(). */

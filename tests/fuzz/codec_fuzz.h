@@ -159,6 +159,28 @@ static inline void check_reject(const uint8_t *p, size_t n)
 	pd_buf_free(&b);
 }
 
+/* The controller's BYE: exactly one byte, the run's exit status. */
+static inline void check_bye(const uint8_t *p, size_t n)
+{
+	uint8_t st = 0xAA, st2;
+	pd_buf b = {0};
+	const uint8_t *q;
+	size_t qn;
+	int rv = pd_bye_decode(p, n, &st);
+
+	if (rv < 0) {
+		FUZZ_CHECK(rv == -EPROTO && n != 1, "BYE fails only on a wrong size");
+		FUZZ_CHECK(st == 0xAA, "a failed BYE decode leaves the status alone");
+		return;
+	}
+	FUZZ_CHECK(pd_bye_encode(&b, st) == 0, "BYE encodes");
+	q = one_frame(&b, PD_MSG_BYE, &qn);
+	FUZZ_CHECK(pd_bye_decode(q, qn, &st2) == 0 && st2 == st, "BYE round trip");
+	same_bytes(p, n, q, qn);
+	FUZZ_CHECK(qn == 1, "BYE is always 1 byte");
+	pd_buf_free(&b);
+}
+
 static inline void check_ping(uint8_t type, const uint8_t *p, size_t n)
 {
 	uint64_t stamp, stamp2;

@@ -68,7 +68,7 @@ static void agent_seeds(void)
 	uint64_t ids[] = {1, 7, 1ull << 40};
 	size_t mark;
 
-	/* types in fuzz_codec_agent.c: WELCOME REJECT TASKS CANCEL PING */
+	/* types in fuzz_codec_agent.c: WELCOME REJECT TASKS CANCEL PING BYE */
 	pd_welcome_encode(&b, &w);
 	frame(d, "welcome-none", 0, &b, &s);
 	/* handler settings: the coprocess command, and bytes with a NUL */
@@ -88,6 +88,8 @@ static void agent_seeds(void)
 	frame(d, "cancel", 3, &b, &s);
 	pd_ping_encode(&b, PD_MSG_PING, 123456789);
 	frame(d, "ping", 4, &b, &s);
+	pd_bye_encode(&b, 1);
+	frame(d, "bye", 5, &b, &s);
 	pd_frame_empty(&s, PD_MSG_DRAIN);
 	save(d, "stream", 0x80, &s);
 	save(d, "stream-small-limit", 0x81, &s);

@@ -353,8 +353,9 @@ static int round_of(fake *f, enum kind k, int use_unix)
 		pd_frame_empty(out, PD_MSG_DRAIN);
 		break;
 	case K_HELLO_SLOTS:
+		/* over 4096 (0 is a follower's HELLO since protocol 4) */
 		hello(f, out, "fake-slots", "fakehost",
-		      rndn(f, 2) ? 0 : 100000 + (uint32_t)rndn(f, 1000));
+		      rndn(f, 2) ? 4097 : 100000 + (uint32_t)rndn(f, 1000));
 		pd_frame_empty(out, PD_MSG_DRAIN);
 		break;
 	case K_MUTATED_HELLO: {

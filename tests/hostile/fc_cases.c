@@ -95,7 +95,10 @@ peer *fc_crafted(peer *pe)
 	pd_buf_reset(&b);
 	fc_frame_hdr(&b, 5, PD_MSG_BYE, 0);
 	pd_buf_append(&b, "bye!!", 5);
-	pe = crafted_drop(pe, "BYE with a payload", &b);
+	pe = crafted_drop(pe, "BYE of 5 bytes", &b);
+	pd_buf_reset(&b);
+	fc_frame_hdr(&b, 0, PD_MSG_BYE, 0);
+	pe = crafted_drop(pe, "BYE without its exit status", &b);
 	pd_buf_reset(&b);
 	fc_frame_hdr(&b, 0, PD_MSG_RESULTS, 0);
 	pe = crafted_drop(pe, "RESULTS sent to an agent", &b);

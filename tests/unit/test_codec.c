@@ -193,6 +193,17 @@ static int check_payload(uint8_t type, const uint8_t *p, size_t n)
 		free(r);
 		break;
 	}
+	case PD_MSG_BYE: {
+		uint8_t st = 0xa5;
+
+		rv = pd_bye_decode(p, n, &st);
+		if (rv == 0)
+			ok = n == 1 && st == p[0] && pd_bye_encode(&b, st) == 0 &&
+			     same_payload(&b, type, p, n);
+		else
+			ok = st == 0xa5;
+		break;
+	}
 	case PD_MSG_CANCEL: {
 		uint64_t *ids = (void *)1;
 		uint32_t c = 77;
@@ -435,6 +446,9 @@ static void build_frame(pd_buf *b, uint8_t type)
 	case PD_MSG_CANCEL:
 		CU_ASSERT_EQUAL(pd_cancel_encode(b, ids, 3), 0);
 		break;
+	case PD_MSG_BYE:
+		CU_ASSERT_EQUAL(pd_bye_encode(b, 130), 0);
+		break;
 	default:
 		CU_ASSERT_EQUAL(pd_frame_empty(b, type), 0);
 		break;
@@ -490,7 +504,7 @@ static void test_payload_truncation(void)
 
 		build_frame(&b, type);
 		p = only_frame(&b, type, &plen);
-		if (!p || type == PD_MSG_DRAIN || type == PD_MSG_BYE) {
+		if (!p || type == PD_MSG_DRAIN) {
 			pd_buf_free(&b);
 			continue;
 		}
@@ -837,6 +851,35 @@ static void test_empty_frames(void)
 	p = only_frame(&b, PD_MSG_BYE, &plen);
 	CU_ASSERT_PTR_NOT_NULL(p);
 	CU_ASSERT_EQUAL(plen, 0);
+	pd_buf_free(&b);
+}
+
+/* The controller's BYE carries the run's exit status: one byte, every
+ * value, and nothing else (an agent's empty BYE does not decode). */
+static void test_bye_status(void)
+{
+	static const uint8_t want[] = {0, 0, 0, 1, PD_MSG_BYE, 0, 0, 0, 143};
+	static const uint8_t two[] = {1, 0};
+	pd_buf b = {0};
+	const uint8_t *p;
+	size_t plen = 0;
+	uint8_t st;
+
+	CU_ASSERT_EQUAL(pd_bye_encode(&b, 143), 0);
+	CU_ASSERT_EQUAL(pd_buf_size(&b), sizeof(want));
+	CU_ASSERT(memcmp(pd_buf_head(&b), want, sizeof(want)) == 0);
+	for (unsigned v = 0; v < 256; v++) {
+		pd_buf_reset(&b);
+		CU_ASSERT_EQUAL(pd_bye_encode(&b, (uint8_t)v), 0);
+		p = only_frame(&b, PD_MSG_BYE, &plen);
+		st = (uint8_t)(v + 1);
+		CU_ASSERT_EQUAL(pd_bye_decode(p, plen, &st), 0);
+		CU_ASSERT_EQUAL(st, v);
+	}
+	st = 7;
+	CU_ASSERT_EQUAL(pd_bye_decode(two, 0, &st), -EPROTO);
+	CU_ASSERT_EQUAL(pd_bye_decode(two, 2, &st), -EPROTO);
+	CU_ASSERT_EQUAL(st, 7);
 	pd_buf_free(&b);
 }
 
@@ -1668,6 +1711,7 @@ int main(void)
 		{"WELCOME, REJECT, PING, PONG", test_welcome_reject_ping},
 		{"WELCOME handler settings", test_welcome_settings},
 		{"DRAIN and BYE", test_empty_frames},
+		{"BYE carries the exit status", test_bye_status},
 		{"CANCEL", test_cancel},
 		{"TASKS wire bytes", test_tasks_golden},
 		{"RESULTS wire bytes", test_results_golden},

@@ -149,7 +149,7 @@ static void *controller(void *arg)
 			cancelled = 1;
 		}
 		if (s->hello && s->nresults == s->ntasks)
-			pd_frame_empty(&out, PD_MSG_BYE);
+			pd_bye_encode(&out, 0);
 		if (pd_buf_size(&out) && send_all(fd, &out) < 0)
 			break;
 		if (s->hello && s->nresults == s->ntasks)
