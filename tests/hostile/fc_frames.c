@@ -84,12 +84,15 @@ void fc_random_frame(pd_buf *b)
 		}
 	} else {
 		/* a random type with random bytes (never REJECT, which ends
-		 * the agent by design; DRAIN and BYE carry at least a byte) */
+		 * the agent by design; DRAIN carries at least a byte, BYE at
+		 * least two: its one byte of exit status ends the agent too) */
 		uint8_t type = types[rnd() % sizeof(types)];
 		uint32_t len = rnd() % (how == 1 ? 16 : 200);
 
-		if ((type == PD_MSG_DRAIN || type == PD_MSG_BYE) && len == 0)
+		if (type == PD_MSG_DRAIN && len == 0)
 			len = 1;
+		if (type == PD_MSG_BYE && len < 2)
+			len = 2;
 		fc_frame_hdr(b, len, type, 0);
 		for (uint32_t i = 0; i < len; i++) {
 			uint8_t v = (uint8_t)rnd();
