@@ -24,8 +24,9 @@
 #define PROC_KILL_GRACE_MS 1000u
 #define PROC_POLL_MS 20u
 /* How long the result of a task that died of a signal the agent did not
- * send (SIGTERM, SIGKILL, SIGINT, SIGHUP from outside) is held before it
- * is reported failed. Slurm ends a step (scancel, a time limit) by
+ * send (SIGTERM, SIGKILL, SIGINT, SIGHUP from outside; or exited 128 + one
+ * of them, a shell whose command died of it) is held before it is
+ * reported failed. Slurm ends a step (scancel, a time limit) by
  * signalling every process of it at once, the agent included, so the task
  * may die before the agent has handled its own SIGTERM; if the agent is
  * told to stop within this time, the task is not reported: it was ended
@@ -263,14 +264,21 @@ static void deliver(struct pd_proc *p, int have_status, int status, const struct
 
 /* Whether the child died of a signal that may have come with the end of
  * the agent itself (see PROC_FOREIGN_HOLD_MS): one this agent did not send
- * (not a timeout's, not a cancel's) of those that end a step. */
+ * (not a timeout's, not a cancel's) of those that end a step; or it exited
+ * 128 + such a signal's number, as a shell does whose command died of it
+ * (Slurm signals the shell of a task and its command alike). */
 static int died_foreign(const struct pd_proc *p, int status)
 {
 	int sig;
 
-	if (p->cancelled || p->timed_out || p->exec_errno || !WIFSIGNALED(status))
+	if (p->cancelled || p->timed_out || p->exec_errno)
 		return 0;
-	sig = WTERMSIG(status);
+	if (WIFSIGNALED(status))
+		sig = WTERMSIG(status);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) > 128)
+		sig = WEXITSTATUS(status) - 128;
+	else
+		return 0;
 	return sig == SIGTERM || sig == SIGKILL || sig == SIGINT || sig == SIGHUP;
 }
 
@@ -320,9 +328,9 @@ static void check_exit(struct pd_proc *p)
 		p->status = status;
 		p->ru = ru;
 		p->end_us = end_us;
-		pd_debug("task %llu died of signal %d, not sent by this agent: holding its "
-		         "result %u ms",
-		         (unsigned long long)p->id, WTERMSIG(status), PROC_FOREIGN_HOLD_MS);
+		pd_debug("task %llu ended by a signal this agent did not send (wait status "
+		         "0x%x): holding its result %u ms",
+		         (unsigned long long)p->id, (unsigned)status, PROC_FOREIGN_HOLD_MS);
 		pd_timer_start(p->timer, PROC_FOREIGN_HOLD_MS);
 		return;
 	}

@@ -18,7 +18,8 @@
  * group got SIGTERM, then SIGKILL 1 s later). Times: wall from spawn to
  * exit, CPU user+system and peak RSS from wait4().
  * A child killed by SIGTERM, SIGKILL, SIGINT or SIGHUP that the agent did
- * not send has its result held for half a second (proc.c,
+ * not send (or that exits 128 + one of those, a shell whose command died
+ * of it) has its result held for half a second (proc.c,
  * PROC_FOREIGN_HOLD_MS): Slurm signals a step's every process at once, and
  * an agent stopped meanwhile (pd_proc_kill_all) reports nothing for it, so
  * the controller requeues it as lost instead of recording it failed.

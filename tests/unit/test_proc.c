@@ -546,26 +546,46 @@ static void test_kill_all(void)
 static void test_foreign_signal(void)
 {
 	char *argv[] = {"sh", "-c", "kill -TERM $$", NULL};
+	/* a shell whose command died of SIGINT */
+	char *shell[] = {"sh", "-c", "sh -c 'kill -INT $$'; exit $?", NULL};
+	/* exit 140 (128 + SIGUSR2): no reason to wait */
+	char *usr2[] = {"sh", "-c", "exit 140", NULL};
 	pd_loop *l = pd_loop_new();
 	pd_task_msg t = mktask(argv, 0, 1000);
+	pd_task_msg t2 = mktask(shell, 0, 1000);
+	pd_task_msg t3 = mktask(usr2, 0, 1000);
 	pd_timer *tm = pd_timer_new(l, on_stop, NULL);
 	pd_proc *p;
-	struct res r;
+	struct res r, r2, r3;
+	int left = 2, never = 100; /* r3's result does not stop the loop */
 
 	cur_loop = l;
 	memset(&r, 0, sizeof(r));
+	memset(&r2, 0, sizeof(r2));
+	memset(&r3, 0, sizeof(r3));
+	r.counter = r2.counter = &left;
+	r3.counter = &never;
 	CU_ASSERT_EQUAL_FATAL(pd_proc_start(l, &t, on_done, &r, &p), 0);
-	/* dead within 200 ms, but held for 500 */
+	CU_ASSERT_EQUAL_FATAL(pd_proc_start(l, &t2, on_done, &r2, &p), 0);
+	CU_ASSERT_EQUAL_FATAL(pd_proc_start(l, &t3, on_done, &r3, &p), 0);
+	/* dead within 200 ms, but held for 500; exit 140 is not held */
 	pd_timer_start(tm, 200);
 	CU_ASSERT_EQUAL(pd_loop_run(l), 0);
-	CU_ASSERT_EQUAL(r.done, 0);
+	CU_ASSERT_EQUAL(r.done + r2.done, 0);
+	CU_ASSERT_EQUAL(r3.done, 1);
+	CU_ASSERT_EQUAL(r3.exit_code, 140);
 	run_loop(l, 5000);
 	CU_ASSERT_EQUAL(r.done, 1);
 	CU_ASSERT_EQUAL(r.status, PD_ST_FAILED);
 	CU_ASSERT_EQUAL(r.signal, SIGTERM);
 	if (r.error)
 		CU_ASSERT_STRING_EQUAL(r.error, "killed by signal 15 (SIGTERM)");
+	CU_ASSERT_EQUAL(r2.done, 1);
+	CU_ASSERT_EQUAL(r2.status, PD_ST_FAILED);
+	CU_ASSERT_EQUAL(r2.exit_code, 130);
 	res_free(&r);
+	res_free(&r2);
+	res_free(&r3);
 	pd_timer_free(tm);
 	pd_loop_free(l);
 }
