@@ -37,6 +37,14 @@ struct ctl_session {
 	uint64_t started_s;
 	int given_secret; /* ctl_listen's cf comes with its secret (a Slurm
 			   * step's): no new one, no connection file */
+	/* a network PARADE_HOME (session_home.c): dir is a runtime folder on
+	 * this host; home_dir the home's folder of the session, which gets the
+	 * journal's durable copy; home_fd -1 otherwise */
+	char home_dir[4096];
+	int home_fd, home_lock_fd;
+	pd_timer *home_timer;
+	long long home_stamp;	/* pd_journal_copy's */
+	int home_copied;	/* the last copy is of the journal as it ends */
 };
 
 /* The tasks: row i of grid through tpl (argv sessions: sh -c {command});
@@ -95,6 +103,22 @@ typedef struct ctl {
 	int serve;		/* no fixed task list: runs until stopped */
 	int interrupted, write_failed, no_agents;
 } ctl;
+
+/* session_home.c: a session whose folder is a runtime folder (a network
+ * PARADE_HOME, lib/homefs.h). attach: once the session's lock is taken and
+ * its loop made,
+ * finds the home's folder, takes its lock too (other hosts see it held)
+ * and starts the heartbeat: every PD_RUNTIME_BEAT_S the pointer is
+ * touched and the journal, when it changed, copied into the home. On a
+ * local home it does nothing. 0 or -1 (reported). final: lets the home's
+ * lock go, and the last copy, after the journal's last commit (before it
+ * closes). end: after the
+ * session folder was kept or removed: a kept one whose last copy is in the
+ * home leaves this host (its runtime folder and the pointer go); closes
+ * what attach opened. */
+int ctl_home_attach(ctl *c);
+void ctl_home_final(ctl *c);
+void ctl_home_end(ctl *c);
 
 /* record.c */
 /* Results from the server: schema check, journal, table, counters. */

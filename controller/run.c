@@ -232,8 +232,8 @@ typedef struct run {
 static int resume_session(ctl *c, run *r)
 {
 	snprintf(c->ses.name, sizeof(c->ses.name), "%s", c->o->name);
-	if (pd_session_find_at(c->o->name, c->ses.dir, sizeof(c->ses.dir), &c->ses.dir_fd, r->err,
-	                       sizeof(r->err)) < 0) {
+	if (pd_session_resume_at(c->o->name, c->ses.dir, sizeof(c->ses.dir), &c->ses.dir_fd,
+	                         r->err, sizeof(r->err)) < 0) {
 		pd_err("%s", r->err);
 		return -1;
 	}
@@ -588,6 +588,7 @@ static int cleanup(ctl *c, run *r, int rv)
 		rv = 2;
 	}
 	ctl_unrec_free(c);
+	ctl_home_final(c);
 	pd_journal_close(c->res.jn);
 	/* through the folder held since it was made: a link planted in its
 	 * place (or in place of its files) is never followed */
@@ -604,6 +605,7 @@ static int cleanup(ctl *c, run *r, int rv)
 		if (pd_session_remove(c->ses.dir_fd, c->ses.name, r->err, sizeof(r->err)) < 0)
 			pd_warn("%s", r->err);
 	}
+	ctl_home_end(c);
 	if (c->ses.lock_fd >= 0)
 		close(c->ses.lock_fd);
 	if (c->ses.dir_fd >= 0)
@@ -673,7 +675,7 @@ int pd_run(const pd_run_opts *o)
 	memset(&c, 0, sizeof(c));
 	memset(&r, 0, sizeof(r));
 	c.o = o;
-	c.ses.dir_fd = c.ses.lock_fd = r.ready_fd = -1;
+	c.ses.dir_fd = c.ses.lock_fd = c.ses.home_fd = c.ses.home_lock_fd = r.ready_fd = -1;
 	c.ses.started_s = (uint64_t)time(NULL);
 	c.serve = o->mode == PD_MODE_SERVE || (o->mode == PD_MODE_RESUME && o->serve_session);
 	r.outf = stdout;
@@ -695,7 +697,7 @@ int pd_run(const pd_run_opts *o)
 	else if (!r.listen_url && r.kind->listen_url)
 		r.listen_url = r.kind->listen_url(o);
 
-	if (setup_session(&c, &r, &rv) < 0 || setup_server(&c, &r) < 0 ||
+	if (setup_session(&c, &r, &rv) < 0 || setup_server(&c, &r) < 0 || ctl_home_attach(&c) < 0 ||
 	    setup_listeners(&c, &r) < 0)
 		return cleanup(&c, &r, rv);
 	catch_signals(&c);

@@ -136,13 +136,27 @@ static int print_offline(const char *name, const ses_offline *off, int json)
 }
 
 /* One line per session for `parade status` without a name. */
-static int list_one(void *arg, const char *name, const char *dir)
+static int list_one(void *arg, const char *name, const char *home)
 {
 	int *json = arg;
-	char err[512], state[64];
-	unsigned long long total, done, agents = 0;
+	char err[1024], state[64], dir[4096], host[256];
+	unsigned long long total = 0, done = 0, agents = 0;
 	pd_json *r = NULL;
+	int rv;
 
+	/* on a network home: its runtime folder on this host, or the host
+	 * whose controller holds it (lib/homefs.h) */
+	rv = pd_session_locate(name, dir, sizeof(dir), host, sizeof(host), err, sizeof(err));
+	if (rv == -EREMOTE) {
+		if (*json)
+			printf("{\"session\":\"%s\",\"state\":\"elsewhere\",\"host\":\"%s\"}\n",
+			       name, host);
+		else
+			printf("%-24s %-12s (runs on host %s: ask there)\n", name, "elsewhere", host);
+		return 0;
+	}
+	if (rv < 0)
+		snprintf(dir, sizeof(dir), "%s", home);
 	/* from the controller while one runs, else from the journal */
 	if (ses_ask(dir, "{\"op\":\"status\"}", &r, err, sizeof(err)) == 0 &&
 	    pd_json_get(r, "tasks")) {
@@ -166,6 +180,15 @@ static int list_one(void *arg, const char *name, const char *dir)
 		printf("%-24s %-12s %10llu %10llu %7llu\n", name, state, done, total, agents);
 	pd_json_free(r);
 	return 0;
+}
+
+/* Finds session name again into dir (unchanged when that fails). */
+static void refind(const char *name, char *dir, size_t dirlen)
+{
+	char again[4096], err[1024];
+
+	if (pd_session_find(name, again, sizeof(again), err, sizeof(err)) == 0)
+		snprintf(dir, dirlen, "%s", again);
 }
 
 static const char status_usage[] =
@@ -245,6 +268,9 @@ int pd_status_main(int argc, char **argv)
 			print_status(r, agents);
 		} else if (live == -ESRCH) {
 			ses_offline off;
+			/* it may have ended since it was found: on a network home it
+			 * then left its runtime folder (lib/homefs.h) */
+			refind(argv[optind], dir, sizeof(dir));
 			ses_read_offline(dir, &off);
 			rv = print_offline(argv[optind], &off, json);
 		} else {
@@ -268,10 +294,10 @@ int pd_status_main(int argc, char **argv)
 /* Waits for the controller to exit; says how the session ended. 0 when
  * every task is done and ok, 1 otherwise, 2 when the journal cannot be
  * written or read. */
-static int wait_end(const char *name, const char *dir)
+static int wait_end(const char *name, char *dir, size_t dirlen)
 {
 	ses_offline off;
-	int rv = ses_wait(name, dir);
+	int rv = ses_wait(name, dir, dirlen);
 
 	if (rv)
 		return rv;
@@ -330,7 +356,7 @@ int pd_wait_main(int argc, char **argv)
 	char dir[4096];
 	int rv = find_named(argc, argv, 2, usage, dir, sizeof(dir));
 
-	return rv ? (rv > 0 ? 0 : 2) : wait_end(argv[1], dir);
+	return rv ? (rv > 0 ? 0 : 2) : wait_end(argv[1], dir, sizeof(dir));
 }
 
 int pd_stop_main(int argc, char **argv)
@@ -360,7 +386,7 @@ int pd_stop_main(int argc, char **argv)
 		return 2;
 	}
 	pd_json_free(r);
-	wait_end(argv[1], dir);
+	wait_end(argv[1], dir, sizeof(dir));
 	return 0;
 }
 

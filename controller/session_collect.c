@@ -144,7 +144,7 @@ int pd_collect_main(int argc, char **argv)
 		pd_err("%s", err);
 		return 2;
 	}
-	if (wait && (rv = ses_wait(name, dir)) != 0)
+	if (wait && (rv = ses_wait(name, dir, sizeof(dir))) != 0)
 		return rv;
 	rv = 2;
 	live = pd_lock_held(dir, NULL, 0) == 1;

@@ -48,8 +48,10 @@ int ses_journal_open(const char *name, const char *dir, int flags, pd_journal **
 /* 1 with err set when the running controller of dir reports that it
  * cannot write its journal; 0 otherwise (also when nobody answers). */
 int ses_journal_failing(const char *dir, char *err, size_t errlen);
-/* Blocks until the controller of session name has ended: 0. A controller
- * that cannot write its journal ends the wait: 2. -errno never. */
-int ses_wait(const char *name, const char *dir);
+/* Blocks until the controller of session name (folder dir) has ended: 0,
+ * and dir is where the session is now (a session on a network home leaves
+ * its runtime folder as it ends). A controller that cannot write its
+ * journal ends the wait: 2. -errno never. */
+int ses_wait(const char *name, char *dir, size_t dirlen);
 
 #endif

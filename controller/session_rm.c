@@ -34,12 +34,20 @@ static int remove_one(const char *name)
 		return rv;
 	}
 	rv = pd_lock_take(dfd, dir, name, &fd, err, sizeof(err));
-	if (rv == -EBUSY)
+	if (rv == -EBUSY) {
 		pd_err("%s: stop it first (parade stop %s)", err, name);
-	else if (rv < 0)
+		goto out;
+	}
+	if (rv == 0 && (rv = pd_session_remove(dfd, name, err, sizeof(err))) == -ENOTEMPTY) {
+		/* on NFS (or sshfs) the lock file held open stays as a hidden
+		 * file until it is closed: once more without it */
+		close(fd);
+		fd = -1;
+		rv = pd_session_remove(dfd, name, err, sizeof(err));
+	}
+	if (rv < 0)
 		pd_err("%s", err);
-	else if ((rv = pd_session_remove(dfd, name, err, sizeof(err))) < 0)
-		pd_err("%s", err);
+out:
 	if (fd >= 0)
 		close(fd);
 	close(dfd);

@@ -178,6 +178,17 @@ size_t pd_journal_pending(const pd_journal *j);
  * the file and SQLite's message). Nothing is lost by a failed commit. */
 int pd_journal_commit(pd_journal *j);
 
+/* Writes a copy of what j has committed to path (a new file 0600 in
+ * rollback-journal mode, not WAL, so readers on other hosts of a network
+ * file system may open it): built as PATH.copy-PID, synced, and renamed
+ * over path, so a reader sees the old copy or the new one, whole. Pending
+ * writes are committed first (pd_journal_commit; its failure is the
+ * copy's), so the copy holds everything written through j. stamp (may be NULL; start it at -1) remembers what the last
+ * copy held: when nothing was written through j since, no copy is made
+ * and the call returns 1. 0, 1, or -errno with err naming the file and
+ * SQLite's word. */
+int pd_journal_copy(pd_journal *j, const char *path, long long *stamp, char *err, size_t errlen);
+
 /* ---- reads: on any handle. A read-only handle sees what was committed
  * when the call began; the writer also sees its own pending writes (a read
  * of tasks, counts or attempts first writes the buffered block into the

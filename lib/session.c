@@ -1,5 +1,6 @@
 #include "session.h"
 #include "private.h"
+#include "session_rt.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -207,6 +208,19 @@ static int home_open(char *path, size_t len, int *fd, char *err, size_t errlen)
 }
 
 /* The sessions folder (created if missing, checked): *fd and its path. */
+static int sessions_open(char *sessions, size_t len, int *fd, char *err, size_t errlen);
+
+int pd_ses_open_sub(int pfd, const char *name, const char *path, int create, int check, int *fd,
+		    char *err, size_t errlen)
+{
+	return open_sub(pfd, name, path, create, check, fd, err, errlen);
+}
+
+int pd_ses_sessions_open(char *sessions, size_t len, int *fd, char *err, size_t errlen)
+{
+	return sessions_open(sessions, len, fd, err, errlen);
+}
+
 static int sessions_open(char *sessions, size_t len, int *fd, char *err, size_t errlen)
 {
 	char home[4096];
@@ -295,15 +309,19 @@ static void give_fd(int fd, int *out)
 }
 
 /* The session folder NAME, made first when create: its path in dir, its
- * descriptor handed to *dfd (closed when dfd is NULL). */
-static int session_get(const char *name, int create, char *dir, size_t dirlen, int *dfd,
-		       char *err, size_t errlen)
+ * descriptor handed to *dfd (closed when dfd is NULL). With resolve, a
+ * runtime folder the home's folder points at (session_rt.c) is the one
+ * found; host gets the pointer's host ("" without one; may be NULL). */
+static int session_get(const char *name, int create, int resolve, char *dir, size_t dirlen,
+		       int *dfd, char *host, size_t hostlen, char *err, size_t errlen)
 {
 	char sessions[4200];
 	int sfd = -1, fd = -1, rv;
 
 	if (dfd)
 		*dfd = -1;
+	if (host && hostlen)
+		host[0] = 0;
 	rv = check_name(name, err, errlen);
 	if (rv == 0)
 		rv = sessions_open(sessions, sizeof(sessions), &sfd, err, errlen);
@@ -312,6 +330,11 @@ static int session_get(const char *name, int create, char *dir, size_t dirlen, i
 		if (rv == -ENOENT && !create)
 			snprintf(err, errlen, "no session named '%s' in %s ('parade status' lists them)",
 				 name, sessions);
+	}
+	if (rv == 0 && resolve && (rv = pd_srt_resolve(name, dir, dirlen, &fd, host, hostlen, err,
+						       errlen)) < 0) {
+		close(fd);
+		fd = -1;
 	}
 	if (sfd >= 0)
 		close(sfd);
@@ -322,18 +345,30 @@ static int session_get(const char *name, int create, char *dir, size_t dirlen, i
 int pd_session_open(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
 		    size_t errlen)
 {
-	return session_get(name, 1, dir, dirlen, dfd, err, errlen);
+	return session_get(name, 1, 1, dir, dirlen, dfd, NULL, 0, err, errlen);
 }
 
 int pd_session_find_at(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
 		       size_t errlen)
 {
-	return session_get(name, 0, dir, dirlen, dfd, err, errlen);
+	return session_get(name, 0, 1, dir, dirlen, dfd, NULL, 0, err, errlen);
 }
 
 int pd_session_find(const char *name, char *dir, size_t dirlen, char *err, size_t errlen)
 {
 	return pd_session_find_at(name, dir, dirlen, NULL, err, errlen);
+}
+
+int pd_session_home_at(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
+		       size_t errlen)
+{
+	return session_get(name, 0, 0, dir, dirlen, dfd, NULL, 0, err, errlen);
+}
+
+int pd_session_locate(const char *name, char *dir, size_t dirlen, char *host, size_t hostlen,
+		      char *err, size_t errlen)
+{
+	return session_get(name, 0, 1, dir, dirlen, NULL, host, hostlen, err, errlen);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -431,6 +466,12 @@ int pd_session_create(const char *name, char *dir, size_t dirlen, char *name_out
 			snprintf(name_out, namelen, "%s", nm);
 			/* ours alone: made just now in a folder nobody else may write */
 			rv = session_at(sfd, sessions, nm, 0, dir, dirlen, &fd, err, errlen);
+			/* on a network home its live files go to this host */
+			if (rv == 0 && (rv = pd_srt_create(nm, dir, dirlen, &fd, err, errlen)) < 0) {
+				close(fd);
+				fd = -1;
+				unlinkat(sfd, nm, AT_REMOVEDIR);
+			}
 			break;
 		}
 		rv = -errno;
@@ -447,20 +488,16 @@ int pd_session_create(const char *name, char *dir, size_t dirlen, char *name_out
 	return rv;
 }
 
-int pd_session_remove(int dfd, const char *name, char *err, size_t errlen)
+int pd_ses_empty(int dfd, const char *what, char *err, size_t errlen)
 {
-	char sessions[4200];
-	struct stat held, now;
 	struct dirent *e;
 	DIR *d = NULL;
-	int fd, sfd = -1, rv = 0;
+	int fd, rv = 0;
 
-	/* empty the folder we hold, wherever it is now; unlinkat removes a
-	 * link itself, never what it points to */
+	/* unlinkat removes a link itself, never what it points to */
 	if ((fd = dup(dfd)) < 0 || !(d = fdopendir(fd))) {
 		rv = -errno;
-		snprintf(err, errlen, "cannot read the folder of session %s: %s", name,
-			 strerror(-rv));
+		snprintf(err, errlen, "cannot read %s: %s", what, strerror(-rv));
 		if (fd >= 0)
 			close(fd);
 		return rv;
@@ -471,12 +508,23 @@ int pd_session_remove(int dfd, const char *name, char *err, size_t errlen)
 			continue;
 		if (unlinkat(dfd, e->d_name, 0) < 0 && errno != ENOENT && rv == 0) {
 			rv = -errno;
-			snprintf(err, errlen, "cannot remove %s in the folder of session %s: %s",
-				 e->d_name, name, strerror(-rv));
+			snprintf(err, errlen, "cannot remove %s in %s: %s", e->d_name, what,
+				 strerror(-rv));
 		}
 	}
 	closedir(d);
-	if (rv < 0)
+	return rv;
+}
+
+int pd_session_remove(int dfd, const char *name, char *err, size_t errlen)
+{
+	char sessions[4200], what[200];
+	struct stat held, now;
+	int sfd = -1, rv = 0;
+
+	/* empty the folder we hold, wherever it is now */
+	snprintf(what, sizeof(what), "the folder of session %s", name);
+	if ((rv = pd_ses_empty(dfd, what, err, errlen)) < 0)
 		return rv;
 	/* then its name, only if the name still is that folder */
 	rv = sessions_open(sessions, sizeof(sessions), &sfd, err, errlen);
@@ -491,8 +539,11 @@ int pd_session_remove(int dfd, const char *name, char *err, size_t errlen)
 		if (rv < 0)
 			snprintf(err, errlen, "cannot check %s/%s: %s", sessions, name,
 				 strerror(-rv));
-	} else if (!S_ISDIR(now.st_mode) || now.st_dev != held.st_dev ||
-		   now.st_ino != held.st_ino) {
+	} else if ((!S_ISDIR(now.st_mode) || now.st_dev != held.st_dev ||
+		    now.st_ino != held.st_ino) &&
+		   (rv = pd_srt_remove(dfd, sfd, sessions, name, err, errlen)) != 1) {
+		/* it was the runtime folder sessions/NAME points at: both gone */
+	} else if (rv == 1) {
 		rv = -ESTALE;
 		snprintf(err, errlen,
 			 "%s/%s is no longer the folder of session %s (it was moved or replaced, by "

@@ -45,6 +45,7 @@ typedef struct pd_connfile {
 #define PD_SF_LOCK "lock"                 /* one controller per session (lib/lock.h) */
 #define PD_SF_SRUN_LOG "srun-"            /* srun-JOBID.log: the output of the step of a
 					   * Slurm job's agents (controller/launch_slurm.h) */
+#define PD_SF_RUNTIME "runtime"           /* where it lives on a network home (lib/homefs.h) */
 
 /* out = "DIR/FILE" (file: one of PD_SF_*). 0, or -ENAMETOOLONG (out is
  * then "" when outlen > 0). */
@@ -92,6 +93,44 @@ int pd_session_find_at(const char *name, char *dir, size_t dirlen, int *dfd, cha
 		       size_t errlen);
 /* pd_session_find_at without the descriptor. */
 int pd_session_find(const char *name, char *dir, size_t dirlen, char *err, size_t errlen);
+
+/* PARADE_HOME on a network file system (lib/homefs.h, docs/sessions.md):
+ * pd_session_create then makes the session's folder in a runtime folder
+ * on this host ($XDG_RUNTIME_DIR/parade or /tmp/parade-UID) and leaves in
+ * sessions/NAME a pointer to it (PD_SF_RUNTIME), the home's lock and the
+ * durable copy of the journal. pd_session_open, _find_at and _find hand
+ * out the runtime folder when it is on this host and still there, the
+ * home's folder when there is none (the controller ended, or its host's
+ * folder is gone), and fail with -EREMOTE and err "session NAME runs on
+ * host H ...: run this command on H" while a controller on another host
+ * holds it. pd_session_remove of a runtime folder removes sessions/NAME
+ * with it. On a local home none of this happens. */
+
+/* The home's own folder of a session (sessions/NAME), never a runtime
+ * folder: as pd_session_find_at. */
+int pd_session_home_at(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
+		       size_t errlen);
+/* pd_session_find, and host gets the host of its runtime folder ("" if it
+ * has none): with -EREMOTE, the host it runs on. */
+int pd_session_locate(const char *name, char *dir, size_t dirlen, char *host, size_t hostlen,
+		      char *err, size_t errlen);
+/* pd_session_find_at for a controller that takes the session up again
+ * (resume): on a network home a session with no runtime folder on this
+ * host gets a new one, with the home's durable copy of the journal copied
+ * into it, and the pointer moves here. -EREMOTE while another host's
+ * controller holds it. *dfd as for pd_session_find_at (never NULL). */
+int pd_session_resume_at(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
+			 size_t errlen);
+/* The end of a runtime folder whose session stays (the controller ended
+ * and its journal is copied into the home): empties and removes the
+ * folder rdir held by rfd (still the caller's to close) and the pointer
+ * in the home's folder hfd. 0 or -errno with err. */
+int pd_session_runtime_end(int rfd, const char *rdir, int hfd, char *err, size_t errlen);
+/* Copies the file name (one of PD_SF_*) from the folder sfd into the
+ * folder dfd: a new file 0600, written as NAME.copy, synced and renamed
+ * over NAME; never through a link. 0, -ENOENT when there is none (err
+ * untouched), or -errno with err. */
+int pd_session_copy_file(int sfd, int dfd, const char *name, char *err, size_t errlen);
 /* Calls cb for every session folder, in name order (links and other
  * non-folders are skipped, never followed). 0, or cb's non-zero return, or
  * -errno with err. */

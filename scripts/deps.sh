@@ -6,7 +6,7 @@
 set -eu
 build="build-essential autoconf automake pkg-config libgnutls28-dev libnanomsg-dev
 libsqlite3-dev libcunit1-dev libslurm-dev"
-test="gnutls-bin nanomsg-utils procps openssh-server openssh-client iproute2 socat
+test="gnutls-bin nanomsg-utils procps openssh-server openssh-client iproute2 socat sshfs
 slurmctld slurmd slurm-client munge r-base-core python3 clang libclang-rt-14-dev"
 want=$build
 [ "${1:-build}" = test ] && want="$build $test"

@@ -300,6 +300,35 @@ csv_flat() {
 	' "$1"
 }
 
+# ---- another host (t_homefs_*.sh) ----
+
+# other_host_ok: true when "another host" can be made here (root,
+# unshare --uts --mount); else the caller SKIPs that part, loudly. Then
+# "${OTHER_HOST[@]}" CMD... runs CMD on "another host": a new UTS and
+# mount namespace with its own host name (parade-other-host), a private
+# /tmp (so no runtime folder of this host, nor $T, is there) and no
+# XDG_RUNTIME_DIR. PARADE_HOME is bound back in, the same folder, as a
+# network home shows it on every host: files CMD needs must be in it (or
+# outside /tmp). It is a command (timeout can run it), not a function.
+OTHER_HOST=()
+other_host_ok() {
+	[ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null && unshare --uts --mount true 2>/dev/null ||
+		return 1
+	cat >"$T/other-host.sh" <<'EOF'
+set -e
+mount --make-rprivate /
+hostname parade-other-host
+exec 9<"$PARADE_HOME"
+mount -t tmpfs tmpfs /tmp
+mkdir -p "$PARADE_HOME"
+mount -c --bind "/proc/$$/fd/9" "$PARADE_HOME"
+exec 9<&-
+unset XDG_RUNTIME_DIR
+exec "$@"
+EOF
+	OTHER_HOST=(unshare --uts --mount bash "$T/other-host.sh")
+}
+
 # E2E_TRACE=1: trace the test with time stamps (debugging aid)
 if [ -n "${E2E_TRACE:-}" ]; then
 	PS4='+ $(date +%s.%N) '

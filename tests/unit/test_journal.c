@@ -934,6 +934,57 @@ static void test_bad_attempts(void)
 	pd_journal_close(w);
 }
 
+/* The durable copy (a network PARADE_HOME): what was committed, in
+ * rollback mode, readable read-only beside a writer that goes on (what
+ * is pending is committed first); a
+ * second copy with nothing new is skipped; a copy into a folder that is
+ * not there fails with a message naming the file, and the old copy stays. */
+static void test_copy(void)
+{
+	char path[300], copy[300], err[512];
+	pd_jresult r1 = result(0, 0, "one"), r2 = result(1, 0, "two");
+	const char *row[] = {"a"};
+	long long stamp = -1;
+	pd_journal *j, *c;
+	pd_jcounts n;
+	unsigned char hdr[20];
+	FILE *f;
+
+	jpath(path, sizeof(path), "copysrc");
+	jpath(copy, sizeof(copy), "copydst");
+	j = jopen(path, PD_J_CREATE);
+	CU_ASSERT_EQUAL(pd_journal_task(j, 0, row, 1), 0);
+	CU_ASSERT_EQUAL(pd_journal_task(j, 1, row, 1), 0);
+	CU_ASSERT_EQUAL(pd_journal_result(j, &r1), 1);
+	CU_ASSERT_EQUAL(pd_journal_commit(j), 0);
+	CU_ASSERT_EQUAL(pd_journal_copy(j, copy, &stamp, err, sizeof(err)), 0);
+	f = fopen(copy, "rb");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(fread(hdr, 1, sizeof(hdr), f), sizeof(hdr));
+	fclose(f);
+	CU_ASSERT_EQUAL(hdr[18], 1); /* rollback journal, not WAL (2) */
+	CU_ASSERT_EQUAL(hdr[19], 1);
+	c = jopen(copy, PD_J_READONLY);
+	CU_ASSERT_EQUAL(pd_journal_counts(c, &n), 0);
+	CU_ASSERT_EQUAL(n.tasks, 2);
+	CU_ASSERT_EQUAL(n.results, 1);
+	pd_journal_close(c);
+	CU_ASSERT_EQUAL(pd_journal_copy(j, copy, &stamp, err, sizeof(err)), 1);
+	/* a pending write: committed by the copy, and in it */
+	CU_ASSERT_EQUAL(pd_journal_result(j, &r2), 1);
+	CU_ASSERT_EQUAL(pd_journal_copy(j, copy, &stamp, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(pd_journal_pending(j), 0);
+	c = jopen(copy, PD_J_READONLY);
+	CU_ASSERT_EQUAL(pd_journal_counts(c, &n), 0);
+	CU_ASSERT_EQUAL(n.results, 2);
+	pd_journal_close(c);
+	snprintf(path, sizeof(path), "%s/no-such-folder/copy.db", dir);
+	err[0] = 0;
+	CU_ASSERT(pd_journal_copy(j, path, NULL, err, sizeof(err)) < 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "no-such-folder"));
+	pd_journal_close(j);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -962,6 +1013,7 @@ int main(void)
 	CU_add_test(s, "the writer reads what it buffered", test_writer_reads_buffered);
 	CU_add_test(s, "bad attempt block", test_bad_attempts);
 	CU_add_test(s, "a result refused, not for its size", test_refused_not_too_big);
+	CU_add_test(s, "the durable copy", test_copy);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
