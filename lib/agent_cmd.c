@@ -14,7 +14,7 @@ struct item {
 	int kind;        /* V_*, for the shell form */
 };
 
-#define MAX_ITEMS 13
+#define MAX_ITEMS 14
 
 static void utoa(unsigned v, char *buf)
 {
@@ -50,6 +50,8 @@ static int items(const pd_agent_cmd *c, struct item *it, char num[2][16])
 		it[n++] = (struct item){"--exit-on-eof", NULL, V_NONE};
 	if (c->stay)
 		it[n++] = (struct item){"--stay", NULL, V_NONE};
+	if (c->follow)
+		it[n++] = (struct item){"--follow", NULL, V_NONE};
 	if (c->mode)
 		it[n++] = (struct item){"--mode", c->mode, V_BARE};
 	if (c->slots) {

@@ -8,7 +8,8 @@
  * options in the same order:
  *
  *   PROGRAM (--url URL | --connect FILE) [--local] [--wait-connect]
- *           [--exit-on-eof] [--stay] [--mode MODE] [--slots K] [--grace SEC]
+ *           [--exit-on-eof] [--stay] [--follow] [--mode MODE] [--slots K]
+ *           [--grace SEC]
  *           [--id ID] [-v] [--coproc COMMAND]
  *
  * Libc only (and lib/buf.h, itself libc only, for the shell form): the
@@ -38,6 +39,8 @@ typedef struct pd_agent_cmd {
 	int exit_on_eof;     /* --exit-on-eof: leave when stdin closes */
 	int stay;            /* --stay: after BYE or a lost controller, dial the
 	                      * same endpoint again, for the next controller */
+	int follow;          /* --follow: no tasks; wait for the controller's run
+	                      * and exit with its exit status (not with stay) */
 	const char *mode;    /* --mode MODE: local, ssh, slurm; NULL: none */
 	unsigned slots;      /* --slots K; 0: not given (the agent's 1) */
 	unsigned grace_s;    /* --grace SEC; 0: not given (the agent's 30) */

@@ -122,6 +122,13 @@ static void test_ssh(void)
 	             "parade-agent --connect \"$f\" --exit-on-eof --stay --mode ssh --slots 1 "
 	             "--coproc 'a'\\''b $c\nd'");
 	c.stay = 0;
+	/* --follow: a flag after --stay's place */
+	c.follow = 1;
+	c.coproc = NULL;
+	expect_shell(&c, words | PD_AGENT_SH_CONNECT_RAW,
+	             "parade-agent --connect \"$f\" --exit-on-eof --follow --mode ssh --slots 1");
+	c.follow = 0;
+	c.coproc = "a'b $c\nd";
 	/* an empty program word is quoted, never dropped */
 	c.program = "x";
 	c.connect = "";
@@ -210,13 +217,14 @@ static void test_invalid(void)
 	CU_ASSERT_STRING_EQUAL(a.argv[6], "4294967295");
 	/* every option at once fits PD_AGENT_ARGV_MAX */
 	c.url = "u";
-	c.local = c.wait_connect = c.exit_on_eof = c.stay = c.verbose = 1;
+	c.local = c.wait_connect = c.exit_on_eof = c.stay = c.follow = c.verbose = 1;
 	c.mode = "m";
 	c.coproc = "c";
 	CU_ASSERT_EQUAL(pd_agent_cmd_argv(&c, &a), 0);
 	CU_ASSERT_STRING_EQUAL(a.argv[6], "--stay");
-	CU_ASSERT_STRING_EQUAL(a.argv[15], "c");
-	CU_ASSERT_PTR_NULL(a.argv[16]);
+	CU_ASSERT_STRING_EQUAL(a.argv[7], "--follow");
+	CU_ASSERT_STRING_EQUAL(a.argv[16], "c");
+	CU_ASSERT_PTR_NULL(a.argv[17]);
 }
 
 /* A command no shell may change: quotes of both kinds, '$', backquotes,
