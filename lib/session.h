@@ -117,8 +117,10 @@ int pd_session_locate(const char *name, char *dir, size_t dirlen, char *host, si
 /* pd_session_find_at for a controller that takes the session up again
  * (resume): on a network home a session with no runtime folder on this
  * host gets a new one, with the home's durable copy of the journal copied
- * into it, and the pointer moves here. -EREMOTE while another host's
- * controller holds it. *dfd as for pd_session_find_at (never NULL). */
+ * into it, and the pointer moves here. All of it under the home's lock,
+ * let go before it returns (the controller takes it again): -EBUSY with
+ * err naming the holder when a controller holds it, -EREMOTE while
+ * another host's does. *dfd as for pd_session_find_at (never NULL). */
 int pd_session_resume_at(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
 			 size_t errlen);
 /* The end of a runtime folder whose session stays (the controller ended

@@ -43,8 +43,18 @@ static int open_runtime(const pd_rtptr *p, int *fd, char *err, size_t errlen)
 	return 0;
 }
 
-int pd_srt_resolve(const char *name, char *dir, size_t dirlen, int *fd, char *host,
-		   size_t hostlen, char *err, size_t errlen)
+/* 1 if the descriptors a and b hold the same folder. */
+static int fstat_same(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* pd_srt_resolve; own_lock: the caller holds the home's lock itself. */
+static int resolve(const char *name, char *dir, size_t dirlen, int *fd, char *host,
+		   size_t hostlen, int own_lock, char *err, size_t errlen)
 {
 	char me[256];
 	pd_rtptr p;
@@ -79,7 +89,7 @@ int pd_srt_resolve(const char *name, char *dir, size_t dirlen, int *fd, char *ho
 	}
 	/* another host's: its controller holds the home's lock (where the file
 	 * system carries locks across hosts) and touches the pointer */
-	if (pd_lock_held(dir, NULL, 0) == 1 || age < PD_RUNTIME_STALE_S) {
+	if ((!own_lock && pd_lock_held(dir, NULL, 0) == 1) || age < PD_RUNTIME_STALE_S) {
 		snprintf(err, errlen,
 			 "session %s runs on host %s (its controller and live files are there, in "
 			 "%s): run this command on %s",
@@ -87,6 +97,12 @@ int pd_srt_resolve(const char *name, char *dir, size_t dirlen, int *fd, char *ho
 		return -EREMOTE;
 	}
 	return 0;
+}
+
+int pd_srt_resolve(const char *name, char *dir, size_t dirlen, int *fd, char *host,
+		   size_t hostlen, char *err, size_t errlen)
+{
+	return resolve(name, dir, dirlen, fd, host, hostlen, 0, err, errlen);
 }
 
 /* Makes a runtime folder for session name (BASE/NAME-XXXXXX), writes the
@@ -189,49 +205,47 @@ int pd_session_resume_at(const char *name, char *dir, size_t dirlen, int *dfd, c
 {
 	char what[128];
 	pd_rtptr p;
-	int hfd = -1, fd = -1, rv, network;
+	int hfd = -1, fd = -1, lfd = -1, rv, network;
 
 	*dfd = -1;
 	if ((rv = pd_session_home_at(name, dir, dirlen, &hfd, err, errlen)) < 0)
 		return rv;
-	fd = hfd;
-	if ((rv = pd_srt_resolve(name, dir, dirlen, &fd, NULL, 0, err, errlen)) < 0) {
-		close(fd);
-		return rv;
+	/* under the home's lock: two hosts taking a session over at once see
+	 * each other's (fresh) pointer; the controller takes the lock again */
+	if ((rv = pd_lock_take(hfd, dir, name, &lfd, err, errlen)) < 0)
+		goto out;
+	if ((fd = dup(hfd)) < 0) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot resume session %s: %s", name, strerror(-rv));
+		goto out;
 	}
-	if (fd != hfd) { /* its runtime folder, on this host */
-		*dfd = fd;
-		return 0;
-	}
+	if ((rv = resolve(name, dir, dirlen, &fd, NULL, 0, 1, err, errlen)) < 0)
+		goto out;
+	if (!fstat_same(fd, hfd)) /* its runtime folder, on this host */
+		goto out;
 	/* the home's folder: on a network home the session moves to a runtime
-	 * folder here, with the durable copy of its journal */
+	 * folder here, with the copy of its journal */
 	network = pd_rtptr_read(hfd, &p, NULL, err, errlen) == 0;
 	if (!network && (network = pd_homefs_network(hfd, what, sizeof(what), err, errlen)) < 0) {
-		close(hfd);
-		return network;
+		rv = network;
+		goto out;
 	}
-	if (!network) {
-		*dfd = hfd;
-		return 0;
-	}
-	if ((fd = dup(hfd)) < 0 || (rv = make_runtime(name, dir, dirlen, &fd, err, errlen)) < 0) {
-		if (fd < 0) {
-			rv = -errno;
-			snprintf(err, errlen, "cannot resume session %s: %s", name, strerror(-rv));
-		} else {
-			close(fd);
-		}
-		close(hfd);
-		return rv;
-	}
+	if (!network)
+		goto out;
+	if ((rv = make_runtime(name, dir, dirlen, &fd, err, errlen)) < 0)
+		goto out;
 	rv = pd_session_copy_file(hfd, fd, PD_SF_JOURNAL, err, errlen);
+	if (rv == -ENOENT)
+		rv = 0;
+out:
+	if (lfd >= 0)
+		close(lfd);
 	close(hfd);
-	if (rv < 0 && rv != -ENOENT) {
+	if (rv < 0 && fd >= 0)
 		close(fd);
-		return rv;
-	}
-	*dfd = fd;
-	return 0;
+	else if (rv == 0)
+		*dfd = fd;
+	return rv;
 }
 
 int pd_srt_remove(int dfd, int sfd, const char *sessions, const char *name, char *err,

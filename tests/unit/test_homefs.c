@@ -237,6 +237,11 @@ static void test_resolve_elsewhere(void)
 	put_pointer("far", "elsewhere.example", "/tmp/parade-0/far-abcdef", 3600);
 	CU_ASSERT_EQUAL_FATAL(pd_lock_take(hfd, hdir, "far", &lfd, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(pd_session_find("far", dir, sizeof(dir), err, sizeof(err)), -EREMOTE);
+	/* a resume asks the lock first, and names its holder */
+	CU_ASSERT_EQUAL(pd_session_resume_at("far", dir, sizeof(dir), &dfd, err, sizeof(err)),
+			-EBUSY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "session far is already served by pid"));
+	CU_ASSERT_EQUAL(dfd, -1);
 	close(lfd);
 	/* stale and free: its controller is gone; the home's folder */
 	CU_ASSERT_EQUAL(pd_session_locate("far", dir, sizeof(dir), host, sizeof(host), err,
