@@ -182,15 +182,6 @@ static int list_one(void *arg, const char *name, const char *home)
 	return 0;
 }
 
-/* Finds session name again into dir (unchanged when that fails). */
-static void refind(const char *name, char *dir, size_t dirlen)
-{
-	char again[4096], err[1024];
-
-	if (pd_session_find(name, again, sizeof(again), err, sizeof(err)) == 0)
-		snprintf(dir, dirlen, "%s", again);
-}
-
 static const char status_usage[] =
 	"usage: parade status [NAME] [--json] [--agents] [--watch[=SEC]]\n"
 	"\n"
@@ -270,7 +261,7 @@ int pd_status_main(int argc, char **argv)
 			ses_offline off;
 			/* it may have ended since it was found: on a network home it
 			 * then left its runtime folder (lib/homefs.h) */
-			refind(argv[optind], dir, sizeof(dir));
+			ses_refind(argv[optind], dir, sizeof(dir));
 			ses_read_offline(dir, &off);
 			rv = print_offline(argv[optind], &off, json);
 		} else {

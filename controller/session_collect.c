@@ -148,6 +148,8 @@ int pd_collect_main(int argc, char **argv)
 		return rv;
 	rv = 2;
 	live = pd_lock_held(dir, NULL, 0) == 1;
+	if (!live) /* it may have ended since it was found */
+		ses_refind(name, dir, sizeof(dir));
 	if (ses_journal_open(name, dir, PD_J_READONLY, &j) < 0)
 		return 2;
 	if (shape_read(name, j, &sh) < 0)

@@ -45,6 +45,12 @@ void ses_read_offline(const char *dir, ses_offline *off);
  * flags; *j is owned by the caller. 0 or -errno. */
 int ses_journal_open(const char *name, const char *dir, int flags, pd_journal **j);
 
+/* Finds session name again into dir (unchanged when it cannot): a session
+ * on a network home leaves its runtime folder when its controller ends
+ * (lib/homefs.h), so a command that found it running and reads it after
+ * the end looks again. */
+void ses_refind(const char *name, char *dir, size_t dirlen);
+
 /* 1 with err set when the running controller of dir reports that it
  * cannot write its journal; 0 otherwise (also when nobody answers). */
 int ses_journal_failing(const char *dir, char *err, size_t errlen);

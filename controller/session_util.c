@@ -192,19 +192,27 @@ int ses_journal_failing(const char *dir, char *err, size_t errlen)
 /* Blocks until the session's controller has ended: 0. While it waits, a
  * controller that cannot write the journal ends the wait: 2, reported
  * (the controller keeps the results and retries; tasks stay queued). */
+void ses_refind(const char *name, char *dir, size_t dirlen)
+{
+	char again[4096], err[1024];
+
+	if (pd_session_find(name, again, sizeof(again), err, sizeof(err)) == 0)
+		snprintf(dir, dirlen, "%s", again);
+}
+
 int ses_wait(const char *name, char *dir, size_t dirlen)
 {
-	char err[1024], again[4096];
+	char err[1024];
 	int rv;
 
 	for (unsigned tick = 0;; tick++) {
 		rv = pd_lock_held(dir, NULL, 0);
 		/* on a network home an ended session leaves its runtime folder
 		 * for the home's (lib/homefs.h): it is found again */
-		if (rv == 0 && pd_session_find(name, again, sizeof(again), err, sizeof(err)) == 0)
-			snprintf(dir, dirlen, "%s", again);
-		if (rv == 0)
+		if (rv == 0) {
+			ses_refind(name, dir, dirlen);
 			return 0;
+		}
 		if (rv < 0) {
 			pd_err("cannot wait for session %s: %s", name, strerror(-rv));
 			return 2;
