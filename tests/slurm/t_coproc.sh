@@ -1,6 +1,6 @@
 #!/bin/bash
-# t_coproc.sh - `parade run --launch slurm:1 --handler coproc:CMD`: the
-# sbatch job's agent keeps the coprocess and every row comes back through
+# t_coproc.sh - `parade run --launch slurm:1 --cpus 1 --handler coproc:CMD`:
+# the job's agent keeps the coprocess and every row comes back through
 # it; and the same in a --parade-workers step, whose agents get the
 # command from the controller. As root.
 . "$(dirname "$0")/lib.sh"
@@ -8,13 +8,13 @@
 cp "$top_srcdir/examples/coproc/loop.sh" "$T/loop.sh"
 chmod 0755 "$T/loop.sh"
 rc=0
-as_user root timeout -k 5 60 "$PARADE" run --launch slurm:1 --name C1 --grid "$T/g20.csv" \
+as_user root timeout -k 5 60 "$PARADE" run --launch slurm:1 --cpus 1 --name C1 --grid "$T/g20.csv" \
 	--handler coproc:"$T/loop.sh" -- '{x}' >"$T/c1.csv" 2>"$T/c1.err" || rc=$?
 [ "$rc" -eq 0 ] || {
 	show_file "$T/c1.err"
 	fail "parade run --launch slurm:1 --handler coproc: exit status $rc, expected 0"
 }
-JOB=$(sed -n 's/^parade: submitted Slurm job \([0-9]*\): 1 agent(s).*/\1/p' "$T/c1.err")
+JOB=$(sed -n 's/^parade: submitted Slurm job \([0-9]*\): 1 node(s).*/\1/p' "$T/c1.err")
 [ -n "$JOB" ] || fail "no 'submitted Slurm job' line"
 bad=$(tail -n +2 "$T/c1.csv" | awk -F, '
 	$1 != NR || $2 != "ok" || $6 != "sh: " NR { print "row " NR ": " $0; exit }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # t_session.sh - a submitted session whose agents come from sbatch jobs:
-#  - `parade submit --launch slurm:1` returns at once; `parade status`
-#    shows the job id and its queue state, and the agent's Slurm job;
-#  - `parade scale NAME 3` submits a second job with 2 more agents;
+#  - `parade submit --launch slurm:1 --cpus 1` returns at once; `parade
+#    status` shows the job id and its state, and the agent's Slurm job;
+#  - `parade scale NAME 2` submits a second job of 1 node (one agent: on
+#    this one-node cluster a job of more nodes cannot start);
 #  - `parade collect --wait` gives every row once, all ok, and afterwards
 #    both jobs are over with nothing left.
 # As root.
@@ -10,7 +11,7 @@
 
 grid "$T/g40.csv" 40
 rc=0
-as_user root timeout -k 5 30 "$PARADE" submit --launch slurm:1 --name S1 --grid "$T/g40.csv" \
+as_user root timeout -k 5 30 "$PARADE" submit --launch slurm:1 --cpus 1 --name S1 --grid "$T/g40.csv" \
 	-- "$T/cmd.sh" '{x}' 0.3 >"$T/s1.out" 2>"$T/s1.err" || rc=$?
 [ "$rc" -eq 0 ] || {
 	show_file "$T/s1.err"
@@ -29,7 +30,7 @@ wait_for 30 has_agent || {
 	show_file "$T/st.json"
 	fail "status never showed an agent of job $JOB1"
 }
-grep -q "\"launcher\":{\"kind\":\"slurm\",\"target\":1,.*\"jobs\":\[{\"id\":\"$JOB1\",\"state\":\"RUNNING\"}\]" "$T/st.json" || {
+grep -q "\"launcher\":{\"kind\":\"slurm\",\"target\":1,.*\"jobs\":\[{\"id\":\"$JOB1\",\"state\":\"RUNNING\",\"reason\":\"\",\"nodes\":1,\"ended\":false}\]" "$T/st.json" || {
 	show_file "$T/st.json"
 	fail "status does not show job $JOB1 RUNNING as the launcher's state"
 }
@@ -39,24 +40,24 @@ grep -q "Slurm job $JOB1: RUNNING" "$T/st.txt" || {
 	fail "status (text) does not show job $JOB1"
 }
 
-# scale up: one more job, with 2 agents
+# scale up: one more job, of one node
 rc=0
-as_user root timeout 30 "$PARADE" scale S1 3 >"$T/scale.out" 2>&1 || rc=$?
+as_user root timeout 30 "$PARADE" scale S1 2 >"$T/scale.out" 2>&1 || rc=$?
 [ "$rc" -eq 0 ] || {
 	show_file "$T/scale.out"
-	fail "parade scale S1 3: exit status $rc"
+	fail "parade scale S1 2: exit status $rc"
 }
 JOBS=$(job_ids parade-S1)
 set -- $JOBS
-[ $# -eq 2 ] || fail "after scale 3, jobs named parade-S1: '$JOBS', expected two"
+[ $# -eq 2 ] || fail "after scale 2, jobs named parade-S1: '$JOBS', expected two"
 JOB2=$2
-three() {
+two() {
 	as_user root timeout 10 "$PARADE" status S1 --json >"$T/st2.json" 2>&1 &&
-		grep -q '"agents":3,' "$T/st2.json"
+		grep -q '"agents":2,' "$T/st2.json"
 }
-wait_for 30 three || {
+wait_for 30 two || {
 	show_file "$T/st2.json"
-	fail "3 agents never connected after scale 3"
+	fail "2 agents never connected after scale 2"
 }
 
 rc=0
@@ -80,4 +81,4 @@ for j in "$JOB1" "$JOB2"; do
 	wait_job_end "$j" 20
 	assert_job_clean "$j" 5
 done
-info "submit with slurm:1, status shows job $JOB1 RUNNING, scale 3 added job $JOB2, 40 rows ok"
+info "submit with slurm:1, status shows job $JOB1 RUNNING, scale 2 added job $JOB2, 40 rows ok"
