@@ -196,11 +196,17 @@ int pd_runtime_base(char *path, size_t pathlen, int *fd, char *err, size_t errle
 		return -e;
 	}
 	if (fstat(f, &st) < 0 || (v = pd_private_judge(&st, geteuid())) != PD_PRIVATE_OK) {
-		if (fstat(f, &st) < 0) {
+		size_t n;
+		if (fstat(f, &st) < 0)
 			snprintf(err, errlen, "cannot check %s: %s", path, strerror(errno));
-		} else {
+		else
 			pd_private_message(v, path, st.st_uid, st.st_mode, err, errlen);
-		}
+		/* the folder is not PARADE_HOME: say how to choose another one */
+		n = strlen(err);
+		if (n < errlen)
+			snprintf(err + n, errlen - n,
+				 " (it holds the sessions' runtime folders while PARADE_HOME is on a "
+				 "network file system; XDG_RUNTIME_DIR=DIR puts them in DIR/parade)");
 		close(f);
 		return -EPERM;
 	}

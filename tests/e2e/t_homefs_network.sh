@@ -33,6 +33,16 @@ grep -qF "PARADE_HOME_FS='nfs': use auto, local or network" "$T/bad.err" ||
 	{ show_file "$T/bad.err"; fail "a bad PARADE_HOME_FS is not named"; }
 [ ! -e "$H/bad" ] || fail "a session folder was left by the refused submit"
 
+# ---- a runtime base others may write is refused, with the way out ----
+mkdir -p "$T/badrun/parade"
+chmod 777 "$T/badrun/parade"
+RC=0
+XDG_RUNTIME_DIR=$T/badrun "$PARADE" submit --name badrt -- true >/dev/null 2>"$T/badrt.err" <<<"x" || RC=$?
+expect_rc 2 "submit with a runtime base of mode 0777" "$T/badrt.err"
+grep -qF "XDG_RUNTIME_DIR=DIR puts them in DIR/parade" "$T/badrt.err" ||
+	{ show_file "$T/badrt.err"; fail "a runtime base others may write is not refused with the way out"; }
+[ ! -e "$H/badrt" ] && [ -z "$(ls -A "$T/badrun/parade")" ] || fail "the refused submit left a session folder"
+
 # ---- =local: today's layout ----
 RC=0
 seq 1 3 | PARADE_HOME_FS=local timeout 30 "$PARADE" submit --name loc --workers 1 -- echo {} >/dev/null 2>"$T/loc.err" || RC=$?

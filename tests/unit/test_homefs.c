@@ -337,6 +337,7 @@ static void test_runtime_base(void)
 	CU_ASSERT_EQUAL(chmod(path, 0777), 0);
 	CU_ASSERT_EQUAL(pd_runtime_base(path, sizeof(path), &fd, err, sizeof(err)), -EPERM);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "chmod 700"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "XDG_RUNTIME_DIR=DIR puts them in DIR/parade"));
 	CU_ASSERT_EQUAL(chmod(path, 0700), 0);
 	snprintf(bad, sizeof(bad), "%s/xdg-link", home);
 	CU_ASSERT_EQUAL(mkdir(bad, 0700), 0);
