@@ -549,6 +549,8 @@ static int report(ctl *c)
 		c->res.taken = ctl_done(c);
 	}
 	status = exit_status(c);
+	if (!c->interrupted && !strcmp(pd_launcher_name(c->launcher), "slurm-step"))
+		ctl_step_await_followers(c);
 	pd_server_exit_status(c->srv, status);
 	pd_server_shutdown(c->srv);
 	pd_loop_run_deferred(c->loop);

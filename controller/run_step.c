@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent_cmd.h"
+#include "ctl.h"
 #include "endpoint.h"
 #include "launcher.h"
 #include "log.h"
@@ -18,6 +19,8 @@
 
 #define STEP_TEXT_TIMEOUT_MS 5000
 #define FOLLOW_GRACE_S 600 /* task 0 may take long to load a grid */
+#define FOLLOW_WAIT_MS 5000 /* at the end, for followers not there yet */
+#define FOLLOW_POLL_MS 50
 
 int ctl_step_read(pd_connfile *cf, char *err, size_t errlen)
 {
@@ -101,10 +104,10 @@ static int secret_pipe(const pd_connfile *cf)
 
 int ctl_step_follow(pd_connfile *cf)
 {
-	char agent[4096], fdpath[32], grace[16];
+	char agent[4096], fdpath[32];
 	pd_agent_cmd c = {0};
 	pd_agent_argv a;
-	char *argv[PD_AGENT_ARGV_MAX + 8];
+	char *argv[PD_AGENT_ARGV_MAX + 3];
 	size_t n = 0;
 	int fd;
 
@@ -116,22 +119,20 @@ int ctl_step_follow(pd_connfile *cf)
 		return 2;
 	}
 	snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", fd);
-	snprintf(grace, sizeof(grace), "%u", FOLLOW_GRACE_S);
 	c.program = agent;
 	c.url = cf->endpoint;
+	c.follow = 1;
 	c.mode = "slurm";
+	c.grace_s = FOLLOW_GRACE_S;
 	if (pd_agent_cmd_argv(&c, &a) < 0) {
 		pd_err("cannot build the follower's command line");
 		return 2;
 	}
-	/* PROGRAM --url URL --mode slurm, then what only a follower takes */
+	/* the secret comes from the pipe, never the command line */
 	for (; a.argv[n]; n++)
 		argv[n] = a.argv[n];
-	argv[n++] = "--follow";
 	argv[n++] = "--secret-file";
 	argv[n++] = fdpath;
-	argv[n++] = "--grace";
-	argv[n++] = grace;
 	argv[n] = NULL;
 	pd_info("task %s of this step: following the run of task 0 at %s", getenv("SLURM_PROCID"),
 	        cf->endpoint);
@@ -140,4 +141,44 @@ int ctl_step_follow(pd_connfile *cf)
 	pd_err("cannot execute %s: %s", agent, strerror(errno));
 	close(fd);
 	return 2;
+}
+
+struct await {
+	ctl *c;
+	pd_timer *t;
+	size_t want;
+	uint64_t end_us;
+};
+
+static void await_tick(pd_loop *l, void *arg)
+{
+	struct await *w = arg;
+
+	if (pd_server_followers(w->c->srv) >= w->want || pd_now_us() >= w->end_us) {
+		pd_loop_stop(l);
+		return;
+	}
+	pd_timer_start(w->t, FOLLOW_POLL_MS);
+}
+
+void ctl_step_await_followers(ctl *c)
+{
+	const char *v = getenv("SLURM_STEP_NUM_TASKS");
+	struct await w = {c, NULL, 0, 0};
+	unsigned long n = v ? strtoul(v, NULL, 10) : 0;
+
+	if (n < 2 || n > 1000000)
+		return;
+	w.want = n - 1;
+	if (pd_server_followers(c->srv) >= w.want || !(w.t = pd_timer_new(c->loop, await_tick, &w)))
+		return;
+	pd_timer_stop(c->watch);
+	w.end_us = pd_now_us() + (uint64_t)FOLLOW_WAIT_MS * 1000;
+	pd_timer_start(w.t, FOLLOW_POLL_MS);
+	pd_loop_run(c->loop);
+	if (pd_server_followers(c->srv) < w.want)
+		pd_info("%zu of the step's %zu other task(s) did not follow this run (they do not "
+		        "run 'parade run', or had not started): they do not learn its status",
+		        w.want - pd_server_followers(c->srv), w.want);
+	pd_timer_free(w.t);
 }

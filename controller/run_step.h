@@ -18,6 +18,8 @@
 
 #include "session.h"
 
+struct ctl;
+
 /* Reads the step's connection text from PARADE_STEP_FD, from its start
  * (and closes that descriptor and unsets the variable, so nothing this
  * process starts inherits them). 0, or -errno
@@ -38,5 +40,14 @@ int ctl_step_is_follower(void);
  * its secret on a pipe (--secret-file /dev/fd/N). Returns only when that
  * fails: the exit status (2), after logging why. cf's secret is wiped. */
 int ctl_step_follow(pd_connfile *cf);
+
+/* At the end of task 0's run, before the BYE: a task of the step that
+ * has not joined as a follower yet (a short run ends before a slow node's
+ * task starts) is waited for, up to a few seconds, so that it learns the
+ * run's status instead of waiting for a controller that is gone. The
+ * followers expected are the step's other tasks (SLURM_STEP_NUM_TASKS
+ * less one): a task that runs something else than `parade run` costs that
+ * wait once. Runs c's loop meanwhile; c->watch is stopped. */
+void ctl_step_await_followers(struct ctl *c);
 
 #endif
