@@ -329,6 +329,7 @@ exec -a "$0" sleep 300
 EOF
 chmod 0755 "$T/cmd.sh" "$T/long.sh"
 grid "$T/g12.csv" 12
+grid "$T/g36.csv" 36
 grid "$T/g3.csv" 3
 
 # check_rows FILE ROWS UID: FILE is parade's CSV table of cmd.sh {x} over
@@ -400,7 +401,10 @@ expect_joined() {
 
 # barrier.sh DIR N X: a task that waits (up to 30 s) until N tasks have
 # reached DIR (a shared folder), then prints as cmd.sh does. With 1-slot
-# agents, the first N tasks run at once only on N different agents.
+# agents, N tasks run at once only on N different agents. An agent holds up
+# to slots + 2 tasks (the dispatcher's prefetch), so the first agents to
+# join may hold every task of a small grid: give N agents more than 3 x N
+# tasks (g36 for 6 agents) so that the late ones get some.
 cat >"$T/barrier.sh" <<'EOF'
 #!/bin/sh
 touch "$1/$3"

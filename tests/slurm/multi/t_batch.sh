@@ -14,8 +14,8 @@ for who in root "$PSM_USER"; do
 	b2=$(new_barrier "$who")
 	cat >"$d/job.sh" <<EOF
 #!/bin/sh
-"$PARADE" run --grid "$T/g12.csv" -- "$T/barrier.sh" "$b1" 4 '{x}' >"$d/run1.csv" 2>"$d/run1.err" || exit \$?
-"$PARADE" run --grid "$T/g12.csv" -- "$T/barrier.sh" "$b2" 4 '{x}' >"$d/run2.csv" 2>"$d/run2.err"
+"$PARADE" run --grid "$T/g36.csv" -- "$T/barrier.sh" "$b1" 4 '{x}' >"$d/run1.csv" 2>"$d/run1.err" || exit \$?
+"$PARADE" run --grid "$T/g36.csv" -- "$T/barrier.sh" "$b2" 4 '{x}' >"$d/run2.csv" 2>"$d/run2.err"
 EOF
 	chmod 0755 "$d/job.sh"
 	name=psm-$TEST_NAME-$who
@@ -30,7 +30,7 @@ EOF
 		fail "$who: batch job $job ended $JOB_STATE, expected COMPLETED"
 	}
 	for r in run1 run2; do
-		check_rows "$d/$r.csv" 12 "$(uid_of "$who")"
+		check_rows "$d/$r.csv" 36 "$(uid_of "$who")"
 		expect_joined "$d/$r.err" "pm1=2 pm2=2"
 		expect_spread "$d/$r.csv" "pm1=2 pm2=2"
 	done

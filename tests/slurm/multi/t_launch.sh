@@ -67,14 +67,14 @@ for who in root "$PSM_USER"; do
 	bar=$(new_barrier "$who")
 	rc=0
 	as_user "$who" env PARADE_HOME="$(host_home "$who")" timeout -k 5 90 "$PARADE" run \
-		--launch slurm:3 --name s3 --grid "$T/g12.csv" \
+		--launch slurm:3 --name s3 --grid "$T/g36.csv" \
 		-- "$T/barrier.sh" "$bar" $((3 * slots_want)) '{x}' \
 		>"$d/s3.csv" 2>"$d/s3.err" || rc=$?
 	[ "$rc" -eq 0 ] || {
 		show_file "$d/s3.err" 40
 		fail "$who: parade run --launch slurm:3: exit status $rc, expected 0"
 	}
-	check_rows "$d/s3.csv" 12 "$uid"
+	check_rows "$d/s3.csv" 36 "$uid"
 	expect_joined "$d/s3.err" "pm1=1 pm2=1 pm3=1"
 	expect_spread "$d/s3.csv" "pm1=1 pm2=1 pm3=1"
 	slots=$(sed -n 's/^parade: agent .* joined from .*, \([0-9]*\) slot(s), .*/\1/p' "$d/s3.err" | sort -u | tr '\n' ' ')
@@ -86,7 +86,7 @@ for who in root "$PSM_USER"; do
 	job=${job%% *}
 	wait_job_end "$job" 20
 	assert_nodes_clean 8
-	info "$who: --launch slurm:3: one agent of $slots_want slots on each node, 12 rows once"
+	info "$who: --launch slurm:3: one agent of $slots_want slots on each node, 36 rows once"
 
 	# scancel mid-run: replaced, requeued, every row ok
 	gated "$who" c2 --launch slurm:2
