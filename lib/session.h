@@ -124,9 +124,10 @@ int pd_session_locate(const char *name, char *dir, size_t dirlen, char *host, si
 int pd_session_resume_at(const char *name, char *dir, size_t dirlen, int *dfd, char *err,
 			 size_t errlen);
 /* The end of a runtime folder whose session stays (the controller ended
- * and its journal is copied into the home): empties and removes the
- * folder rdir held by rfd (still the caller's to close) and the pointer
- * in the home's folder hfd. 0 or -errno with err. */
+ * and its journal is copied into the home): removes the pointer in the
+ * home's folder hfd first (lookups go to the home from then on), then
+ * empties and removes the folder rdir held by rfd (still the caller's to
+ * close). 0 or -errno with err. */
 int pd_session_runtime_end(int rfd, const char *rdir, int hfd, char *err, size_t errlen);
 /* Copies the file name (one of PD_SF_*) from the folder sfd into the
  * folder dfd: a new file 0600, written as NAME.copy, synced and renamed

@@ -279,18 +279,21 @@ out:
 
 int pd_session_runtime_end(int rfd, const char *rdir, int hfd, char *err, size_t errlen)
 {
-	int rv = pd_ses_empty(rfd, rdir, err, errlen);
+	int rv;
 
-	if (rv < 0)
+	/* the pointer first: whoever looks the session up from now on (a
+	 * waiter that saw the lock go with the runtime folder's files) gets
+	 * the home's folder, whose copy is already whole */
+	if (unlinkat(hfd, PD_SF_RUNTIME, 0) < 0 && errno != ENOENT) {
+		rv = -errno;
+		snprintf(err, errlen, "cannot remove the session's pointer file: %s", strerror(-rv));
+		return rv;
+	}
+	if ((rv = pd_ses_empty(rfd, rdir, err, errlen)) < 0)
 		return rv;
 	if (rmdir(rdir) < 0 && errno != ENOENT) {
 		rv = -errno;
 		snprintf(err, errlen, "cannot remove %s: %s", rdir, strerror(-rv));
-		return rv;
-	}
-	if (unlinkat(hfd, PD_SF_RUNTIME, 0) < 0 && errno != ENOENT) {
-		rv = -errno;
-		snprintf(err, errlen, "cannot remove the session's pointer file: %s", strerror(-rv));
 	}
 	return rv;
 }
