@@ -1,7 +1,7 @@
 #!/bin/bash
 # t_launch_end.sh - `parade run --launch slurm:2` from the host survives its
-# job's time limit and the death of one of its nodes, as root and as the test
-# user (a host-only PARADE_HOME):
+# job's time limit, the death of one of its nodes and of a node's slurmd, as
+# root and as the test user (a host-only PARADE_HOME):
 #  - its job hits its time limit while tasks run (root sets the job's end to
 #    now: Slurm ends it TIMEOUT at its next time-limit pass, within 30 s):
 #    parade reports it ("Slurm job J ended TIMEOUT") and replaces it, and the
@@ -9,7 +9,11 @@
 #  - one node of its job dies (its slurmd, slurmstepd, agent and tasks get
 #    SIGKILL): the run either completes with every row ok on other jobs or
 #    nodes, or stops with exit 2 naming the job's state; no row is failed
-#    either way, and nothing is left on any node.
+#    either way, and nothing is left on any node;
+#  - only the slurmd of a node of its job dies (its stepd, agent and tasks
+#    run on; as root only): once Slurm marks the node down, parade warns
+#    what happened to the job, and the run completes or stops as above; once
+#    the slurmd is back, nothing is left on any node.
 . "$(dirname "$0")/lib.sh"
 
 submitted() { sed -n 's/^parade: submitted Slurm job \([0-9]*\):.*/\1/p' "$1" | tr '\n' ' '; }
@@ -99,4 +103,43 @@ for who in root "$PSM_USER"; do
 	revive_node "$node"
 	assert_nodes_clean 8
 	info "$who: node $node of job $JOB died mid-run: exit $RC, no row failed"
+
+	# only the slurmd of a node of the job dies; its agent and tasks run on
+	# until Slurm marks the node down and ends the job (as root only: the
+	# user makes no difference to slurmd, and the wait for "down" is long)
+	[ "$who" = root ] || continue
+	gated "$who" sd --launch slurm:2
+	node=$(scontrol show hostnames "$(squeue -h -j "$JOB" -o %N)" | tail -n 1)
+	kill_slurmd "$node"
+	node_down() { case $(sinfo -h -N -n "$node" -o %t) in down*) return 0 ;; esac; return 1; }
+	wait_for 60 node_down || fail "$who: $node is $(sinfo -h -N -n "$node" -o %t) 60 s after its slurmd died"
+	wait_for 30 grep -q "^parade: warning: .*Slurm job $JOB " "$ERR" || {
+		show_file "$ERR" 40
+		fail "$who: parade said nothing of job $JOB 30 s after its node $node went down (job $(job_state "$JOB"))"
+	}
+	touch "$FLAG"
+	wait_pid "$PPID_RUN" 100 || {
+		show_file "$ERR" 40
+		fail "$who: parade run did not finish within 100 s of the slurmd of $node dying"
+	}
+	case $RC in
+	0) check_rows "$OUT" 12 "$uid" ;;
+	2)
+		grep -q "^parade: .*Slurm job [0-9]* .*\(NODE_FAIL\|FAILED\|CANCELLED\|lost\)" "$ERR" || {
+			show_file "$ERR" 40
+			fail "$who: the slurmd of $node died: exit status 2 without naming a job's state"
+		}
+		;;
+	*)
+		show_file "$ERR" 40
+		fail "$who: the slurmd of $node (job $JOB) died: exit status $RC, expected 0 or 2"
+		;;
+	esac
+	! grep -q ',failed,' "$OUT" || {
+		show_file "$OUT"
+		fail "$who: the slurmd of $node died: rows recorded failed"
+	}
+	revive_node "$node"
+	assert_nodes_clean 15
+	info "$who: the slurmd of $node (job $JOB) died mid-run: exit $RC, no row failed; $(grep -m1 "^parade: warning: .*Slurm job $JOB " "$ERR" | cut -c1-160)"
 done
