@@ -66,19 +66,19 @@ chmod 0755 "$T/bar.sh"
 mkdir "$T/bar"
 grid "$T/g4.csv" 4
 rc=0
-as_user root timeout -k 5 60 "$PARADE" run --launch slurm:1 --cpus 2 --slots 4 --name S1 \
-	--grid "$T/g4.csv" -- "$T/bar.sh" "$T/bar" '{x}' >"$T/s1.csv" 2>"$T/s1.err" || rc=$?
+as_user root timeout -k 5 60 "$PARADE" run --launch slurm:1 --cpus 2 --slots 4 --name LS4 \
+	--grid "$T/g4.csv" -- "$T/bar.sh" "$T/bar" '{x}' >"$T/ls4.csv" 2>"$T/ls4.err" || rc=$?
 [ "$rc" -eq 0 ] || {
-	show_file "$T/s1.csv"
-	show_file "$T/s1.err"
+	show_file "$T/ls4.csv"
+	show_file "$T/ls4.err"
 	fail "--launch slurm:1 --cpus 2 --slots 4: exit status $rc: the 4 tasks did not run at once"
 }
-grep -q '^parade: agent .* joined .*(host .*, 4 slot(s), slurm, slurm job' "$T/s1.err" || {
-	show_file "$T/s1.err"
+grep -q '^parade: agent .* joined .*(host .*, 4 slot(s), slurm, slurm job' "$T/ls4.err" || {
+	show_file "$T/ls4.err"
 	fail "--slots 4: the agent did not join with 4 slots"
 }
-[ "$(grep -c ',ok,0,' "$T/s1.csv")" -eq 4 ] || {
-	show_file "$T/s1.csv"
+[ "$(grep -c ',ok,0,' "$T/ls4.csv")" -eq 4 ] || {
+	show_file "$T/ls4.csv"
 	fail "--slots 4: not 4 ok rows"
 }
 info "--slots 4: one agent ran the 4 tasks at once"

@@ -25,7 +25,7 @@ EOF
 chmod 0755 "$T/mark.sh"
 mkdir -m 0777 "$T/marks"
 
-as_user "$who" timeout -k 5 100 "$PARADE" run --launch slurm:1 --cpus 2 --slots 2 --name C1 \
+as_user "$who" timeout -k 5 100 "$PARADE" run --launch slurm:1 --cpus 2 --slots 2 --name LC1 \
 	--grid "$T/g20.csv" -- "$T/mark.sh" "$T/marks" '{x}' 1 >"$T/c1.csv" 2>"$T/c1.err" &
 ppid=$!
 wait_for 30 marks 2 || {
@@ -78,7 +78,7 @@ info "job $JOB cancelled mid-run: tasks requeued, job $K replaced it, 20 rows ok
 rm -f "$T"/marks/m.*
 rc=0
 as_user "$who" timeout -k 5 60 "$PARADE" run --launch slurm:1 --cpus 2 --slots 2 --slurm-retries 0 \
-	--name C2 --grid "$T/g20.csv" -- "$T/mark.sh" "$T/marks" '{x}' 5 >"$T/c2.csv" 2>"$T/c2.err" &
+	--name LC2 --grid "$T/g20.csv" -- "$T/mark.sh" "$T/marks" '{x}' 5 >"$T/c2.csv" 2>"$T/c2.err" &
 ppid=$!
 wait_for 30 marks 2 || {
 	show_file "$T/c2.err"

@@ -17,7 +17,7 @@
 # an agent the node does not have
 rc=0
 as_user root env PARADE_AGENT=/nonexistent/parade-agent timeout -k 5 60 "$PARADE" run \
-	--launch slurm:1 --cpus 1 --slurm-retries 1 --name F1 --grid "$T/g3.csv" \
+	--launch slurm:1 --cpus 1 --slurm-retries 1 --name LF1 --grid "$T/g3.csv" \
 	-- "$T/cmd.sh" '{x}' >"$T/f1.csv" 2>"$T/f1.err" || rc=$?
 [ "$rc" -eq 2 ] || {
 	show_file "$T/f1.err" 40
@@ -50,7 +50,7 @@ info "missing agent: $(grep -m1 'giving up' "$T/f1.err")"
 
 # a job that can never start
 rc=0
-as_user root timeout -k 5 60 "$PARADE" run --launch slurm:2 --cpus 1 --name F2 \
+as_user root timeout -k 5 60 "$PARADE" run --launch slurm:2 --cpus 1 --name LF2 \
 	--grid "$T/g3.csv" -- "$T/cmd.sh" '{x}' >"$T/f2.csv" 2>"$T/f2.err" || rc=$?
 [ "$rc" -eq 2 ] || {
 	show_file "$T/f2.err" 40

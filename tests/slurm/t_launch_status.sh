@@ -24,8 +24,8 @@ mkdir "$T/marks"
 marks() { [ "$(find "$T/marks" -name 'm.*' | wc -l)" -ge "$1" ]; }
 submitted() { sed -n 's/^parade: submitted Slurm job \([0-9]*\): 1 node(s).*/\1/p' "$T/h1.err" | sed -n "$1p"; }
 has_job() { [ -n "$(submitted "$1")" ]; }
-status() { as_user root "$PARADE" status H1 >"$T/st.out" 2>&1; }
-# status_has LINE...: parade status H1 prints each LINE (a grep -E pattern)
+status() { as_user root "$PARADE" status LH1 >"$T/st.out" 2>&1; }
+# status_has LINE...: parade status LH1 prints each LINE (a grep -E pattern)
 status_has() {
 	local p
 	status || return 1
@@ -35,7 +35,7 @@ status_has() {
 }
 
 as_user root timeout -k 5 100 "$PARADE" run --launch slurm:1 --cpus 1 --slots 2 \
-	--sbatch-arg=--hold --name H1 --grid "$T/g20.csv" -- "$T/mark.sh" "$T/marks" '{x}' 0.5 \
+	--sbatch-arg=--hold --name LH1 --grid "$T/g20.csv" -- "$T/mark.sh" "$T/marks" '{x}' 0.5 \
 	>"$T/h1.csv" 2>"$T/h1.err" &
 ppid=$!
 wait_for 20 has_job 1 || {

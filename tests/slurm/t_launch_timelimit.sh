@@ -19,7 +19,7 @@ chmod 0755 "$T/gate.sh"
 grid "$T/g4.csv" 4
 
 as_user root timeout -k 5 200 "$PARADE" run --launch slurm:1 --cpus 2 --slots 2 --time 1 \
-	--name TL --grid "$T/g4.csv" -- "$T/gate.sh" "$T" '{x}' >"$T/tl.csv" 2>"$T/tl.err" &
+	--name LTL --grid "$T/g4.csv" -- "$T/gate.sh" "$T" '{x}' >"$T/tl.csv" 2>"$T/tl.err" &
 ppid=$!
 timed_out() { grep -q "^parade: warning: Slurm job [0-9]* ended TIMEOUT" "$T/tl.err"; }
 wait_for 160 timed_out || {
