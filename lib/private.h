@@ -37,7 +37,7 @@ void pd_private_message(int verdict, const char *path, uid_t owner, mode_t mode,
 /* The rule for a connection file: -EPERM with err naming path, its mode
  * and "chmod 600" when st (the file's fstat) is writable by group or
  * others (they could point its readers at a controller of theirs), else 0.
- * Readable by others is not judged here (lib/session.c warns of it). */
+ * Readable by others is not judged here (lib/session_conn.c warns of it). */
 int pd_private_file_mode(const struct stat *st, const char *path, char *err, size_t errlen);
 
 /* Checks the connection file open at fd (path names it in err): a regular

@@ -1,5 +1,5 @@
 /* fuzz_connfile.c - connection files and secret files (pd_connfile_read,
- * pd_secret_read from lib/session.c): an agent reads them from disk,
+ * pd_secret_read from lib/session_conn.c): an agent reads them from disk,
  * often after they were copied between machines.
  *
  * The input is put in a memfd (mode 0600, nothing on disk) and read
