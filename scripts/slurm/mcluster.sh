@@ -24,7 +24,10 @@
 #       names, as a warning) every process still running on a node, deletes
 #       the namespaces and interfaces recorded in DIR/created, stops
 #       slurmctld and munged. Exit 0 only if nothing is left. Safe after a
-#       partial start and when called twice; --rm then removes DIR.
+#       partial start and when called twice; --rm then removes DIR. (The
+#       state folder of the cluster that uses a set of prefixes is named in
+#       /run/parade-mcluster.PREFIXES, so that a start can name, or clean up,
+#       one that a killed run left.)
 #   mcluster.sh node DIR NODE CMD...   runs CMD as root on NODE (its
 #       namespaces, cwd /, SLURM_CONF set).
 #   mcluster.sh procs DIR [NODE...]    lists "NODE PID COMM ARGS" for every
@@ -265,6 +268,29 @@ node_init() {
 # only what is recorded.
 record() { echo "$1 $2" >>"$dir/created"; }
 
+# owner_file: names the state folder of the cluster whose namespaces and
+# interfaces carry these prefixes, so that the next start can clean up
+# after a run that was killed before it could stop its cluster.
+owner_file() { echo "/run/parade-mcluster.$PM_NS_PREFIX$PM_IF_PREFIX"; }
+
+# reclaim: if a cluster of these prefixes was left half-stopped (its state
+# folder still lists what it made, its slurmctld is gone), stops the rest
+# through its own state folder; refuses to touch one whose slurmctld runs
+# (tests/slurm/multi/run.sh, which holds a lock, stops such a one itself).
+reclaim() {
+	local old
+	read -r old 2>/dev/null <"$(owner_file)" || return 0
+	[ "$old" != "$dir" ] || return 0
+	if [ -f "$old/settings.env" ] && [ -s "$old/created" ]; then
+		if (dir=$old && pid_ours "$(read_pidfile "$old/run/slurmctld.pid")"); then
+			die "the cluster in $old uses the same prefixes ($PM_NS_PREFIX, $PM_IF_PREFIX) and its slurmctld runs: stop it ($prog stop $old) or set PM_NS_PREFIX and PM_IF_PREFIX"
+		fi
+		say "warning: cleaning up what the cluster in $old left (its slurmctld is gone)"
+		"$self" stop "$old" >&2 || die "could not clean up the cluster left in $old"
+	fi
+	rm -f "$(owner_file)"
+}
+
 start_nodes() {
 	local n ns veth br
 	br=$(bridge)
@@ -281,6 +307,7 @@ start_nodes() {
 	fi
 	ip link add "$br" type bridge || start_failed "cannot create bridge $br"
 	record link "$br"
+	echo "$dir" >"$(owner_file)"
 	ip addr add "$PM_NET.1/24" dev "$br" && ip link set "$br" up ||
 		start_failed "cannot bring up $br with $PM_NET.1/24"
 	for n in "${NODES[@]}"; do
@@ -408,6 +435,7 @@ do_start() {
 			die "a cluster already runs in $dir (stop it first)"
 		(load_settings && do_stop) >/dev/null 2>&1
 	fi
+	reclaim
 	[ ${#dir} -le 80 ] || die "state folder path too long for unix sockets: $dir"
 	check_reachable
 	mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/run" "$dir/plugstack.conf.d" ||
@@ -568,6 +596,7 @@ do_stop() {
 	if [ $rc -eq 0 ]; then
 		rm -f "$dir/munge/munge.socket" "$dir/munge/munge.socket.lock"
 		: >"$dir/created" 2>/dev/null
+		[ "$(cat "$(owner_file)" 2>/dev/null)" != "$dir" ] || rm -f "$(owner_file)"
 	fi
 	for pid in $(cat "$dir"/run/*.pid 2>/dev/null); do
 		pid_ours "$pid" && {

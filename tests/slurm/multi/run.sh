@@ -108,6 +108,20 @@ cluster=$W/c
 cluster_up=0
 running=
 
+# A run that was killed (say, by a CI timeout) left its cluster running:
+# with the lock held, a cluster of these prefixes can only be such a one.
+owner=/run/parade-mcluster.${PM_NS_PREFIX:-psm-}${PM_IF_PREFIX:-psm}
+if read -r old 2>/dev/null <"$owner" && [ -d "$old" ]; then
+	echo "# mslurm: a killed run left its cluster in $old: stopping it"
+	"$mcluster" stop "$old" --rm >"$W/logs/stale.log" 2>&1 || {
+		sed 's/^/  /' "$W/logs/stale.log"
+		die "cannot stop the cluster a killed run left in $old"
+	}
+	case $old in
+	/tmp/psm-run.??????/c) rm -rf -- "${old%/c}" ;;
+	esac
+fi
+
 . "$top_srcdir/tests/proc.sh"
 
 # marked: PIDS gets the live processes that carry the tests' folders ($W/t/)
