@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - shared helpers for the multi-node Slurm tests (sourced by
 # tests/slurm/multi/t_*.sh, which run.sh starts one at a time against a
 # throwaway cluster of scripts/slurm/mcluster.sh).
@@ -175,6 +176,7 @@ on_node() { "$MC" node "$PM_DIR" "$@"; }
 
 # node_procs [NODE...]: prints "NODE PID COMM ARGS" for every process on
 # the nodes but slurmd; true when there is none.
+# shellcheck disable=SC2120 # NODE... is for tests that look at one node
 node_procs() { "$MC" procs "$PM_DIR" "$@"; }
 
 nodes_clean() { node_procs >/dev/null 2>&1; }
