@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fd.h"
 #include "agent_cmd.h"
 #include "launch_slurm.h"
 #include "launcher.h"
@@ -256,21 +257,6 @@ static void on_srun_exit(pd_loop *l, int fd, uint32_t ev, void *arg)
 		srun_ended(j, st);
 }
 
-static void write_all(int fd, const uint8_t *t, size_t left)
-{
-	/* the text is far below PIPE_BUF: one write into the empty pipe; if
-	 * srun is already gone, its exit says why */
-	while (left) {
-		ssize_t n = write(fd, t, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		t += n;
-		left -= (size_t)n;
-	}
-}
-
 /* The job runs: its agents start as a step of it. */
 static void start_step(sjob *j)
 {
@@ -316,7 +302,7 @@ static void start_step(sjob *j)
 	j->in_fd = in[1];
 	in[1] = -1;
 	j->phase = J_STEP;
-	write_all(j->in_fd, pd_buf_head(&p->text), pd_buf_size(&p->text));
+	(void)pd_write_all(j->in_fd, pd_buf_head(&p->text), pd_buf_size(&p->text));
 	j->pidfd = pd_pidfd(pid);
 	if (j->pidfd >= 0 && pd_loop_add(l->ctx.loop, j->pidfd, PD_EV_IN, on_srun_exit, j) < 0) {
 		close(j->pidfd);

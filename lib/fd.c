@@ -1,4 +1,5 @@
 /* fd.c - descriptor plumbing (see fd.h). */
+#include <errno.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -18,4 +19,20 @@ void pd_close_from(int lowfd)
 		max = 1L << 20;
 	for (int fd = lowfd; fd < max; fd++)
 		close(fd);
+}
+
+int pd_write_all(int fd, const void *p, size_t len)
+{
+	const char *c = p;
+
+	while (len) {
+		ssize_t n = write(fd, c, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		c += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

@@ -7,7 +7,14 @@
 #ifndef PD_FD_H
 #define PD_FD_H
 
+#include <stddef.h>
+
 /* Closes every descriptor >= lowfd. */
 void pd_close_from(int lowfd);
+
+/* Writes p[0..len) to fd (blocking), again after EINTR and short writes.
+ * 0, or -errno (-EIO for a write of 0 bytes) with part of it written. For
+ * the short texts handed to a child's stdin pipe (a connection text). */
+int pd_write_all(int fd, const void *p, size_t len);
 
 #endif

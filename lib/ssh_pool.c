@@ -1,5 +1,6 @@
 /* ssh_pool.c - the supervisor of one ssh per host (see ssh_pool.h; the
  * pure parts are in ssh.c, the command in ssh_cmd.c). */
+#include "fd.h"
 #include "ssh_pool.h"
 
 #include <errno.h>
@@ -56,21 +57,6 @@ struct pd_ssh {
 	int stopping;
 };
 
-static void write_all(int fd, const uint8_t *t, size_t left)
-{
-	/* the text is far below PIPE_BUF: one write into the empty pipe; if
-	 * ssh is already gone, its exit says why */
-	while (left) {
-		ssize_t n = write(fd, t, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		t += n;
-		left -= (size_t)n;
-	}
-}
-
 /* ssh reported the far end of this session's tunnel: the agent there is
  * told to dial it. */
 static void tunnel_ready(host_run *hr, unsigned port)
@@ -87,7 +73,7 @@ static void tunnel_ready(host_run *hr, unsigned port)
 	} else {
 		pd_debug("ssh %s: the tunnel's far end is 127.0.0.1:%u there", hr->name, port);
 		if (hr->in_fd >= 0)
-			write_all(hr->in_fd, pd_buf_head(&text), pd_buf_size(&text));
+			(void)pd_write_all(hr->in_fd, pd_buf_head(&text), pd_buf_size(&text));
 	}
 	if (text.data)
 		memset(text.data, 0, text.cap);
@@ -241,7 +227,7 @@ static int spawn(host_run *hr)
 				 hr->argv[0], strerror(exec_err));
 		feed(hr, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
 	} else if (!p->dynamic) {
-		write_all(hr->in_fd, t, left);
+		(void)pd_write_all(hr->in_fd, t, left);
 	}
 	fcntl(hr->err_fd, F_SETFL, O_NONBLOCK);
 	if (pd_loop_add(p->loop, hr->err_fd, PD_EV_IN, on_err, hr) < 0) {

@@ -8,6 +8,7 @@
  * disposition; between fork and exec the children make system calls only.
  */
 #include "agents.h"
+#include "fd.h"
 #include "private.h"
 #include "spawn.h"
 
@@ -415,23 +416,17 @@ out:
  * agent. 0 or -1 with errno. */
 static int stdin_pipe(const char *text, int p[2])
 {
-	size_t len = strlen(text), off = 0;
+	size_t len = strlen(text);
+	int e;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	/* far below a pipe's capacity: this never blocks */
-	while (off < len) {
-		ssize_t w = write(p[1], text + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = errno;
-			close(p[0]);
-			close(p[1]);
-			errno = w < 0 ? e : EIO;
-			return -1;
-		}
-		off += (size_t)w;
+	if ((e = pd_write_all(p[1], text, len)) < 0) {
+		close(p[0]);
+		close(p[1]);
+		errno = -e;
+		return -1;
 	}
 	return 0;
 }
