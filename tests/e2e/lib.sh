@@ -308,8 +308,10 @@ csv_flat() {
 # mount namespace with its own host name (parade-other-host), a private
 # /tmp (so no runtime folder of this host, nor $T, is there) and no
 # XDG_RUNTIME_DIR. PARADE_HOME is bound back in, the same folder, as a
-# network home shows it on every host: files CMD needs must be in it (or
-# outside /tmp). It is a command (timeout can run it), not a function.
+# network home shows it on every host, and so are the source and build
+# trees (the programs: a clean clone may be under /tmp); other files CMD
+# needs must be in PARADE_HOME (or outside /tmp). It is a command (timeout
+# can run it), not a function.
 OTHER_HOST=()
 other_host_ok() {
 	[ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null && unshare --uts --mount true 2>/dev/null ||
@@ -318,11 +320,20 @@ other_host_ok() {
 set -e
 mount --make-rprivate /
 hostname parade-other-host
-exec 9<"$PARADE_HOME"
+keep=("$top_srcdir" "$top_builddir" "$PARADE_HOME")
+fd=10
+for d in "${keep[@]}"; do
+	eval "exec $fd<\"\$d\""
+	fd=$((fd + 1))
+done
 mount -t tmpfs tmpfs /tmp
-mkdir -p "$PARADE_HOME"
-mount -c --bind "/proc/$$/fd/9" "$PARADE_HOME"
-exec 9<&-
+fd=10
+for d in "${keep[@]}"; do
+	mkdir -p "$d"
+	mount -c --bind "/proc/$$/fd/$fd" "$d"
+	eval "exec $fd<&-"
+	fd=$((fd + 1))
+done
 unset XDG_RUNTIME_DIR
 exec "$@"
 EOF
