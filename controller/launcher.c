@@ -99,10 +99,12 @@ int pd_launcher_gave_up(pd_launcher *l)
 {
 	pd_launcher_health h;
 
-	if (!l || pd_server_agents(l->ctx.srv) > 0)
+	if (!l)
 		return 0;
+	/* every second, agents or not: a kind may watch its agents there
+	 * (slurm-step names nodes whose agents never joined) */
 	health(l, l->ctx.srv, &h);
-	if (!h.gave_up)
+	if (!h.gave_up || pd_server_agents(l->ctx.srv) > 0)
 		return 0;
 	pd_err("%s", h.why);
 	if (l->ops->report)

@@ -144,9 +144,10 @@ int pd_launcher_scale(pd_launcher *l, unsigned n, char *err, size_t errlen);
  * "alive", "jobs": [...]} (docs/control.md). l may be NULL (kind "none",
  * alive: the agents connected to srv). */
 void pd_launcher_status(pd_launcher *l, pd_server *srv, pd_jw *w);
-/* Once a second: 1 when the kind has nothing left (health says gave up)
- * and no agent is connected, after logging why (and the kind's report);
- * else 0. */
+/* Once a second: asks the kind's health (whether agents are connected or
+ * not), and returns 1 when the kind has nothing left (health says gave
+ * up) and no agent is connected, after logging why (and the kind's
+ * report); else 0. */
 int pd_launcher_gave_up(pd_launcher *l);
 /* ops->stop, then (pd_launcher_free) ops->free and the handle. NULL is a
  * no-op. */

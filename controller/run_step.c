@@ -18,7 +18,10 @@
 #include "ssh.h"
 
 #define STEP_TEXT_TIMEOUT_MS 5000
-#define FOLLOW_GRACE_S 600 /* task 0 may take long to load a grid */
+/* how long a follower waits for task 0's controller to come up (it loads
+ * the grid first) or to come back; past it the follower exits 2, so a
+ * task 0 that failed before it listened holds the step this long */
+#define FOLLOW_GRACE_S 60
 #define FOLLOW_WAIT_MS 5000 /* at the end, for followers not there yet */
 #define FOLLOW_POLL_MS 50
 
