@@ -1,10 +1,15 @@
 #!/bin/bash
 # t_nojoin.sh - a node whose agents never join is named, as root and as the
 # test user; `srun -N3 -n3 --parade-workers=3 parade run` still ends (no
-# hang) with every row once, run by the other two nodes' agents: on the
-# last node the agent program cannot be run (/dev/null is bind-mounted over
-# it in that node's mount namespace only), and a 'parade:' message names
-# the node at once (the plugin's, through slurmstepd).
+# hang) with every row once, run by the other two nodes' agents:
+#  - on the last node the agent program cannot be run (/dev/null is
+#    bind-mounted over it in that node's mount namespace only): a 'parade:'
+#    message names the node at once (the plugin's, through slurmstepd);
+#  - on the last node the agents start but never dial the controller (over
+#    the agent program, in that node only, a script that sleeps unless it is
+#    asked to --follow, which it hands to a copy of the real program): after
+#    PARADE_JOIN_GRACE=5 s the controller's stderr names the node, in a run
+#    that lasts longer than that (12 tasks of 1 s on 2 agents).
 . "$(dirname "$0")/lib.sh"
 
 bad=${NODES[2]}
@@ -45,4 +50,20 @@ on_node "$bad" test -s "$AGENT" && fail "$AGENT still has content on $bad"
 for who in root "$PSM_USER"; do
 	nojoin "$who" nostart 0.2 ""
 done
+test_cleanup || fail "cannot undo the mount on $bad"
 
+# the agents of the last node hang before they dial; its follower works
+cp "$AGENT" "$T/real-agent"
+cat >"$T/hung-agent" <<EOF
+#!/bin/sh
+case " \$* " in
+*" --follow "*) exec "$T/real-agent" "\$@" ;;
+esac
+exec sleep 300
+EOF
+chmod 0755 "$T/real-agent" "$T/hung-agent"
+on_node "$bad" mount --bind "$T/hung-agent" "$AGENT" || fail "cannot replace $AGENT on $bad"
+hidden=1
+for who in root "$PSM_USER"; do
+	nojoin "$who" hung 1 "not joined"
+done
