@@ -28,9 +28,9 @@
 int ctl_step_read(pd_connfile *cf, char *err, size_t errlen)
 {
 	const char *v = getenv("PARADE_STEP_FD");
-	char *end;
+	char *end, path[64];
 	long fd;
-	int rv;
+	int rv, own;
 
 	memset(cf, 0, sizeof(*cf));
 	if (!v || !*v) {
@@ -46,10 +46,18 @@ int ctl_step_read(pd_connfile *cf, char *err, size_t errlen)
 		snprintf(err, errlen, "PARADE_STEP_FD=%.20s: not an open descriptor", v);
 		return -EBADF;
 	}
-	/* from its start: an earlier `parade run` of the same batch script
-	 * read the same file (its offset is shared) */
-	(void)lseek((int)fd, 0, SEEK_SET);
-	rv = pd_conntext_read((int)fd, STEP_TEXT_TIMEOUT_MS, cf, err, errlen);
+	/* through an open file of its own, from its start: other runs of the
+	 * same batch script (one after the other, or at once) share the
+	 * inherited descriptor's offset */
+	snprintf(path, sizeof(path), "/proc/self/fd/%ld", fd);
+	own = open(path, O_RDONLY | O_CLOEXEC);
+	if (own < 0) {
+		own = (int)fd;
+		(void)lseek(own, 0, SEEK_SET);
+	}
+	rv = pd_conntext_read(own, STEP_TEXT_TIMEOUT_MS, cf, err, errlen);
+	if (own != (int)fd)
+		close(own);
 	close((int)fd);
 	unsetenv("PARADE_STEP_FD");
 	return rv;
