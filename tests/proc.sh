@@ -1,5 +1,6 @@
 # proc.sh - /proc helpers shared by the end-to-end suites (sourced by
-# tests/e2e/lib.sh and tests/slurm/lib.sh; bash builtins only, so that
+# tests/e2e/lib.sh, tests/slurm/lib.sh and the Slurm suites' run.sh; bash
+# builtins only, so that
 # looking never starts a process of its own).
 
 # is_alive PID: exists and is not a zombie (zombies are reaped lazily here,
@@ -21,4 +22,36 @@ cmdline_of() {
 	local -a a=()
 	mapfile -d "" a 2>/dev/null <"/proc/$1/cmdline" || true
 	echo "${a[*]:-}"
+}
+
+# marked: PIDS gets the live processes that carry a Slurm suite's test
+# folders ($W/t/) in their command line or environment, or run a binary
+# from $W/bin (W: the suite's folder; tests/slurm/run.sh, multi/run.sh).
+marked() {
+	local d p c e
+	local -a a b
+	PIDS=()
+	for d in /proc/[0-9]*; do
+		p=${d#/proc/}
+		[ "$p" = "$$" ] && continue
+		[ "$p" = "$BASHPID" ] && continue
+		a=()
+		mapfile -d "" a 2>/dev/null <"$d/cmdline" || continue
+		[ ${#a[@]} -gt 0 ] || continue
+		c="${a[*]}"
+		b=()
+		mapfile -d "" b 2>/dev/null <"$d/environ" || true
+		e="${b[*]:-}"
+		case "${a[0]} " in
+		"$W/bin/"*) ;;
+		*)
+			case "$c $e" in
+			*"$W/t/"*) ;;
+			*) continue ;;
+			esac
+			;;
+		esac
+		is_alive "$p" && PIDS+=("$p")
+	done
+	return 0
 }

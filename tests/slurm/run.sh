@@ -101,47 +101,8 @@ cluster_up=0
 
 # ---- processes ----
 
-is_alive() {
-	local line st
-	read -r line 2>/dev/null <"/proc/$1/stat" || return 1
-	st=${line##*) }
-	st=${st%% *}
-	case $st in
-	Z | X | x | "") return 1 ;;
-	esac
-	return 0
-}
+. "$top_srcdir/tests/proc.sh"
 
-# marked: PIDS gets the live processes that carry the tests' folders ($W/t/)
-# in their command line or environment, or run a binary from $W/bin.
-marked() {
-	local d p c e
-	local -a a b
-	PIDS=()
-	for d in /proc/[0-9]*; do
-		p=${d#/proc/}
-		[ "$p" = "$$" ] && continue
-		[ "$p" = "$BASHPID" ] && continue
-		a=()
-		mapfile -d "" a 2>/dev/null <"$d/cmdline" || continue
-		[ ${#a[@]} -gt 0 ] || continue
-		c="${a[*]}"
-		b=()
-		mapfile -d "" b 2>/dev/null <"$d/environ" || true
-		e="${b[*]:-}"
-		case "${a[0]} " in
-		"$W/bin/"*) ;;
-		*)
-			case "$c $e" in
-			*"$W/t/"*) ;;
-			*) continue ;;
-			esac
-			;;
-		esac
-		is_alive "$p" && PIDS+=("$p")
-	done
-	return 0
-}
 
 # Tests run as `timeout ... bash t.sh` (timeout leads its own process
 # group); running[] holds those timeout pids.

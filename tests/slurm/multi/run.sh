@@ -124,36 +124,6 @@ fi
 
 . "$top_srcdir/tests/proc.sh"
 
-# marked: PIDS gets the live processes that carry the tests' folders ($W/t/)
-# in their command line or environment, or run a binary from $W/bin.
-marked() {
-	local d p c e
-	local -a a b
-	PIDS=()
-	for d in /proc/[0-9]*; do
-		p=${d#/proc/}
-		[ "$p" = "$$" ] && continue
-		[ "$p" = "$BASHPID" ] && continue
-		a=()
-		mapfile -d "" a 2>/dev/null <"$d/cmdline" || continue
-		[ ${#a[@]} -gt 0 ] || continue
-		c="${a[*]}"
-		b=()
-		mapfile -d "" b 2>/dev/null <"$d/environ" || true
-		e="${b[*]:-}"
-		case "${a[0]} " in
-		"$W/bin/"*) ;;
-		*)
-			case "$c $e" in
-			*"$W/t/"*) ;;
-			*) continue ;;
-			esac
-			;;
-		esac
-		is_alive "$p" && PIDS+=("$p")
-	done
-	return 0
-}
 
 # sweep: kills (and reports) whatever of the tests is still running.
 sweep() {
